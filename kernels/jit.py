@@ -1,0 +1,59 @@
+"""The one place where the project decides how hand-written kernels are compiled.
+
+Every Numba function in ``kernels/`` (and every function that ``autodiff`` generates) is compiled
+through :func:`njit` here, so that the compile options and the debugging switch live in one spot:
+
+* ``cache=True`` -- compiled machine code is written to Numba's disk cache and loaded by the next
+  process (``NUMBA_CACHE_DIR`` chooses the folder; see :func:`cache_dir`).
+* ``nogil=True`` -- kernels release the GIL so chains can run on Python threads.
+* ``fastmath=False`` -- samplers must be reproducible and IEEE-exact.
+
+Setting the environment variable ``NUMBAYES_DISABLE_JIT=1`` before import turns :func:`njit` into
+the identity: every kernel then runs as plain Python, with readable tracebacks (slow, for
+debugging and coverage only).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numba
+
+JIT_DISABLED: bool = os.environ.get("NUMBAYES_DISABLE_JIT", "0") not in ("", "0", "false", "False")
+
+DEFAULT_OPTIONS: dict[str, Any] = {"cache": True, "nogil": True, "fastmath": False}
+
+
+def njit(*args: Any, **options: Any) -> Any:
+    """``numba.njit`` with the project's defaults; the identity when JIT is disabled.
+
+    Usable bare (``@njit``), with options (``@njit(parallel=True)``) or with an explicit signature
+    (``@njit("float64(float64)")``), exactly like ``numba.njit``.
+    """
+    if args and callable(args[0]) and not options and len(args) == 1:
+        return _compile(args[0], (), {})
+    signature = args
+
+    def decorate(fn: Callable) -> Any:
+        return _compile(fn, signature, options)
+
+    return decorate
+
+
+def _compile(fn: Callable, signature: tuple, options: dict[str, Any]) -> Any:
+    if JIT_DISABLED:
+        return fn
+    merged = {**DEFAULT_OPTIONS, **options}
+    return numba.njit(*signature, **merged)(fn)
+
+
+def cache_dir() -> str:
+    """The folder where compiled code is cached (``NUMBA_CACHE_DIR`` or a per-user default).
+
+    The per-user default is ``~/.cache/numbayes``; removing that folder clears every cache.
+    """
+    return os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
+        os.path.expanduser("~"), ".cache", "numbayes"
+    )
