@@ -1,0 +1,38 @@
+"""The primitive families.  Importing this package registers every primitive.
+
+``REQUIRED_RULES`` lists the rules each primitive must hold; :func:`check_registry` reports the
+ones that are missing (the registry-completeness test calls it).
+"""
+
+from __future__ import annotations
+
+from autodiff.core import REGISTRY
+from autodiff.ops import (  # noqa: F401  (imported for registration)
+    control_flow,
+    elementwise,
+    indexing,
+    linalg,
+    reductions,
+    special,
+    structural,
+)
+
+REQUIRED_RULES = ("impl", "shape_rule", "jvp", "vjp", "batch")
+INTERNAL = {"reverse_input"}
+
+
+def check_registry(rules: tuple[str, ...] = REQUIRED_RULES) -> list[str]:
+    """``'primitive: rule'`` for every rule that a registered primitive lacks.
+
+    Non-differentiable primitives need no ``jvp``/``vjp``.
+    """
+    missing = []
+    for name, prim in sorted(REGISTRY.items()):
+        if name in INTERNAL:
+            continue
+        for rule in rules:
+            if prim.nondiff and rule in ("jvp", "vjp"):
+                continue
+            if getattr(prim, rule) is None:
+                missing.append(f"{name}: {rule}")
+    return missing
