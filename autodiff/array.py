@@ -9,7 +9,6 @@ naming it, rather than silently converting the tracer to an array.
 
 from __future__ import annotations
 
-
 import autodiff.numpy as anp
 from autodiff.core import Tracer
 from autodiff.ops.indexing import _IndexUpdateHelper, getitem
@@ -90,15 +89,33 @@ def install() -> None:
     Tracer.at = property(_IndexUpdateHelper)
     Tracer.T = property(lambda self: anp.transpose(self))
     Tracer.mT = property(lambda self: anp.swapaxes(self, -1, -2))
-    for name in ("sum", "mean", "var", "std", "prod", "max", "min", "cumsum", "cumprod",
-                 "argmax", "argmin", "argsort", "ravel", "squeeze", "diagonal", "clip",
-                 "astype", "take", "dot", "transpose", "swapaxes", "repeat", "sort"):
+    for name in (
+        "sum",
+        "mean",
+        "var",
+        "std",
+        "prod",
+        "max",
+        "min",
+        "cumsum",
+        "cumprod",
+        "argmax",
+        "argmin",
+        "argsort",
+        "ravel",
+        "squeeze",
+        "diagonal",
+        "clip",
+        "astype",
+        "take",
+        "dot",
+        "transpose",
+        "swapaxes",
+        "repeat",
+        "sort",
+    ):
         setattr(Tracer, name, getattr(anp, name))
-    Tracer.reshape = lambda self, *shape: anp.reshape(
-        self, shape[0] if len(shape) == 1 else shape
-    )
+    Tracer.reshape = lambda self, *shape: anp.reshape(self, shape[0] if len(shape) == 1 else shape)
     Tracer.flatten = anp.ravel
     Tracer.__eq__ = anp.equal
     Tracer.__hash__ = object.__hash__
-
-

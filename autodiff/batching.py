@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
 from autodiff.avals import ShapedArray
 from autodiff.core import ConcretizationError, Primitive, Trace, Tracer, bind, get_aval, new_main
 from autodiff.tree import tree_flatten, tree_unflatten
@@ -138,18 +136,29 @@ def _broadcast_axes(axes: Any, tree: Any, what: str, wrap: bool = True) -> list:
     if wrap and isinstance(axes, list):
         axes = tuple(axes)
     if wrap and len(axes) != len(tree):
-        raise ValueError(f"vmap: {what} has {len(axes)} entries but there are {len(tree)} arguments")
+        raise ValueError(
+            f"vmap: {what} has {len(axes)} entries but there are {len(tree)} arguments"
+        )
     out: list = []
     for sub_axes, sub_tree in zip(axes, tree) if wrap else [(axes, tree)]:
-        sub_leaves = tree_flatten(sub_tree)[0]
-        if sub_axes is None or isinstance(sub_axes, int):
-            out.extend([sub_axes] * len(sub_leaves))
-        else:
-            axes_leaves, axes_tree = tree_flatten(sub_axes)
-            if axes_tree != tree_flatten(sub_tree)[1]:
-                raise ValueError(f"vmap: {what} entry {sub_axes} does not match its argument")
-            out.extend(axes_leaves)
+        out.extend(_prefix_axes(sub_axes, sub_tree, sub_axes, what))
     return out
+
+
+def _prefix_axes(axes: Any, tree: Any, entry: Any, what: str) -> list:
+    """One axis per leaf of ``tree``: ``axes`` is a prefix of its structure whose leaves are ints
+    or ``None`` (``None`` is an axis here, not an empty node), broadcast over the subtrees."""
+    if axes is None or isinstance(axes, int):
+        return [axes] * len(tree_flatten(tree)[0])
+    if isinstance(axes, dict) and isinstance(tree, dict) and set(axes) == set(tree):
+        return [a for k in sorted(tree) for a in _prefix_axes(axes[k], tree[k], entry, what)]
+    if (
+        isinstance(axes, (tuple, list))
+        and isinstance(tree, (tuple, list))
+        and len(axes) == len(tree)
+    ):
+        return [a for ax, t in zip(axes, tree) for a in _prefix_axes(ax, t, entry, what)]
+    raise ValueError(f"vmap: {what} entry {entry} does not match its argument")
 
 
 def _batch_size(leaves: Sequence[Any], axes: Sequence[int | None]) -> int:
@@ -164,7 +173,9 @@ def _batch_size(leaves: Sequence[Any], axes: Sequence[int | None]) -> int:
     if not sizes:
         raise ValueError("vmap: at least one argument must be batched (in_axes not all None)")
     if len(set(sizes.values())) > 1:
-        raise ValueError(f"vmap: batched arguments have different sizes {sorted(set(sizes.values()))}")
+        raise ValueError(
+            f"vmap: batched arguments have different sizes {sorted(set(sizes.values()))}"
+        )
     return next(iter(sizes.values()))
 
 
@@ -237,5 +248,3 @@ def loop_batch(primitive: Primitive) -> Callable:
 
 def zeros_batch_dims(n: int) -> list[int]:
     return [0] * n
-
-

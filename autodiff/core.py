@@ -123,7 +123,22 @@ class EvalTrace(Trace):
     def process_primitive(self, primitive: Primitive, values: list[Any], params: dict) -> Any:
         if primitive.impl is None:
             raise NotImplementedError(f"primitive '{primitive.name}' has no NumPy implementation")
-        return primitive.impl(*values, **params)
+        try:
+            return primitive.impl(*values, **params)
+        except (ValueError, IndexError) as err:
+            _explain_with_shape_rule(primitive, values, params, err)
+            raise
+
+
+def _explain_with_shape_rule(primitive: Primitive, values: list[Any], params: dict, err) -> None:
+    """On an eager failure, re-raise the shape rule's error (which names the operation and the
+    shapes) instead of NumPy's; the shape rule runs only on this error path."""
+    if primitive.shape_rule is None:
+        return
+    try:
+        primitive.shape_rule(*[get_aval(v) for v in values], **params)
+    except (ValueError, TypeError, IndexError) as clearer:
+        raise clearer from err
 
 
 _TRACE_STACK: list[MainTrace] = [MainTrace(0, EvalTrace)]

@@ -184,7 +184,9 @@ def pretty_print(graph: Graph, indent: int = 0) -> str:
 def format_eqn_rhs(eqn: Eqn, name, indent: int = 4) -> str:
     params = ""
     if eqn.params:
-        params = "[" + ", ".join(f"{k}={format_param(v, indent)}" for k, v in eqn.params.items()) + "]"
+        params = (
+            "[" + ", ".join(f"{k}={format_param(v, indent)}" for k, v in eqn.params.items()) + "]"
+        )
     return f"{eqn.primitive.name}{params} " + " ".join(name(a) for a in eqn.inputs)
 
 

@@ -81,8 +81,8 @@ def jacfwd(fn: Callable, argnums: int | Sequence[int] = 0) -> Callable:
             return jvp_flat(flat_fn, list(leaves), tangents)[1]
 
         cols = vmap(push)(basis)  # per output leaf: (total, *out.shape)
-        from autodiff.ops.structural import moveaxis, reshape
         from autodiff.ops.indexing import slice_axis
+        from autodiff.ops.structural import moveaxis, reshape
 
         blocks = []
         for col in cols:

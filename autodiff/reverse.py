@@ -129,6 +129,7 @@ def backward(
 def _out_aval(node: _Node, i: int) -> ShapedArray:
     return get_aval(node.ans[i] if node.primitive.multiple_results else node.ans)
 
+
 # A marker primitive for the tape's input nodes (never bound).
 _INPUT = Primitive("reverse_input")
 
@@ -156,9 +157,7 @@ def vjp_flat(fn: Callable, primals: list[Any]) -> tuple[list[Any], Callable]:
 
     def pullback(*cts: Any) -> list[Any]:
         in_cts = backward(input_refs, out_refs, list(cts), tape)
-        return [
-            np.zeros(get_aval(p).shape) if c is None else c for p, c in zip(primals, in_cts)
-        ]
+        return [np.zeros(get_aval(p).shape) if c is None else c for p, c in zip(primals, in_cts)]
 
     return out_primals, pullback
 

@@ -67,7 +67,9 @@ class StagingTrace(Trace):
         avals = primitive.shape_rule(*[t.aval for t in tracers], **params)
         avals = avals if primitive.multiple_results else [avals]
         out_vars = [Var(a) for a in avals]
-        builder.eqns.append(Eqn(primitive, [builder.atoms[id(t)] for t in tracers], params, out_vars))
+        builder.eqns.append(
+            Eqn(primitive, [builder.atoms[id(t)] for t in tracers], params, out_vars)
+        )
         outs = [builder.new_tracer(self, v) for v in out_vars]
         return outs if primitive.multiple_results else outs[0]
 

@@ -142,7 +142,12 @@ add, subtract, multiply = _e.add, _e.sub, _e.mul
 divide = true_divide = _e.div
 negative, power, mod, remainder, floor_divide = _e.neg, _e.power, _e.mod, _e.mod, _e.floor_divide
 less, less_equal, greater, greater_equal, equal, not_equal = (
-    _e.lt, _e.le, _e.gt, _e.ge, _e.eq, _e.ne,
+    _e.lt,
+    _e.le,
+    _e.gt,
+    _e.ge,
+    _e.eq,
+    _e.ne,
 )
 absolute = abs
 round = around = _e.round  # noqa: A001

@@ -102,8 +102,9 @@ def _cond_vjp(cts, ans, primals, needs, branches):
         return _stage(fn, avals)
 
     in_cts = bind(cond_p, index, *ops, *cts, branches=tuple(vjp_branch(g) for g in branches))
-    return [None] + [c if need and _is_float(x) else None
-                     for c, need, x in zip(in_cts, needs[1:], ops)]
+    return [None] + [
+        c if need and _is_float(x) else None for c, need, x in zip(in_cts, needs[1:], ops)
+    ]
 
 
 def _cond_batch(vals, dims, branches):
@@ -198,7 +199,7 @@ def _join_consts(graphs: list[Graph], consts: list[list]) -> list[Graph]:
     counts = [len(c) for c in consts]
     for b, graph in enumerate(graphs):
         own = graph.inputs[: counts[b]]
-        rest = graph.inputs[counts[b]:]
+        rest = graph.inputs[counts[b] :]
         inputs = []
         for other, c in enumerate(consts):
             inputs.extend(own if other == b else [Var(get_aval(x)) for x in c])
@@ -273,9 +274,12 @@ def _scan_jvp(primals, tangents, body, n_consts, n_carry, length, reverse):
     avals += [get_aval(a) for a in t_consts + t_carry] + [_slice_aval(get_aval(x)) for x in t_xs]
     # body inputs ordered (consts, tconsts, carry, tcarry, xs, txs) for the scan's layout
     order = (
-        list(range(nc)) + list(range(nc + nk + nx, 2 * nc + nk + nx))
-        + list(range(nc, nc + nk)) + list(range(2 * nc + nk + nx, 2 * nc + 2 * nk + nx))
-        + list(range(nc + nk, nc + nk + nx)) + list(range(2 * nc + 2 * nk + nx, 2 * (nc + nk + nx)))
+        list(range(nc))
+        + list(range(nc + nk + nx, 2 * nc + nk + nx))
+        + list(range(nc, nc + nk))
+        + list(range(2 * nc + nk + nx, 2 * nc + 2 * nk + nx))
+        + list(range(nc + nk, nc + nk + nx))
+        + list(range(2 * nc + 2 * nk + nx, 2 * (nc + nk + nx)))
     )
     inverse = np.argsort(order)
 
@@ -284,8 +288,18 @@ def _scan_jvp(primals, tangents, body, n_consts, n_carry, length, reverse):
 
     new_body = _stage(reordered, [avals[i] for i in order])
     outs = bind(
-        scan_p, *consts, *t_consts, *carry, *t_carry, *xs, *t_xs,
-        body=new_body, n_consts=2 * nc, n_carry=2 * nk, length=length, reverse=reverse,
+        scan_p,
+        *consts,
+        *t_consts,
+        *carry,
+        *t_carry,
+        *xs,
+        *t_xs,
+        body=new_body,
+        n_consts=2 * nc,
+        n_carry=2 * nk,
+        length=length,
+        reverse=reverse,
     )
     n_ys = len(body.outputs) - nk
     carry_out, t_carry_out = outs[:nk], outs[nk : 2 * nk]
@@ -310,8 +324,17 @@ def _scan_vjp(cts, ans, primals, needs, body, n_consts, n_carry, length, reverse
         return outs[:nk] + list(k)
 
     record = _stage(record_body, [get_aval(c) for c in consts] + carry_avals + x_avals)
-    history = bind(scan_p, *consts, *carry, *xs, body=record, n_consts=nc, n_carry=nk,
-                   length=length, reverse=reverse)[nk:]
+    history = bind(
+        scan_p,
+        *consts,
+        *carry,
+        *xs,
+        body=record,
+        n_consts=nc,
+        n_carry=nk,
+        length=length,
+        reverse=reverse,
+    )[nk:]
     # 2. reverse scan of one-step pullbacks
     ct_carry = [instantiate_float(c, a) for c, a in zip(cts[:nk], ans[:nk])]
     ct_ys = [instantiate_float(c, a) for c, a in zip(cts[nk:], ans[nk:])]
@@ -329,13 +352,28 @@ def _scan_vjp(cts, ans, primals, needs, body, n_consts, n_carry, length, reverse
         return [add(a, b) for a, b in zip(acc, g_c)] + list(g_k) + list(g_x)
 
     back_avals = (
-        [get_aval(c) for c in consts] + [get_aval(c) for c in ct_consts]
-        + [get_aval(c) for c in ct_carry] + carry_avals + x_avals
+        [get_aval(c) for c in consts]
+        + [get_aval(c) for c in ct_consts]
+        + [get_aval(c) for c in ct_carry]
+        + carry_avals
+        + x_avals
         + [_slice_aval(get_aval(c)) for c in ct_ys]
     )
     back = _stage(back_body, back_avals)
-    outs = bind(scan_p, *consts, *ct_consts, *ct_carry, *history, *xs, *ct_ys, body=back,
-                n_consts=nc, n_carry=nc + nk, length=length, reverse=not reverse)
+    outs = bind(
+        scan_p,
+        *consts,
+        *ct_consts,
+        *ct_carry,
+        *history,
+        *xs,
+        *ct_ys,
+        body=back,
+        n_consts=nc,
+        n_carry=nc + nk,
+        length=length,
+        reverse=not reverse,
+    )
     g_consts, g_init, g_xs = outs[:nc], outs[nc : nc + nk], outs[nc + nk :]
     all_cts = list(g_consts) + list(g_init) + list(g_xs)
     del n_ys
@@ -353,14 +391,22 @@ def _scan_batch(vals, dims, body, n_consts, n_carry, length, reverse):
     xs = [moveaxis(x, 0, 1) if d is not None else x for x, d in zip(xs, x_dims)]
     in_dims = list(c_dims) + [0] * len(carry) + list(x_dims)
     avals = (
-        [get_aval(c) for c in consts] + [get_aval(c) for c in carry]
+        [get_aval(c) for c in consts]
+        + [get_aval(c) for c in carry]
         + [_slice_aval(get_aval(x)) for x in xs]
     )
-    new_body = _stage(
-        lambda *args: vmap_flat(_graph_fn(body), list(args), in_dims, size), avals
+    new_body = _stage(lambda *args: vmap_flat(_graph_fn(body), list(args), in_dims, size), avals)
+    outs = bind(
+        scan_p,
+        *consts,
+        *carry,
+        *xs,
+        body=new_body,
+        n_consts=n_consts,
+        n_carry=n_carry,
+        length=length,
+        reverse=reverse,
     )
-    outs = bind(scan_p, *consts, *carry, *xs, body=new_body, n_consts=n_consts, n_carry=n_carry,
-                length=length, reverse=reverse)
     return outs[:n_carry] + [moveaxis(y, 1, 0) for y in outs[n_carry:]], 0
 
 
@@ -395,7 +441,8 @@ def scan(
     if len(lengths) != 1:
         raise ValueError(
             f"scan: the leading axes of xs (and length=) disagree: {sorted(lengths)}"
-            if lengths else "scan: give xs or length="
+            if lengths
+            else "scan: give xs or length="
         )
     length = lengths.pop()
     carry_avals = [get_aval(c) for c in carry_leaves]
@@ -424,8 +471,15 @@ def scan(
     if out_carry_avals != carry_avals:
         body = _promote_carry(body, carry_avals, out_carry_avals)
     outs = bind(
-        scan_p, *consts, *carry_leaves, *x_leaves, body=body, n_consts=len(consts),
-        n_carry=len(carry_leaves), length=length, reverse=bool(reverse),
+        scan_p,
+        *consts,
+        *carry_leaves,
+        *x_leaves,
+        body=body,
+        n_consts=len(consts),
+        n_carry=len(carry_leaves),
+        length=length,
+        reverse=bool(reverse),
     )
     carry = tree_unflatten(carry_tree, outs[: len(carry_leaves)])
     ys = tree_unflatten(y_tree_box[0], outs[len(carry_leaves) :])
@@ -457,6 +511,7 @@ def fori_loop(lower: int, upper: int, body_fun: Callable, init_val: Any) -> Any:
         i, val = carry
         return (i + 1, body_fun(i, val)), None
 
-    (_, val), _ = scan(step, (np.asarray(lower, np.int64), init_val), None,
-                       length=max(upper - lower, 0))
+    (_, val), _ = scan(
+        step, (np.asarray(lower, np.int64), init_val), None, length=max(upper - lower, 0)
+    )
     return val

@@ -44,9 +44,7 @@ cosh_p = def_elementwise("cosh", np.cosh, (lambda ans, x: sinh(x),))
 arcsinh_p = def_elementwise(
     "arcsinh", np.arcsinh, (lambda ans, x: div(1.0, sqrt(add(mul(x, x), 1.0))),)
 )
-arctanh_p = def_elementwise(
-    "arctanh", np.arctanh, (lambda ans, x: div(1.0, sub(1.0, mul(x, x))),)
-)
+arctanh_p = def_elementwise("arctanh", np.arctanh, (lambda ans, x: div(1.0, sub(1.0, mul(x, x))),))
 abs_p = def_elementwise("abs", np.abs, (lambda ans, x: sign(x),))
 pow_p = def_elementwise(
     "pow",

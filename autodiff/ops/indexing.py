@@ -71,7 +71,7 @@ def normalize_index(shape: tuple[int, ...], idx: Any) -> tuple[tuple, list]:
                 if item.shape != shape[axis : axis + item.ndim]:
                     raise IndexError(
                         f"boolean index of shape {item.shape} does not match the indexed "
-                        f"dimensions {shape[axis:axis + item.ndim]} of an array of shape {shape}"
+                        f"dimensions {shape[axis : axis + item.ndim]} of an array of shape {shape}"
                     )
                 for nz in np.nonzero(item):
                     spec.append(("a",))
@@ -149,7 +149,7 @@ def gather_shape(shape: tuple, spec: tuple, array_shapes: list[tuple]) -> tuple[
     if contiguous:
         first = dims.index("A")
         before = [d for d in dims[:first] if d != "A"]
-        return (*before, *bcast, *basic[len(before):])
+        return (*before, *bcast, *basic[len(before) :])
     return (*bcast, *basic)
 
 
@@ -299,8 +299,9 @@ def _batched_spec(size: int, spec: tuple, idx: list, dims: list) -> tuple[tuple,
     """Spec and index arrays that index a batched operand example by example."""
     from autodiff.ops.structural import reshape
 
-    shapes = [get_aval(i).shape[1:] if d is not None else get_aval(i).shape
-              for i, d in zip(idx, dims)]
+    shapes = [
+        get_aval(i).shape[1:] if d is not None else get_aval(i).shape for i, d in zip(idx, dims)
+    ]
     rank = max((len(s) for s in shapes), default=0)
     arrays = [np.arange(size).reshape((size,) + (1,) * rank)]
     for i, d, s in zip(idx, dims, shapes):
@@ -320,7 +321,9 @@ def _example_to_batched_perm(spec: tuple, idx_shapes: list, out_ndim: int) -> li
 
 
 def _unbatched_shapes(idx, dims):
-    return [get_aval(i).shape[1:] if d is not None else get_aval(i).shape for i, d in zip(idx, dims)]
+    return [
+        get_aval(i).shape[1:] if d is not None else get_aval(i).shape for i, d in zip(idx, dims)
+    ]
 
 
 def _gather_batch(vals, dims, spec):
@@ -331,7 +334,9 @@ def _gather_batch(vals, dims, spec):
     x = materialize(vals[0], dims[0], size)
     new_spec, arrays = _batched_spec(size, spec, vals[1:], dims[1:])
     out = gather(x, new_spec, arrays)
-    perm = _example_to_batched_perm(spec, _unbatched_shapes(vals[1:], dims[1:]), get_aval(out).ndim - 1)
+    perm = _example_to_batched_perm(
+        spec, _unbatched_shapes(vals[1:], dims[1:]), get_aval(out).ndim - 1
+    )
     if perm is not None:  # out is (B, bcast, pre, post); examples are (pre, bcast, post)
         out = transpose(out, list(np.argsort(perm)))
     return out, 0
@@ -369,8 +374,10 @@ def getitem(x, idx):
     """``x[idx]`` with NumPy's indexing semantics."""
     shape = get_aval(x).shape
     spec, arrays = normalize_index(shape, idx)
-    if not arrays and all(e[0] == "s" for e in spec) and all(
-        e[1] == 0 and e[2] == d and e[3] == 1 for e, d in zip(spec, shape)
+    if (
+        not arrays
+        and all(e[0] == "s" for e in spec)
+        and all(e[1] == 0 and e[2] == d and e[3] == 1 for e, d in zip(spec, shape))
     ):
         return x
     return gather(x, spec, arrays)

@@ -227,8 +227,9 @@ def _cholesky_vjp(g, L, primals, needs):
 
     # Ā = ½ L⁻ᵀ Φ(Lᵀ L̄) L⁻¹ symmetrised (Murray 2016, eq. 10)
     P = _phi(matmul(_mT(L), g))
-    tmp = solve_triangular(L, _mT(solve_triangular(L, _mT(P), lower=True, trans=True)),
-                           lower=True, trans=True)
+    tmp = solve_triangular(
+        L, _mT(solve_triangular(L, _mT(P), lower=True, trans=True)), lower=True, trans=True
+    )
     return [mul(0.5, add(tmp, _mT(tmp)))]
 
 
@@ -253,7 +254,9 @@ solve_triangular_p = Primitive("solve_triangular")
 def _solve_triangular_impl(a, b, lower, trans):
     a, b = np.asarray(a), np.asarray(b)
     if a.ndim == 2 and b.ndim == 2:
-        return scipy.linalg.solve_triangular(a, b, lower=lower, trans=int(trans), check_finite=False)
+        return scipy.linalg.solve_triangular(
+            a, b, lower=lower, trans=int(trans), check_finite=False
+        )
     batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     a = np.broadcast_to(a, (*batch, *a.shape[-2:]))
     b = np.broadcast_to(b, (*batch, *b.shape[-2:]))
@@ -384,8 +387,8 @@ def _slogdet_shape(a):
 
 
 def _slogdet_jvp(primals, tangents):
-    from autodiff.ops.reductions import reduce_sum
     from autodiff.ops.elementwise import mul
+    from autodiff.ops.reductions import reduce_sum
 
     (a,), (ta,) = primals, tangents
     sign, logdet = slogdet(a)

@@ -42,7 +42,11 @@ def _def_reduction(name: str, impl, dtype_rule=None) -> Primitive:
 
 
 def _sum_dtype(dtype):
-    return np.result_type(dtype, np.int64) if dtype == np.bool_ or np.issubdtype(dtype, np.integer) else dtype
+    return (
+        np.result_type(dtype, np.int64)
+        if dtype == np.bool_ or np.issubdtype(dtype, np.integer)
+        else dtype
+    )
 
 
 reduce_sum_p = _def_reduction("reduce_sum", np.sum, _sum_dtype)

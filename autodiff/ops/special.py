@@ -64,7 +64,9 @@ digamma_p = def_elementwise("digamma", sp.digamma, (lambda ans, x: polygamma(1, 
 polygamma_p = def_elementwise(
     "polygamma", lambda x, n: sp.polygamma(n, x), (lambda ans, x, n: polygamma(n + 1, x),)
 )
-erf_p = def_elementwise("erf", sp.erf, (lambda ans, x: mul(_TWO_OVER_SQRT_PI, exp(neg(mul(x, x)))),))
+erf_p = def_elementwise(
+    "erf", sp.erf, (lambda ans, x: mul(_TWO_OVER_SQRT_PI, exp(neg(mul(x, x)))),)
+)
 erfc_p = def_elementwise(
     "erfc", sp.erfc, (lambda ans, x: mul(-_TWO_OVER_SQRT_PI, exp(neg(mul(x, x)))),)
 )
@@ -154,5 +156,3 @@ def polygamma(n: int, x):
     if n == 0:
         return digamma(x)
     return bind1(polygamma_p, x, n=int(n))
-
-

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from autodiff.avals import ShapedArray, normalize_axis
-from autodiff.batching import align_batched, batch_size_of, materialize
+from autodiff.batching import batch_size_of, materialize
 from autodiff.core import Primitive, bind1, get_aval
 from autodiff.ops._rules import unbroadcast
 
@@ -28,7 +28,10 @@ reshape_p.jvp = lambda primals, tangents, shape: (
     reshape(tangents[0], shape),
 )
 reshape_p.vjp = lambda g, ans, primals, needs, shape: [reshape(g, get_aval(primals[0]).shape)]
-reshape_p.batch = lambda vals, dims, shape: (reshape(vals[0], (get_aval(vals[0]).shape[0], *shape)), 0)
+reshape_p.batch = lambda vals, dims, shape: (
+    reshape(vals[0], (get_aval(vals[0]).shape[0], *shape)),
+    0,
+)
 
 
 def reshape(x, shape: Sequence[int] | int):

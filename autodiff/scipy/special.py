@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-
 from autodiff.core import get_aval
 from autodiff.ops import elementwise as _e
 from autodiff.ops import reductions as _r
@@ -76,5 +75,3 @@ def gamma(x):
 
 def beta(a, b):
     return _e.exp(betaln(a, b))
-
-

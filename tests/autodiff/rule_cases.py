@@ -1,0 +1,273 @@
+"""The primitive rule tests' table: one row per case, generated tests in test_rules.py.
+
+A row names the function under test (written with autodiff.numpy / autodiff.scipy.special), how
+to draw valid inputs for each argument (a domain and a shape), and whether the function is
+differentiable.  Every registered primitive must appear in at least one row (the registry
+completeness test stages each row and collects the primitives it uses).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import autodiff
+import autodiff.numpy as anp
+import autodiff.scipy.special as asp
+
+REAL = (-2.0, 2.0)
+POS = (0.5, 3.0)
+UNIT = (0.05, 0.95)
+SYM = (-0.9, 0.9)
+
+
+@dataclass
+class Case:
+    name: str
+    fn: Callable[..., Any]
+    args: list[tuple[tuple[float, float] | str, tuple[int, ...]]]
+    differentiable: bool = True
+    rtol: float = 1e-5
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        shapes = "-".join("x".join(map(str, s)) or "s" for _, s in self.args)
+        return f"{self.name}[{shapes}]"
+
+    def draw(self, rng: np.random.Generator) -> list[np.ndarray]:
+        return [draw(rng, dom, shape) for dom, shape in self.args]
+
+
+def draw(rng, dom, shape):
+    if dom == "spd":  # symmetric positive definite matrices (..., n, n)
+        a = rng.normal(size=shape)
+        return a @ np.swapaxes(a, -1, -2) + shape[-1] * np.eye(shape[-1])
+    if dom == "tril":  # well-conditioned lower-triangular
+        return np.tril(rng.normal(size=shape) * 0.3) + 2.0 * np.eye(shape[-1])
+    if dom == "triu":
+        return np.triu(rng.normal(size=shape) * 0.3) + 2.0 * np.eye(shape[-1])
+    if dom == "bool":
+        return rng.random(shape) > 0.5
+    if dom == "gen":  # general well-conditioned square matrix
+        return rng.normal(size=shape) * 0.3 + 2.0 * np.eye(shape[-1])
+    lo, hi = dom
+    return rng.uniform(lo, hi, size=shape)
+
+
+UNARY_SHAPES = [(), (3,), (2, 3)]
+BINARY_SHAPES = [((), ()), ((3,), (3,)), ((2, 3), (3,)), ((2, 1), (1, 3))]
+
+UNARY = {
+    "neg": (anp.negative, REAL),
+    "exp": (anp.exp, REAL),
+    "log": (anp.log, POS),
+    "log1p": (anp.log1p, POS),
+    "expm1": (anp.expm1, REAL),
+    "sqrt": (anp.sqrt, POS),
+    "sin": (anp.sin, REAL),
+    "cos": (anp.cos, REAL),
+    "tan": (anp.tan, SYM),
+    "tanh": (anp.tanh, REAL),
+    "arctan": (anp.arctan, REAL),
+    "arcsin": (anp.arcsin, SYM),
+    "arccos": (anp.arccos, SYM),
+    "sinh": (anp.sinh, REAL),
+    "cosh": (anp.cosh, REAL),
+    "arcsinh": (anp.arcsinh, REAL),
+    "arctanh": (anp.arctanh, SYM),
+    "abs": (anp.abs, POS),
+    "square": (anp.square, REAL),
+    "gammaln": (asp.gammaln, POS),
+    "digamma": (asp.digamma, POS),
+    "trigamma": (asp.trigamma, POS),
+    "polygamma2": (lambda x: asp.polygamma(2, x), POS),
+    "erf": (asp.erf, REAL),
+    "erfc": (asp.erfc, REAL),
+    "erfcx": (asp.erfcx, REAL),
+    "ndtr": (asp.ndtr, REAL),
+    "ndtri": (asp.ndtri, UNIT),
+    "log_ndtr": (asp.log_ndtr, REAL),
+    "expit": (asp.expit, REAL),
+    "logit": (asp.logit, UNIT),
+    "log1pexp": (asp.log1pexp, REAL),
+    "log1mexp": (asp.log1mexp, POS),
+    "i0e": (asp.i0e, REAL),
+    "i1e": (asp.i1e, REAL),
+    "sum_all": (anp.sum, REAL),
+    "mean": (anp.mean, REAL),
+    "var": (anp.var, REAL),
+    "std": (anp.std, REAL),
+    "max": (anp.max, REAL),
+    "min": (anp.min, REAL),
+    "prod": (anp.prod, REAL),
+    "logsumexp": (asp.logsumexp, REAL),
+    "cumsum": (anp.cumsum, REAL),
+    "cumprod": (anp.cumprod, POS),
+    "sort": (anp.sort, REAL),
+    "flip": (anp.flip, REAL),
+    "ravel": (anp.ravel, REAL),
+    "transpose": (anp.transpose, REAL),
+}
+
+BINARY = {
+    "add": (anp.add, REAL, REAL),
+    "sub": (anp.subtract, REAL, REAL),
+    "mul": (anp.multiply, REAL, REAL),
+    "div": (anp.divide, REAL, POS),
+    "pow": (anp.power, POS, REAL),
+    "maximum": (anp.maximum, REAL, REAL),
+    "minimum": (anp.minimum, REAL, REAL),
+    "logaddexp": (anp.logaddexp, REAL, REAL),
+    "arctan2": (anp.arctan2, REAL, POS),
+    "mod": (anp.mod, (0.1, 0.9), (1.0, 1.0 + 1e-12)),
+    "xlogy": (asp.xlogy, REAL, POS),
+    "xlog1py": (asp.xlog1py, REAL, POS),
+    "betaln": (asp.betaln, POS, POS),
+}
+
+CASES: list[Case] = []
+NEEDS_AXIS = {"std", "sort", "flip"}  # undefined (or a zero-variance sqrt) on a scalar
+for name, (fn, dom) in UNARY.items():
+    for shape in UNARY_SHAPES:
+        if name in NEEDS_AXIS and shape == ():
+            continue
+        CASES.append(Case(name, fn, [(dom, shape)]))
+for name, (fn, d1, d2) in BINARY.items():
+    for s1, s2 in BINARY_SHAPES:
+        CASES.append(Case(name, fn, [(d1, s1), (d2, s2)]))
+
+CASES += [
+    Case(
+        "where",
+        lambda x, y: anp.where(np.array([True, False, True]), x, y),
+        [(REAL, (3,)), (REAL, (2, 3))],
+    ),
+    Case("sum_axis", lambda x: anp.sum(x, axis=1, keepdims=True), [(REAL, (2, 3, 2))]),
+    Case("max_axis", lambda x: anp.max(x, axis=(0, 2)), [(REAL, (2, 3, 2))]),
+    Case("min_axis", lambda x: anp.min(x, axis=-1), [(REAL, (2, 3))]),
+    Case("prod_axis", lambda x: anp.prod(x, axis=0), [(REAL, (3, 2))]),
+    Case("cumsum_axis", lambda x: anp.cumsum(x, axis=0), [(REAL, (3, 2))]),
+    Case("cumprod_axis", lambda x: anp.cumprod(x, axis=1), [(POS, (2, 3))]),
+    Case(
+        "logsumexp_axis",
+        lambda x: asp.logsumexp(x, axis=0, b=np.array([1.0, 2.0, 3.0])[:, None]),
+        [(REAL, (3, 2))],
+    ),
+    Case("reshape", lambda x: anp.reshape(x, (3, 2)), [(REAL, (2, 3))]),
+    Case("transpose_perm", lambda x: anp.transpose(x, (1, 2, 0)), [(REAL, (2, 3, 4))]),
+    Case("broadcast_to", lambda x: anp.broadcast_to(x, (2, 3, 3)), [(REAL, (3, 1))]),
+    Case(
+        "concatenate",
+        lambda x, y: anp.concatenate([x, y, x], axis=1),
+        [(REAL, (2, 3)), (REAL, (2, 1))],
+    ),
+    Case("stack", lambda x, y: anp.stack([x, y], axis=1), [(REAL, (3,)), (REAL, (3,))]),
+    Case("expand_squeeze", lambda x: anp.squeeze(anp.expand_dims(x, 0) * 2.0), [(REAL, (3,))]),
+    Case("getitem_int", lambda x: x[1], [(REAL, (3, 2))]),
+    Case("getitem_slice", lambda x: x[::-1, 1:], [(REAL, (4, 3))]),
+    Case("getitem_none", lambda x: x[None, :, None], [(REAL, (3,))]),
+    Case("getitem_repeated", lambda x: x[np.array([0, 2, 0, 0])], [(REAL, (3,))]),
+    Case("getitem_2d_adv", lambda x: x[np.array([0, 1, 1]), np.array([2, 0, 2])], [(REAL, (2, 3))]),
+    Case(
+        "getitem_separated", lambda x: x[np.array([0, 1]), :, np.array([1, 0])], [(REAL, (2, 3, 2))]
+    ),
+    Case("getitem_mixed", lambda x: x[:, np.array([[0, 1], [1, 1]])], [(REAL, (2, 3))]),
+    Case("getitem_mask", lambda x: x[np.array([True, False, True])], [(REAL, (3, 2))]),
+    Case(
+        "at_add", lambda x, v: anp.at(x)[np.array([0, 0, 2])].add(v), [(REAL, (3,)), (REAL, (3,))]
+    ),
+    Case("at_set", lambda x, v: anp.at(x)[1:].set(v), [(REAL, (3, 2)), (REAL, (2,))]),
+    Case(
+        "take_along_axis",
+        lambda x: anp.take_along_axis(x, np.array([[1, 0], [0, 0]]), 1),
+        [(REAL, (2, 3))],
+    ),
+    Case("diagonal", lambda x: anp.diagonal(x), [(REAL, (3, 3))]),
+    Case("tril", lambda x: anp.tril(x), [(REAL, (3, 3))]),
+    Case("triu", lambda x: anp.triu(x, 1), [(REAL, (3, 3))]),
+    Case("outer", anp.outer, [(REAL, (3,)), (REAL, (2,))]),
+    Case("matmul", anp.matmul, [(REAL, (2, 3)), (REAL, (3, 4))]),
+    Case("matmul_vec", anp.matmul, [(REAL, (2, 3)), (REAL, (3,))]),
+    Case("matmul_batched", anp.matmul, [(REAL, (2, 2, 3)), (REAL, (3, 2))]),
+    Case("dot_vv", anp.dot, [(REAL, (3,)), (REAL, (3,))]),
+    Case("einsum_mm", lambda a, b: anp.einsum("ij,jk->ik", a, b), [(REAL, (2, 3)), (REAL, (3, 2))]),
+    Case("einsum_sum", lambda a: anp.einsum("ij->j", a), [(REAL, (2, 3))]),
+    Case(
+        "einsum_batch",
+        lambda a, b: anp.einsum("bij,bj->bi", a, b),
+        [(REAL, (2, 3, 2)), (REAL, (2, 2))],
+    ),
+    Case(
+        "cholesky",
+        lambda a: anp.linalg.cholesky((a + anp.swapaxes(a, -1, -2)) / 2),
+        [("spd", (3, 3))],
+    ),
+    Case(
+        "cholesky_batched",
+        lambda a: anp.linalg.cholesky((a + anp.swapaxes(a, -1, -2)) / 2),
+        [("spd", (2, 3, 3))],
+    ),
+    Case(
+        "solve_tri_lower",
+        lambda a, b: anp.linalg.solve_triangular(a, b, lower=True),
+        [("tril", (3, 3)), (REAL, (3, 2))],
+    ),
+    Case(
+        "solve_tri_upper_t",
+        lambda a, b: anp.linalg.solve_triangular(a, b, lower=False, trans=True),
+        [("triu", (3, 3)), (REAL, (3,))],
+    ),
+    Case("solve", anp.linalg.solve, [("gen", (3, 3)), (REAL, (3,))]),
+    Case("inv", anp.linalg.inv, [("gen", (3, 3))]),
+    Case("slogdet", lambda a: anp.linalg.slogdet(a)[1], [("gen", (3, 3))]),
+    Case("det", anp.linalg.det, [("gen", (3, 3))]),
+    Case(
+        "astype",
+        lambda x: anp.astype(anp.astype(x, np.float32), np.float64) * 0.0 + x,
+        [(REAL, (3,))],
+    ),
+    Case(
+        "cond",
+        lambda p, x: autodiff.cond(p > 0.0, lambda a: anp.sin(a) * p, lambda a: a * a, x),
+        [(REAL, ()), (REAL, (3,))],
+    ),
+    Case(
+        "scan",
+        lambda x, w: autodiff.scan(lambda c, xi: (c * w + anp.sin(xi), c * xi), 0.5, x)[1],
+        [(REAL, (4,)), (SYM, ())],
+    ),
+]
+
+# Non-differentiable primitives: (autodiff function, NumPy oracle).
+NONDIFF = {
+    "sign": (anp.sign, np.sign),
+    "floor": (anp.floor, np.floor),
+    "ceil": (anp.ceil, np.ceil),
+    "round": (anp.round, np.round),
+    "lt": (lambda x: x < 0.1, lambda x: x < 0.1),
+    "le": (lambda x: x <= 0.1, lambda x: x <= 0.1),
+    "gt": (lambda x: x > 0.1, lambda x: x > 0.1),
+    "ge": (lambda x: x >= 0.1, lambda x: x >= 0.1),
+    "eq": (lambda x: anp.equal(x, x[0]), lambda x: x == x[0]),
+    "ne": (lambda x: anp.not_equal(x, x[0]), lambda x: x != x[0]),
+    "logical": (
+        lambda x: anp.logical_xor(anp.logical_or(x > 0, x < -1), anp.logical_not(x > 0.5)),
+        lambda x: np.logical_xor((x > 0) | (x < -1), ~(x > 0.5)),
+    ),
+    "isnan_isfinite": (
+        lambda x: anp.logical_and(anp.isfinite(x), anp.logical_not(anp.isnan(x))),
+        lambda x: np.isfinite(x) & ~np.isnan(x),
+    ),
+    "floor_divide": (lambda x: anp.floor_divide(x, 0.7), lambda x: x // 0.7),
+    "argsort": (lambda x: anp.argsort(x, axis=1), lambda x: np.argsort(x, axis=1)),
+    "argmax": (lambda x: anp.argmax(x, axis=0), lambda x: np.argmax(x, axis=0)),
+    "argmin": (lambda x: anp.argmin(x), lambda x: np.argmin(x)),
+}
+NONDIFF_CASES = [
+    Case(name, fn, [(REAL, (2, 3))], differentiable=False, extra={"oracle": oracle})
+    for name, (fn, oracle) in NONDIFF.items()
+]
