@@ -4,7 +4,7 @@
 >>> import autodiff.numpy as anp
 >>> f = lambda x: anp.sum(anp.where(x > 0, x, x / (1 + anp.exp(-x))))
 >>> autodiff.grad(f)(anp.array([2.0, -2.0]))
-array([1.        , 0.01048072])
+array([ 1.        , -0.09078425])
 
 The public transformations: :func:`grad`, :func:`value_and_grad`, :func:`jvp`, :func:`vjp`,
 :func:`jacfwd`, :func:`jacrev`, :func:`hessian`, :func:`vmap`, :func:`make_graph`; structured

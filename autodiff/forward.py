@@ -90,7 +90,8 @@ def jvp(fn: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
     ``primals`` and ``tangents`` are tuples of the same pytree structure (one entry per argument).
 
     >>> import autodiff.numpy as anp
-    >>> jvp(anp.sin, (0.0,), (2.0,))
+    >>> out, tangent = jvp(anp.sin, (0.0,), (2.0,))
+    >>> float(out), float(tangent)
     (0.0, 2.0)
     """
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):

@@ -171,8 +171,8 @@ def vjp(fn: Callable, *primals: Any, has_aux: bool = False) -> tuple:
 
     >>> import autodiff.numpy as anp
     >>> out, pullback = vjp(lambda x: x * x, 3.0)
-    >>> pullback(1.0)
-    (6.0,)
+    >>> [float(g) for g in pullback(1.0)]
+    [6.0]
     """
     leaves, in_tree = tree_flatten(primals)
     for leaf in leaves:
@@ -242,8 +242,9 @@ def value_and_grad(
     result is ``((value, aux), grad)``.
 
     >>> import autodiff.numpy as anp
-    >>> value_and_grad(lambda x, y: anp.sum(x * y), argnums=(0, 1))(2.0, 3.0)
-    (6.0, (3.0, 2.0))
+    >>> value, (gx, gy) = value_and_grad(lambda x, y: anp.sum(x * y), argnums=(0, 1))(2.0, 3.0)
+    >>> float(value), float(gx), float(gy)
+    (6.0, 3.0, 2.0)
     """
     single = isinstance(argnums, int)
     nums = (argnums,) if single else tuple(argnums)
