@@ -7,21 +7,27 @@ float64 as the default floating type.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 
-@dataclass(frozen=True)
 class ShapedArray:
-    """The shape and dtype of an array, and nothing else."""
+    """The shape and dtype of an array, and nothing else (immutable, hashable)."""
 
-    shape: tuple[int, ...]
-    dtype: np.dtype
+    __slots__ = ("dtype", "shape")
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "shape", tuple(int(d) for d in self.shape))
-        object.__setattr__(self, "dtype", np.dtype(self.dtype))
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype):
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, ShapedArray)
+            and self.shape == other.shape
+            and self.dtype == other.dtype
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.shape, self.dtype))
 
     @property
     def ndim(self) -> int:
@@ -48,6 +54,10 @@ BOOL = np.dtype(np.bool_)
 
 def aval_of(x) -> ShapedArray:
     """The abstract value of a concrete array or Python scalar."""
+    if isinstance(x, (np.ndarray, np.generic)):
+        aval = object.__new__(ShapedArray)  # shape and dtype are already canonical
+        aval.shape, aval.dtype = x.shape, x.dtype
+        return aval
     return ShapedArray(np.shape(x), result_dtype(x))
 
 

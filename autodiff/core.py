@@ -246,7 +246,15 @@ class ConcretizationError(TypeError):
 
 def bind(primitive: Primitive, *args: Any, **params: Any) -> Any:
     """Apply ``primitive`` to ``args``: evaluate it, or hand it to the innermost transformation."""
-    trace = find_top_trace(args)
+    main = None
+    for arg in args:
+        if isinstance(arg, Tracer) and (main is None or arg._trace.main.level > main.level):
+            main = arg._trace.main
+    if main is None:  # every argument is concrete: evaluate (the common eager case, kept fast)
+        if primitive.impl is None:
+            raise NotImplementedError(f"primitive '{primitive.name}' has no NumPy implementation")
+        return primitive.impl(*args, **params)
+    trace = main.trace_type(main)
     tracers = [full_raise(trace, arg) for arg in args]
     out = trace.process_primitive(primitive, tracers, params)
     if primitive.multiple_results:
