@@ -30,12 +30,14 @@ def fit_laplace(X, y, iterations: int = 25) -> tuple[np.ndarray, np.ndarray, int
     grad = autodiff.grad(log_posterior)
     hess = autodiff.hessian(log_posterior)
     beta = np.zeros(X.shape[1])
-    for it in range(1, iterations + 1):
+    used = 0
+    while used < iterations:
+        used += 1
         step = np.linalg.solve(hess(beta, X, y), grad(beta, X, y))
         beta = beta - step
         if np.max(np.abs(step)) < 1e-10:
             break
-    return beta, np.linalg.inv(-hess(beta, X, y)), it
+    return beta, np.linalg.inv(-hess(beta, X, y)), used
 
 
 def main() -> None:
