@@ -19,6 +19,7 @@ from autodiff.core import ConcretizationError, LeakedTracerError, Primitive, Tra
 from autodiff.forward import jvp
 from autodiff.ir import Graph, eval_graph, typecheck
 from autodiff.jacobians import hessian, jacfwd, jacrev
+from autodiff.jit import jit
 from autodiff.ops.control_flow import cond, fori_loop, scan
 from autodiff.reverse import grad, value_and_grad, vjp
 from autodiff.staging import make_graph
@@ -39,6 +40,7 @@ __all__ = [
     "hessian",
     "jacfwd",
     "jacrev",
+    "jit",
     "jvp",
     "make_graph",
     "scan",

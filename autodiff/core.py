@@ -253,7 +253,11 @@ def bind(primitive: Primitive, *args: Any, **params: Any) -> Any:
     if main is None:  # every argument is concrete: evaluate (the common eager case, kept fast)
         if primitive.impl is None:
             raise NotImplementedError(f"primitive '{primitive.name}' has no NumPy implementation")
-        return primitive.impl(*args, **params)
+        try:
+            return primitive.impl(*args, **params)
+        except (ValueError, IndexError) as err:
+            _explain_with_shape_rule(primitive, list(args), params, err)
+            raise
     trace = main.trace_type(main)
     tracers = [full_raise(trace, arg) for arg in args]
     out = trace.process_primitive(primitive, tracers, params)
