@@ -261,6 +261,8 @@ def value_and_grad(
             return fn(*full)
 
         diff_args = tuple(args[n] for n in nums)
+        for leaf in tree_flatten(diff_args)[0]:
+            _check_float(leaf, "grad")
         if has_aux:
             out, pullback, aux = vjp(partial_fn, *diff_args, has_aux=True)
         else:
