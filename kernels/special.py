@@ -186,9 +186,10 @@ SCIPY_BINDINGS: tuple[tuple[str, str, int], ...] = (
 
 _CYTHON_MODULE = "scipy.special.cython_special"
 
-_PyCapsule_GetName = ctypes.pythonapi.PyCapsule_GetName
-_PyCapsule_GetName.restype = ctypes.c_char_p
-_PyCapsule_GetName.argtypes = [ctypes.py_object]
+# A private prototype, so the shared ``ctypes.pythonapi.PyCapsule_GetName`` is left untouched.
+_PyCapsule_GetName = ctypes.PYFUNCTYPE(ctypes.c_char_p, ctypes.py_object)(
+    ("PyCapsule_GetName", ctypes.pythonapi)
+)
 
 
 def expected_signature(arity: int) -> str:
@@ -530,22 +531,23 @@ def trigamma(x: float) -> float:
         ``psi_1(x)``; ``+inf`` at the poles ``x = 0, -1, -2, ...`` (as SciPy), ``0`` at ``+inf``,
         ``nan`` at ``-inf`` and for ``nan``. Relative error about ``1e-15`` for all other ``x``.
     """
-    if x != x or x == -math.inf:
+    y = float(x)  # ints compile to the float path; plain-Python mode avoids NumPy scalars
+    if y != y or y == -math.inf:
         return math.nan
-    if x > 0.0:
-        return _trigamma_positive(x)
-    fl = np.floor(x)
-    if x == fl:
+    if y > 0.0:
+        return _trigamma_positive(y)
+    fl = float(np.floor(y))
+    if y == fl:
         return math.inf
-    # Reduce x exactly to r in [-1/2, 1/2] with sin^2(pi r) = sin^2(pi x).
-    if x > -0.5:
-        r = x
+    # Reduce y exactly to r in [-1/2, 1/2] with sin^2(pi r) = sin^2(pi y).
+    if y > -0.5:
+        r = y
     else:
-        r = x - fl  # exact (Sterbenz), in (0, 1)
+        r = y - fl  # exact (Sterbenz), in (0, 1)
         if r > 0.5:
             r = r - 1.0  # exact
     t = _PI / math.sin(_PI * r)
-    return t * t - _trigamma_positive(1.0 - x)
+    return t * t - _trigamma_positive(1.0 - y)
 
 
 @njit
