@@ -157,25 +157,99 @@ def _lower_reshape(out, ins, in_avals, out_aval, params):
     return [f"{out} = np.ascontiguousarray({src}).reshape({_shape(out_aval)})"]
 
 
-def _lower_gather(out, ins, in_avals, out_aval, params):
-    spec = params["spec"]
-    if sum(e[0] == "a" for e in spec) > 1 or any(e[0] == "n" for e in spec):
-        raise LoweringError("gather with several index arrays or None has no Numba lowering yet")
-    arrays = iter(ins[1:])
-    parts = []
-    for e in spec:
-        if e[0] == "s":
-            stop = "" if e[2] < 0 else e[2]
-            parts.append(f"{e[1]}:{stop}:{e[3]}")
-        elif e[0] == "i":
-            parts.append(str(e[1]))
-        else:
-            parts.append(next(arrays))
-    expr = f"{ins[0]}[{', '.join(parts)}]"
-    if out_aval.ndim == 0:
-        return [f"{out} = {expr}"]
-    return [f"{out} = np.ascontiguousarray({expr})"]
+def _index_plan(x_aval, spec: tuple, idx_avals: list) -> tuple[tuple, list]:
+    """For each gathered output axis, a loop; for each axis of ``x``, an index expression.
 
+    Returns ``(out_shape, x_exprs)`` where ``x_exprs[k]`` is Python source (in loop variables
+    ``o0, o1, ...`` and index-array names ``idx0, idx1, ...``) for the index into axis ``k`` of
+    ``x``, following NumPy's placement of advanced-index axes.
+    """
+    from autodiff.ops.indexing import _layout, gather_shape
+
+    out_shape = gather_shape(x_aval.shape, spec, [a.shape for a in idx_avals])
+    dims, bcast, contiguous = _layout(spec, [a.shape for a in idx_avals])
+    has_adv = "A" in dims
+    n_b = len(bcast)
+    # output position of each basic entry, and where the broadcast block starts
+    basic_pos, pos = [], 0
+    if has_adv and not contiguous:
+        pos = n_b
+    adv_start = 0
+    seen_adv = False
+    for d in dims:
+        if d == "A":
+            if contiguous and not seen_adv:
+                adv_start, pos = pos, pos + n_b
+            seen_adv = True
+            basic_pos.append(None)
+        else:
+            basic_pos.append(pos)
+            pos += 1
+    exprs, k_arr, entry = [], 0, 0
+    dim_iter = iter(range(len(dims)))
+    for e in spec:
+        if e[0] == "n":
+            next(dim_iter)
+            continue
+        if e[0] == "s":
+            p = basic_pos[next(dim_iter)]
+            exprs.append(f"{e[1]} + {e[3]} * o{p}" if e[3] != 1 else f"{e[1]} + o{p}")
+        elif e[0] == "i":
+            if has_adv:
+                next(dim_iter)
+            exprs.append(str(e[1]))
+        else:
+            next(dim_iter)
+            shape = idx_avals[k_arr].shape
+            subs = [
+                "0" if d == 1 and bcast[n_b - len(shape) + j] != 1 else f"o{adv_start + n_b - len(shape) + j}"
+                for j, d in enumerate(shape)
+            ]
+            exprs.append(f"idx{k_arr}[{', '.join(subs)}]" if shape else f"idx{k_arr}")
+            k_arr += 1
+        entry += 1
+    return out_shape, exprs
+
+
+def _loops(shape: tuple, body: str, indent: str = "") -> list[str]:
+    lines = []
+    for k, n in enumerate(shape):
+        lines.append(f"{indent}{'    ' * k}for o{k} in range({n}):")
+    lines.append(f"{indent}{'    ' * len(shape)}{body}")
+    return lines
+
+
+def _bind_index_names(ins: list[str], start: int) -> list[str]:
+    return [f"idx{k} = {name}" for k, name in enumerate(ins[start:])]
+
+
+def _lower_gather(out, ins, in_avals, out_aval, params):
+    out_shape, exprs = _index_plan(in_avals[0], params["spec"], in_avals[1:])
+    src = f"{ins[0]}[{', '.join(exprs)}]" if exprs else ins[0]
+    lines = _bind_index_names(ins, 1)
+    if not out_shape:
+        return lines + [f"{out} = {src}"]
+    dtype = f"np.{out_aval.dtype.name}" if out_aval.dtype.name != "bool" else "np.bool_"
+    lines.append(f"{out} = np.empty({_shape(out_aval)}, {dtype})")
+    target = f"{out}[{', '.join(f'o{k}' for k in range(len(out_shape)))}]"
+    return lines + _loops(out_shape, f"{target} = {src}")
+
+
+def _lower_scatter(accumulate: bool):
+    def lower(out, ins, in_avals, out_aval, params):
+        out_shape, exprs = _index_plan(in_avals[0], params["spec"], in_avals[2:])
+        lines = _bind_index_names(ins, 2)
+        if in_avals[0].ndim == 0:
+            raise LoweringError("scatter into a scalar has no Numba lowering")
+        lines.append(f"{out} = {ins[0]}.astype(np.{out_aval.dtype.name})")  # a copy
+        upd = f"{ins[1]}[{', '.join(f'o{k}' for k in range(len(out_shape)))}]" if out_shape else ins[1]
+        op = "+=" if accumulate else "="
+        return lines + _loops(out_shape, f"{out}[{', '.join(exprs)}] {op} {upd}")
+
+    return lower
+
+
+MULTI_LOWERINGS: dict[str, Callable] = {}
 
 LOWERINGS: dict[str, Callable] = {
     "select": _lower_select,
@@ -205,6 +279,8 @@ LOWERINGS: dict[str, Callable] = {
         else _raise(LoweringError("batched matmul has no Numba lowering yet"))
     ),
     "gather": _lower_gather,
+    "scatter_add": _lower_scatter(True),
+    "scatter": _lower_scatter(False),
 }
 
 
@@ -212,12 +288,16 @@ def _raise(err):
     raise err
 
 
-def lower_eqn(eqn, out: str, ins: list[str]) -> list[str]:
+def lower_eqn(eqn, outs: list[str], ins: list[str], module=None) -> list[str]:
     name = eqn.primitive.name
     in_avals = [a.aval for a in eqn.inputs]
-    out_aval = eqn.outputs[0].aval if eqn.outputs else None
     if eqn.primitive.multiple_results:
-        raise LoweringError(f"primitive '{name}' has no Numba lowering yet")
+        rule = MULTI_LOWERINGS.get(name)
+        if rule is None:
+            raise LoweringError(f"primitive '{name}' has no Numba lowering yet")
+        return rule(outs, ins, in_avals, [v.aval for v in eqn.outputs], eqn.params, module)
+    out = outs[0]
+    out_aval = eqn.outputs[0].aval
     if name in _UFUNC or name in _SPECIAL or name == "polygamma":
         return _lower_elementwise(name, out, ins, in_avals, out_aval, eqn.params)
     rule = LOWERINGS.get(name)
@@ -233,11 +313,36 @@ def lower_eqn(eqn, out: str, ins: list[str]) -> list[str]:
 # Source generation
 # --------------------------------------------------------------------------------------------
 
+HEADER = [
+    "import numpy as np",
+    "from numba import carray",
+    "from kernels import graph_ops as gk",
+    "from kernels import special as sp",
+    "from kernels.jit import njit",
+    "from kernels.pointers import as_b1_pointer, as_f8_pointer, as_i8_pointer",
+]
 
-def graph_to_source(graph: Graph, fn_name: str = "compiled") -> tuple[str, list[np.ndarray]]:
-    """Python source of a function computing ``graph``; array literals become trailing inputs."""
+
+class _Module:
+    """Functions being emitted into one generated module (the main graph and its sub-graphs)."""
+
+    def __init__(self) -> None:
+        self.functions: list[str] = []
+        self.consts: list[np.ndarray] = []
+        self.count = 0
+
+    def fresh(self, prefix: str) -> str:
+        self.count += 1
+        return f"{prefix}{self.count}"
+
+    def source(self) -> str:
+        return "\n".join(HEADER) + "\n\n\n" + "\n\n\n".join(self.functions) + "\n"
+
+
+def _emit_function(module: _Module, graph: Graph, fn_name: str, const_params: bool) -> None:
+    """Append ``def fn_name(inputs..., consts...)`` computing ``graph`` to ``module``."""
     names: dict[int, str] = {}
-    consts: list[np.ndarray] = []
+    local_consts: list[str] = []
 
     def name(atom) -> str:
         if isinstance(atom, Lit):
@@ -245,33 +350,44 @@ def graph_to_source(graph: Graph, fn_name: str = "compiled") -> tuple[str, list[
                 v = atom.val.item()
                 if isinstance(v, float) and not np.isfinite(v):
                     return "np.inf" if v > 0 else ("-np.inf" if v < 0 else "np.nan")
+                if isinstance(v, bool):
+                    return repr(v)
                 return repr(v)
-            consts.append(atom.val)
-            return f"c{len(consts) - 1}"
+            module.consts.append(np.ascontiguousarray(atom.val))
+            c = f"c{len(module.consts) - 1}"
+            local_consts.append(c)
+            return c
         return names.setdefault(atom.id, f"v{len(names)}")
 
     args = [name(v) for v in graph.inputs]
     body: list[str] = []
     for eqn in graph.eqns:
         ins = [name(a) for a in eqn.inputs]
-        out = name(eqn.outputs[0])
+        outs = [name(v) for v in eqn.outputs]
         comment = format_eqn_rhs(eqn, lambda a: name(a), 4).replace("\n", " ")
-        body.append(f"    # {out} = {comment}")
-        body += ["    " + line for line in lower_eqn(eqn, out, ins)]
-    outs = [name(a) for a in graph.outputs]
-    const_args = [f"c{k}" for k in range(len(consts))]
-    header = [
-        "import numpy as np",
-        "from kernels import graph_ops as gk",
-        "from kernels import special as sp",
-        "from kernels.jit import njit",
-        "",
-        "",
-        "@njit",
-        f"def {fn_name}({', '.join(args + const_args)}):",
-    ]
-    footer = [f"    return ({''.join(o + ', ' for o in outs)})"]
-    return "\n".join(header + body + footer) + "\n", consts
+        comment = " ".join(comment.split())
+        body.append(f"    # {', '.join(outs)} = {comment[:200]}")
+        body += ["    " + line for line in lower_eqn(eqn, outs, ins, module)]
+    result = [name(a) for a in graph.outputs]
+    # constants are passed in as trailing arguments (never baked into cached machine code)
+    params = args + sorted(set(local_consts), key=lambda c: int(c[1:]))
+    lines = ["@njit", f"def {fn_name}({', '.join(params)}):", *body]
+    lines.append(f"    return ({''.join(o + ', ' for o in result)})")
+    module.functions.append("\n".join(lines))
+    _FUNCTION_CONSTS[fn_name] = params[len(args):]
+
+
+_FUNCTION_CONSTS: dict[str, list[str]] = {}
+
+
+def graph_to_source(graph: Graph, fn_name: str = "compiled") -> tuple[str, list[np.ndarray]]:
+    """Python source of a module whose function ``fn_name`` computes ``graph``.
+
+    Array literals become trailing arguments (in order); sub-graphs of ``cond``/``scan`` become
+    functions of their own in the same module."""
+    module = _Module()
+    _emit_function(module, graph, fn_name, True)
+    return module.source(), module.consts
 
 
 def load_source(source: str) -> object:
@@ -295,19 +411,21 @@ def load_source(source: str) -> object:
     return module
 
 
+def _call_arg(a, aval):
+    if aval.ndim == 0:
+        return np.asarray(a).item()
+    return np.ascontiguousarray(a, dtype=aval.dtype)
+
+
 def compile_graph(graph: Graph) -> Callable:
     """A callable computing ``graph`` with Numba; returns a list of outputs like eval_graph."""
     source, consts = graph_to_source(graph)
     compiled = load_source(source).compiled
-    scalar_in = [v.aval.ndim == 0 for v in graph.inputs]
+    in_avals = [v.aval for v in graph.inputs]
     out_avals = [a.aval for a in graph.outputs]
 
     def run(*args):
-        call_args = [
-            (a.item() if np.ndim(a) == 0 else a) if s else np.ascontiguousarray(a)
-            for a, s in zip(args, scalar_in)
-        ]
-        outs = compiled(*call_args, *consts)
+        outs = compiled(*[_call_arg(a, v) for a, v in zip(args, in_avals)], *consts)
         return [np.asarray(o, dtype=a.dtype).reshape(a.shape) for o, a in zip(outs, out_avals)]
 
     run.source = source
@@ -316,3 +434,109 @@ def compile_graph(graph: Graph) -> Callable:
     return run
 
 
+# --------------------------------------------------------------------------------------------
+# The model kernel ABI: int64 logp_grad(double* theta, double* grad, double* logp, void* data)
+# --------------------------------------------------------------------------------------------
+
+_POINTER = {"float64": "as_f8_pointer", "int64": "as_i8_pointer", "bool": "as_b1_pointer"}
+
+
+class LogpGradKernel:
+    """A compiled ``theta -> (logp, grad)`` graph exposed as a C-ABI function.
+
+    ``address`` is the function pointer samplers call; :meth:`data_pointer` packs the data
+    arrays (and the graph's constants) into the table the kernel reads through its ``void*``.
+    """
+
+    def __init__(self, graph: Graph, source: str, module, consts: list[np.ndarray]):
+        self.graph = graph
+        self.source = source
+        self.module = module
+        self.consts = consts
+        self.cfunc = module.logp_grad
+        self.address = self.cfunc.address if not JIT_DISABLED else None
+        self.data_avals = [v.aval for v in graph.inputs[1:]]
+
+    def pack_data(self, data: list[np.ndarray]) -> tuple[int, list[np.ndarray]]:
+        """``(pointer, keepalive)``: the address table for ``data`` followed by the constants.
+        Keep ``keepalive`` referenced as long as the pointer is used."""
+        arrays = []
+        for x, aval in zip(data, self.data_avals):
+            x = np.asarray(x)
+            if x.shape != aval.shape:
+                raise ValueError(
+                    f"data of shape {x.shape} given where the kernel was compiled for {aval.shape}"
+                )
+            arrays.append(np.ascontiguousarray(np.reshape(x, (1,) if x.ndim == 0 else x.shape),
+                                               dtype=aval.dtype))
+        arrays += list(self.consts)
+        table = np.array([a.ctypes.data for a in arrays] or [0], dtype=np.int64)
+        return table.ctypes.data, [table, *arrays]
+
+    def __call__(self, theta: np.ndarray, *data) -> tuple[float, np.ndarray]:
+        """Evaluate through the compiled computation (for tests and debugging)."""
+        outs = self.module.compiled(
+            np.ascontiguousarray(theta, dtype=np.float64),
+            *[_call_arg(d, a) for d, a in zip(data, self.data_avals)],
+            *self.consts,
+        )
+        return float(outs[0]), np.asarray(outs[1])
+
+
+def compile_logp_grad(graph: Graph) -> LogpGradKernel:
+    """Compile a graph ``(theta, *data) -> (logp, grad)`` to a C-ABI ``cfunc``.
+
+    The data (and the graph's array constants) are reached through the ``void* data`` argument:
+    a table of ``int64`` addresses, one per array, whose shapes and dtypes are fixed by the
+    graph.  New data of the same shapes reuses the compiled code.
+    """
+    theta_aval = graph.inputs[0].aval
+    if theta_aval.ndim != 1 or graph.out_avals[0].shape != () or graph.out_avals[1] != theta_aval:
+        raise ValueError(
+            "compile_logp_grad: the graph must map (theta[dim], *data) to (logp[], grad[dim]); "
+            f"got inputs {graph.in_avals} and outputs {graph.out_avals}"
+        )
+    module = _Module()
+    _emit_function(module, graph, "compiled", True)
+    dim = theta_aval.shape[0]
+    data_avals = [v.aval for v in graph.inputs[1:]]
+    consts = list(module.consts)
+    lines = [
+        "@cfunc(LOGP_GRAD_SIG, cache=True, nopython=True)" if not JIT_DISABLED else "",
+        "def logp_grad(theta_ptr, grad_ptr, logp_ptr, data_ptr):",
+        f"    theta = carray(theta_ptr, ({dim},))",
+        f"    table = carray(as_i8_pointer(data_ptr), ({len(data_avals) + len(consts) or 1},))",
+    ]
+    args = ["theta"]
+    for k, aval in enumerate(data_avals + [_aval_of(c) for c in consts]):
+        shape = _shape(aval) if aval.ndim else "(1,)"
+        ptr = _POINTER[aval.dtype.name]
+        view = f"carray({ptr}(table[{k}]), {shape})"
+        lines.append(f"    d{k} = {view}" + ("[0]" if aval.ndim == 0 else ""))
+        args.append(f"d{k}")
+    lines += [
+        f"    out = compiled({', '.join(args)})",
+        "    lp = out[0]",
+        "    g = out[1]",
+        f"    grad = carray(grad_ptr, ({dim},))",
+        "    finite = np.isfinite(lp)",
+        f"    for i in range({dim}):",
+        "        grad[i] = g[i]",
+        "        if not np.isfinite(g[i]):",
+        "            finite = False",
+        "    logp_ptr[0] = lp",
+        "    return 0 if finite else 1",
+    ]
+    module.functions.append("\n".join(line for line in lines if line))
+    source = module.source().replace(
+        "from numba import carray",
+        "from numba import carray, cfunc\nfrom kernels.model_abi import LOGP_GRAD_SIG",
+    )
+    loaded = load_source(source)
+    return LogpGradKernel(graph, source, loaded, consts)
+
+
+def _aval_of(x: np.ndarray):
+    from autodiff.avals import aval_of
+
+    return aval_of(x)
