@@ -249,7 +249,148 @@ def _lower_scatter(accumulate: bool):
     return lower
 
 
-MULTI_LOWERINGS: dict[str, Callable] = {}
+def _dtype_src(aval) -> str:
+    return "np.bool_" if aval.dtype.name == "bool" else f"np.{aval.dtype.name}"
+
+
+def _as_stack(name: str, aval, batch: tuple, tail: tuple) -> str:
+    """Source viewing ``name`` broadcast to ``batch + tail`` as a C-contiguous (B, *tail) stack."""
+    full = (*batch, *tail)
+    size = int(np.prod(batch)) if batch else 1
+    src = f"np.broadcast_to({name}, {full})" if aval.shape != full else name
+    return f"np.ascontiguousarray({src}).reshape({(size, *tail)})"
+
+
+def _lower_matmul(out, ins, in_avals, out_aval, params):
+    a, b = in_avals
+    if a.ndim == 2 and b.ndim == 2:
+        return [f"{out} = np.dot(np.ascontiguousarray({ins[0]}), np.ascontiguousarray({ins[1]}))"]
+    batch = out_aval.shape[:-2]
+    return [
+        f"{out} = gk.batched_dot({_as_stack(ins[0], a, batch, a.shape[-2:])}, "
+        f"{_as_stack(ins[1], b, batch, b.shape[-2:])}).reshape({_shape(out_aval)})"
+    ]
+
+
+def _lower_cholesky(out, ins, in_avals, out_aval, params):
+    a = in_avals[0]
+    return [
+        f"{out} = gk.cholesky_batched({_as_stack(ins[0], a, a.shape[:-2], a.shape[-2:])})"
+        f".reshape({_shape(out_aval)})"
+    ]
+
+
+def _lower_solve(kind):
+    def lower(out, ins, in_avals, out_aval, params):
+        a, b = in_avals
+        batch = out_aval.shape[:-2]
+        sa = _as_stack(ins[0], a, batch, a.shape[-2:])
+        sb = _as_stack(ins[1], b, batch, b.shape[-2:])
+        extra = f", {params['lower']}, {params['trans']}" if kind == "solve_triangular" else ""
+        return [f"{out} = gk.{kind}_batched({sa}, {sb}{extra}).reshape({_shape(out_aval)})"]
+
+    return lower
+
+
+def _lower_slogdet(outs, ins, in_avals, out_avals, params, module):
+    a = in_avals[0]
+    stack = _as_stack(ins[0], a, a.shape[:-2], a.shape[-2:])
+    lines = [f"{outs[0]}_s, {outs[1]}_l = gk.slogdet_batched({stack})"]
+    for o, suffix, aval in zip(outs, ("_s", "_l"), out_avals):
+        lines.append(
+            f"{o} = {o}{suffix}[0]" if aval.ndim == 0 else f"{o} = {o}{suffix}.reshape({_shape(aval)})"
+        )
+    return lines
+
+
+def _lower_rows(kind):
+    def lower(out, ins, in_avals, out_aval, params):
+        aval, axis = in_avals[0], params["axis"]
+        lines, rows, kept = _rows(ins[0], aval, (axis,))
+        if kind == "argsort":
+            moved = (*kept, aval.shape[axis])
+            perm = [i for i in range(aval.ndim) if i != axis] + [axis]
+            back = tuple(int(p) for p in np.argsort(perm))
+            res = f"gk.rows_argsort({rows}).reshape({moved})"
+            return lines + [f"{out} = np.ascontiguousarray(np.transpose({res}, {back}))"]
+        call = f"gk.rows_{kind}({rows})"
+        return lines + [f"{out} = {call}[0]" if not kept else f"{out} = {call}.reshape({kept})"]
+
+    return lower
+
+
+def _lower_einsum(out, ins, in_avals, out_aval, params):
+    from autodiff.ops.linalg import parse_einsum
+
+    inputs, output = parse_einsum(params["subscripts"], len(ins))
+    sizes = {}
+    for sub, aval in zip(inputs, in_avals):
+        sizes.update(zip(sub, aval.shape))
+    summed = [c for c in dict.fromkeys("".join(inputs)) if c not in output]
+    order = list(output) + summed
+    product = " * ".join(f"{n}[{', '.join('i_' + c for c in sub)}]" if sub else n
+                         for n, sub in zip(ins, inputs))
+    lines = []
+    target = f"{out}[{', '.join('i_' + c for c in output)}]" if output else f"{out}_acc"
+    lines.append(f"{out} = np.zeros({_shape(out_aval)})" if output else f"{out}_acc = 0.0")
+    for depth, c in enumerate(order):
+        lines.append("    " * depth + f"for i_{c} in range({sizes[c]}):")
+    lines.append("    " * len(order) + f"{target} += {product}")
+    if not output:
+        lines.append(f"{out} = {out}_acc")
+    return lines
+
+
+def _sub_function(module, graph: Graph, prefix: str) -> tuple[str, list[str]]:
+    """Emit ``graph`` as a function of the module; returns its name and the constants it needs
+    (which the caller must pass, and therefore take as parameters itself)."""
+    fn_name = module.fresh(prefix)
+    _emit_function(module, graph, fn_name, True)
+    consts = module.function_consts[fn_name]
+    module.const_stack[-1].update(consts)
+    return fn_name, consts
+
+
+def _lower_cond(outs, ins, in_avals, out_avals, params, module):
+    branches = [_sub_function(module, g, "branch") for g in params["branches"]]
+    operands = ", ".join(ins[1:])
+    lines = []
+    for k, (fn, consts) in enumerate(branches):
+        head = "if" if k == 0 else ("elif" if k < len(branches) - 1 else "else")
+        cond_src = f" {ins[0]} == {k}" if head != "else" else ""
+        args = ", ".join([*ins[1:], *consts]) if operands or consts else ""
+        lines.append(f"{head}{cond_src}:")
+        lines.append(f"    r_ = {fn}({args})")
+    lines += [f"{o} = r_[{k}]" for k, o in enumerate(outs)]
+    return lines
+
+
+def _lower_scan(outs, ins, in_avals, out_avals, params, module):
+    fn, consts = _sub_function(module, params["body"], "body")
+    nc, nk, length = params["n_consts"], params["n_carry"], params["length"]
+    c_in, k_in, x_in = ins[:nc], ins[nc : nc + nk], ins[nc + nk :]
+    carry = [f"{o}_c" for o in outs[:nk]]
+    lines = []
+    for name, src, aval in zip(carry, k_in, in_avals[nc : nc + nk]):
+        lines.append(f"{name} = np.ascontiguousarray({src})" if aval.ndim else f"{name} = {src}")
+    for o, aval in zip(outs[nk:], out_avals[nk:]):
+        lines.append(f"{o} = np.empty({_shape(aval)}, {_dtype_src(aval)})")
+    t = f"{length - 1} - i_" if params["reverse"] else "i_"
+    args = [*c_in, *carry, *[f"{x}[t_]" for x in x_in], *consts]
+    lines += [f"for i_ in range({length}):", f"    t_ = {t}", f"    r_ = {fn}({', '.join(args)})"]
+    for k, (name, aval) in enumerate(zip(carry, out_avals[:nk])):
+        lines.append(f"    {name} = np.ascontiguousarray(r_[{k}])" if aval.ndim else f"    {name} = r_[{k}]")
+    for k, o in enumerate(outs[nk:]):
+        lines.append(f"    {o}[t_] = r_[{nk + k}]")
+    lines += [f"{o} = {c}" for o, c in zip(outs[:nk], carry)]
+    return lines
+
+
+MULTI_LOWERINGS: dict[str, Callable] = {
+    "slogdet": _lower_slogdet,
+    "cond": _lower_cond,
+    "scan": _lower_scan,
+}
 
 LOWERINGS: dict[str, Callable] = {
     "select": _lower_select,
@@ -273,19 +414,18 @@ LOWERINGS: dict[str, Callable] = {
     "concatenate": lambda out, ins, ia, oa, p: [
         f"{out} = np.concatenate(({''.join(n + ', ' for n in ins)}), axis={p['axis']})"
     ],
-    "matmul": lambda out, ins, ia, oa, p: (
-        [f"{out} = np.dot(np.ascontiguousarray({ins[0]}), np.ascontiguousarray({ins[1]}))"]
-        if ia[0].ndim == 2 and ia[1].ndim == 2
-        else _raise(LoweringError("batched matmul has no Numba lowering yet"))
-    ),
+    "matmul": _lower_matmul,
+    "einsum": _lower_einsum,
+    "cholesky": _lower_cholesky,
+    "solve_triangular": _lower_solve("solve_triangular"),
+    "solve": _lower_solve("solve"),
+    "argsort": _lower_rows("argsort"),
+    "argmax": _lower_rows("argmax"),
+    "argmin": _lower_rows("argmin"),
     "gather": _lower_gather,
     "scatter_add": _lower_scatter(True),
     "scatter": _lower_scatter(False),
 }
-
-
-def _raise(err):
-    raise err
 
 
 def lower_eqn(eqn, outs: list[str], ins: list[str], module=None) -> list[str]:
@@ -330,6 +470,8 @@ class _Module:
         self.functions: list[str] = []
         self.consts: list[np.ndarray] = []
         self.count = 0
+        self.const_stack: list[set[str]] = []
+        self.function_consts: dict[str, list[str]] = {}
 
     def fresh(self, prefix: str) -> str:
         self.count += 1
@@ -342,7 +484,8 @@ class _Module:
 def _emit_function(module: _Module, graph: Graph, fn_name: str, const_params: bool) -> None:
     """Append ``def fn_name(inputs..., consts...)`` computing ``graph`` to ``module``."""
     names: dict[int, str] = {}
-    local_consts: list[str] = []
+    local_consts: set[str] = set()
+    module.const_stack.append(local_consts)
 
     def name(atom) -> str:
         if isinstance(atom, Lit):
@@ -355,7 +498,7 @@ def _emit_function(module: _Module, graph: Graph, fn_name: str, const_params: bo
                 return repr(v)
             module.consts.append(np.ascontiguousarray(atom.val))
             c = f"c{len(module.consts) - 1}"
-            local_consts.append(c)
+            local_consts.add(c)
             return c
         return names.setdefault(atom.id, f"v{len(names)}")
 
@@ -369,15 +512,13 @@ def _emit_function(module: _Module, graph: Graph, fn_name: str, const_params: bo
         body.append(f"    # {', '.join(outs)} = {comment[:200]}")
         body += ["    " + line for line in lower_eqn(eqn, outs, ins, module)]
     result = [name(a) for a in graph.outputs]
+    module.const_stack.pop()
     # constants are passed in as trailing arguments (never baked into cached machine code)
-    params = args + sorted(set(local_consts), key=lambda c: int(c[1:]))
-    lines = ["@njit", f"def {fn_name}({', '.join(params)}):", *body]
+    const_params = sorted(local_consts, key=lambda c: int(c[1:]))
+    lines = ["@njit", f"def {fn_name}({', '.join(args + const_params)}):", *body]
     lines.append(f"    return ({''.join(o + ', ' for o in result)})")
     module.functions.append("\n".join(lines))
-    _FUNCTION_CONSTS[fn_name] = params[len(args):]
-
-
-_FUNCTION_CONSTS: dict[str, list[str]] = {}
+    module.function_consts[fn_name] = const_params
 
 
 def graph_to_source(graph: Graph, fn_name: str = "compiled") -> tuple[str, list[np.ndarray]]:

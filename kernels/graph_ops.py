@@ -88,3 +88,164 @@ def rows_cumprod(a: np.ndarray, reverse: bool) -> np.ndarray:
             s *= a[i, j]
             out[i, j] = s
     return out
+
+
+@njit
+def rows_argsort(a: np.ndarray) -> np.ndarray:
+    """Stable argsort of each row of a 2-D array."""
+    out = np.empty(a.shape, np.int64)
+    for i in range(a.shape[0]):
+        out[i] = np.argsort(a[i], kind="mergesort")
+    return out
+
+
+@njit
+def rows_argmax(a: np.ndarray) -> np.ndarray:
+    """First index of the maximum of each row (NaN counts as the maximum, as in NumPy)."""
+    out = np.empty(a.shape[0], np.int64)
+    for i in range(a.shape[0]):
+        out[i] = np.argmax(a[i])
+    return out
+
+
+@njit
+def rows_argmin(a: np.ndarray) -> np.ndarray:
+    """First index of the minimum of each row."""
+    out = np.empty(a.shape[0], np.int64)
+    for i in range(a.shape[0]):
+        out[i] = np.argmin(a[i])
+    return out
+
+
+@njit
+def batched_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a[i] @ b[i]`` for stacks of matrices ``(B, m, k)`` and ``(B, k, n)``."""
+    out = np.empty((a.shape[0], a.shape[1], b.shape[2]))
+    for i in range(a.shape[0]):
+        out[i] = np.dot(np.ascontiguousarray(a[i]), np.ascontiguousarray(b[i]))
+    return out
+
+
+@njit
+def cholesky_batched(a: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factors of a stack ``(B, n, n)``; NaN where a matrix is not positive
+    definite (a model kernel must report failure through its status, not raise)."""
+    n = a.shape[1]
+    out = np.zeros(a.shape)
+    for b in range(a.shape[0]):
+        ok = True
+        for j in range(n):
+            s = a[b, j, j]
+            for k in range(j):
+                s -= out[b, j, k] * out[b, j, k]
+            if not s > 0.0:
+                ok = False
+                break
+            d = np.sqrt(s)
+            out[b, j, j] = d
+            for i in range(j + 1, n):
+                t = a[b, i, j]
+                for k in range(j):
+                    t -= out[b, i, k] * out[b, j, k]
+                out[b, i, j] = t / d
+        if not ok:
+            out[b] = np.nan
+    return out
+
+
+@njit
+def solve_triangular_batched(a: np.ndarray, rhs: np.ndarray, lower: bool, trans: bool) -> np.ndarray:
+    """Solve ``op(a[i]) x = rhs[i]`` for triangular ``a`` ``(B, n, n)``, ``rhs`` ``(B, n, k)``;
+    ``op`` is the transpose when ``trans``.  Only the referenced triangle of ``a`` is read."""
+    n = a.shape[1]
+    out = np.empty(rhs.shape)
+    # op(a) is lower-triangular when exactly one of (lower, trans) holds: forward substitution
+    forward = lower != trans
+    for b in range(a.shape[0]):
+        for c in range(rhs.shape[2]):
+            for step in range(n):
+                i = step if forward else n - 1 - step
+                s = rhs[b, i, c]
+                for step2 in range(step):
+                    j = step2 if forward else n - 1 - step2
+                    aij = a[b, j, i] if trans else a[b, i, j]
+                    s -= aij * out[b, j, c]
+                out[b, i, c] = s / a[b, i, i]
+    return out
+
+
+@njit
+def _lu_inplace(m: np.ndarray, perm: np.ndarray) -> float:
+    """LU with partial pivoting of a square matrix in place; returns the permutation's sign, or
+    0.0 when the matrix is singular."""
+    n = m.shape[0]
+    sign = 1.0
+    for i in range(n):
+        perm[i] = i
+    for k in range(n):
+        p = k
+        best = abs(m[k, k])
+        for i in range(k + 1, n):
+            if abs(m[i, k]) > best:
+                best, p = abs(m[i, k]), i
+        if best == 0.0 or best != best:
+            return 0.0
+        if p != k:
+            for j in range(n):
+                m[k, j], m[p, j] = m[p, j], m[k, j]
+            perm[k], perm[p] = perm[p], perm[k]
+            sign = -sign
+        for i in range(k + 1, n):
+            m[i, k] /= m[k, k]
+            for j in range(k + 1, n):
+                m[i, j] -= m[i, k] * m[k, j]
+    return sign
+
+
+@njit
+def solve_batched(a: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve ``a[i] x = rhs[i]`` by LU with partial pivoting; NaN for singular matrices."""
+    n = a.shape[1]
+    out = np.empty(rhs.shape)
+    perm = np.empty(n, np.int64)
+    for b in range(a.shape[0]):
+        m = a[b].copy()
+        if _lu_inplace(m, perm) == 0.0:
+            out[b] = np.nan
+            continue
+        for c in range(rhs.shape[2]):
+            y = np.empty(n)
+            for i in range(n):
+                s = rhs[b, perm[i], c]
+                for j in range(i):
+                    s -= m[i, j] * y[j]
+                y[i] = s
+            for i in range(n - 1, -1, -1):
+                s = y[i]
+                for j in range(i + 1, n):
+                    s -= m[i, j] * out[b, j, c]
+                out[b, i, c] = s / m[i, i]
+    return out
+
+
+@njit
+def slogdet_batched(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sign and log|det| of each matrix of a stack, by LU (sign 0 and -inf when singular)."""
+    n = a.shape[1]
+    signs = np.empty(a.shape[0])
+    logdets = np.empty(a.shape[0])
+    perm = np.empty(n, np.int64)
+    for b in range(a.shape[0]):
+        m = a[b].copy()
+        sign = _lu_inplace(m, perm)
+        if sign == 0.0:
+            signs[b], logdets[b] = 0.0, -np.inf
+            continue
+        total = 0.0
+        for i in range(n):
+            d = m[i, i]
+            if d < 0:
+                sign = -sign
+            total += np.log(abs(d))
+        signs[b], logdets[b] = sign, total
+    return signs, logdets

@@ -34,6 +34,24 @@ def test_compiled_equals_numpy_evaluator(case):
     assert np.shape(got) == np.shape(expected)
 
 
+@pytest.mark.parametrize(
+    "case", [c for c in FIRST_PER_NAME if c.differentiable], ids=lambda c: c.id
+)
+def test_compiled_gradient_equals_eager(case):
+    rng = np.random.default_rng(sum(map(ord, case.id)) + 7)
+    args = case.draw(rng)
+    weights = rng.normal(size=np.shape(case.fn(*args)))
+    argnums = tuple(range(len(args)))
+    grad = autodiff.grad(lambda *xs: autodiff.numpy.sum(weights * case.fn(*xs)), argnums=argnums)
+    try:
+        got = autodiff.jit(grad)(*args)
+    except LoweringError as err:
+        assert "no Numba lowering" in str(err)
+        pytest.xfail(str(err))
+    for g, e in zip(got, grad(*args)):
+        np.testing.assert_allclose(g, e, rtol=1e-11, atol=1e-12)
+
+
 def test_value_and_grad_compiles():
     anp = autodiff.numpy
 
