@@ -560,6 +560,9 @@ def _call_arg(a, aval):
 
 def compile_graph(graph: Graph) -> Callable:
     """A callable computing ``graph`` with Numba; returns a list of outputs like eval_graph."""
+    from autodiff.passes import optimize
+
+    graph = optimize(graph)
     source, consts = graph_to_source(graph)
     compiled = load_source(source).compiled
     in_avals = [v.aval for v in graph.inputs]
@@ -631,6 +634,9 @@ def compile_logp_grad(graph: Graph) -> LogpGradKernel:
     a table of ``int64`` addresses, one per array, whose shapes and dtypes are fixed by the
     graph.  New data of the same shapes reuses the compiled code.
     """
+    from autodiff.passes import optimize
+
+    graph = optimize(graph)
     theta_aval = graph.inputs[0].aval
     if theta_aval.ndim != 1 or graph.out_avals[0].shape != () or graph.out_avals[1] != theta_aval:
         raise ValueError(

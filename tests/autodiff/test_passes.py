@@ -1,0 +1,39 @@
+"""Graph passes keep results and remove what they claim to remove."""
+
+import numpy as np
+import pytest
+
+import autodiff
+import autodiff.numpy as anp
+from autodiff.passes import cse, dce, optimize
+from tests.autodiff.rule_cases import CASES
+
+
+def test_dce_removes_unused_equations():
+    def f(x):
+        unused = anp.exp(x) * 3.0  # noqa: F841  (dead on purpose)
+        return anp.sin(x)
+
+    graph = autodiff.make_graph(f)(np.ones(3))
+    assert [e.primitive.name for e in dce(graph).eqns] == ["sin"]
+
+
+def test_cse_merges_repeated_computations():
+    graph = autodiff.make_graph(lambda x: anp.exp(x) + anp.exp(x))(np.ones(3))
+    assert [e.primitive.name for e in graph.eqns].count("exp") == 2
+    merged = cse(graph)
+    assert [e.primitive.name for e in merged.eqns].count("exp") == 1
+    autodiff.typecheck(merged)
+
+
+@pytest.mark.parametrize("case", CASES[::7], ids=lambda c: c.id)
+def test_optimized_gradient_graph_evaluates_the_same(case):
+    rng = np.random.default_rng(3)
+    args = case.draw(rng)
+    grad = autodiff.grad(lambda *xs: anp.sum(case.fn(*xs)), argnums=tuple(range(len(args))))
+    graph = autodiff.make_graph(grad)(*args)
+    small = optimize(graph)
+    autodiff.typecheck(small)
+    assert len(small.eqns) <= len(graph.eqns)
+    for a, b in zip(autodiff.eval_graph(small, *args), autodiff.eval_graph(graph, *args)):
+        np.testing.assert_array_equal(a, b)
