@@ -260,7 +260,7 @@ class CompiledModel:
         missing = [n for n in self.site_names if n not in values]
         if missing:
             raise ModelError(f"unconstrain: no value for the latent sites {missing}")
-        substituted = handlers.substitute(self.model, data=dict(values))
+        substituted = handlers.substitute(self.model, data=dict(values), strict=False)
         tr = handlers.trace(handlers.seed(substituted, 0)).get_trace(
             *self.arguments.rebuild(self.arguments.data)[0],
             **self.arguments.rebuild(self.arguments.data)[1],
