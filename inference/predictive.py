@@ -1,0 +1,157 @@
+"""Prior and posterior predictive draws: ``Predictive(model, posterior_samples | num_samples)``.
+
+Draws are vectorised: the model runs once inside an extra outermost plate of size
+``num_samples`` (placed left of every plate the model uses), with posterior values substituted
+per draw, so every distribution is sampled for all draws in one NumPy call.  This needs a model
+written with plates for its batch dimensions (as NumPyro/Pyro models are); a model that cannot
+broadcast that way is run once per draw instead, with a warning saying so.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+import ppl
+from ppl import handlers
+
+
+class Predictive:
+    """Draw from the prior predictive (``num_samples=``) or the posterior predictive
+    (``posterior_samples=`` a dict site -> ``(num_samples, ...)``, e.g. ``mcmc.get_samples()``).
+
+    ``Predictive(model, ...)(seed, *args, **kwargs)`` returns a dict site -> array of shape
+    ``(num_samples, ...)`` for ``return_sites`` (default: the observed sites and deterministic
+    sites for posterior predictive; every sample and deterministic site for the prior).
+
+    >>> import numpy as np
+    >>> import ppl
+    >>> from ppl import dist
+    >>> def model(n):
+    ...     mu = ppl.sample("mu", dist.Normal(0.0, 1.0))
+    ...     with ppl.plate("data", n):
+    ...         ppl.sample("y", dist.Normal(mu, 1.0))
+    >>> prior = Predictive(model, num_samples=1000)(0, 3)
+    >>> prior["y"].shape, prior["mu"].shape
+    ((1000, 3), (1000,))
+    """
+
+    def __init__(
+        self,
+        model: Callable,
+        posterior_samples: dict[str, np.ndarray] | None = None,
+        num_samples: int | None = None,
+        return_sites: list[str] | None = None,
+        batch_ndims: int = 1,
+    ):
+        if posterior_samples is None and num_samples is None:
+            raise ValueError("Predictive: give posterior_samples= or num_samples=")
+        self.model = model
+        self.batch_ndims = batch_ndims
+        self.batch_shape: tuple[int, ...] = ()
+        self.posterior: dict[str, np.ndarray] = {}
+        if posterior_samples is not None:
+            shapes = {np.shape(v)[:batch_ndims] for v in posterior_samples.values()}
+            if len(shapes) != 1:
+                raise ValueError(f"Predictive: posterior samples disagree on batch shape {shapes}")
+            self.batch_shape = shapes.pop()
+            n = int(np.prod(self.batch_shape))
+            self.posterior = {
+                k: np.reshape(np.asarray(v), (n, *np.shape(v)[batch_ndims:]))
+                for k, v in posterior_samples.items()
+            }
+            if num_samples is not None and num_samples != n:
+                raise ValueError(f"Predictive: num_samples={num_samples} but the posterior has {n}")
+            num_samples = n
+        else:
+            self.batch_shape = (int(num_samples),)
+        self.num_samples = int(num_samples)
+        self.return_sites = return_sites
+
+    def __call__(self, seed: int | np.random.Generator, *args: Any, **kwargs: Any) -> dict:
+        rng = np.random.default_rng(seed)
+        proto = handlers.trace(handlers.seed(self.model, rng)).get_trace(*args, **kwargs)
+        sites = self._sites(proto)
+        try:
+            out = self._vectorised(rng, proto, args, kwargs)
+        except Exception as err:  # noqa: BLE001  (a model that does not broadcast: loop instead)
+            warnings.warn(
+                f"Predictive: the model could not be run for all {self.num_samples} draws at "
+                f"once ({type(err).__name__}: {err}); drawing one by one instead. Use plates "
+                "for the model's batch dimensions to get vectorised draws.",
+                stacklevel=2,
+            )
+            out = self._looped(rng, args, kwargs)
+        return {
+            k: np.reshape(v, self.batch_shape + np.shape(v)[1:]) for k, v in out.items()
+            if k in sites
+        }
+
+    def _sites(self, proto) -> list[str]:
+        if self.return_sites is not None:
+            return list(self.return_sites)
+        if self.posterior:
+            return [n for n, s in proto.items()
+                    if (s.type == "sample" and s.is_observed) or s.type == "deterministic"
+                    or (s.type == "sample" and n not in self.posterior)]
+        return [n for n, s in proto.items() if s.type in ("sample", "deterministic")]
+
+    def _vectorised(self, rng, proto, args, kwargs) -> dict[str, np.ndarray]:
+        nesting = max((-f.dim for s in proto.values() for f in s.cond_indep_stack), default=0)
+        dim = -(nesting + 1)
+        data = {}
+        for name, value in self.posterior.items():
+            site = proto.get(name)
+            if site is None:
+                continue
+            event_dim = site.fn.event_dim if site.type == "sample" else 0
+            site_shape = np.shape(site.value)
+            batch_rank = len(site_shape) - event_dim
+            pad = (1,) * (nesting - batch_rank)
+            data[name] = np.reshape(value, (self.num_samples, *pad, *site_shape))
+
+        def batched(*a, **k):
+            with ppl.plate("_predictive_draws", self.num_samples, dim=dim):
+                return self.model(*a, **k)
+
+        model = handlers.substitute(batched, data=data, strict=False) if data else batched
+        model = _unobserve(model, proto)
+        tr = handlers.trace(handlers.seed(model, rng)).get_trace(*args, **kwargs)
+        out = {}
+        for name, site in tr.items():
+            if site.type not in ("sample", "deterministic") or name not in proto:
+                continue
+            value = np.asarray(site.value)
+            full = (self.num_samples, *np.shape(proto[name].value))
+            # (N, 1, ..., 1, *shape) from the extra plate; or no draws axis at all (constant)
+            out[name] = value.reshape(full) if value.size == np.prod(full) else np.broadcast_to(
+                value, full)
+        return out
+
+    def _looped(self, rng, args, kwargs) -> dict[str, np.ndarray]:
+        draws: dict[str, list] = {}
+        for i in range(self.num_samples):
+            values = {k: v[i] for k, v in self.posterior.items()}
+            model = handlers.substitute(self.model, data=values, strict=False)
+            tr = handlers.trace(handlers.seed(_unobserve(model, None), rng)).get_trace(
+                *args, **kwargs)
+            for name, site in tr.items():
+                if site.type in ("sample", "deterministic"):
+                    draws.setdefault(name, []).append(np.asarray(site.value))
+        return {k: np.stack(v) for k, v in draws.items()}
+
+
+def _unobserve(model, proto):
+    """Observed sites are re-drawn (predictive), not held at the data."""
+    from ppl.runtime import Messenger
+
+    class Unobserve(Messenger):
+        def process_message(self, msg):
+            if msg.type == "sample" and msg.is_observed:
+                msg.is_observed = False
+                msg.value = None
+
+    return Unobserve(model)
