@@ -23,7 +23,7 @@ from collections.abc import Callable
 import numba
 import numpy as np
 
-from autodiff.ir import Graph, Lit, format_eqn_rhs
+from autodiff.ir import Graph, Lit, Var, format_eqn_rhs
 from kernels.jit import JIT_DISABLED, cache_dir
 
 
@@ -152,7 +152,10 @@ def _lower_cumulative(kind):
 
 def _lower_reshape(out, ins, in_avals, out_aval, params):
     if out_aval.ndim == 0:
-        return [f"{out} = {ins[0]}.reshape(-1)[0]" if in_avals[0].ndim else f"{out} = {ins[0]}"]
+        first = "[" + ", ".join("0" for _ in range(in_avals[0].ndim)) + "]"
+        return [f"{out} = {ins[0]}{first}" if in_avals[0].ndim else f"{out} = {ins[0]}"]
+    if in_avals[0].ndim == 0:
+        return [f"{out} = np.full({_shape(out_aval)}, {ins[0]})"]
     src = ins[0] if in_avals[0].ndim else f"np.full((1,), {ins[0]})"
     return [f"{out} = np.ascontiguousarray({src}).reshape({_shape(out_aval)})"]
 
@@ -223,7 +226,23 @@ def _bind_index_names(ins: list[str], start: int) -> list[str]:
     return [f"idx{k} = {name}" for k, name in enumerate(ins[start:])]
 
 
+def _basic_view(spec: tuple) -> str | None:
+    """``a:b`` / ``k`` index source when ``spec`` is basic (a view, no copy), else None."""
+    parts = []
+    for e in spec:
+        if e[0] == "s":
+            parts.append(f"{e[1]}:{'' if e[2] < 0 else e[2]}:{e[3]}" if e[3] != 1 else f"{e[1]}:{e[2]}")
+        elif e[0] == "i":
+            parts.append(str(e[1]))
+        else:
+            return None
+    return ", ".join(parts)
+
+
 def _lower_gather(out, ins, in_avals, out_aval, params):
+    view = _basic_view(params["spec"])
+    if view is not None and in_avals[0].ndim:
+        return [f"{out} = {ins[0]}[{view}]"]
     out_shape, exprs = _index_plan(in_avals[0], params["spec"], in_avals[1:])
     src = f"{ins[0]}[{', '.join(exprs)}]" if exprs else ins[0]
     lines = _bind_index_names(ins, 1)
@@ -236,12 +255,15 @@ def _lower_gather(out, ins, in_avals, out_aval, params):
 
 
 def _lower_scatter(accumulate: bool):
-    def lower(out, ins, in_avals, out_aval, params):
+    def lower(out, ins, in_avals, out_aval, params, inplace=False):
         out_shape, exprs = _index_plan(in_avals[0], params["spec"], in_avals[2:])
         lines = _bind_index_names(ins, 2)
         if in_avals[0].ndim == 0:
             raise LoweringError("scatter into a scalar has no Numba lowering")
-        lines.append(f"{out} = {ins[0]}.astype(np.{out_aval.dtype.name})")  # a copy
+        if inplace and in_avals[0].dtype == out_aval.dtype:  # the operand dies here: reuse it
+            lines.append(f"{out} = {ins[0]}")
+        else:
+            lines.append(f"{out} = {ins[0]}.astype(np.{out_aval.dtype.name})")  # a copy
         upd = f"{ins[1]}[{', '.join(f'o{k}' for k in range(len(out_shape)))}]" if out_shape else ins[1]
         op = "+=" if accumulate else "="
         return lines + _loops(out_shape, f"{out}[{', '.join(exprs)}] {op} {upd}")
@@ -441,12 +463,129 @@ def lower_eqn(eqn, outs: list[str], ins: list[str], module=None) -> list[str]:
     if name in _UFUNC or name in _SPECIAL or name == "polygamma":
         return _lower_elementwise(name, out, ins, in_avals, out_aval, eqn.params)
     rule = LOWERINGS.get(name)
+    if name in ("scatter_add", "scatter") and module is not None and ins[0] in module.dying:
+        return rule(out, ins, in_avals, out_aval, eqn.params, inplace=True)
     if rule is None:
         raise LoweringError(
             f"primitive '{name}' has no Numba lowering yet; run the function uncompiled "
             "(without jit) or express it with supported operations"
         )
     return rule(out, ins, in_avals, out_aval, eqn.params)
+
+
+# --------------------------------------------------------------------------------------------
+# Loop fusion: chains of elementwise equations of one shape become one loop, no temporaries
+# --------------------------------------------------------------------------------------------
+
+_FUSIBLE = set(_UFUNC) | set(_SPECIAL) | {"polygamma", "select", "convert_element_type",
+                                           "stop_gradient", "broadcast_to"}
+
+
+def _fusible(eqn) -> bool:
+    name = eqn.primitive.name
+    if name not in _FUSIBLE or len(eqn.outputs) != 1 or eqn.outputs[0].aval.ndim == 0:
+        return False
+    if name == "polygamma" and eqn.params["n"] != 1:
+        return False
+    return True
+
+
+def plan_fusion(graph: Graph) -> list:
+    """Group consecutive fusible equations with one output shape into clusters; a sum of a
+    cluster value over all its axes joins the cluster as an accumulator."""
+    items: list = []
+    cluster: list = []
+    shape: tuple | None = None
+    members: set[int] = set()
+
+    def close():
+        nonlocal cluster, shape, members
+        if len(cluster) == 1 and cluster[0].primitive.name != "reduce_sum":
+            items.append(("eqn", cluster[0]))
+        elif cluster:
+            items.append(("cluster", shape, cluster))
+        cluster, shape, members = [], None, set()
+
+    for eqn in graph.eqns:
+        out_shape = eqn.outputs[0].aval.shape if eqn.outputs else None
+        if _fusible(eqn) and all(a.aval.ndim <= len(out_shape) for a in eqn.inputs):
+            if cluster and out_shape != shape:
+                close()
+            cluster.append(eqn)
+            shape = out_shape
+            members.add(eqn.outputs[0].id)
+            continue
+        if (
+            cluster
+            and eqn.primitive.name == "reduce_sum"
+            and isinstance(eqn.inputs[0], Var)
+            and eqn.inputs[0].id in members
+            and len(eqn.params["axes"]) == len(shape)
+        ):
+            cluster.append(eqn)  # accumulated inside the loop
+            continue
+        close()
+        items.append(("eqn", eqn))
+    close()
+    return items
+
+
+def _element(name: str, aval, shape: tuple) -> str:
+    """Source for the element of input ``name`` (broadcast to ``shape``) at loop index o0.."""
+    if aval.ndim == 0:
+        return name
+    offset = len(shape) - aval.ndim
+    subs = ["0" if d == 1 and shape[offset + k] != 1 else f"o{offset + k}"
+            for k, d in enumerate(aval.shape)]
+    return f"{name}[{', '.join(subs)}]"
+
+
+def _scalar_expr(eqn, ins: list[str]) -> str:
+    """The scalar expression computing one element of an elementwise equation."""
+    name = eqn.primitive.name
+    if name in ("stop_gradient", "broadcast_to"):
+        return ins[0]
+    if name == "select":
+        return f"({ins[1]} if {ins[0]} else {ins[2]})"
+    if name == "convert_element_type":
+        dtype = np.dtype(eqn.params["dtype"])
+        return f"np.{'bool_' if dtype.name == 'bool' else dtype.name}({ins[0]})"
+    if name in _SCALAR_OPS:
+        return f"({ins[0]} {_SCALAR_OPS[name]} {ins[1]})"
+    fn = "sp.trigamma" if name == "polygamma" else (_SPECIAL.get(name) or _UFUNC[name])
+    return f"{fn}({', '.join(ins)})"
+
+
+def emit_cluster(shape: tuple, eqns: list, name, used_later: set[int]) -> list[str]:
+    """Source lines for one fused loop over ``shape``."""
+    produced = {e.outputs[0].id for e in eqns}
+    lines: list[str] = []
+    for e in eqns:  # arrays that outlive the loop are allocated once, before it
+        out = e.outputs[0]
+        if e.primitive.name == "reduce_sum":
+            lines.append(f"{name(out)} = {'0.0' if out.aval.dtype.kind == 'f' else '0'}")
+        elif out.id in used_later:
+            lines.append(f"{name(out)} = np.empty({_shape(out.aval)}, {_dtype_src(out.aval)})")
+    body: list[str] = []
+    for e in eqns:
+        out = e.outputs[0]
+        if e.primitive.name == "reduce_sum":
+            body.append(f"{name(out)} += t_{name(e.inputs[0])}")
+            continue
+        ins = []
+        for a in e.inputs:
+            if isinstance(a, Var) and a.id in produced:
+                ins.append(f"t_{name(a)}")
+            else:
+                ins.append(_element(name(a), a.aval, shape))
+        body.append(f"t_{name(out)} = {_scalar_expr(e, ins)}")
+        if out.id in used_later:
+            body.append(f"{name(out)}[{', '.join(f'o{k}' for k in range(len(shape)))}] = "
+                        f"t_{name(out)}")
+    for k, n in enumerate(shape):
+        lines.append("    " * k + f"for o{k} in range({n}):")
+    lines += ["    " * len(shape) + line for line in body]
+    return lines
 
 
 # --------------------------------------------------------------------------------------------
@@ -471,6 +610,7 @@ class _Module:
         self.consts: list[np.ndarray] = []
         self.count = 0
         self.const_stack: list[set[str]] = []
+        self.dying: set[str] = set()  # variables whose single use is the equation being lowered
         self.function_consts: dict[str, list[str]] = {}
 
     def fresh(self, prefix: str) -> str:
@@ -487,8 +627,12 @@ def _emit_function(module: _Module, graph: Graph, fn_name: str, const_params: bo
     local_consts: set[str] = set()
     module.const_stack.append(local_consts)
 
+    lit_names: dict[int, str] = {}
+
     def name(atom) -> str:
         if isinstance(atom, Lit):
+            if id(atom) in lit_names:
+                return lit_names[id(atom)]
             if atom.val.ndim == 0:
                 v = atom.val.item()
                 if isinstance(v, float) and not np.isfinite(v):
@@ -499,26 +643,64 @@ def _emit_function(module: _Module, graph: Graph, fn_name: str, const_params: bo
             module.consts.append(np.ascontiguousarray(atom.val))
             c = f"c{len(module.consts) - 1}"
             local_consts.add(c)
+            lit_names[id(atom)] = c
             return c
         return names.setdefault(atom.id, f"v{len(names)}")
 
     args = [name(v) for v in graph.inputs]
     body: list[str] = []
+    counts: dict[int, int] = {}
     for eqn in graph.eqns:
+        for a in eqn.inputs:
+            if isinstance(a, Var):
+                counts[a.id] = counts.get(a.id, 0) + 1
+    for a in graph.outputs:
+        if isinstance(a, Var):
+            counts[a.id] = counts.get(a.id, 0) + 2
+    input_ids = {v.id for v in graph.inputs}
+    saved_dying = module.dying
+    module.dying = set()
+    for eqn in graph.eqns:
+        for v in eqn.outputs:
+            if counts.get(v.id) == 1 and v.id not in input_ids and v.aval.ndim:
+                module.dying.add(name(v))
+    plan = plan_fusion(graph)
+    uses = _uses_after(plan, graph)
+    for k, item in enumerate(plan):
+        eqns = [item[1]] if item[0] == "eqn" else item[2]
+        for eqn in eqns:
+            outs = [name(v) for v in eqn.outputs]
+            comment = format_eqn_rhs(eqn, lambda a: name(a), 4).replace("\n", " ")
+            body.append(f"    # {', '.join(outs)} = {' '.join(comment.split())[:200]}")
+        if item[0] == "cluster":
+            body += ["    " + line for line in emit_cluster(item[1], item[2], name, uses[k])]
+            continue
+        eqn = item[1]
         ins = [name(a) for a in eqn.inputs]
         outs = [name(v) for v in eqn.outputs]
-        comment = format_eqn_rhs(eqn, lambda a: name(a), 4).replace("\n", " ")
-        comment = " ".join(comment.split())
-        body.append(f"    # {', '.join(outs)} = {comment[:200]}")
         body += ["    " + line for line in lower_eqn(eqn, outs, ins, module)]
     result = [name(a) for a in graph.outputs]
     module.const_stack.pop()
+    module.dying = saved_dying
     # constants are passed in as trailing arguments (never baked into cached machine code)
     const_params = sorted(local_consts, key=lambda c: int(c[1:]))
     lines = ["@njit", f"def {fn_name}({', '.join(args + const_params)}):", *body]
     lines.append(f"    return ({''.join(o + ', ' for o in result)})")
     module.functions.append("\n".join(lines))
     module.function_consts[fn_name] = const_params
+
+
+def _uses_after(plan: list, graph: Graph) -> list[set[int]]:
+    """For each plan item, the ids of its outputs used by a later item or as graph outputs."""
+    later: set[int] = {a.id for a in graph.outputs if isinstance(a, Var)}
+    result: list[set[int]] = [set() for _ in plan]
+    for k in range(len(plan) - 1, -1, -1):
+        item = plan[k]
+        eqns = [item[1]] if item[0] == "eqn" else item[2]
+        result[k] = {v.id for e in eqns for v in e.outputs if v.id in later}
+        for e in eqns:
+            later.update(a.id for a in e.inputs if isinstance(a, Var))
+    return result
 
 
 def graph_to_source(graph: Graph, fn_name: str = "compiled") -> tuple[str, list[np.ndarray]]:

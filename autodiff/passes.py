@@ -72,6 +72,107 @@ def cse(graph: Graph) -> Graph:
     return Graph(graph.inputs, eqns, [sub(a) for a in graph.outputs])
 
 
+_IDENTITY = {  # primitive -> (operand position that is kept, literal value that makes it a no-op)
+    ("add", 0): 0.0, ("add", 1): 0.0, ("sub", 1): 0.0,
+    ("mul", 0): 1.0, ("mul", 1): 1.0, ("div", 1): 1.0,
+}
+
+
+def _uniform_literal(atom) -> Lit | None:
+    """A scalar literal equal to an array literal whose entries are all the same value."""
+    if isinstance(atom, Lit) and atom.val.ndim > 0 and atom.val.size:
+        first = atom.val.reshape(-1)[0]
+        if np.all(atom.val == first):
+            return Lit(np.asarray(first, dtype=atom.val.dtype))
+    return None
+
+
+def simplify(graph: Graph) -> Graph:
+    """Algebraic clean-up of what reverse mode leaves behind: ``x + 0``, ``x * 1``, ``x / 1``
+    vanish, and constant arrays of one repeated value become scalars (when the other operand
+    already has the output's shape), so that later passes and the code generator see less."""
+    replace: dict[int, Any] = {}
+    eqns: list[Eqn] = []
+
+    def sub(atom):
+        return replace.get(atom.id, atom) if isinstance(atom, Var) else atom
+
+    for eqn in graph.eqns:
+        inputs = [sub(a) for a in eqn.inputs]
+        name = eqn.primitive.name
+        out = eqn.outputs[0] if len(eqn.outputs) == 1 else None
+        if name in ("add", "sub", "mul", "div") and out is not None:
+            for pos in (0, 1):
+                other = inputs[1 - pos]
+                if other.aval.shape != out.aval.shape:
+                    continue
+                scalar = _uniform_literal(inputs[pos])
+                if scalar is not None:
+                    inputs[pos] = scalar
+            for pos in (0, 1):
+                neutral = _IDENTITY.get((name, pos))
+                lit, kept = inputs[pos], inputs[1 - pos]
+                if (
+                    neutral is not None
+                    and isinstance(lit, Lit)
+                    and lit.val.ndim == 0
+                    and lit.val.item() == neutral
+                    and kept.aval == out.aval
+                ):
+                    replace[out.id] = kept
+                    break
+            if out.id in replace:
+                continue
+        eqns.append(Eqn(eqn.primitive, inputs, eqn.params, eqn.outputs))
+    outputs = [sub(a) for a in graph.outputs]
+    return Graph(graph.inputs, eqns, outputs)
+
+
+def accumulate_scatters(graph: Graph) -> Graph:
+    """``A + scatter_add(zeros, w, idx)`` -> ``scatter_add(A, w, idx)``.
+
+    Reverse mode builds a gradient by scattering each slice's cotangent into zeros and adding
+    the results; accumulating into one buffer instead saves an array and an addition per slice.
+    """
+    from autodiff.ops.indexing import scatter_add_p
+
+    producers: dict[int, Eqn] = {}
+    uses: dict[int, int] = {}
+    for eqn in graph.eqns:
+        for a in eqn.inputs:
+            if isinstance(a, Var):
+                uses[a.id] = uses.get(a.id, 0) + 1
+    for a in graph.outputs:
+        if isinstance(a, Var):
+            uses[a.id] = uses.get(a.id, 0) + 1
+    eqns: list[Eqn] = []
+    for eqn in graph.eqns:
+        for v in eqn.outputs:
+            producers[v.id] = eqn
+        if eqn.primitive.name == "add" and eqn.outputs[0].aval.shape:
+            out = eqn.outputs[0]
+            for pos in (0, 1):
+                scat, other = eqn.inputs[pos], eqn.inputs[1 - pos]
+                prod = producers.get(scat.id) if isinstance(scat, Var) else None
+                if (
+                    prod is not None
+                    and prod.primitive is scatter_add_p
+                    and uses.get(scat.id) == 1
+                    and isinstance(prod.inputs[0], Lit)
+                    and not np.any(prod.inputs[0].val)
+                    and other.aval == out.aval
+                    and prod.outputs[0].aval == out.aval
+                ):
+                    eqns.append(Eqn(scatter_add_p, [other, *prod.inputs[1:]], prod.params,
+                                    eqn.outputs))
+                    break
+            else:
+                eqns.append(eqn)
+            continue
+        eqns.append(eqn)
+    return Graph(graph.inputs, eqns, graph.outputs)
+
+
 def optimize(graph: Graph) -> Graph:
     """The standard pipeline applied before compilation."""
-    return dce(cse(dce(graph)))
+    return dce(accumulate_scatters(dce(cse(simplify(dce(graph))))))
