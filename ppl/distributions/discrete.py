@@ -1,0 +1,791 @@
+r"""Discrete distributions, with NumPyro's names and parameterisations.
+
+Values may be integer arrays or float arrays holding integers (observed data).  Classes given
+``probs=`` or ``logits=`` store the one given and compute the other lazily; densities in the
+``logits`` parameterisation use ``log1pexp`` / ``log_softmax`` so they stay finite for large
+logits.  Everything in ``_log_prob`` is written in :mod:`autodiff.numpy` operations (no Python
+branching on values), so it differentiates in the parameters, vectorises and stages.
+
+>>> from ppl.distributions import Bernoulli, Poisson
+>>> round(float(Bernoulli(logits=0.0).log_prob(1.0)), 6)  # log(1/2)
+-0.693147
+>>> Poisson(3.0).sample(0, (4,)).shape
+(4,)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import autodiff.numpy as anp
+import autodiff.scipy.special as sp
+from ppl import constraints
+from ppl.distributions.base import Distribution, as_param, lazy_property, promote_batch_shape
+
+__all__ = [
+    "Bernoulli",
+    "BetaBinomial",
+    "Binomial",
+    "Categorical",
+    "DirichletMultinomial",
+    "DiscreteUniform",
+    "GammaPoisson",
+    "Geometric",
+    "Multinomial",
+    "NegativeBinomial",
+    "NegativeBinomial2",
+    "OrderedLogistic",
+    "Poisson",
+    "ZeroInflatedDistribution",
+    "ZeroInflatedNegativeBinomial2",
+    "ZeroInflatedPoisson",
+]
+
+
+def _one_of(name: str, probs: Any, logits: Any, probs_name="probs", logits_name="logits"):
+    if (probs is None) == (logits is None):
+        raise ValueError(
+            f"{name}: give exactly one of {probs_name}= or {logits_name}= "
+            f"(got {probs_name}={probs!r}, {logits_name}={logits!r})"
+        )
+
+
+def _lchoose(n, k):
+    """:math:`\\log\\binom{n}{k}` through ``gammaln`` (n, k may be non-integers)."""
+    return sp.gammaln(n + 1.0) - sp.gammaln(k + 1.0) - sp.gammaln(n - k + 1.0)
+
+
+def _concrete_int(x, name: str, what: str) -> int:
+    """One integer for a homogeneous concrete array (needed to enumerate a support)."""
+    arr = np.asarray(x)
+    if arr.size == 0 or not np.all(arr == arr.flat[0]):
+        raise NotImplementedError(f"{name}.enumerate_support needs a single {what}, got {arr}")
+    return int(arr.flat[0])
+
+
+def _bcast(x, shape):
+    return anp.broadcast_to(x, shape)
+
+
+def _gate_probs_logits(self, name, gate, gate_logits):
+    """Store ``gate`` or ``gate_logits`` (exactly one) and return it as an array."""
+    _one_of(name, gate, gate_logits, "gate", "gate_logits")
+    self._gate_logits_given = gate_logits is not None
+    if gate is not None:
+        self.gate = as_param(gate)
+        return self.gate
+    self.gate_logits = as_param(gate_logits)
+    return self.gate_logits
+
+
+class _ProbsLogits(Distribution):
+    """Binary-probability parameterisations: ``probs`` in [0, 1] or ``logits`` on the real line."""
+
+    def _store_probs_logits(self, probs, logits):
+        _one_of(type(self).__name__, probs, logits)
+        self._logits_given = logits is not None
+        if probs is not None:
+            self.probs = as_param(probs)
+            return self.probs
+        self.logits = as_param(logits)
+        return self.logits
+
+    @lazy_property
+    def probs(self):
+        return sp.expit(self.logits)
+
+    @lazy_property
+    def logits(self):
+        return sp.logit(self.probs)
+
+    def _log_p_and_log1m_p(self):
+        """(log p, log(1 - p)) from whichever parameterisation was given."""
+        if self._logits_given:
+            return -sp.log1pexp(-self.logits), -sp.log1pexp(self.logits)
+        return anp.log(self.probs), anp.log1p(-self.probs)
+
+
+# ---- binary and counts with a probability parameter ---------------------------------------------
+
+
+class Bernoulli(_ProbsLogits):
+    r"""Bernoulli: :math:`P(1) = p`, :math:`P(0) = 1 - p`; ``probs`` :math:`= p` or
+    ``logits`` :math:`= \log\frac{p}{1-p}`."""
+
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.boolean
+    has_enumerate_support = True
+
+    def __init__(self, probs=None, logits=None, *, validate_args=None):
+        param = self._store_probs_logits(probs, logits)
+        super().__init__(anp.shape(param), (), validate_args)
+
+    def _sample(self, rng, shape):
+        return (rng.random(shape) < np.asarray(self.probs)).astype(np.int64)
+
+    def _log_prob(self, value):
+        if self._logits_given:
+            # k l - log(1 + e^l): exact for any size of l.
+            return value * self.logits - sp.log1pexp(self.logits)
+        return sp.xlogy(value, self.probs) + sp.xlog1py(1.0 - value, -self.probs)
+
+    def _entropy(self):
+        if self._logits_given:
+            return _bcast(sp.log1pexp(self.logits) - self.probs * self.logits, self.batch_shape)
+        p = self.probs
+        return _bcast(-sp.xlogy(p, p) - sp.xlog1py(1.0 - p, -p), self.batch_shape)
+
+    def _enumerate_support(self):
+        return np.arange(2.0).reshape((2,) + (1,) * len(self.batch_shape))
+
+    @property
+    def mean(self):
+        return _bcast(self.probs, self.batch_shape)
+
+    @property
+    def variance(self):
+        return _bcast(self.probs * (1.0 - self.probs), self.batch_shape)
+
+
+class Binomial(_ProbsLogits):
+    r"""Binomial: :math:`P(k) = \binom{n}{k} p^k (1-p)^{n-k}`, ``total_count`` :math:`= n`."""
+
+    arg_constraints = {
+        "total_count": constraints.nonnegative_integer,
+        "probs": constraints.unit_interval,
+        "logits": constraints.real,
+    }
+    has_enumerate_support = True
+
+    def __init__(self, total_count=1, probs=None, logits=None, *, validate_args=None):
+        param = self._store_probs_logits(probs, logits)
+        self.total_count = as_param(total_count)
+        batch = promote_batch_shape(self.total_count, param)
+        super().__init__(batch, (), validate_args)
+
+    @property
+    def support(self):
+        return constraints.integer_interval(0, self.total_count)
+
+    def _sample(self, rng, shape):
+        n = np.broadcast_to(np.asarray(self.total_count).astype(np.int64), shape)
+        return rng.binomial(n, np.broadcast_to(self.probs, shape))
+
+    def _log_prob(self, value):
+        n = self.total_count
+        if self._logits_given:
+            tail = value * self.logits - n * sp.log1pexp(self.logits)
+        else:
+            tail = sp.xlogy(value, self.probs) + sp.xlog1py(n - value, -self.probs)
+        return _lchoose(n, value) + tail
+
+    def _enumerate_support(self):
+        n = _concrete_int(self.total_count, "Binomial", "total_count")
+        return np.arange(n + 1.0).reshape((n + 1,) + (1,) * len(self.batch_shape))
+
+    @property
+    def mean(self):
+        return _bcast(self.total_count * self.probs, self.batch_shape)
+
+    @property
+    def variance(self):
+        p = self.probs
+        return _bcast(self.total_count * p * (1.0 - p), self.batch_shape)
+
+
+class Geometric(_ProbsLogits):
+    r"""Geometric: failures before the first success, :math:`P(k) = p(1-p)^k`, :math:`k \ge 0`."""
+
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.nonnegative_integer
+
+    def __init__(self, probs=None, logits=None, *, validate_args=None):
+        param = self._store_probs_logits(probs, logits)
+        super().__init__(anp.shape(param), (), validate_args)
+
+    def _sample(self, rng, shape):
+        return rng.geometric(np.broadcast_to(self.probs, shape)) - 1
+
+    def _log_prob(self, value):
+        log_p, log1m_p = self._log_p_and_log1m_p()
+        if self._logits_given:
+            return log_p + value * log1m_p
+        return log_p + sp.xlog1py(value, -self.probs)
+
+    def _entropy(self):
+        log_p, log1m_p = self._log_p_and_log1m_p()
+        p = self.probs
+        return _bcast(-((1.0 - p) * log1m_p + p * log_p) / p, self.batch_shape)
+
+    @property
+    def mean(self):
+        return _bcast((1.0 - self.probs) / self.probs, self.batch_shape)
+
+    @property
+    def variance(self):
+        p = self.probs
+        return _bcast((1.0 - p) / (p * p), self.batch_shape)
+
+
+class NegativeBinomial(_ProbsLogits):
+    r"""Negative binomial: successes before ``total_count`` :math:`= r` failures, success
+    probability ``probs`` :math:`= p`: :math:`P(k) = \binom{k+r-1}{k} p^k (1-p)^r`.
+
+    This is NumPyro's (and PyTorch's) convention, the mean is :math:`rp/(1-p)`; SciPy's
+    ``nbinom(r, 1 - p)`` is the same law.
+    """
+
+    arg_constraints = {
+        "total_count": constraints.positive,
+        "probs": constraints.unit_interval,
+        "logits": constraints.real,
+    }
+    support = constraints.nonnegative_integer
+
+    def __init__(self, total_count, probs=None, logits=None, *, validate_args=None):
+        param = self._store_probs_logits(probs, logits)
+        self.total_count = as_param(total_count)
+        super().__init__(promote_batch_shape(self.total_count, param), (), validate_args)
+
+    def _sample(self, rng, shape):
+        r = np.broadcast_to(self.total_count, shape)
+        # NumPy counts failures before r successes of probability q; here q = 1 - probs.
+        return rng.negative_binomial(r, np.broadcast_to(1.0 - np.asarray(self.probs), shape))
+
+    def _log_prob(self, value):
+        r = self.total_count
+        log_p, log1m_p = self._log_p_and_log1m_p()
+        norm = sp.gammaln(value + r) - sp.gammaln(r) - sp.gammaln(value + 1.0)
+        if self._logits_given:
+            return norm + value * log_p + r * log1m_p
+        return norm + sp.xlogy(value, self.probs) + r * log1m_p
+
+    @property
+    def mean(self):
+        p = self.probs
+        return _bcast(self.total_count * p / (1.0 - p), self.batch_shape)
+
+    @property
+    def variance(self):
+        p = self.probs
+        return _bcast(self.total_count * p / ((1.0 - p) * (1.0 - p)), self.batch_shape)
+
+
+# ---- Poisson family ----------------------------------------------------------------------------
+
+
+class Poisson(Distribution):
+    r"""Poisson: :math:`P(k) = \lambda^k e^{-\lambda} / k!`, ``rate`` :math:`= \lambda`."""
+
+    arg_constraints = {"rate": constraints.positive}
+    support = constraints.nonnegative_integer
+
+    def __init__(self, rate, *, validate_args=None):
+        self.rate = as_param(rate)
+        super().__init__(anp.shape(self.rate), (), validate_args)
+
+    def _sample(self, rng, shape):
+        return rng.poisson(np.broadcast_to(self.rate, shape))
+
+    def _log_prob(self, value):
+        return sp.xlogy(value, self.rate) - self.rate - sp.gammaln(value + 1.0)
+
+    @property
+    def mean(self):
+        return _bcast(self.rate, self.batch_shape)
+
+    @property
+    def variance(self):
+        return _bcast(self.rate, self.batch_shape)
+
+
+class GammaPoisson(Distribution):
+    r"""Gamma-Poisson mixture: :math:`k \sim \mathrm{Poisson}(\lambda)`,
+    :math:`\lambda \sim \mathrm{Gamma}(\alpha, \beta)`:
+
+    .. math:: P(k) = \frac{\Gamma(k+\alpha)}{\Gamma(\alpha)\,k!}
+        \Big(\frac{\beta}{1+\beta}\Big)^\alpha \Big(\frac{1}{1+\beta}\Big)^k .
+    """
+
+    arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
+    support = constraints.nonnegative_integer
+
+    def __init__(self, concentration, rate=1.0, *, validate_args=None):
+        self.concentration = as_param(concentration)
+        self.rate = as_param(rate)
+        batch = promote_batch_shape(self.concentration, self.rate)
+        super().__init__(batch, (), validate_args)
+
+    def _sample(self, rng, shape):
+        lam = rng.gamma(np.broadcast_to(self.concentration, shape)) / np.asarray(self.rate)
+        return rng.poisson(lam)
+
+    def _log_prob(self, value):
+        a, b = self.concentration, self.rate
+        norm = sp.gammaln(value + a) - sp.gammaln(a) - sp.gammaln(value + 1.0)
+        return norm + a * anp.log(b) - (a + value) * anp.log1p(b)
+
+    @property
+    def mean(self):
+        return _bcast(self.concentration / self.rate, self.batch_shape)
+
+    @property
+    def variance(self):
+        b = self.rate
+        return _bcast(self.concentration * (1.0 + b) / (b * b), self.batch_shape)
+
+
+class NegativeBinomial2(GammaPoisson):
+    r"""Negative binomial by ``mean`` :math:`\mu` and ``concentration`` :math:`\phi`:
+    ``GammaPoisson(phi, rate=phi / mu)``, variance :math:`\mu + \mu^2/\phi` (Stan's
+    ``neg_binomial_2``; PyMC's ``NegativeBinomial(mu, alpha)``)."""
+
+    arg_constraints = {"mean": constraints.positive, "concentration": constraints.positive}
+
+    def __init__(self, mean, concentration, *, validate_args=None):
+        self._mean = as_param(mean)
+        concentration = as_param(concentration)
+        super().__init__(concentration, concentration / self._mean, validate_args=validate_args)
+
+    def _arg_values(self):
+        return {"mean": self._mean, "concentration": self.concentration}
+
+    def _log_prob(self, value):
+        mu, phi = self._mean, self.concentration
+        norm = sp.gammaln(value + phi) - sp.gammaln(phi) - sp.gammaln(value + 1.0)
+        # phi log(phi / (phi + mu)) + k log(mu / (phi + mu)), without forming the ratios.
+        log_total = anp.log(phi + mu)
+        return norm - phi * anp.log1p(mu / phi) + sp.xlogy(value, mu) - value * log_total
+
+    @property
+    def mean(self):
+        return _bcast(self._mean, self.batch_shape)
+
+    @property
+    def variance(self):
+        mu = self._mean
+        return _bcast(mu + mu * mu / self.concentration, self.batch_shape)
+
+
+class BetaBinomial(Distribution):
+    r"""Beta-binomial: :math:`P(k) = \binom{n}{k} \frac{B(k+\alpha, n-k+\beta)}{B(\alpha,\beta)}`
+    with :math:`\alpha` = ``concentration1``, :math:`\beta` = ``concentration0``."""
+
+    arg_constraints = {
+        "concentration1": constraints.positive,
+        "concentration0": constraints.positive,
+        "total_count": constraints.nonnegative_integer,
+    }
+    has_enumerate_support = True
+
+    def __init__(self, concentration1, concentration0, total_count=1, *, validate_args=None):
+        self.concentration1 = as_param(concentration1)
+        self.concentration0 = as_param(concentration0)
+        self.total_count = as_param(total_count)
+        batch = promote_batch_shape(self.concentration1, self.concentration0, self.total_count)
+        super().__init__(batch, (), validate_args)
+
+    @property
+    def support(self):
+        return constraints.integer_interval(0, self.total_count)
+
+    def _sample(self, rng, shape):
+        p = rng.beta(np.broadcast_to(self.concentration1, shape),
+                     np.broadcast_to(self.concentration0, shape))
+        n = np.broadcast_to(np.asarray(self.total_count).astype(np.int64), shape)
+        return rng.binomial(n, p)
+
+    def _log_prob(self, value):
+        a, b, n = self.concentration1, self.concentration0, self.total_count
+        return _lchoose(n, value) + sp.betaln(value + a, n - value + b) - sp.betaln(a, b)
+
+    def _enumerate_support(self):
+        n = _concrete_int(self.total_count, "BetaBinomial", "total_count")
+        return np.arange(n + 1.0).reshape((n + 1,) + (1,) * len(self.batch_shape))
+
+    @property
+    def mean(self):
+        a, b = self.concentration1, self.concentration0
+        return _bcast(self.total_count * a / (a + b), self.batch_shape)
+
+    @property
+    def variance(self):
+        a, b, n = self.concentration1, self.concentration0, self.total_count
+        t = a + b
+        return _bcast(n * a * b * (t + n) / (t * t * (t + 1.0)), self.batch_shape)
+
+
+class DiscreteUniform(Distribution):
+    r"""Uniform on the integers :math:`\{\text{low}, \dots, \text{high}\}` (both included)."""
+
+    arg_constraints = {"low": constraints.real, "high": constraints.real}
+    has_enumerate_support = True
+
+    def __init__(self, low=0, high=1, *, validate_args=None):
+        self.low, self.high = as_param(low), as_param(high)
+        self.arg_constraints = {
+            "low": constraints.real,
+            "high": constraints.greater_than_eq(self.low),
+        }
+        super().__init__(promote_batch_shape(self.low, self.high), (), validate_args)
+
+    @property
+    def support(self):
+        return constraints.integer_interval(self.low, self.high)
+
+    def _sample(self, rng, shape):
+        low = np.broadcast_to(self.low, shape).astype(np.int64)
+        return rng.integers(low, np.broadcast_to(self.high, shape).astype(np.int64) + 1)
+
+    def _log_prob(self, value):
+        inside = anp.logical_and(
+            anp.logical_and(value >= self.low, value <= self.high),
+            anp.equal(value, anp.floor(value)),
+        )
+        return anp.where(inside, -anp.log(self.high - self.low + 1.0), -np.inf)
+
+    def _entropy(self):
+        return _bcast(anp.log(self.high - self.low + 1.0), self.batch_shape)
+
+    def _enumerate_support(self):
+        lo = _concrete_int(self.low, "DiscreteUniform", "low")
+        hi = _concrete_int(self.high, "DiscreteUniform", "high")
+        return np.arange(lo, hi + 1.0).reshape((hi - lo + 1,) + (1,) * len(self.batch_shape))
+
+    @property
+    def mean(self):
+        return _bcast(0.5 * (self.low + self.high), self.batch_shape)
+
+    @property
+    def variance(self):
+        w = self.high - self.low + 1.0
+        return _bcast((w * w - 1.0) / 12.0, self.batch_shape)
+
+
+# ---- zero inflation ----------------------------------------------------------------------------
+
+
+class ZeroInflatedDistribution(Distribution):
+    r"""``base_dist`` with extra zeros: :math:`P(0) = g + (1-g) P_b(0)`,
+    :math:`P(k) = (1-g) P_b(k)` for :math:`k > 0`; ``gate`` :math:`= g` is the probability of a
+    structural zero (PyMC's ``psi`` is :math:`1 - g`), or give ``gate_logits``."""
+
+    arg_constraints = {"gate": constraints.unit_interval, "gate_logits": constraints.real}
+    support = constraints.nonnegative_integer
+
+    def __init__(self, base_dist, *, gate=None, gate_logits=None, validate_args=None):
+        if base_dist.event_shape:
+            raise ValueError(
+                f"ZeroInflatedDistribution: base_dist must be univariate, got event_shape "
+                f"{base_dist.event_shape}"
+            )
+        param = _gate_probs_logits(self, type(self).__name__, gate, gate_logits)
+        self.base_dist = base_dist
+        batch = np.broadcast_shapes(anp.shape(param), base_dist.batch_shape)
+        Distribution.__init__(self, batch, (), validate_args)
+
+    @lazy_property
+    def gate(self):
+        return sp.expit(self.gate_logits)
+
+    @lazy_property
+    def gate_logits(self):
+        return sp.logit(self.gate)
+
+    def _sample(self, rng, shape):
+        counts = self.base_dist.expand(self.batch_shape)._sample(rng, shape)
+        zero = rng.random(shape) < np.asarray(self.gate)
+        return np.where(zero, 0, counts)
+
+    def _log_prob(self, value):
+        if self._gate_logits_given:
+            log_g, log1m_g = -sp.log1pexp(-self.gate_logits), -sp.log1pexp(self.gate_logits)
+        else:
+            log_g, log1m_g = anp.log(self.gate), anp.log1p(-self.gate)
+        base_lp = self.base_dist.log_prob(value)
+        at_zero = anp.logaddexp(log_g, log1m_g + base_lp)
+        return anp.where(anp.equal(value, 0.0), at_zero, log1m_g + base_lp)
+
+    @property
+    def mean(self):
+        return _bcast((1.0 - self.gate) * self.base_dist.mean, self.batch_shape)
+
+    @property
+    def variance(self):
+        g, m = self.gate, self.base_dist.mean
+        second = self.base_dist.variance + m * m
+        return _bcast((1.0 - g) * second - ((1.0 - g) * m) ** 2, self.batch_shape)
+
+
+class ZeroInflatedPoisson(ZeroInflatedDistribution):
+    r"""Zero-inflated Poisson: ``ZeroInflatedDistribution(Poisson(rate), gate=gate)``.
+
+    ``gate`` is the probability of an extra zero (NumPyro's meaning).
+    """
+
+    arg_constraints = {
+        "gate": constraints.unit_interval,
+        "gate_logits": constraints.real,
+        "rate": constraints.positive,
+    }
+
+    def __init__(self, gate=None, rate=1.0, *, gate_logits=None, validate_args=None):
+        self.rate = as_param(rate)
+        super().__init__(Poisson(self.rate, validate_args=False), gate=gate,
+                         gate_logits=gate_logits, validate_args=validate_args)
+
+
+class ZeroInflatedNegativeBinomial2(ZeroInflatedDistribution):
+    r"""Zero-inflated ``NegativeBinomial2(mean, concentration)`` with ``gate`` or
+    ``gate_logits``."""
+
+    arg_constraints = {
+        "mean": constraints.positive,
+        "concentration": constraints.positive,
+        "gate": constraints.unit_interval,
+        "gate_logits": constraints.real,
+    }
+
+    def __init__(self, mean, concentration, *, gate=None, gate_logits=None, validate_args=None):
+        self._mean = as_param(mean)
+        self.concentration = as_param(concentration)
+        base = NegativeBinomial2(self._mean, self.concentration, validate_args=False)
+        super().__init__(base, gate=gate, gate_logits=gate_logits, validate_args=validate_args)
+
+    def _arg_values(self):
+        values = super()._arg_values()
+        values["mean"] = self._mean
+        return values
+
+
+# ---- categorical outcomes ----------------------------------------------------------------------
+
+
+class Categorical(Distribution):
+    r"""Categorical over :math:`\{0, \dots, K-1\}`: :math:`P(k) = p_k`.
+
+    ``probs`` (a simplex along the last axis) or ``logits`` (unnormalised log-probabilities);
+    ``batch_shape`` is the parameter shape without its last axis.  ``mean``/``variance`` are NaN,
+    as NumPyro.
+    """
+
+    arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
+    has_enumerate_support = True
+
+    def __init__(self, probs=None, logits=None, *, validate_args=None):
+        _one_of("Categorical", probs, logits)
+        self._logits_given = logits is not None
+        if probs is not None:
+            self.probs = as_param(probs)
+            param = self.probs
+        else:
+            self.logits = as_param(logits)
+            param = self.logits
+        if anp.ndim(param) < 1:
+            raise ValueError(
+                f"{type(self).__name__}: probs/logits must have a last axis of categories, got "
+                f"shape {anp.shape(param)}"
+            )
+        self._num_categories = anp.shape(param)[-1]
+        super().__init__(anp.shape(param)[:-1], (), validate_args)
+
+    @lazy_property
+    def probs(self):
+        return sp.softmax(self.logits, axis=-1)
+
+    @lazy_property
+    def logits(self):
+        return anp.log(self.probs)
+
+    @property
+    def support(self):
+        return constraints.integer_interval(0, self._num_categories - 1)
+
+    def _log_probs(self):
+        """Normalised log-probabilities, shape ``batch_shape + (K,)``."""
+        if self._logits_given:
+            return sp.log_softmax(self.logits, axis=-1)
+        return anp.log(self.probs)
+
+    def _sample(self, rng, shape):
+        cdf = np.cumsum(np.asarray(self.probs), axis=-1)
+        u = rng.random(shape + (1,)) * cdf[..., -1:]
+        return np.minimum((u > cdf).sum(-1), self._num_categories - 1).astype(np.int64)
+
+    def _log_prob(self, value):
+        k = np.arange(self._num_categories, dtype=np.float64)
+        # A one-hot selection rather than an integer gather: it stages and vectorises as is.
+        hit = anp.equal(anp.expand_dims(value, -1), k)
+        lp = anp.sum(anp.where(hit, self._log_probs(), 0.0), axis=-1)
+        return anp.where(anp.any(hit, axis=-1), lp, -np.inf)
+
+    def _entropy(self):
+        logp = self._log_probs()
+        return -anp.sum(anp.where(anp.isfinite(logp), anp.exp(logp) * logp, 0.0), axis=-1)
+
+    def _enumerate_support(self):
+        k = self._num_categories
+        return np.arange(float(k)).reshape((k,) + (1,) * len(self.batch_shape))
+
+    @property
+    def mean(self):
+        return np.full(self.batch_shape, np.nan)
+
+    @property
+    def variance(self):
+        return np.full(self.batch_shape, np.nan)
+
+
+def _log_diff_expit(hi, lo):
+    r""":math:`\log(\sigma(hi) - \sigma(lo))` for :math:`hi > lo`, without cancellation.
+
+    :math:`\sigma(b) - \sigma(a) = e^b (1 - e^{a-b}) / ((1+e^a)(1+e^b))`.
+    """
+    return hi + sp.log1mexp(hi - lo) - sp.log1pexp(lo) - sp.log1pexp(hi)
+
+
+class OrderedLogistic(Categorical):
+    r"""Ordinal regression: :math:`P(Y \le k) = \sigma(c_k - \eta)` for ordered ``cutpoints``
+    :math:`c_0 < \dots < c_{K-2}` and a real ``predictor`` :math:`\eta`; :math:`K` categories.
+
+    The category log-probabilities are computed in log space (``_log_diff_expit``), so they stay
+    accurate when :math:`\eta` is far from the cutpoints.
+    """
+
+    arg_constraints = {"predictor": constraints.real, "cutpoints": constraints.ordered_vector}
+
+    def __init__(self, predictor, cutpoints, *, validate_args=None):
+        self.predictor = as_param(predictor)
+        self.cutpoints = as_param(cutpoints)
+        eta = anp.expand_dims(self.predictor, -1)
+        z = self.cutpoints - eta  # (..., K-1)
+        first = -sp.log1pexp(-z[..., :1])
+        last = -sp.log1pexp(z[..., -1:])
+        middle = _log_diff_expit(z[..., 1:], z[..., :-1])
+        logits = anp.concatenate([first, middle, last], axis=-1)
+        # Validation (if on) checks predictor and cutpoints, through _arg_values.
+        super().__init__(logits=logits, validate_args=validate_args)
+
+    def _arg_values(self):
+        return {"predictor": self.predictor, "cutpoints": self.cutpoints}
+
+
+class Multinomial(Distribution):
+    r"""Multinomial counts over :math:`K` categories:
+    :math:`P(x) = \frac{n!}{\prod_k x_k!} \prod_k p_k^{x_k}`, :math:`\sum_k x_k = n`.
+
+    ``event_shape`` is ``(K,)``.
+    """
+
+    arg_constraints = {
+        "total_count": constraints.nonnegative_integer,
+        "probs": constraints.simplex,
+        "logits": constraints.real_vector,
+    }
+
+    def __init__(self, total_count=1, probs=None, logits=None, *, validate_args=None):
+        _one_of("Multinomial", probs, logits)
+        self._logits_given = logits is not None
+        if probs is not None:
+            self.probs = as_param(probs)
+            param = self.probs
+        else:
+            self.logits = as_param(logits)
+            param = self.logits
+        self.total_count = as_param(total_count)
+        pshape = anp.shape(param)
+        batch = np.broadcast_shapes(pshape[:-1], anp.shape(self.total_count))
+        super().__init__(batch, pshape[-1:], validate_args)
+
+    @lazy_property
+    def probs(self):
+        return sp.softmax(self.logits, axis=-1)
+
+    @lazy_property
+    def logits(self):
+        return anp.log(self.probs)
+
+    @property
+    def support(self):
+        return constraints.multinomial(self.total_count)
+
+    def _sample(self, rng, shape):
+        n = np.broadcast_to(np.asarray(self.total_count).astype(np.int64), shape[:-1])
+        return rng.multinomial(n, np.broadcast_to(np.asarray(self.probs), shape))
+
+    def _log_prob(self, value):
+        n = self.total_count
+        norm = sp.gammaln(n + 1.0) - anp.sum(sp.gammaln(value + 1.0), axis=-1)
+        if self._logits_given:
+            return norm + anp.sum(value * sp.log_softmax(self.logits, axis=-1), axis=-1)
+        return norm + anp.sum(sp.xlogy(value, self.probs), axis=-1)
+
+    @property
+    def mean(self):
+        n = anp.expand_dims(self.total_count, -1)
+        return _bcast(n * self.probs, self.batch_shape + self.event_shape)
+
+    @property
+    def variance(self):
+        n, p = anp.expand_dims(self.total_count, -1), self.probs
+        return _bcast(n * p * (1.0 - p), self.batch_shape + self.event_shape)
+
+
+class DirichletMultinomial(Distribution):
+    r"""Dirichlet-multinomial: :math:`p \sim \mathrm{Dirichlet}(\alpha)`,
+    :math:`x \sim \mathrm{Multinomial}(n, p)`:
+
+    .. math:: P(x) = \frac{\Gamma(\alpha_0)\, n!}{\Gamma(n + \alpha_0)}
+        \prod_k \frac{\Gamma(x_k + \alpha_k)}{\Gamma(\alpha_k)\, x_k!}, \quad
+        \alpha_0 = \textstyle\sum_k \alpha_k .
+    """
+
+    arg_constraints = {
+        "concentration": constraints.independent(constraints.positive, 1),
+        "total_count": constraints.nonnegative_integer,
+    }
+
+    def __init__(self, concentration, total_count=1, *, validate_args=None):
+        self.concentration = as_param(concentration)
+        self.total_count = as_param(total_count)
+        cshape = anp.shape(self.concentration)
+        if len(cshape) < 1:
+            raise ValueError(
+                f"DirichletMultinomial: concentration needs a last axis of categories, got "
+                f"shape {cshape}"
+            )
+        batch = np.broadcast_shapes(cshape[:-1], anp.shape(self.total_count))
+        super().__init__(batch, cshape[-1:], validate_args)
+
+    @property
+    def support(self):
+        return constraints.multinomial(self.total_count)
+
+    def _sample(self, rng, shape):
+        g = rng.gamma(np.broadcast_to(self.concentration, shape))
+        p = g / g.sum(-1, keepdims=True)
+        n = np.broadcast_to(np.asarray(self.total_count).astype(np.int64), shape[:-1])
+        return rng.multinomial(n, p)
+
+    def _log_prob(self, value):
+        a, n = self.concentration, self.total_count
+        a0 = anp.sum(a, axis=-1)
+        per_k = sp.gammaln(value + a) - sp.gammaln(a) - sp.gammaln(value + 1.0)
+        return sp.gammaln(a0) + sp.gammaln(n + 1.0) - sp.gammaln(n + a0) + anp.sum(per_k, -1)
+
+    @property
+    def mean(self):
+        a = self.concentration
+        p = a / anp.sum(a, axis=-1, keepdims=True)
+        return _bcast(anp.expand_dims(self.total_count, -1) * p, self.batch_shape + self.event_shape)
+
+    @property
+    def variance(self):
+        a = self.concentration
+        a0 = anp.sum(a, axis=-1, keepdims=True)
+        p = a / a0
+        n = anp.expand_dims(self.total_count, -1)
+        var = n * p * (1.0 - p) * (n + a0) / (1.0 + a0)
+        return _bcast(var, self.batch_shape + self.event_shape)
