@@ -19,6 +19,7 @@ import importlib.util
 import os
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import numba
 import numpy as np
@@ -491,25 +492,35 @@ def _fusible(eqn) -> bool:
 
 
 def plan_fusion(graph: Graph) -> list:
-    """Group consecutive fusible equations with one output shape into clusters; a sum of a
-    cluster value over all its axes joins the cluster as an accumulator."""
+    """Group fusible equations with one output shape into clusters (one loop each).
+
+    A sum of a cluster value over all its axes joins the cluster as an accumulator.  Scalar
+    equations met while a cluster is open, which do not depend on the cluster, are hoisted
+    before its loop so that the cluster can continue past them.
+    """
     items: list = []
     cluster: list = []
+    hoisted: list = []
     shape: tuple | None = None
     members: set[int] = set()
 
     def close():
-        nonlocal cluster, shape, members
+        nonlocal cluster, hoisted, shape, members
+        items.extend(("eqn", e) for e in hoisted)
         if len(cluster) == 1 and cluster[0].primitive.name != "reduce_sum":
             items.append(("eqn", cluster[0]))
         elif cluster:
             items.append(("cluster", shape, cluster))
-        cluster, shape, members = [], None, set()
+        cluster, hoisted, shape, members = [], [], None, set()
 
     for eqn in graph.eqns:
         out_shape = eqn.outputs[0].aval.shape if eqn.outputs else None
+        depends = any(isinstance(a, Var) and a.id in members for a in eqn.inputs)
         if _fusible(eqn) and all(a.aval.ndim <= len(out_shape) for a in eqn.inputs):
-            if cluster and out_shape != shape:
+            reads_reduction = any(
+                isinstance(a, Var) and a.id in members and a.aval.ndim == 0 for a in eqn.inputs
+            )
+            if cluster and (out_shape != shape or reads_reduction):
                 close()
             cluster.append(eqn)
             shape = out_shape
@@ -523,6 +534,15 @@ def plan_fusion(graph: Graph) -> list:
             and len(eqn.params["axes"]) == len(shape)
         ):
             cluster.append(eqn)  # accumulated inside the loop
+            members.add(eqn.outputs[0].id)
+            continue
+        scalar = (
+            not eqn.primitive.multiple_results
+            and all(v.aval.ndim == 0 for v in eqn.outputs)
+            and eqn.primitive.name not in ("cond", "scan")
+        )
+        if cluster and scalar and not depends:
+            hoisted.append(eqn)  # computed before the loop; the cluster stays open
             continue
         close()
         items.append(("eqn", eqn))
@@ -556,32 +576,78 @@ def _scalar_expr(eqn, ins: list[str]) -> str:
     return f"{fn}({', '.join(ins)})"
 
 
-def emit_cluster(shape: tuple, eqns: list, name, used_later: set[int]) -> list[str]:
+def plan_materialization(plan: list, graph: Graph) -> tuple[set[int], dict[int, Any]]:
+    """Which cluster values must be stored in arrays, and which can be recomputed.
+
+    A value computed in a fused loop and needed by a later loop of the same shape is recomputed
+    there from its inputs (a few flops) instead of being stored (an allocation); it is stored
+    when a non-fused equation or the graph's result needs it, when the later loop has another
+    shape, or when recomputing it would repeat more than a few dozen operations.
+    """
+    producer: dict[int, tuple] = {}  # value id -> (eqn, cluster shape)
+    size: dict[int, int] = {}
+    store: set[int] = {a.id for a in graph.outputs if isinstance(a, Var)}
+    for item in plan:
+        if item[0] == "eqn":
+            store.update(a.id for a in item[1].inputs if isinstance(a, Var))
+            continue
+        _, shape, eqns = item
+        for e in eqns:
+            for a in e.inputs:
+                if isinstance(a, Var) and a.id in producer and producer[a.id][1] != shape:
+                    store.add(a.id)
+            if e.primitive.name == "reduce_sum":
+                continue
+            out = e.outputs[0]
+            producer[out.id] = (e, shape)
+            cost = 1 + sum(size.get(a.id, 0) for a in e.inputs if isinstance(a, Var)
+                           and a.id in producer and a.id not in store)
+            if cost > 40:
+                store.add(out.id)
+                cost = 0
+            size[out.id] = cost
+    return store, producer
+
+
+def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict) -> list[str]:
     """Source lines for one fused loop over ``shape``."""
-    produced = {e.outputs[0].id for e in eqns}
     lines: list[str] = []
     for e in eqns:  # arrays that outlive the loop are allocated once, before it
         out = e.outputs[0]
         if e.primitive.name == "reduce_sum":
             lines.append(f"{name(out)} = {'0.0' if out.aval.dtype.kind == 'f' else '0'}")
-        elif out.id in used_later:
+        elif out.id in store:
             lines.append(f"{name(out)} = np.empty({_shape(out.aval)}, {_dtype_src(out.aval)})")
     body: list[str] = []
+    ready: set[int] = set()  # values with a t_ scalar in this iteration
+    index = ", ".join(f"o{k}" for k in range(len(shape)))
+
+    def operand(a) -> str:
+        if not isinstance(a, Var):
+            return _element(name(a), a.aval, shape)
+        if a.id in ready:
+            return f"t_{name(a)}"
+        entry = producer.get(a.id)
+        if entry is not None and entry[1] == shape and a.id not in store:
+            compute(entry[0])  # recompute an earlier loop's value here
+            return f"t_{name(a)}"
+        return _element(name(a), a.aval, shape)
+
+    def compute(e) -> None:
+        out = e.outputs[0]
+        ins = [operand(a) for a in e.inputs]
+        body.append(f"t_{name(out)} = {_scalar_expr(e, ins)}")
+        ready.add(out.id)
+
     for e in eqns:
         out = e.outputs[0]
         if e.primitive.name == "reduce_sum":
-            body.append(f"{name(out)} += t_{name(e.inputs[0])}")
+            body.append(f"{name(out)} += {operand(e.inputs[0])}")
             continue
-        ins = []
-        for a in e.inputs:
-            if isinstance(a, Var) and a.id in produced:
-                ins.append(f"t_{name(a)}")
-            else:
-                ins.append(_element(name(a), a.aval, shape))
-        body.append(f"t_{name(out)} = {_scalar_expr(e, ins)}")
-        if out.id in used_later:
-            body.append(f"{name(out)}[{', '.join(f'o{k}' for k in range(len(shape)))}] = "
-                        f"t_{name(out)}")
+        if out.id not in ready:
+            compute(e)
+        if out.id in store:
+            body.append(f"{name(out)}[{index}] = t_{name(out)}")
     for k, n in enumerate(shape):
         lines.append("    " * k + f"for o{k} in range({n}):")
     lines += ["    " * len(shape) + line for line in body]
@@ -665,15 +731,15 @@ def _emit_function(module: _Module, graph: Graph, fn_name: str, const_params: bo
             if counts.get(v.id) == 1 and v.id not in input_ids and v.aval.ndim:
                 module.dying.add(name(v))
     plan = plan_fusion(graph)
-    uses = _uses_after(plan, graph)
-    for k, item in enumerate(plan):
+    store, producer = plan_materialization(plan, graph)
+    for item in plan:
         eqns = [item[1]] if item[0] == "eqn" else item[2]
         for eqn in eqns:
             outs = [name(v) for v in eqn.outputs]
             comment = format_eqn_rhs(eqn, lambda a: name(a), 4).replace("\n", " ")
             body.append(f"    # {', '.join(outs)} = {' '.join(comment.split())[:200]}")
         if item[0] == "cluster":
-            body += ["    " + line for line in emit_cluster(item[1], item[2], name, uses[k])]
+            body += ["    " + line for line in emit_cluster(item[1], item[2], name, store, producer)]
             continue
         eqn = item[1]
         ins = [name(a) for a in eqn.inputs]
@@ -688,19 +754,6 @@ def _emit_function(module: _Module, graph: Graph, fn_name: str, const_params: bo
     lines.append(f"    return ({''.join(o + ', ' for o in result)})")
     module.functions.append("\n".join(lines))
     module.function_consts[fn_name] = const_params
-
-
-def _uses_after(plan: list, graph: Graph) -> list[set[int]]:
-    """For each plan item, the ids of its outputs used by a later item or as graph outputs."""
-    later: set[int] = {a.id for a in graph.outputs if isinstance(a, Var)}
-    result: list[set[int]] = [set() for _ in plan]
-    for k in range(len(plan) - 1, -1, -1):
-        item = plan[k]
-        eqns = [item[1]] if item[0] == "eqn" else item[2]
-        result[k] = {v.id for e in eqns for v in e.outputs if v.id in later}
-        for e in eqns:
-            later.update(a.id for a in e.inputs if isinstance(a, Var))
-    return result
 
 
 def graph_to_source(graph: Graph, fn_name: str = "compiled") -> tuple[str, list[np.ndarray]]:

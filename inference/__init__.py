@@ -1,0 +1,33 @@
+"""What users run: MCMC with NUTS/HMC kernels, diagnostics, ArviZ export, progress.
+
+>>> from inference import MCMC, NUTS
+>>> # mcmc = MCMC(NUTS(model), num_warmup=1000, num_samples=1000, num_chains=4)
+>>> # mcmc.run(0, *model_args); mcmc.print_summary(); idata = mcmc.to_arviz()
+
+Modules: :mod:`inference.mcmc` (the :class:`MCMC` driver and the compiled-model protocol),
+:mod:`inference.nuts` and :mod:`inference.hmc` (kernels), :mod:`inference.functional`
+(``init``/``step`` for hand-written loops), :mod:`inference.results`,
+:mod:`inference.arviz_export`, :mod:`inference.progress` and :mod:`inference.diagnostics`
+(R-hat, ESS, MCSE, HDI, summary tables).
+"""
+
+from inference import diagnostics, functional
+from inference.hmc import HMC
+from inference.mcmc import MCMC, CompiledModelLike, SamplingWarning
+from inference.nuts import NUTS
+
+# ---------------------------------------------------------------------------------------------
+# Predictive: added by the ppl bridge (the lead), e.g.
+#     from inference.predictive import Predictive
+# and "Predictive" appended to __all__ below.
+# ---------------------------------------------------------------------------------------------
+
+__all__ = [
+    "MCMC",
+    "NUTS",
+    "HMC",
+    "CompiledModelLike",
+    "SamplingWarning",
+    "diagnostics",
+    "functional",
+]

@@ -1,0 +1,136 @@
+"""Export MCMC results to ArviZ: xarray Datasets per group, assembled into a DataTree.
+
+The export builds plain ``xarray.Dataset`` objects (dims ``("chain", "draw", *site_dims)``,
+integer ``chain``/``draw`` coordinates) and assembles them with ``xarray.DataTree.from_dict``:
+that tree is the native object of ArviZ 1.x, and ArviZ 0.23 (the newest on Python 3.11)
+converts it with ``az.from_datatree``. :func:`to_arviz` returns whichever the installed ArviZ
+uses; :func:`to_datatree` always returns the tree. This avoids ``az.from_dict``, whose
+signature differs between ArviZ 0.x and 1.x.
+
+Groups (ArviZ's schema):
+
+* ``posterior`` -- every latent and deterministic site, constrained;
+* ``sample_stats`` -- ``lp, acceptance_rate, step_size, tree_depth, n_steps, diverging,
+  energy, energy_error, max_energy_error, reached_max_treedepth`` (the names ArviZ's plots and
+  diagnostics read; ``diverging`` and ``reached_max_treedepth`` are booleans);
+* ``log_likelihood`` -- pointwise log-likelihood, one variable per observed site named like
+  it, so that ``az.loo`` / ``az.waic`` work;
+* ``observed_data`` and ``constant_data`` -- without chain and draw dimensions.
+
+Dimension names come from the model's ``dims`` (names of each site's leading axes, from
+plates) and ``coords``; unnamed axes are called ``<site>_dim_<k>`` as ArviZ does.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from inference.results import MCMCResults
+
+__all__ = ["to_datatree", "to_arviz", "library_attrs"]
+
+_SAMPLE_DIMS = ("chain", "draw")
+
+
+def library_attrs() -> dict[str, str]:
+    """The attributes ArviZ expects on every group (creation time, library, version)."""
+    try:
+        from importlib.metadata import version
+
+        lib_version = version("numbayes")
+    except Exception:  # not installed as a distribution (e.g. run from a checkout)
+        lib_version = "unknown"
+    return {
+        "created_at": datetime.datetime.now(datetime.UTC).isoformat(),
+        "inference_library": "numbayes",
+        "inference_library_version": lib_version,
+    }
+
+
+def _axis_names(name: str, ndim: int, dims: Mapping[str, Any]) -> list[str]:
+    given = list(dims.get(name) or [])
+    if len(given) > ndim:
+        raise ValueError(
+            f"model.dims[{name!r}] names {len(given)} axes {given} but the site has only "
+            f"{ndim} (besides chain and draw)"
+        )
+    return [given[k] if k < len(given) and given[k] else f"{name}_dim_{k}" for k in range(ndim)]
+
+
+def _dataset(
+    values: Mapping[str, np.ndarray],
+    leading: tuple[str, ...],
+    dims: Mapping[str, Any],
+    coords: Mapping[str, Any],
+    attrs: dict[str, Any],
+):
+    import xarray as xr
+
+    data_vars = {}
+    sizes: dict[str, tuple[int, str]] = {}
+    for name, value in values.items():
+        arr = np.asarray(value)
+        axes = [*leading, *_axis_names(name, arr.ndim - len(leading), dims)]
+        for axis, size in zip(axes, arr.shape):
+            if axis in sizes and sizes[axis][0] != size:
+                raise ValueError(
+                    f"dimension {axis!r} has size {sizes[axis][0]} in {sizes[axis][1]!r} but "
+                    f"{size} in {name!r}; give the sites different dimension names in dims"
+                )
+            sizes.setdefault(axis, (size, name))
+        data_vars[name] = (axes, arr)
+    ds_coords = {}
+    for axis, (size, _) in sizes.items():
+        given = coords.get(axis)
+        if given is not None and len(given) == size:
+            ds_coords[axis] = np.asarray(given)
+        else:
+            ds_coords[axis] = np.arange(size)
+    return xr.Dataset(data_vars, coords=ds_coords, attrs=dict(attrs))
+
+
+def to_datatree(results: MCMCResults):
+    """The results as an ``xarray.DataTree`` with ArviZ's groups (see the module docstring).
+
+    Parameters
+    ----------
+    results : MCMCResults
+        From :attr:`inference.mcmc.MCMC.results`.
+
+    Returns
+    -------
+    xarray.DataTree
+    """
+    import xarray as xr
+
+    model = results.model
+    dims = dict(getattr(model, "dims", None) or {})
+    coords = dict(getattr(model, "coords", None) or {})
+    attrs = library_attrs()
+    groups = {
+        "posterior": _dataset(results.constrained(), _SAMPLE_DIMS, dims, coords, attrs),
+        "sample_stats": _dataset(results.stats, _SAMPLE_DIMS, {}, {}, attrs),
+    }
+    log_lik = results.log_likelihood()
+    if log_lik:
+        groups["log_likelihood"] = _dataset(log_lik, _SAMPLE_DIMS, dims, coords, attrs)
+    for group in ("observed_data", "constant_data"):
+        values = dict(getattr(model, group, None) or {})
+        if values:
+            groups[group] = _dataset(values, (), dims, coords, attrs)
+    return xr.DataTree.from_dict(groups)
+
+
+def to_arviz(results: MCMCResults):
+    """``arviz.InferenceData`` on ArviZ < 1 (via ``az.from_datatree``), the DataTree on 1.x."""
+    import arviz as az
+
+    tree = to_datatree(results)
+    major = int(str(az.__version__).split(".")[0])
+    if major < 1:
+        return az.from_datatree(tree)
+    return tree

@@ -1,0 +1,610 @@
+r"""Run Markov chains: :class:`MCMC` drives a :class:`~inference.nuts.NUTS` or
+:class:`~inference.hmc.HMC` kernel over many chains in compiled code.
+
+What it owns: turning a model into a compiled one (:func:`resolve_model`), initial points,
+running warmup and sampling in *chunks* of compiled iterations (so that a progress display is
+updated and Ctrl-C keeps the completed draws), thinning, the counters and the warning about
+divergences, and access to the results (samples, statistics, summary, ArviZ export). What it
+does not own: the transition and adaptation algorithms (:mod:`kernels.nuts`,
+:mod:`kernels.hmc`, :mod:`kernels.adaptation`, driven by :mod:`kernels.sampler`), the
+diagnostics (:mod:`inference.diagnostics`) and the display (:mod:`inference.progress`).
+
+Reproducibility
+---------------
+Chain ``c`` draws from its own random stream derived from ``(seed, c)``
+(:func:`kernels.rng.seed_streams`), and every piece of per-chain state is carried between
+chunks. Therefore the draws do not depend on ``chain_method`` ("parallel": one thread per
+chain inside one compiled call; "sequential": one chain after the other), on the number of
+threads (``numba.set_num_threads``), on the chunk size, or on whether a progress bar is shown.
+
+Warmup, then sampling, then more sampling
+-----------------------------------------
+* ``mcmc.run(seed, *args)`` runs ``num_warmup`` warmup iterations (Stan's adaptation) and then
+  ``num_samples`` sampling iterations, keeping every ``thinning``-th.
+* ``mcmc.warmup(seed, *args)`` runs the warmup only and stores the adapted state in
+  ``mcmc.post_warmup_state``; a following ``mcmc.run(seed, *args)`` then only samples,
+  continuing from that state (positions, step sizes, mass matrices and random streams). This
+  gives exactly the draws of a single ``run``.
+* ``mcmc.last_state`` is the state after the last iteration. To draw more samples,
+  ``mcmc.post_warmup_state = mcmc.last_state; mcmc.run(None, *args)``. When continuing from a
+  state, the chains' random streams continue too, so ``seed`` is not used (pass ``None``). A
+  state whose warmup was interrupted finishes its warmup first.
+
+Examples
+--------
+>>> from tests.inference.models import GaussianModel   # with ppl: NUTS(model_function)
+>>> model = GaussianModel(mean=[0.0, 1.0], cov=[[1.0, 0.3], [0.3, 0.5]])
+>>> from inference.nuts import NUTS
+>>> mcmc = MCMC(NUTS(model), num_warmup=300, num_samples=400, num_chains=2, progress_bar=False)
+>>> mcmc.run(0)
+>>> mcmc.get_samples()["x"].shape, mcmc.get_samples(group_by_chain=True)["x"].shape
+((800, 2), (2, 400, 2))
+>>> sorted(mcmc.get_extra_fields())[:3]
+['acceptance_rate', 'diverging', 'energy']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from inference import functional as F
+from inference.progress import ChainProgress, make_reporter
+from inference.results import MCMCResults
+from kernels import sampler as S
+
+__all__ = ["CompiledModelLike", "MCMC", "SamplingWarning", "resolve_model", "is_compiled_model"]
+
+
+@runtime_checkable
+class CompiledModelLike(Protocol):
+    """What the samplers need from a compiled model (``ppl.model.compile_model`` builds one).
+
+    Attributes
+    ----------
+    dim : int
+        Dimension of the unconstrained parameter vector :math:`\\theta`.
+    logp_grad_address : int
+        Address of a C-ABI function
+        ``int64 logp_grad(double* theta, double* grad_out, double* logp_out, void* data)``
+        computing :math:`\\log p(\\theta)` (up to a constant, Jacobians included) and its
+        gradient; status 0 = success (see :mod:`kernels.model_abi`).
+    data_pointer : int
+        The ``void* data`` passed to it; the model object keeps that memory alive.
+    site_names : list of str
+        Latent sites, in order.
+    deterministic_names : list of str
+        Deterministic sites.
+    observed_data, constant_data : dict of str to ndarray
+        Observed values per observed site; other data (covariates) by name.
+    dims : dict of str to list of str
+        Dimension names of each site's leading axes (from plates); may be empty.
+    coords : dict of str to ndarray
+        Coordinate values of named dimensions; may be empty.
+    """
+
+    dim: int
+    logp_grad_address: int
+    data_pointer: int
+    site_names: list[str]
+    deterministic_names: list[str]
+    observed_data: dict[str, np.ndarray]
+    constant_data: dict[str, np.ndarray]
+    dims: dict[str, list[str]]
+    coords: dict[str, np.ndarray]
+
+    def logp_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """Log density and gradient at one unconstrained point (Python-callable)."""
+
+    def constrain(self, draws: np.ndarray) -> dict[str, np.ndarray]:
+        """Unconstrained draws ``(..., dim)`` to every latent and deterministic site
+        ``(..., *site_shape)``, vectorised over the leading axes."""
+
+    def unconstrain(self, values: dict[str, np.ndarray]) -> np.ndarray:
+        """Constrained values of the latent sites to one unconstrained vector ``(dim,)``."""
+
+    def log_likelihood(self, draws: np.ndarray) -> dict[str, np.ndarray]:
+        """Pointwise log-likelihood per observed site, ``(..., *obs_shape)``."""
+
+    def initial_points(
+        self, rng: np.random.Generator, num_chains: int, strategy: str | dict = "uniform"
+    ) -> np.ndarray:
+        """``(num_chains, dim)`` unconstrained points with finite density ("uniform" on
+        (-2, 2), "median", or a dict of constrained values); raises if none is found."""
+
+
+_REQUIRED = ("dim", "logp_grad_address", "data_pointer", "constrain", "initial_points")
+
+
+def is_compiled_model(obj: Any) -> bool:
+    """True if ``obj`` looks like a compiled model (has the attributes samplers call)."""
+    return all(hasattr(obj, name) for name in _REQUIRED)
+
+
+def resolve_model(model: Any, args: tuple, kwargs: Mapping[str, Any]) -> CompiledModelLike:
+    """A compiled model as is; a model function compiled with ``ppl.model.compile_model``."""
+    if is_compiled_model(model):
+        return model
+    if not callable(model):
+        raise TypeError(
+            f"model must be a model function or a compiled model, got {type(model).__name__}"
+        )
+    try:
+        from ppl.model import compile_model
+    except ImportError as err:
+        raise ImportError(
+            f"cannot compile the model function {getattr(model, '__name__', model)!r}: "
+            f"ppl.model.compile_model is not available ({err}). Pass an already compiled "
+            f"model (an object with dim, logp_grad_address, data_pointer, constrain, ...) "
+            f"to NUTS/HMC instead."
+        ) from err
+    return compile_model(model, *args, **kwargs)
+
+
+class SamplingWarning(UserWarning):
+    """Divergences, maximum tree depth hits, or an interrupted run."""
+
+
+# the only ChainState arrays that change after warmup (adaptation touches the others only
+# during warmup), so a snapshot taken in the sampling phase need not copy d x d metrics
+_SAMPLING_FIELDS = ("position", "logp", "grad", "rng", "status")
+
+
+def _snapshot(chains: S.ChainState, warmup: bool) -> S.ChainState:
+    """A copy of ``chains`` that can be restored after an interrupted chunk."""
+    if warmup:
+        return chains.copy()
+    return dataclasses.replace(chains, **{f: getattr(chains, f).copy() for f in _SAMPLING_FIELDS})
+
+
+class _ChunkSizer:
+    """Chunk lengths: fixed, or adapted so that one compiled call lasts about ``target`` s.
+
+    The chunk length never changes the draws (all state is carried between calls); it only
+    sets how often the progress display is refreshed and how quickly Ctrl-C is honoured.
+    """
+
+    def __init__(self, fixed: int | None, target: float = 0.25, first: int = 10) -> None:
+        self.fixed = fixed
+        self.target = target
+        self.size = fixed if fixed is not None else first
+
+    def next(self, remaining: int) -> int:
+        return max(1, min(self.size, remaining))
+
+    def observe(self, n: int, seconds: float) -> None:
+        if self.fixed is not None or n <= 0:
+            return
+        per_iteration = max(seconds, 1e-6) / n
+        wanted = int(self.target / per_iteration)
+        self.size = max(1, min(wanted, 4 * self.size, 1000))
+
+
+class _Recorder:
+    """Copies each chunk's output into the kept (thinned) arrays and keeps the counters."""
+
+    def __init__(self, n_chains: int, dim: int, warm_stop: int, num_samples: int, thin: int):
+        self.warm_stop = warm_stop
+        self.thin = thin
+        self.out = S.allocate_output(n_chains, num_samples // thin, dim)
+        self.divergences = np.zeros(n_chains, dtype=np.int64)
+        self.warmup_divergences = np.zeros(n_chains, dtype=np.int64)
+        self.max_depth_hits = np.zeros(n_chains, dtype=np.int64)
+        self.sampled = 0  # completed sampling iterations per chain
+
+    def record(self, chunk: S.SampleOutput, first: int) -> None:
+        n = chunk.draws.shape[1]
+        iterations = np.arange(first, first + n)
+        warm = iterations < self.warm_stop
+        self.warmup_divergences += chunk.diverging[:, warm].sum(axis=1)
+        rows = np.flatnonzero(~warm)
+        if rows.size:
+            j = iterations[rows] - self.warm_stop  # index within the sampling phase
+            self.divergences += chunk.diverging[:, rows].sum(axis=1)
+            self.max_depth_hits += chunk.reached_max_treedepth[:, rows].sum(axis=1)
+            keep = (j + 1) % self.thin == 0
+            kept_rows, kept_at = rows[keep], (j[keep] + 1) // self.thin - 1
+            for src, dst in zip(chunk.arrays(), self.out.arrays()):
+                dst[:, kept_at] = src[:, kept_rows]
+            self.sampled += rows.size
+
+    def kept(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Completed kept draws and statistics (truncated if the run was interrupted)."""
+        k = self.sampled // self.thin
+        stats = {name: a[:, :k].copy() for name, a in self.out.sample_stats().items()}
+        return self.out.draws[:, :k].copy(), stats
+
+
+class MCMC:
+    """Markov chain Monte Carlo over many chains with a NUTS or HMC kernel.
+
+    Parameters
+    ----------
+    kernel : NUTS or HMC
+        The algorithm and its options, holding the model.
+    num_warmup : int, default 1000
+        Warmup (adaptation) iterations per chain; their draws are discarded.
+    num_samples : int, default 1000
+        Sampling iterations per chain (``num_samples // thinning`` draws are kept).
+    num_chains : int, default 1
+        Number of chains.
+    thinning : int, default 1
+        Keep every ``thinning``-th sampling iteration.
+    chain_method : {"parallel", "sequential"}
+        "parallel" runs every chain on its own thread inside one compiled call; "sequential"
+        runs the chains one after the other on the calling thread. Same draws either way.
+    progress_bar : bool, default True
+        Show per-chain progress (see :mod:`inference.progress`; off when ``CI`` is set or the
+        output is not a terminal or notebook).
+    progress_callback : callable, optional
+        Called after every chunk with a list of :class:`inference.progress.ChainProgress`
+        (one per chain), whether or not a bar is shown; raising ``KeyboardInterrupt`` from it
+        stops sampling like Ctrl-C.
+    chunk_size : int, optional
+        Iterations per compiled call. By default it adapts so that each call lasts about a
+        quarter of a second. It never changes the draws.
+
+    Attributes
+    ----------
+    post_warmup_state : SamplerState or None
+        If set, :meth:`run` continues from it instead of starting afresh (set by
+        :meth:`warmup`; assign ``mcmc.last_state`` to draw more samples).
+    last_state : SamplerState
+        The state after the last completed iteration: positions, step sizes, inverse mass
+        matrices, random streams (:class:`inference.functional.SamplerState`).
+    results : MCMCResults
+        Draws, statistics, counters and timings of the last run.
+
+    Notes
+    -----
+    On ``KeyboardInterrupt`` (Ctrl-C) the current chunk finishes or is discarded, sampling
+    stops, the completed draws are kept (the results are truncated to them), ``last_state``
+    is the state after them, and a :class:`SamplingWarning` says so; the exception is not
+    re-raised.
+    """
+
+    def __init__(
+        self,
+        kernel: Any,
+        *,
+        num_warmup: int = 1000,
+        num_samples: int = 1000,
+        num_chains: int = 1,
+        thinning: int = 1,
+        chain_method: str = "parallel",
+        progress_bar: bool = True,
+        progress_callback: Callable[[Sequence[ChainProgress]], None] | None = None,
+        chunk_size: int | None = None,
+    ) -> None:
+        for name, value, low in [
+            ("num_warmup", num_warmup, 0),
+            ("num_samples", num_samples, 0),
+            ("num_chains", num_chains, 1),
+            ("thinning", thinning, 1),
+        ]:
+            if int(value) != value or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if chain_method not in ("parallel", "sequential"):
+            hint = " (use 'parallel')" if chain_method == "vectorized" else ""
+            raise ValueError(
+                f"chain_method must be 'parallel' or 'sequential', got {chain_method!r}{hint}"
+            )
+        if chunk_size is not None and (int(chunk_size) != chunk_size or chunk_size < 1):
+            raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
+        if not hasattr(kernel, "sampler_config"):
+            raise TypeError(f"kernel must be NUTS(...) or HMC(...), got {type(kernel).__name__}")
+        self.kernel = kernel
+        self.num_warmup = int(num_warmup)
+        self.num_samples = int(num_samples)
+        self.num_chains = int(num_chains)
+        self.thinning = int(thinning)
+        self.chain_method = chain_method
+        self.progress_bar = progress_bar
+        self.progress_callback = progress_callback
+        self.chunk_size = None if chunk_size is None else int(chunk_size)
+        #: State to continue from in the next :meth:`run` (set by :meth:`warmup`, or by hand).
+        self.post_warmup_state: F.SamplerState | None = None
+        self._last_state: F.SamplerState | None = None
+        self._results: MCMCResults | None = None
+
+    # ------------------------------------------------------------------ running
+
+    def _model(self, args: tuple, kwargs: Mapping[str, Any]) -> tuple[Any, float]:
+        t0 = time.perf_counter()
+        model = self.kernel.get_model(args, kwargs)
+        return model, time.perf_counter() - t0
+
+    def _initial_state(
+        self, seed: Any, model: Any, init_params: Any, num_warmup: int
+    ) -> F.SamplerState:
+        if seed is None:
+            raise TypeError("seed is required (an int or a numpy.random.Generator)")
+        return F.init(
+            model,
+            seed,
+            self.num_chains,
+            kernel=self.kernel,
+            num_warmup=num_warmup,
+            init_params=init_params,
+        )
+
+    def _continue_from(self, state: F.SamplerState, model: Any) -> F.SamplerState:
+        if state.num_chains != self.num_chains:
+            raise ValueError(
+                f"post_warmup_state has {state.num_chains} chains but num_chains = "
+                f"{self.num_chains}; use the same number of chains to continue"
+            )
+        if int(model.dim) != state.dim:
+            raise ValueError(
+                f"post_warmup_state has dimension {state.dim} but the model has dim "
+                f"{model.dim}; continue with the same model"
+            )
+        config = self.kernel.sampler_config(state.num_warmup)
+        if config.metric != state.config.metric:
+            raise ValueError(
+                f"post_warmup_state has a {state.config.metric} mass matrix but the kernel "
+                f"uses dense_mass={self.kernel.dense_mass}; use the same setting to continue"
+            )
+        chains = state.chains.copy()
+        return F.SamplerState(chains, state.iteration, state.num_warmup, config, model)
+
+    def warmup(
+        self, seed: int | np.random.Generator, *args: Any, init_params: Any = None, **kwargs: Any
+    ) -> None:
+        """Run the ``num_warmup`` warmup iterations only; store ``post_warmup_state``.
+
+        Parameters are those of :meth:`run`. A following :meth:`run` samples from the adapted
+        state (same step sizes, mass matrices, positions and random streams).
+        """
+        model, t_model = self._model(args, kwargs)
+        state = self._initial_state(seed, model, init_params, self.num_warmup)
+        self._sample(state, 0, {"model_compile": t_model})
+        self.post_warmup_state = self._last_state.copy()
+
+    def run(
+        self,
+        seed: int | np.random.Generator | None,
+        *args: Any,
+        init_params: np.ndarray | Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Run warmup and sampling (or only sampling when continuing from a state).
+
+        Parameters
+        ----------
+        seed : int, numpy.random.Generator or None
+            Seeds the chains' random streams and the initial points. Not used (may be None)
+            when continuing from ``post_warmup_state``, whose streams continue.
+        *args, **kwargs
+            Arguments of the model function (ignored for a compiled model).
+        init_params : array or dict, optional
+            Initial points: unconstrained ``(dim,)`` or ``(num_chains, dim)``, or a dict of
+            constrained values per site. Default: the kernel's ``init_strategy``.
+        """
+        model, t_model = self._model(args, kwargs)
+        if self.post_warmup_state is not None:
+            if init_params is not None:
+                raise ValueError(
+                    "init_params cannot be used when continuing from post_warmup_state; set "
+                    "mcmc.post_warmup_state = None to start afresh"
+                )
+            state = self._continue_from(self.post_warmup_state, model)
+        else:
+            state = self._initial_state(seed, model, init_params, self.num_warmup)
+        self._sample(state, self.num_samples, {"model_compile": t_model})
+
+    def _progress(
+        self, state: F.SamplerState, start: int, total: int, warm_stop: int, phase: str
+    ) -> list[ChainProgress]:
+        return [
+            ChainProgress(c, phase, 0, total, max(0, warm_stop - start))
+            for c in range(state.num_chains)
+        ]
+
+    def _compile(self, state: F.SamplerState) -> float:
+        """Compile (or load from cache) the driver with a zero-iteration call; seconds."""
+        t0 = time.perf_counter()
+        empty = S.allocate_output(state.num_chains, 0, state.dim)
+        F.advance(state, state.iteration, empty, state.iteration, self.chain_method)
+        return time.perf_counter() - t0
+
+    def _driver_compiled(self) -> bool:
+        fn = S.run_chains if self.chain_method == "parallel" else S.advance_chain
+        return bool(getattr(fn, "signatures", True))
+
+    def _sample(self, state: F.SamplerState, num_samples: int, timings: dict) -> None:
+        """Warmup to the state's ``num_warmup`` (if not done), then ``num_samples`` iterations."""
+        start = state.iteration
+        warm_stop = max(start, state.num_warmup)
+        stop = warm_stop + num_samples
+        rec = _Recorder(state.num_chains, state.dim, warm_stop, num_samples, self.thinning)
+        reporter = make_reporter(self.progress_bar)
+        progress = self._progress(state, start, stop - start, warm_stop, "compiling")
+        self._last_state = state
+        try:
+            compiling = not self._driver_compiled()
+            if compiling:
+                reporter.start(progress)
+            compile_seconds = self._compile(state)
+            timings = dict(timings, sampler_compile=compile_seconds, warmup=0.0, sampling=0.0)
+            for p in progress:
+                p.phase = "warmup" if start < warm_stop else "sampling"
+            if not compiling:
+                reporter.start(progress)
+            sizer = _ChunkSizer(self.chunk_size)
+            interrupted = self._loop(
+                state, stop, warm_stop, rec, sizer, progress, reporter, timings
+            )
+        except BaseException:
+            reporter.close(progress)
+            raise
+        self._results = self._make_results(state, rec, warm_stop - start, timings, interrupted)
+        for p in progress:
+            p.phase = "interrupted" if interrupted else "done"
+        reporter.close(progress, self._closing_message(timings, rec, warm_stop - start))
+        self._warn(interrupted, rec, num_samples)
+
+    def _make_results(self, state, rec, num_warmup, timings, interrupted) -> MCMCResults:
+        draws, stats = rec.kept()
+        return MCMCResults(
+            model=state.model,
+            draws=draws,
+            stats=stats,
+            algorithm=self.kernel.algorithm,
+            num_warmup=num_warmup,
+            num_samples=rec.sampled,
+            thinning=self.thinning,
+            divergences=rec.divergences,
+            max_treedepth_hits=rec.max_depth_hits,
+            warmup_divergences=rec.warmup_divergences,
+            max_tree_depth=self.kernel.max_tree_depth,
+            target_accept_prob=self.kernel.target_accept_prob,
+            timings=timings,
+            interrupted=interrupted,
+        )
+
+    def _loop(self, state, stop, warm_stop, rec, sizer, progress, reporter, timings) -> bool:
+        """Run chunks until ``stop``; True if interrupted (KeyboardInterrupt).
+
+        Before each chunk the chain state is copied; if the interrupt arrives after the
+        compiled call but before the chunk's draws are recorded, the copy is restored, so
+        ``last_state`` always matches the kept draws.
+        """
+        start = state.iteration
+        t_begin = time.perf_counter()
+        while state.iteration < stop:
+            it = state.iteration
+            boundary = warm_stop if it < warm_stop else stop
+            n = sizer.next(boundary - it)
+            snapshot, recorded = None, False
+            try:
+                snapshot = _snapshot(state.chains, it < warm_stop)
+                chunk = S.allocate_output(state.num_chains, n, state.dim)
+                t0 = time.perf_counter()
+                F.advance(state, it + n, chunk, it, self.chain_method)
+                seconds = time.perf_counter() - t0
+                rec.record(chunk, it)
+                recorded = True
+                sizer.observe(n, seconds)
+                timings["warmup" if it < warm_stop else "sampling"] += seconds
+                phase = "warmup" if state.iteration < warm_stop else "sampling"
+                elapsed = time.perf_counter() - t_begin
+                for c, p in enumerate(progress):
+                    p.phase, p.iteration, p.elapsed = phase, state.iteration - start, elapsed
+                    p.divergences = int(
+                        rec.warmup_divergences[c] if phase == "warmup" else rec.divergences[c]
+                    )
+                    p.step_size = float(chunk.step_size[c, -1])
+                    p.steps_per_draw = float(chunk.n_steps[c].mean())
+                    p.draws_per_second = n / max(seconds, 1e-9)
+                reporter.update(progress)
+                if self.progress_callback is not None:
+                    self.progress_callback(progress)
+            except KeyboardInterrupt:
+                if not recorded and snapshot is not None:
+                    # the chunk's draws were not kept: rewind so last_state matches the draws
+                    state.chains = snapshot
+                    state.iteration = it
+                return True
+        return False
+
+    def _closing_message(self, timings: dict, rec: _Recorder, n_warm: int) -> str:
+        seconds = timings["warmup"] + timings["sampling"]
+        return (
+            f"Sampling {rec.divergences.size} chain(s) x ({n_warm} warmup + {rec.sampled} "
+            f"draws) took {seconds:.2f} s; {int(rec.divergences.sum())} divergences"
+        )
+
+    def _warn(self, interrupted: bool, rec: _Recorder, num_samples: int) -> None:
+        if interrupted:
+            warnings.warn(
+                f"Sampling was interrupted (KeyboardInterrupt) after {rec.sampled} of "
+                f"{num_samples} sampling iterations per chain; the {rec.sampled // self.thinning}"
+                f" completed draws per chain are kept and mcmc.last_state is the state after "
+                f"them (continue with mcmc.post_warmup_state = mcmc.last_state).",
+                SamplingWarning,
+                stacklevel=4,
+            )
+        advice = self._results.advice() if self._results is not None else None
+        if advice:
+            warnings.warn(advice, SamplingWarning, stacklevel=4)
+
+    # ------------------------------------------------------------------ results
+
+    @property
+    def last_state(self) -> F.SamplerState:
+        """The state after the last completed iteration (see :class:`inference.functional.SamplerState`)."""
+        if self._last_state is None:
+            raise RuntimeError("no state yet: call mcmc.run(...) or mcmc.warmup(...) first")
+        return self._last_state
+
+    @property
+    def results(self) -> MCMCResults:
+        """The :class:`inference.results.MCMCResults` of the last :meth:`run`."""
+        if self._results is None:
+            raise RuntimeError("no samples yet: call mcmc.run(...) first")
+        return self._results
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Seconds spent compiling the model and the sampler, in warmup and in sampling."""
+        return dict(self.results.timings)
+
+    def get_samples(self, group_by_chain: bool = False) -> dict[str, np.ndarray]:
+        """Constrained draws of every latent and deterministic site.
+
+        Returns ``site -> (num_chains * draws, *site_shape)``, or
+        ``(num_chains, draws, *site_shape)`` with ``group_by_chain=True``.
+        """
+        return self.results.samples(group_by_chain)
+
+    def get_extra_fields(self, group_by_chain: bool = False) -> dict[str, np.ndarray]:
+        """Per-draw sampler statistics (``diverging``, ``lp``, ``acceptance_rate``,
+        ``step_size``, ``tree_depth``, ``n_steps``, ``energy``, ``energy_error``,
+        ``max_energy_error``, ``reached_max_treedepth``), flattened like :meth:`get_samples`.
+        """
+        return self.results.extra_fields(group_by_chain)
+
+    def summary(self, prob: float = 0.9, exclude_deterministic: bool = True):
+        """The :class:`inference.diagnostics.Summary` table printed by :meth:`print_summary`."""
+        return self.results.summary(prob, exclude_deterministic)
+
+    def print_summary(self, prob: float = 0.9, exclude_deterministic: bool = True) -> None:
+        """Print mean, sd, HDI, MCSE, ESS and R-hat per scalar, divergences and timings.
+
+        Parameters
+        ----------
+        prob : float, default 0.9
+            Probability mass of the highest-density interval.
+        exclude_deterministic : bool, default True
+            Leave deterministic sites out of the table (as NumPyro does).
+        """
+        print(self.results.report(prob, exclude_deterministic))
+
+    def to_datatree(self):
+        """The results as an ``xarray.DataTree`` (see :mod:`inference.arviz_export`)."""
+        from inference.arviz_export import to_datatree
+
+        return to_datatree(self.results)
+
+    def to_arviz(self):
+        """The results as ArviZ data: ``InferenceData`` on ArviZ < 1, a DataTree on 1.x.
+
+        Groups: ``posterior``, ``sample_stats``, ``log_likelihood`` (pointwise, for
+        ``az.loo``), ``observed_data``, ``constant_data`` (when the model has them).
+        """
+        from inference.arviz_export import to_arviz
+
+        return to_arviz(self.results)
+
+    def __repr__(self) -> str:
+        return (
+            f"MCMC({self.kernel!r}, num_warmup={self.num_warmup}, num_samples={self.num_samples}"
+            f", num_chains={self.num_chains}, thinning={self.thinning}, "
+            f"chain_method={self.chain_method!r})"
+        )

@@ -1,0 +1,224 @@
+r"""What a finished (or interrupted) MCMC run holds, and the report printed about it.
+
+:class:`MCMCResults` keeps the unconstrained draws ``(chain, draw, dim)`` and the per-draw
+sampler statistics ``(chain, draw)`` after thinning, counters over *all* sampling iterations
+(divergences and maximum-tree-depth hits are counted before thinning, so none are hidden), the
+timings and the model. Constrained values of every latent and deterministic site are computed
+on first use by the model's vectorised ``constrain`` on the whole draw array at once (not draw
+by draw), and cached.
+
+The report (:meth:`MCMCResults.report`) is the table of :func:`inference.diagnostics.summary`
+(mean, sd, HDI, MCSE, bulk/tail ESS, rank-normalised split :math:`\hat R` per scalar), then the
+number of divergences and of transitions that reached the maximum tree depth, then the timings
+and the effective sample size per second,
+:math:`\min_k \mathrm{ESS}_{bulk,k} / t_{sampling}` over the scalars :math:`k` shown.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+
+from inference import diagnostics
+
+__all__ = ["MCMCResults", "flatten_chains"]
+
+
+def flatten_chains(values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Merge the chain and draw axes: ``(chain, draw, ...)`` to ``(chain * draw, ...)``.
+
+    Examples
+    --------
+    >>> flatten_chains({"x": np.zeros((4, 100, 3))})["x"].shape
+    (400, 3)
+    """
+    return {k: v.reshape((v.shape[0] * v.shape[1],) + v.shape[2:]) for k, v in values.items()}
+
+
+@dataclasses.dataclass(eq=False)
+class MCMCResults:
+    """Draws, statistics, counters and timings of one run.
+
+    Attributes
+    ----------
+    model : CompiledModelLike
+        The model that was sampled.
+    draws : ndarray, shape (chain, draw, dim)
+        Kept unconstrained draws (after thinning).
+    stats : dict of str to ndarray
+        Per-draw statistics, ``(chain, draw)``, named as ArviZ reads them.
+    algorithm : str
+        ``"nuts"`` or ``"hmc"``.
+    num_warmup : int
+        Warmup iterations run in this call (0 when continuing after warmup).
+    num_samples : int
+        Sampling iterations completed per chain (before thinning).
+    thinning : int
+        Every ``thinning``-th sampling iteration was kept.
+    divergences, max_treedepth_hits, warmup_divergences : ndarray, shape (chain,)
+        Counts over all sampling (resp. warmup) iterations, before thinning.
+    max_tree_depth : int or None
+        NUTS' maximum tree depth (None for HMC).
+    target_accept_prob : float
+        The kernel's target acceptance probability (quoted in advice).
+    timings : dict of str to float
+        Seconds: ``model_compile``, ``sampler_compile``, ``warmup``, ``sampling``.
+    interrupted : bool
+        True if the run was stopped early (KeyboardInterrupt); the arrays hold the completed
+        draws only.
+    """
+
+    model: Any
+    draws: np.ndarray
+    stats: dict[str, np.ndarray]
+    algorithm: str
+    num_warmup: int
+    num_samples: int
+    thinning: int
+    divergences: np.ndarray
+    max_treedepth_hits: np.ndarray
+    warmup_divergences: np.ndarray
+    max_tree_depth: int | None
+    target_accept_prob: float
+    timings: dict[str, float]
+    interrupted: bool = False
+    _constrained: dict[str, np.ndarray] | None = dataclasses.field(default=None, repr=False)
+    _log_likelihood: dict[str, np.ndarray] | None = dataclasses.field(default=None, repr=False)
+
+    @property
+    def num_chains(self) -> int:
+        """Number of chains."""
+        return int(self.draws.shape[0])
+
+    @property
+    def num_draws(self) -> int:
+        """Kept draws per chain."""
+        return int(self.draws.shape[1])
+
+    # ------------------------------------------------------------------ values
+
+    def constrained(self) -> dict[str, np.ndarray]:
+        """Every latent and deterministic site, constrained, ``(chain, draw, ...)`` (cached)."""
+        if self._constrained is None:
+            values = self.model.constrain(self.draws)
+            self._constrained = {k: np.asarray(v) for k, v in values.items()}
+            for name, v in self._constrained.items():
+                if v.shape[:2] != self.draws.shape[:2]:
+                    raise ValueError(
+                        f"model.constrain returned site {name!r} with shape {v.shape}; "
+                        f"expected leading (chain, draw) = {self.draws.shape[:2]}"
+                    )
+        return self._constrained
+
+    def log_likelihood(self) -> dict[str, np.ndarray]:
+        """Pointwise log-likelihood per observed site, ``(chain, draw, *obs_shape)`` (cached)."""
+        if self._log_likelihood is None:
+            values = self.model.log_likelihood(self.draws)
+            self._log_likelihood = {k: np.asarray(v) for k, v in values.items()}
+        return self._log_likelihood
+
+    def samples(self, group_by_chain: bool = False) -> dict[str, np.ndarray]:
+        """Constrained sites: ``(chain, draw, ...)`` or flattened ``(chain * draw, ...)``."""
+        values = self.constrained()
+        return dict(values) if group_by_chain else flatten_chains(values)
+
+    def extra_fields(self, group_by_chain: bool = False) -> dict[str, np.ndarray]:
+        """Sampler statistics: ``(chain, draw)`` or flattened ``(chain * draw,)``."""
+        return dict(self.stats) if group_by_chain else flatten_chains(self.stats)
+
+    # ------------------------------------------------------------------ report
+
+    def summary(self, prob: float = 0.9, exclude_deterministic: bool = True) -> diagnostics.Summary:
+        """:func:`inference.diagnostics.summary` of the sites (deterministic ones optional)."""
+        values = self.constrained()
+        skip = (
+            set(getattr(self.model, "deterministic_names", ())) if exclude_deterministic else set()
+        )
+        chosen = {k: v for k, v in values.items() if k not in skip}
+        return diagnostics.summary(chosen, prob=prob)
+
+    def diagnostics_lines(self) -> list[str]:
+        """Divergence and tree-depth lines of the report."""
+        n_div = int(self.divergences.sum())
+        lines = [f"Number of divergences: {n_div}"]
+        if n_div:
+            per_chain = ", ".join(str(int(d)) for d in self.divergences)
+            lines[0] += f" (per chain: {per_chain})"
+        if self.max_tree_depth is not None:
+            hits = int(self.max_treedepth_hits.sum())
+            lines.append(
+                f"Transitions that reached the maximum tree depth ({self.max_tree_depth}): {hits}"
+            )
+        return lines
+
+    def timing_lines(self, table: diagnostics.Summary | None = None) -> list[str]:
+        """Timing and ESS-per-second lines of the report."""
+        t = self.timings
+        compile_s = t.get("model_compile", 0.0) + t.get("sampler_compile", 0.0)
+        lines = [
+            f"Time: compile {compile_s:.2f} s (model {t.get('model_compile', 0.0):.2f} s, "
+            f"sampler {t.get('sampler_compile', 0.0):.2f} s), warmup {t.get('warmup', 0.0):.2f} s, "
+            f"sampling {t.get('sampling', 0.0):.2f} s"
+        ]
+        if table is not None and len(table):
+            ess = table["ess_bulk"]
+            ess = ess[np.isfinite(ess)]
+            sampling = t.get("sampling", 0.0)
+            if ess.size and sampling > 0:
+                total = sampling + t.get("warmup", 0.0)
+                lines.append(
+                    f"Min ESS_bulk per second: {ess.min() / sampling:.1f} (sampling), "
+                    f"{ess.min() / total:.1f} (warmup + sampling)"
+                )
+        return lines
+
+    def report(self, prob: float = 0.9, exclude_deterministic: bool = True) -> str:
+        """The text printed by :meth:`inference.mcmc.MCMC.print_summary`."""
+        lines = []
+        if self.interrupted:
+            lines.append(f"Interrupted: {self.num_draws} draws per chain were completed and kept.")
+        table = None
+        if self.num_draws >= 4:
+            table = self.summary(prob, exclude_deterministic)
+            lines.append(diagnostics.format_summary(table))
+        else:
+            lines.append(f"({self.num_draws} draws per chain: too few for a summary table)")
+        lines.append("")
+        lines.extend(self.diagnostics_lines())
+        lines.extend(self.timing_lines(table))
+        return "\n".join(lines)
+
+    def advice(self) -> str | None:
+        """The text of the post-sampling warning, or None when there is nothing to report."""
+        n_div = int(self.divergences.sum())
+        hits = int(self.max_treedepth_hits.sum()) if self.max_tree_depth is not None else 0
+        total = self.num_chains * self.num_samples
+        parts = []
+        if n_div:
+            parts.append(
+                f"{n_div} of {total} transitions after warmup were divergent. The sampler could "
+                f"not follow the posterior's curvature, so the draws may be biased: "
+                f"reparameterise the model (e.g. a non-centred parameterisation of hierarchical "
+                f"scales) or raise target_accept_prob (now {self.target_accept_prob:g}) "
+                f"toward 0.95 or 0.99."
+            )
+        if hits:
+            parts.append(
+                f"{hits} of {total} transitions reached the maximum tree depth "
+                f"({self.max_tree_depth}); exploration is inefficient: reparameterise, use "
+                f"dense_mass=True for correlated parameters, or raise max_tree_depth."
+            )
+        return " ".join(parts) if parts else None
+
+    def ess_per_second(self) -> float:
+        """Minimum bulk ESS over the non-deterministic scalars per second of sampling."""
+        table = self.summary()
+        ess = table["ess_bulk"]
+        ess = ess[np.isfinite(ess)]
+        seconds = self.timings.get("sampling", 0.0)
+        if not ess.size or seconds <= 0:
+            return math.nan
+        return float(ess.min() / seconds)
