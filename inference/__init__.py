@@ -15,14 +15,10 @@ from inference import diagnostics, functional
 from inference.hmc import HMC
 from inference.mcmc import MCMC, CompiledModelLike, SamplingWarning
 from inference.nuts import NUTS
-
-# ---------------------------------------------------------------------------------------------
-# Predictive: added by the ppl bridge (the lead), e.g.
-#     from inference.predictive import Predictive
-# and "Predictive" appended to __all__ below.
-# ---------------------------------------------------------------------------------------------
+from inference.predictive import Predictive
 
 __all__ = [
+    "Predictive",
     "MCMC",
     "NUTS",
     "HMC",
