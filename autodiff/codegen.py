@@ -284,10 +284,14 @@ def _as_stack(name: str, aval, batch: tuple, tail: tuple) -> str:
     return f"np.ascontiguousarray({src}).reshape({(size, *tail)})"
 
 
-def _lower_matmul(out, ins, in_avals, out_aval, params):
+def _lower_matmul(out, ins, in_avals, out_aval, params, transposed=None):
     a, b = in_avals
     if a.ndim == 2 and b.ndim == 2:
-        return [f"{out} = np.dot(np.ascontiguousarray({ins[0]}), np.ascontiguousarray({ins[1]}))"]
+        # a transposed matrix is passed as a view: BLAS reads it with the transpose flag
+        transposed = transposed or {}
+        ops = [f"np.transpose({transposed[n]})" if n in transposed else f"np.ascontiguousarray({n})"
+               for n in ins]
+        return [f"{out} = np.dot({ops[0]}, {ops[1]})"]
     batch = out_aval.shape[:-2]
     return [
         f"{out} = gk.batched_dot({_as_stack(ins[0], a, batch, a.shape[-2:])}, "
@@ -464,6 +468,10 @@ def lower_eqn(eqn, outs: list[str], ins: list[str], module=None) -> list[str]:
     if name in _UFUNC or name in _SPECIAL or name == "polygamma":
         return _lower_elementwise(name, out, ins, in_avals, out_aval, eqn.params)
     rule = LOWERINGS.get(name)
+    if name == "matmul" and module is not None:
+        return _lower_matmul(out, ins, in_avals, out_aval, eqn.params, module.transposed)
+    if name == "transpose" and module is not None and out in module.transposed:
+        return []  # only read by matrix products, which take the transposed view
     if name in ("scatter_add", "scatter") and module is not None and ins[0] in module.dying:
         return rule(out, ins, in_avals, out_aval, eqn.params, inplace=True)
     if rule is None:
@@ -677,6 +685,7 @@ class _Module:
         self.count = 0
         self.const_stack: list[set[str]] = []
         self.dying: set[str] = set()  # variables whose single use is the equation being lowered
+        self.transposed: dict[str, str] = {}  # 2-D transposes read only by matmul -> source
         self.function_consts: dict[str, list[str]] = {}
 
     def fresh(self, prefix: str) -> str:
@@ -730,6 +739,8 @@ def _emit_function(module: _Module, graph: Graph, fn_name: str, const_params: bo
         for v in eqn.outputs:
             if counts.get(v.id) == 1 and v.id not in input_ids and v.aval.ndim:
                 module.dying.add(name(v))
+    saved_transposed = module.transposed
+    module.transposed = _matmul_only_transposes(graph, name)
     plan = plan_fusion(graph)
     store, producer = plan_materialization(plan, graph)
     for item in plan:
@@ -748,12 +759,38 @@ def _emit_function(module: _Module, graph: Graph, fn_name: str, const_params: bo
     result = [name(a) for a in graph.outputs]
     module.const_stack.pop()
     module.dying = saved_dying
+    module.transposed = saved_transposed
     # constants are passed in as trailing arguments (never baked into cached machine code)
     const_params = sorted(local_consts, key=lambda c: int(c[1:]))
     lines = ["@njit", f"def {fn_name}({', '.join(args + const_params)}):", *body]
     lines.append(f"    return ({''.join(o + ', ' for o in result)})")
     module.functions.append("\n".join(lines))
     module.function_consts[fn_name] = const_params
+
+
+def _matmul_only_transposes(graph: Graph, name) -> dict[str, str]:
+    """2-D transposes whose results are read only by 2-D matrix products (and are not outputs)."""
+    readers: dict[int, set[str]] = {}
+    for eqn in graph.eqns:
+        for a in eqn.inputs:
+            if isinstance(a, Var):
+                kind = eqn.primitive.name
+                if kind == "matmul" and any(x.aval.ndim != 2 for x in eqn.inputs):
+                    kind = "batched"
+                readers.setdefault(a.id, set()).add(kind)
+    outputs = {a.id for a in graph.outputs if isinstance(a, Var)}
+    found = {}
+    for eqn in graph.eqns:
+        out = eqn.outputs[0] if eqn.outputs else None
+        if (
+            eqn.primitive.name == "transpose"
+            and out.aval.ndim == 2
+            and isinstance(eqn.inputs[0], Var)
+            and readers.get(out.id) == {"matmul"}
+            and out.id not in outputs
+        ):
+            found[name(out)] = name(eqn.inputs[0])
+    return found
 
 
 def graph_to_source(graph: Graph, fn_name: str = "compiled") -> tuple[str, list[np.ndarray]]:
