@@ -323,7 +323,10 @@ class CompiledModel:
         draws = {n: [] for n in self.site_names}
         for _ in range(15):
             seed = int(rng.integers(2**31))
-            tr = handlers.trace(handlers.seed(self.model, seed)).get_trace(*args, **kwargs)
+            try:
+                tr = handlers.trace(handlers.seed(self.model, seed)).get_trace(*args, **kwargs)
+            except NotImplementedError:  # an improper prior has no median: start uniformly
+                return np.full(self.dim, np.nan)
             for n in self.site_names:
                 draws[n].append(np.asarray(tr[n].value, dtype=float))
         return self.unconstrain({n: np.median(np.stack(v), axis=0) for n, v in draws.items()})
@@ -392,9 +395,30 @@ def _log_density(model, arguments: _Arguments, layout: ParamLayout, theta, data,
     return total, tr
 
 
+class _InitToUniform(Messenger):
+    """Give each continuous latent site the value ``biject_to(support)(u)`` with ``u`` uniform
+    in (-2, 2) (NumPyro's ``init_to_uniform``), so that the prototype run needs no draws from
+    the prior: improper priors (``ImproperUniform``) have none."""
+
+    def __init__(self, fn, rng: np.random.Generator):
+        super().__init__(fn)
+        self.rng = rng
+
+    def process_message(self, msg: Message) -> None:
+        if msg.type != "sample" or msg.is_observed or msg.value is not None or msg.fn.is_discrete:
+            return
+        transform = _bijector(msg)
+        shape = msg.fn.shape(msg.kwargs.get("sample_shape", ()))
+        u = self.rng.uniform(-2.0, 2.0, tuple(transform.inverse_shape(shape)))
+        msg.value = np.asarray(transform(u))
+        msg.done = True
+
+
 def _prototype(model, arguments: _Arguments, seed: int = 0):
     args, kwargs = arguments.rebuild(arguments.data)
-    return handlers.trace(handlers.seed(model, seed)).get_trace(*args, **kwargs)
+    rng = np.random.default_rng(seed)
+    return handlers.trace(handlers.seed(_InitToUniform(model, rng), seed)).get_trace(
+        *args, **kwargs)
 
 
 def build_layout(prototype) -> ParamLayout:
