@@ -1,0 +1,334 @@
+r"""Hand-written gradients of the three densities of ``benchmarks/gradient.py``: the competitors.
+
+Each density exists here three times, all computing the same normalised log density (constants
+included) and its gradient, so that every version can be checked against our compiled one:
+
+* a Numba kernel ``*_numba(theta, grad, *data) -> logp`` written as well as we know how: one fused
+  loop, one ``exp`` per element where the maths allows it, no temporaries (it writes ``grad``);
+* a vectorised NumPy/SciPy function ``*_numpy(theta, *data) -> (logp, grad)`` (BLAS for products);
+* a JAX log density (forward pass only; JAX differentiates it), built by :func:`jax_logps` when
+  JAX is importable.
+
+The densities (unconstrained parameterisation, Jacobians of the log transforms included):
+
+Eight schools (non-centred), :math:`\theta = (\mu, \log\tau, z_{1:8})`,
+
+.. math::
+    \log p = \log\mathcal N(\mu\mid 0, 5) + \log\mathrm{HalfCauchy}(\tau\mid 5) + \log\tau
+    + \sum_j \log\mathcal N(z_j\mid 0, 1) + \log\mathcal N(y_j\mid \mu + \tau z_j, \sigma_j).
+
+Logistic regression, :math:`\theta = (\alpha, \beta_{1:25})`, :math:`\eta = \alpha + X\beta`,
+
+.. math::
+    \log p = \log\mathcal N(\alpha\mid 0, 5) + \sum_k \log\mathcal N(\beta_k\mid 0, 1)
+    + \sum_i \bigl(y_i\eta_i - \log(1 + e^{\eta_i})\bigr),
+    \qquad \nabla_\eta = y - \operatorname{expit}(\eta).
+
+Stochastic volatility, :math:`\theta = (\log\sigma, \log\nu, \mu_h, \tilde h_{1:T})`,
+:math:`c_t = \sum_{s\le t}\tilde h_s`, :math:`h_t = \mu_h + \sigma c_t`,
+:math:`w_t = (r_t e^{-h_t})^2/\nu`,
+
+.. math::
+    \log p = \log\mathrm{Exp}(\sigma\mid 10) + \log\sigma + \log\mathrm{Gamma}(\nu\mid 2, 0.1)
+    + \log\nu + \log\mathcal N(\mu_h\mid -4, 2) + \sum_t \log\mathcal N(\tilde h_t\mid 0, 1)
+    + \sum_t \Bigl(\log\Gamma\bigl(\tfrac{\nu+1}{2}\bigr) - \log\Gamma\bigl(\tfrac{\nu}{2}\bigr)
+      - \tfrac12\log(\nu\pi) - h_t - \tfrac{\nu+1}{2}\log(1 + w_t)\Bigr),
+
+whose gradient needs :math:`a_t = \partial\log p/\partial h_t = -1 + (\nu+1)\,w_t/(1+w_t)`,
+then :math:`\partial/\partial\mu_h = \sum_t a_t`, :math:`\partial/\partial\log\sigma =
+\sigma\sum_t a_t c_t` and :math:`\partial/\partial\tilde h_k = -\tilde h_k + \sigma\sum_{t\ge k}
+a_t` (a reverse cumulative sum).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import scipy.special
+
+from kernels import special as sp
+from kernels.jit import njit
+
+LOG_2PI = math.log(2.0 * math.pi)
+LOG_PI = math.log(math.pi)
+
+
+# ---------------------------------------------------------------------------------------------
+# Eight schools
+# ---------------------------------------------------------------------------------------------
+
+
+@njit
+def eight_schools_numba(theta, grad, y, sigma):
+    """Fused eight-schools log density and gradient: one pass over the schools."""
+    mu = theta[0]
+    log_tau = theta[1]
+    tau = math.exp(log_tau)
+    # mu ~ N(0, 5); tau ~ HalfCauchy(5) with the log-Jacobian log(tau)
+    lp = -0.5 * (mu / 5.0) ** 2 - math.log(5.0) - 0.5 * LOG_2PI
+    lp += math.log(2.0 * 5.0 / math.pi) - math.log(25.0 + tau * tau) + log_tau
+    g_mu = -mu / 25.0
+    g_log_tau = 1.0 - 2.0 * tau * tau / (25.0 + tau * tau)
+    for j in range(y.shape[0]):
+        z = theta[2 + j]
+        s = sigma[j]
+        resid = (y[j] - mu - tau * z) / s
+        lp += -0.5 * (z * z + resid * resid) - math.log(s) - LOG_2PI
+        d_mean = resid / s  # d lp / d (mu + tau z_j)
+        g_mu += d_mean
+        g_log_tau += d_mean * tau * z
+        grad[2 + j] = -z + d_mean * tau
+    grad[0] = g_mu
+    grad[1] = g_log_tau
+    return lp
+
+
+def eight_schools_numpy(theta: np.ndarray, y: np.ndarray, sigma: np.ndarray):
+    """Vectorised NumPy eight schools: ``(logp, grad)``."""
+    mu, log_tau, z = theta[0], theta[1], theta[2:]
+    tau = np.exp(log_tau)
+    resid = (y - mu - tau * z) / sigma
+    lp = (
+        -0.5 * (mu / 5.0) ** 2 - np.log(5.0) - 0.5 * LOG_2PI
+        + np.log(10.0 / np.pi) - np.log(25.0 + tau * tau) + log_tau
+        - 0.5 * (z @ z + resid @ resid) - np.log(sigma).sum() - y.size * LOG_2PI
+    )
+    d_mean = resid / sigma
+    grad = np.empty_like(theta)
+    grad[0] = -mu / 25.0 + d_mean.sum()
+    grad[1] = 1.0 - 2.0 * tau * tau / (25.0 + tau * tau) + tau * (d_mean @ z)
+    grad[2:] = -z + tau * d_mean
+    return lp, grad
+
+
+# ---------------------------------------------------------------------------------------------
+# Logistic regression
+# ---------------------------------------------------------------------------------------------
+
+
+@njit
+def _softplus_and_expit(eta):
+    """``(log(1 + e^eta), expit(eta))`` from a single ``exp(-|eta|)``."""
+    e = math.exp(-abs(eta))
+    softplus = max(eta, 0.0) + math.log1p(e)
+    p = 1.0 / (1.0 + e) if eta >= 0.0 else e / (1.0 + e)
+    return softplus, p
+
+
+@njit
+def _logistic_prior(theta, grad):
+    alpha = theta[0]
+    k = theta.shape[0] - 1
+    lp = -0.5 * (alpha / 5.0) ** 2 - math.log(5.0) - 0.5 * LOG_2PI - 0.5 * k * LOG_2PI
+    grad[0] = -alpha / 25.0
+    for j in range(k):
+        b = theta[1 + j]
+        lp -= 0.5 * b * b
+        grad[1 + j] = -b
+    return lp
+
+
+@njit
+def logistic_loop_numba(theta, grad, X, y):
+    """Logistic regression in one pass over the rows of ``X`` (row-major, read once)."""
+    lp = _logistic_prior(theta, grad)
+    alpha = theta[0]
+    n, k = X.shape
+    for i in range(n):
+        eta = alpha
+        for j in range(k):
+            eta += X[i, j] * theta[1 + j]
+        softplus, p = _softplus_and_expit(eta)
+        lp += y[i] * eta - softplus
+        resid = y[i] - p
+        grad[0] += resid
+        for j in range(k):
+            grad[1 + j] += resid * X[i, j]
+    return lp
+
+
+@njit
+def logistic_dot_numba(theta, grad, X, y):
+    """Logistic regression with BLAS: ``eta = X @ beta`` and ``X.T @ resid`` (no copy of X)."""
+    lp = _logistic_prior(theta, grad)
+    alpha = theta[0]
+    eta = np.dot(X, theta[1:])
+    resid = np.empty_like(eta)
+    g_alpha = 0.0
+    for i in range(eta.shape[0]):
+        e_i = alpha + eta[i]
+        softplus, p = _softplus_and_expit(e_i)
+        lp += y[i] * e_i - softplus
+        resid[i] = y[i] - p
+        g_alpha += resid[i]
+    g_beta = np.dot(X.T, resid)  # X.T is an F-ordered view: BLAS transposes, nothing is copied
+    grad[0] += g_alpha
+    for j in range(g_beta.shape[0]):
+        grad[1 + j] += g_beta[j]
+    return lp
+
+
+def logistic_numpy(theta: np.ndarray, X: np.ndarray, y: np.ndarray):
+    """Vectorised NumPy/BLAS logistic regression: ``(logp, grad)``."""
+    alpha, beta = theta[0], theta[1:]
+    eta = alpha + X @ beta
+    lp = (
+        -0.5 * (alpha / 5.0) ** 2 - np.log(5.0) - 0.5 * LOG_2PI
+        - 0.5 * (beta @ beta) - 0.5 * beta.size * LOG_2PI
+        + y @ eta - np.logaddexp(0.0, eta).sum()
+    )
+    resid = y - scipy.special.expit(eta)
+    grad = np.empty_like(theta)
+    grad[0] = -alpha / 25.0 + resid.sum()
+    grad[1:] = -beta + X.T @ resid
+    return lp, grad
+
+
+# ---------------------------------------------------------------------------------------------
+# Stochastic volatility
+# ---------------------------------------------------------------------------------------------
+
+
+@njit
+def _sv_hyper(log_sigma, log_nu, mu_h):
+    """Log prior of the three hyperparameters (with Jacobians) and its gradient."""
+    sigma = math.exp(log_sigma)
+    nu = math.exp(log_nu)
+    # sigma ~ Exponential(10): log 10 - 10 sigma, + log sigma (Jacobian)
+    lp = math.log(10.0) - 10.0 * sigma + log_sigma
+    # nu ~ Gamma(2, rate 0.1): 2 log 0.1 - lgamma(2) + log nu - 0.1 nu, + log nu (Jacobian)
+    lp += 2.0 * math.log(0.1) + 2.0 * log_nu - 0.1 * nu
+    # mu_h ~ N(-4, 2)
+    lp += -0.5 * ((mu_h + 4.0) / 2.0) ** 2 - math.log(2.0) - 0.5 * LOG_2PI
+    return lp, 1.0 - 10.0 * sigma, 2.0 - 0.1 * nu, -(mu_h + 4.0) / 4.0
+
+
+@njit
+def sv_numba(theta, grad, r):
+    """Stochastic volatility: a forward pass (running cumulative sum) and a reverse pass."""
+    log_sigma, log_nu, mu_h = theta[0], theta[1], theta[2]
+    sigma = math.exp(log_sigma)
+    nu = math.exp(log_nu)
+    lp, g_log_sigma, g_log_nu, g_mu = _sv_hyper(log_sigma, log_nu, mu_h)
+    n = r.shape[0]
+    c = 0.0
+    sum_a = 0.0
+    sum_ac = 0.0
+    sum_log1p = 0.0
+    sum_frac = 0.0
+    for t in range(n):
+        x = theta[3 + t]
+        c += x
+        h = mu_h + sigma * c
+        z = r[t] * math.exp(-h)
+        w = z * z / nu
+        log1p_w = math.log1p(w)
+        lp += -0.5 * x * x - h - 0.5 * (nu + 1.0) * log1p_w
+        frac = w / (1.0 + w)
+        a = -1.0 + (nu + 1.0) * frac  # d lp / d h_t
+        sum_a += a
+        sum_ac += a * c
+        sum_log1p += log1p_w
+        sum_frac += frac
+        grad[3 + t] = a  # kept for the reverse cumulative sum below
+    half = 0.5 * (nu + 1.0)
+    lp += n * (sp.gammaln(half) - sp.gammaln(0.5 * nu) - 0.5 * (log_nu + LOG_PI) - 0.5 * LOG_2PI)
+    d_nu = (
+        n * (0.5 * sp.digamma(half) - 0.5 * sp.digamma(0.5 * nu) - 0.5 / nu)
+        - 0.5 * sum_log1p + half / nu * sum_frac
+    )
+    tail = 0.0
+    for t in range(n - 1, -1, -1):
+        tail += grad[3 + t]
+        grad[3 + t] = -theta[3 + t] + sigma * tail
+    grad[0] = g_log_sigma + sigma * sum_ac
+    grad[1] = g_log_nu + nu * d_nu
+    grad[2] = g_mu + sum_a
+    return lp
+
+
+def sv_numpy(theta: np.ndarray, r: np.ndarray):
+    """Vectorised NumPy/SciPy stochastic volatility: ``(logp, grad)``."""
+    log_sigma, log_nu, mu_h, h_raw = theta[0], theta[1], theta[2], theta[3:]
+    sigma, nu = np.exp(log_sigma), np.exp(log_nu)
+    n = r.size
+    c = np.cumsum(h_raw)
+    h = mu_h + sigma * c
+    w = (r * np.exp(-h)) ** 2 / nu
+    log1p_w = np.log1p(w)
+    half = 0.5 * (nu + 1.0)
+    lp = (
+        np.log(10.0) - 10.0 * sigma + log_sigma
+        + 2.0 * np.log(0.1) + 2.0 * log_nu - 0.1 * nu
+        - 0.5 * ((mu_h + 4.0) / 2.0) ** 2 - np.log(2.0) - 0.5 * LOG_2PI
+        - 0.5 * (h_raw @ h_raw) - 0.5 * n * LOG_2PI
+        + n * (scipy.special.gammaln(half) - scipy.special.gammaln(0.5 * nu)
+               - 0.5 * (log_nu + LOG_PI))
+        - h.sum() - half * log1p_w.sum()
+    )
+    frac = w / (1.0 + w)
+    a = -1.0 + (nu + 1.0) * frac
+    d_nu = (
+        n * (0.5 * scipy.special.digamma(half) - 0.5 * scipy.special.digamma(0.5 * nu) - 0.5 / nu)
+        - 0.5 * log1p_w.sum() + half / nu * frac.sum()
+    )
+    grad = np.empty_like(theta)
+    grad[0] = 1.0 - 10.0 * sigma + sigma * (a @ c)
+    grad[1] = 2.0 - 0.1 * nu + nu * d_nu
+    grad[2] = -(mu_h + 4.0) / 4.0 + a.sum()
+    grad[3:] = -h_raw + sigma * np.cumsum(a[::-1])[::-1]
+    return lp, grad
+
+
+# ---------------------------------------------------------------------------------------------
+# JAX (optional)
+# ---------------------------------------------------------------------------------------------
+
+
+def jax_logps() -> dict[str, Callable]:
+    """The three log densities written with ``jax.numpy`` (float64); raises ImportError
+    when JAX is not installed."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    from jax.scipy.special import gammaln
+
+    def eight_schools(theta, y, sigma):
+        mu, log_tau, z = theta[0], theta[1], theta[2:]
+        tau = jnp.exp(log_tau)
+        resid = (y - mu - tau * z) / sigma
+        return (
+            -0.5 * (mu / 5.0) ** 2 - jnp.log(5.0) - 0.5 * LOG_2PI
+            + jnp.log(10.0 / jnp.pi) - jnp.log(25.0 + tau * tau) + log_tau
+            - 0.5 * jnp.sum(z * z + resid * resid) - jnp.sum(jnp.log(sigma)) - y.size * LOG_2PI
+        )
+
+    def logistic(theta, X, y):
+        alpha, beta = theta[0], theta[1:]
+        eta = alpha + X @ beta
+        return (
+            -0.5 * (alpha / 5.0) ** 2 - jnp.log(5.0) - 0.5 * LOG_2PI
+            - 0.5 * jnp.sum(beta * beta) - 0.5 * beta.size * LOG_2PI
+            + jnp.sum(y * eta - jax.nn.softplus(eta))
+        )
+
+    def sv(theta, r):
+        log_sigma, log_nu, mu_h, h_raw = theta[0], theta[1], theta[2], theta[3:]
+        sigma, nu = jnp.exp(log_sigma), jnp.exp(log_nu)
+        n = r.size
+        h = mu_h + sigma * jnp.cumsum(h_raw)
+        w = (r * jnp.exp(-h)) ** 2 / nu
+        half = 0.5 * (nu + 1.0)
+        return (
+            jnp.log(10.0) - 10.0 * sigma + log_sigma
+            + 2.0 * jnp.log(0.1) + 2.0 * log_nu - 0.1 * nu
+            - 0.5 * ((mu_h + 4.0) / 2.0) ** 2 - jnp.log(2.0) - 0.5 * LOG_2PI
+            - 0.5 * jnp.sum(h_raw * h_raw) - 0.5 * n * LOG_2PI
+            + n * (gammaln(half) - gammaln(0.5 * nu) - 0.5 * (log_nu + LOG_PI))
+            - jnp.sum(h) - half * jnp.sum(jnp.log1p(w))
+        )
+
+    return {"eight_schools": eight_schools, "logistic": logistic, "sv": sv}
