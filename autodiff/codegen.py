@@ -146,6 +146,8 @@ def _lower_cumulative(kind):
         perm = [i for i in range(aval.ndim) if i != axis] + [axis]
         back = tuple(int(p) for p in np.argsort(perm))
         res = f"gk.rows_{kind}({rows}, {params['reverse']}).reshape({moved})"
+        if back == tuple(range(len(back))):  # np.transpose with axes is costly to compile
+            return lines + [f"{out} = {res}"]
         return lines + [f"{out} = np.ascontiguousarray(np.transpose({res}, {back}))"]
 
     return lower
@@ -431,7 +433,8 @@ LOWERINGS: dict[str, Callable] = {
     "cumprod": _lower_cumulative("cumprod"),
     "reshape": _lower_reshape,
     "transpose": lambda out, ins, ia, oa, p: [
-        f"{out} = np.ascontiguousarray(np.transpose({ins[0]}, {p['perm']}))"
+        f"{out} = np.ascontiguousarray({ins[0]}.T)" if p["perm"] == (1, 0)
+        else f"{out} = np.ascontiguousarray(np.transpose({ins[0]}, {p['perm']}))"
     ],
     "broadcast_to": lambda out, ins, ia, oa, p: [
         f"{out} = np.ascontiguousarray(np.broadcast_to("
@@ -584,6 +587,11 @@ def _scalar_expr(eqn, ins: list[str]) -> str:
     return f"{fn}({', '.join(ins)})"
 
 
+_CHEAP = {"add", "sub", "mul", "neg", "select", "convert_element_type", "stop_gradient",
+          "broadcast_to", "abs", "sign", "lt", "le", "gt", "ge", "eq", "ne", "maximum", "minimum",
+          "logical_and", "logical_or", "logical_not", "logical_xor"}
+
+
 def plan_materialization(plan: list, graph: Graph) -> tuple[set[int], dict[int, Any]]:
     """Which cluster values must be stored in arrays, and which can be recomputed.
 
@@ -610,7 +618,7 @@ def plan_materialization(plan: list, graph: Graph) -> tuple[set[int], dict[int, 
             producer[out.id] = (e, shape)
             cost = 1 + sum(size.get(a.id, 0) for a in e.inputs if isinstance(a, Var)
                            and a.id in producer and a.id not in store)
-            if cost > 40:
+            if cost > 40 or e.primitive.name not in _CHEAP:  # never recompute exp, log, /...
                 store.add(out.id)
                 cost = 0
             size[out.id] = cost

@@ -37,3 +37,22 @@ def test_optimized_gradient_graph_evaluates_the_same(case):
     assert len(small.eqns) <= len(graph.eqns)
     for a, b in zip(autodiff.eval_graph(small, *args), autodiff.eval_graph(graph, *args)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_simplify_removes_neutral_operations():
+    from autodiff.passes import simplify
+
+    graph = autodiff.make_graph(lambda x: (x + 0.0) * 1.0 / 1.0 - 0.0)(np.ones(3))
+    assert simplify(graph).eqns == [] or dce(simplify(graph)).eqns == []
+    out = autodiff.eval_graph(dce(simplify(graph)), np.arange(3.0))[0]
+    np.testing.assert_array_equal(out, np.arange(3.0))
+
+
+def test_simplify_keeps_broadcasting_operations():
+    from autodiff.passes import simplify
+
+    graph = autodiff.make_graph(lambda x: x * np.ones((2, 3)))(np.ones(3))
+    small = dce(simplify(graph))
+    assert small.out_avals[0].shape == (2, 3)
+    np.testing.assert_array_equal(autodiff.eval_graph(small, np.arange(3.0))[0],
+                                  np.broadcast_to(np.arange(3.0), (2, 3)))
