@@ -505,33 +505,39 @@ def _fusible(eqn) -> bool:
 def plan_fusion(graph: Graph) -> list:
     """Group fusible equations with one output shape into clusters (one loop each).
 
-    A sum of a cluster value over all its axes joins the cluster as an accumulator.  Scalar
-    equations met while a cluster is open, which do not depend on the cluster, are hoisted
-    before its loop so that the cluster can continue past them.
+    A sum of a cluster value over all its axes joins the cluster as an accumulator.  While a
+    cluster is open, scalar equations that do not depend on it are hoisted before its loop, and
+    scalar equations that depend on its sums are deferred after it, so that independent
+    elementwise work (a log density's terms and its gradient's residuals, say) shares one loop.
     """
     items: list = []
     cluster: list = []
     hoisted: list = []
+    deferred: list = []
     shape: tuple | None = None
     members: set[int] = set()
+    late: set[int] = set()  # outputs of deferred equations
 
     def close():
-        nonlocal cluster, hoisted, shape, members
+        nonlocal cluster, hoisted, deferred, shape, members, late
         items.extend(("eqn", e) for e in hoisted)
         if len(cluster) == 1 and cluster[0].primitive.name != "reduce_sum":
             items.append(("eqn", cluster[0]))
         elif cluster:
             items.append(("cluster", shape, cluster))
-        cluster, hoisted, shape, members = [], [], None, set()
+        items.extend(("eqn", e) for e in deferred)
+        cluster, hoisted, deferred, shape, members, late = [], [], [], None, set(), set()
 
     for eqn in graph.eqns:
         out_shape = eqn.outputs[0].aval.shape if eqn.outputs else None
-        depends = any(isinstance(a, Var) and a.id in members for a in eqn.inputs)
+        var_inputs = [a.id for a in eqn.inputs if isinstance(a, Var)]
+        depends = any(i in members for i in var_inputs)
+        depends_late = any(i in late for i in var_inputs)
         if _fusible(eqn) and all(a.aval.ndim <= len(out_shape) for a in eqn.inputs):
             reads_reduction = any(
                 isinstance(a, Var) and a.id in members and a.aval.ndim == 0 for a in eqn.inputs
             )
-            if cluster and (out_shape != shape or reads_reduction):
+            if cluster and (out_shape != shape or reads_reduction or depends_late):
                 close()
             cluster.append(eqn)
             shape = out_shape
@@ -552,8 +558,12 @@ def plan_fusion(graph: Graph) -> list:
             and all(v.aval.ndim == 0 for v in eqn.outputs)
             and eqn.primitive.name not in ("cond", "scan")
         )
-        if cluster and scalar and not depends:
+        if cluster and scalar and not depends and not depends_late:
             hoisted.append(eqn)  # computed before the loop; the cluster stays open
+            continue
+        if cluster and scalar:
+            deferred.append(eqn)  # computed after the loop; the cluster stays open
+            late.update(v.id for v in eqn.outputs)
             continue
         close()
         items.append(("eqn", eqn))
@@ -583,6 +593,11 @@ def _scalar_expr(eqn, ins: list[str]) -> str:
         return f"np.{'bool_' if dtype.name == 'bool' else dtype.name}({ins[0]})"
     if name in _SCALAR_OPS:
         return f"({ins[0]} {_SCALAR_OPS[name]} {ins[1]})"
+    if name == "log1pexp":  # max(x, 0) + log1p(exp(-|x|)): accurate for every x
+        return f"(max({ins[0]}, 0.0) + np.log1p(np.exp(-abs({ins[0]}))))"
+    if name == "expit":  # 1/(1+e) or e/(1+e) with e = exp(-|x|): no overflow, shares the exp
+        x = ins[0]
+        return f"((1.0 if {x} >= 0 else np.exp(-abs({x}))) / (1.0 + np.exp(-abs({x}))))"
     fn = "sp.trigamma" if name == "polygamma" else (_SPECIAL.get(name) or _UFUNC[name])
     return f"{fn}({', '.join(ins)})"
 
@@ -595,34 +610,42 @@ _CHEAP = {"add", "sub", "mul", "neg", "select", "convert_element_type", "stop_gr
 def plan_materialization(plan: list, graph: Graph) -> tuple[set[int], dict[int, Any]]:
     """Which cluster values must be stored in arrays, and which can be recomputed.
 
-    A value computed in a fused loop and needed by a later loop of the same shape is recomputed
-    there from its inputs (a few flops) instead of being stored (an allocation); it is stored
-    when a non-fused equation or the graph's result needs it, when the later loop has another
-    shape, or when recomputing it would repeat more than a few dozen operations.
+    A cheap value (a few additions and multiplications) computed in a fused loop and needed by a
+    later loop of the same shape is recomputed there instead of being stored (an allocation);
+    a value is stored when a non-fused equation or the graph's result needs it, when a later
+    loop of another shape needs it, or when a later loop needs it and it is expensive
+    (transcendental functions and divisions are never computed twice).
     """
-    producer: dict[int, tuple] = {}  # value id -> (eqn, cluster shape)
+    producer: dict[int, tuple] = {}  # value id -> (eqn, cluster shape, plan index)
+    inlinable: dict[int, bool] = {}
     size: dict[int, int] = {}
     store: set[int] = {a.id for a in graph.outputs if isinstance(a, Var)}
-    for item in plan:
+    for k, item in enumerate(plan):
         if item[0] == "eqn":
             store.update(a.id for a in item[1].inputs if isinstance(a, Var))
             continue
         _, shape, eqns = item
         for e in eqns:
             for a in e.inputs:
-                if isinstance(a, Var) and a.id in producer and producer[a.id][1] != shape:
+                if not isinstance(a, Var) or a.id not in producer:
+                    continue
+                _, p_shape, p_index = producer[a.id]
+                if p_index != k and (p_shape != shape or not inlinable[a.id]):
                     store.add(a.id)
             if e.primitive.name == "reduce_sum":
                 continue
             out = e.outputs[0]
-            producer[out.id] = (e, shape)
+            producer[out.id] = (e, shape, k)
             cost = 1 + sum(size.get(a.id, 0) for a in e.inputs if isinstance(a, Var)
                            and a.id in producer and a.id not in store)
-            if cost > 40 or e.primitive.name not in _CHEAP:  # never recompute exp, log, /...
-                store.add(out.id)
-                cost = 0
+            inlinable[out.id] = (
+                cost <= 40
+                and e.primitive.name in _CHEAP
+                and all(inlinable.get(a.id, True) or a.id in store
+                        for a in e.inputs if isinstance(a, Var) and a.id in producer)
+            )
             size[out.id] = cost
-    return store, producer
+    return store, {v: (e, shape) for v, (e, shape, _) in producer.items()}
 
 
 def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict) -> list[str]:
