@@ -793,7 +793,9 @@ def _emit_function(module: _Module, graph: Graph, fn_name: str, const_params: bo
     module.transposed = saved_transposed
     # constants are passed in as trailing arguments (never baked into cached machine code)
     const_params = sorted(local_consts, key=lambda c: int(c[1:]))
-    lines = ["@njit", f"def {fn_name}({', '.join(args + const_params)}):", *body]
+    # error_model="numpy": x / 0 is inf or nan, as in NumPy; an exception could not leave the
+    # model kernel (a C function) and would be lost
+    lines = ['@njit(error_model="numpy")', f"def {fn_name}({', '.join(args + const_params)}):", *body]
     lines.append(f"    return ({''.join(o + ', ' for o in result)})")
     module.functions.append("\n".join(lines))
     module.function_consts[fn_name] = const_params
@@ -952,7 +954,8 @@ def compile_logp_grad(graph: Graph) -> LogpGradKernel:
     data_avals = [v.aval for v in graph.inputs[1:]]
     consts = list(module.consts)
     lines = [
-        "@cfunc(LOGP_GRAD_SIG, cache=True, nopython=True)" if not JIT_DISABLED else "",
+        '@cfunc(LOGP_GRAD_SIG, cache=True, nopython=True, error_model="numpy")'
+        if not JIT_DISABLED else "",
         "def logp_grad(theta_ptr, grad_ptr, logp_ptr, data_ptr):",
         f"    theta = carray(theta_ptr, ({dim},))",
         f"    table = carray(as_i8_pointer(data_ptr), ({len(data_avals) + len(consts) or 1},))",

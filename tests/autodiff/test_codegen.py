@@ -109,3 +109,21 @@ def test_debug_switch_runs_generated_code_as_python(tmp_path):
                          check=True).stdout.split()
     assert out[0] == "2.0"
     assert out[-1] == "function"  # a plain Python function, not a Numba dispatcher
+
+
+def test_division_by_zero_follows_numpy_and_reaches_the_status():
+    """Generated code uses NumPy's error model: x / 0 is inf (an exception could not leave the
+    C-ABI model kernel), and the kernel reports the non-finite value through its status."""
+    from autodiff.codegen import compile_logp_grad
+    from kernels.model_abi import evaluate
+
+    anp = autodiff.numpy
+    f = autodiff.jit(lambda x, y: anp.sum(x / y))
+    assert f(np.ones(2), np.zeros(2)) == np.inf
+    graph = autodiff.make_graph(autodiff.value_and_grad(lambda th, s: anp.sum(th / s)))(
+        np.ones(2), np.array(0.0))
+    kernel = compile_logp_grad(graph)
+    pointer, keepalive = kernel.pack_data([np.array(0.0)])
+    status, logp = evaluate(kernel.address, pointer, np.ones(2), np.zeros(2))
+    assert status != 0 and not np.isfinite(logp)
+    del keepalive
