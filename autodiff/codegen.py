@@ -293,6 +293,11 @@ def _lower_matmul(out, ins, in_avals, out_aval, params, transposed=None):
         transposed = transposed or {}
         ops = [f"np.transpose({transposed[n]})" if n in transposed else f"np.ascontiguousarray({n})"
                for n in ins]
+        m, k, n = a.shape[0], a.shape[1], b.shape[1]
+        if n == 1 and ins[1] not in transposed:  # matrix-vector product (BLAS gemv, not gemm)
+            return [f"{out} = np.dot({ops[0]}, {ops[1]}.reshape({k})).reshape(({m}, 1))"]
+        if m == 1 and ins[0] not in transposed:
+            return [f"{out} = np.dot({ops[0]}.reshape({k}), {ops[1]}).reshape((1, {n}))"]
         return [f"{out} = np.dot({ops[0]}, {ops[1]})"]
     batch = out_aval.shape[:-2]
     return [
