@@ -11,7 +11,7 @@ numbayes[bench]``): a library that is not installed is skipped, one that fails p
 
 Run::
 
-    python benchmarks/mcmc_suite.py                       # everything (tens of minutes)
+    python benchmarks/mcmc_suite.py                       # everything (~30 min on 2 cores)
     python benchmarks/mcmc_suite.py --quick               # 200 + 200 iterations, smoke run
     python benchmarks/mcmc_suite.py --models eight_schools_centred,logistic_regression \
         --libraries numbayes,nutpie --no-full-cold
