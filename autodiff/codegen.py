@@ -65,11 +65,18 @@ def _shape(aval) -> str:
     return "(" + "".join(f"{d}, " for d in aval.shape) + ")"
 
 
+class _IntScalar:
+    ndim = 0
+
+
+_INT_SCALAR = _IntScalar()
+
+
 def _lower_elementwise(name, out, ins, in_avals, out_aval, params):
-    if name == "polygamma":
+    if name == "polygamma":  # the static order becomes the kernel's first argument
+        fn = "sp.trigamma" if params["n"] == 1 else "sp.polygamma"
         if params["n"] != 1:
-            raise LoweringError(f"polygamma of order {params['n']} has no Numba lowering yet")
-        fn = "sp.trigamma"
+            ins, in_avals = [str(params["n"]), *ins], [_INT_SCALAR, *in_avals]
     else:
         fn = _SPECIAL.get(name) or _UFUNC[name]
     if out_aval.ndim == 0:  # scalars stay Python scalars in generated code
@@ -502,8 +509,6 @@ def _fusible(eqn) -> bool:
     name = eqn.primitive.name
     if name not in _FUSIBLE or len(eqn.outputs) != 1 or eqn.outputs[0].aval.ndim == 0:
         return False
-    if name == "polygamma" and eqn.params["n"] != 1:
-        return False
     return True
 
 
@@ -603,7 +608,10 @@ def _scalar_expr(eqn, ins: list[str]) -> str:
     if name == "expit":  # 1/(1+e) or e/(1+e) with e = exp(-|x|): no overflow, shares the exp
         x = ins[0]
         return f"((1.0 if {x} >= 0 else np.exp(-abs({x}))) / (1.0 + np.exp(-abs({x}))))"
-    fn = "sp.trigamma" if name == "polygamma" else (_SPECIAL.get(name) or _UFUNC[name])
+    if name == "polygamma":
+        n = eqn.params["n"]
+        return f"sp.trigamma({ins[0]})" if n == 1 else f"sp.polygamma({n}, {ins[0]})"
+    fn = _SPECIAL.get(name) or _UFUNC[name]
     return f"{fn}({', '.join(ins)})"
 
 
