@@ -244,7 +244,3 @@ def loop_batch(primitive: Primitive) -> Callable:
         return stack(results), 0
 
     return rule
-
-
-def zeros_batch_dims(n: int) -> list[int]:
-    return [0] * n

@@ -118,7 +118,7 @@ class Predictive:
                 return self.model(*a, **k)
 
         model = handlers.substitute(batched, data=data, strict=False) if data else batched
-        model = _unobserve(model, proto)
+        model = _unobserve(model)
         tr = handlers.trace(handlers.seed(model, rng)).get_trace(*args, **kwargs)
         out = {}
         for name, site in tr.items():
@@ -136,7 +136,7 @@ class Predictive:
         for i in range(self.num_samples):
             values = {k: v[i] for k, v in self.posterior.items()}
             model = handlers.substitute(self.model, data=values, strict=False)
-            tr = handlers.trace(handlers.seed(_unobserve(model, None), rng)).get_trace(
+            tr = handlers.trace(handlers.seed(_unobserve(model), rng)).get_trace(
                 *args, **kwargs)
             for name, site in tr.items():
                 if site.type in ("sample", "deterministic"):
@@ -144,7 +144,7 @@ class Predictive:
         return {k: np.stack(v) for k, v in draws.items()}
 
 
-def _unobserve(model, proto):
+def _unobserve(model):
     """Observed sites are re-drawn (predictive), not held at the data."""
     from ppl.runtime import Messenger
 

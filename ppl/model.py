@@ -22,7 +22,6 @@ static (part of the compiled code).
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -472,8 +471,3 @@ def compile_model(model: Callable, *args: Any, **kwargs: Any) -> CompiledModel:
     graph = autodiff.make_graph(autodiff.value_and_grad(logdensity))(theta0, *arguments.data)
     kernel = compile_logp_grad(graph)
     return CompiledModel(model, arguments, prototype, layout, kernel)
-
-
-def suggest(name: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(name, candidates, n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
