@@ -470,6 +470,12 @@ LOWERINGS: dict[str, Callable] = {
 }
 
 
+def has_lowering(name: str) -> bool:
+    """Whether the primitive called ``name`` has a Numba lowering here."""
+    return (name in _UFUNC or name in _SPECIAL or name in LOWERINGS or name in MULTI_LOWERINGS
+            or name == "polygamma")
+
+
 def lower_eqn(eqn, outs: list[str], ins: list[str], module=None) -> list[str]:
     name = eqn.primitive.name
     in_avals = [a.aval for a in eqn.inputs]

@@ -127,3 +127,12 @@ def test_division_by_zero_follows_numpy_and_reaches_the_status():
     status, logp = evaluate(kernel.address, pointer, np.ones(2), np.zeros(2))
     assert status != 0 and not np.isfinite(logp)
     del keepalive
+
+
+def test_every_registered_primitive_has_a_numba_lowering():
+    from autodiff.codegen import has_lowering
+    from autodiff.core import REGISTRY
+    from autodiff.ops import INTERNAL
+
+    missing = sorted(name for name in REGISTRY if name not in INTERNAL and not has_lowering(name))
+    assert missing == [], f"primitives without a Numba lowering: {missing}"
