@@ -1,0 +1,222 @@
+"""Loop fusion: chains of elementwise equations of one shape become one loop, no temporaries.
+
+:func:`plan_fusion` groups a graph's equations into clusters (one loop each; sums become
+accumulators; independent scalar work is hoisted before or deferred after the loop);
+:func:`plan_materialization` decides which loop values are stored in arrays and which are
+recomputed where needed; :func:`emit_cluster` writes the loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from autodiff.codegen.lowering import _SCALAR_OPS, _SPECIAL, _UFUNC, _dtype_src, _shape
+from autodiff.ir import Graph, Var
+
+_FUSIBLE = set(_UFUNC) | set(_SPECIAL) | {"polygamma", "select", "convert_element_type",
+                                           "stop_gradient", "broadcast_to"}
+
+
+def _fusible(eqn) -> bool:
+    name = eqn.primitive.name
+    if name not in _FUSIBLE or len(eqn.outputs) != 1 or eqn.outputs[0].aval.ndim == 0:
+        return False
+    return True
+
+
+def plan_fusion(graph: Graph) -> list:
+    """Group fusible equations with one output shape into clusters (one loop each).
+
+    A sum of a cluster value over all its axes joins the cluster as an accumulator.  While a
+    cluster is open, scalar equations that do not depend on it are hoisted before its loop, and
+    scalar equations that depend on its sums are deferred after it, so that independent
+    elementwise work (a log density's terms and its gradient's residuals, say) shares one loop.
+    """
+    items: list = []
+    cluster: list = []
+    hoisted: list = []
+    deferred: list = []
+    shape: tuple | None = None
+    members: set[int] = set()
+    late: set[int] = set()  # outputs of deferred equations
+
+    def close():
+        nonlocal cluster, hoisted, deferred, shape, members, late
+        items.extend(("eqn", e) for e in hoisted)
+        if len(cluster) == 1 and cluster[0].primitive.name != "reduce_sum":
+            items.append(("eqn", cluster[0]))
+        elif cluster:
+            items.append(("cluster", shape, cluster))
+        items.extend(("eqn", e) for e in deferred)
+        cluster, hoisted, deferred, shape, members, late = [], [], [], None, set(), set()
+
+    for eqn in graph.eqns:
+        out_shape = eqn.outputs[0].aval.shape if eqn.outputs else None
+        var_inputs = [a.id for a in eqn.inputs if isinstance(a, Var)]
+        depends = any(i in members for i in var_inputs)
+        depends_late = any(i in late for i in var_inputs)
+        if _fusible(eqn) and all(a.aval.ndim <= len(out_shape) for a in eqn.inputs):
+            reads_reduction = any(
+                isinstance(a, Var) and a.id in members and a.aval.ndim == 0 for a in eqn.inputs
+            )
+            if cluster and (out_shape != shape or reads_reduction or depends_late):
+                close()
+            cluster.append(eqn)
+            shape = out_shape
+            members.add(eqn.outputs[0].id)
+            continue
+        if (
+            cluster
+            and eqn.primitive.name == "reduce_sum"
+            and isinstance(eqn.inputs[0], Var)
+            and eqn.inputs[0].id in members
+            and len(eqn.params["axes"]) == len(shape)
+        ):
+            cluster.append(eqn)  # accumulated inside the loop
+            members.add(eqn.outputs[0].id)
+            continue
+        scalar = (
+            not eqn.primitive.multiple_results
+            and all(v.aval.ndim == 0 for v in eqn.outputs)
+            and eqn.primitive.name not in ("cond", "scan")
+        )
+        if cluster and scalar and not depends and not depends_late:
+            hoisted.append(eqn)  # computed before the loop; the cluster stays open
+            continue
+        if cluster and scalar:
+            deferred.append(eqn)  # computed after the loop; the cluster stays open
+            late.update(v.id for v in eqn.outputs)
+            continue
+        close()
+        items.append(("eqn", eqn))
+    close()
+    return items
+
+
+def _element(name: str, aval, shape: tuple) -> str:
+    """Source for the element of input ``name`` (broadcast to ``shape``) at loop index o0.."""
+    if aval.ndim == 0:
+        return name
+    offset = len(shape) - aval.ndim
+    subs = ["0" if d == 1 and shape[offset + k] != 1 else f"o{offset + k}"
+            for k, d in enumerate(aval.shape)]
+    return f"{name}[{', '.join(subs)}]"
+
+
+def _scalar_expr(eqn, ins: list[str]) -> str:
+    """The scalar expression computing one element of an elementwise equation."""
+    name = eqn.primitive.name
+    if name in ("stop_gradient", "broadcast_to"):
+        return ins[0]
+    if name == "select":
+        return f"({ins[1]} if {ins[0]} else {ins[2]})"
+    if name == "convert_element_type":
+        dtype = np.dtype(eqn.params["dtype"])
+        return f"np.{'bool_' if dtype.name == 'bool' else dtype.name}({ins[0]})"
+    if name in _SCALAR_OPS:
+        return f"({ins[0]} {_SCALAR_OPS[name]} {ins[1]})"
+    if name == "log1pexp":  # max(x, 0) + log1p(exp(-|x|)): accurate for every x
+        return f"(max({ins[0]}, 0.0) + np.log1p(np.exp(-abs({ins[0]}))))"
+    if name == "expit":  # 1/(1+e) or e/(1+e) with e = exp(-|x|): no overflow, shares the exp
+        x = ins[0]
+        return f"((1.0 if {x} >= 0 else np.exp(-abs({x}))) / (1.0 + np.exp(-abs({x}))))"
+    if name == "polygamma":
+        n = eqn.params["n"]
+        return f"sp.trigamma({ins[0]})" if n == 1 else f"sp.polygamma({n}, {ins[0]})"
+    fn = _SPECIAL.get(name) or _UFUNC[name]
+    return f"{fn}({', '.join(ins)})"
+
+
+_CHEAP = {"add", "sub", "mul", "neg", "select", "convert_element_type", "stop_gradient",
+          "broadcast_to", "abs", "sign", "lt", "le", "gt", "ge", "eq", "ne", "maximum", "minimum",
+          "logical_and", "logical_or", "logical_not", "logical_xor"}
+
+
+def plan_materialization(plan: list, graph: Graph) -> tuple[set[int], dict[int, Any]]:
+    """Which cluster values must be stored in arrays, and which can be recomputed.
+
+    A cheap value (a few additions and multiplications) computed in a fused loop and needed by a
+    later loop of the same shape is recomputed there instead of being stored (an allocation);
+    a value is stored when a non-fused equation or the graph's result needs it, when a later
+    loop of another shape needs it, or when a later loop needs it and it is expensive
+    (transcendental functions and divisions are never computed twice).
+    """
+    producer: dict[int, tuple] = {}  # value id -> (eqn, cluster shape, plan index)
+    inlinable: dict[int, bool] = {}
+    size: dict[int, int] = {}
+    store: set[int] = {a.id for a in graph.outputs if isinstance(a, Var)}
+    for k, item in enumerate(plan):
+        if item[0] == "eqn":
+            store.update(a.id for a in item[1].inputs if isinstance(a, Var))
+            continue
+        _, shape, eqns = item
+        for e in eqns:
+            for a in e.inputs:
+                if not isinstance(a, Var) or a.id not in producer:
+                    continue
+                _, p_shape, p_index = producer[a.id]
+                if p_index != k and (p_shape != shape or not inlinable[a.id]):
+                    store.add(a.id)
+            if e.primitive.name == "reduce_sum":
+                continue
+            out = e.outputs[0]
+            producer[out.id] = (e, shape, k)
+            cost = 1 + sum(size.get(a.id, 0) for a in e.inputs if isinstance(a, Var)
+                           and a.id in producer and a.id not in store)
+            inlinable[out.id] = (
+                cost <= 40
+                and e.primitive.name in _CHEAP
+                and all(inlinable.get(a.id, True) or a.id in store
+                        for a in e.inputs if isinstance(a, Var) and a.id in producer)
+            )
+            size[out.id] = cost
+    return store, {v: (e, shape) for v, (e, shape, _) in producer.items()}
+
+
+def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict) -> list[str]:
+    """Source lines for one fused loop over ``shape``."""
+    lines: list[str] = []
+    for e in eqns:  # arrays that outlive the loop are allocated once, before it
+        out = e.outputs[0]
+        if e.primitive.name == "reduce_sum":
+            lines.append(f"{name(out)} = {'0.0' if out.aval.dtype.kind == 'f' else '0'}")
+        elif out.id in store:
+            lines.append(f"{name(out)} = np.empty({_shape(out.aval)}, {_dtype_src(out.aval)})")
+    body: list[str] = []
+    ready: set[int] = set()  # values with a t_ scalar in this iteration
+    index = ", ".join(f"o{k}" for k in range(len(shape)))
+
+    def operand(a) -> str:
+        if not isinstance(a, Var):
+            return _element(name(a), a.aval, shape)
+        if a.id in ready:
+            return f"t_{name(a)}"
+        entry = producer.get(a.id)
+        if entry is not None and entry[1] == shape and a.id not in store:
+            compute(entry[0])  # recompute an earlier loop's value here
+            return f"t_{name(a)}"
+        return _element(name(a), a.aval, shape)
+
+    def compute(e) -> None:
+        out = e.outputs[0]
+        ins = [operand(a) for a in e.inputs]
+        body.append(f"t_{name(out)} = {_scalar_expr(e, ins)}")
+        ready.add(out.id)
+
+    for e in eqns:
+        out = e.outputs[0]
+        if e.primitive.name == "reduce_sum":
+            body.append(f"{name(out)} += {operand(e.inputs[0])}")
+            continue
+        if out.id not in ready:
+            compute(e)
+        if out.id in store:
+            body.append(f"{name(out)}[{index}] = t_{name(out)}")
+    for k, n in enumerate(shape):
+        lines.append("    " * k + f"for o{k} in range({n}):")
+    lines += ["    " * len(shape) + line for line in body]
+    return lines
+
+
