@@ -54,6 +54,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
+from kernels import sampler_state as _sampler_state
 from kernels.adaptation import (
     COLLECT,
     STATUS_METRIC_NONFINITE,
@@ -77,7 +78,7 @@ from kernels.hmc import hmc_transition, jitter_step_size, steps_for_length
 from kernels.integrators import DENSE, cholesky_lower
 from kernels.jit import njit
 from kernels.nuts import _workspace, nuts_transition
-from kernels.sampler_state import (
+from kernels.sampler_state import (  # noqa: F401  (re-exported)
     ALGORITHM_HMC,
     ALGORITHM_NUTS,
     CFG_ADAPT_METRIC,
@@ -105,31 +106,8 @@ from kernels.sampler_state import (
     random_initial_points,
 )
 
-__all__ = [
-    "ALGORITHM_NUTS",
-    "ALGORITHM_HMC",
-    "CFG_ALGORITHM",
-    "CFG_METRIC",
-    "CFG_MAX_DEPTH",
-    "CFG_NUM_WARMUP",
-    "CFG_ADAPT_STEP_SIZE",
-    "CFG_ADAPT_METRIC",
-    "CFG_HMC_NUM_STEPS",
-    "N_INT_CFG",
-    "CFG_MAX_DELTA_H",
-    "CFG_TARGET_ACCEPT",
-    "CFG_GAMMA",
-    "CFG_KAPPA",
-    "CFG_T0",
-    "CFG_JITTER",
-    "CFG_TRAJECTORY_LENGTH",
-    "N_FLOAT_CFG",
-    "SamplerConfig",
-    "ChainState",
-    "SampleOutput",
-    "init_chain_state",
-    "allocate_output",
-    "random_initial_points",
+__all__ = [  # the configuration and state names are re-exported from kernels.sampler_state
+    *_sampler_state.__all__,
     "advance_chain",
     "run_chains",
     "run",
