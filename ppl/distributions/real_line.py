@@ -35,11 +35,9 @@ __all__ = [
 ]
 
 
-class Normal(_Univariate):
-    r"""Normal distribution: :math:`p(x) = \frac{1}{\sigma\sqrt{2\pi}} e^{-(x-\mu)^2/(2\sigma^2)}`.
-
-    Parameters: ``loc`` (:math:`\mu`), ``scale`` (:math:`\sigma > 0`).
-    """
+class _LocScale(_Univariate):
+    """A location-scale family on the real line: ``x = loc + scale * z`` with ``z`` drawn from
+    the standard member (:meth:`_standard`); subclasses give the standard draw and the maths."""
 
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
     support = constraints.real
@@ -49,8 +47,21 @@ class Normal(_Univariate):
     def __init__(self, loc=0.0, scale=1.0, *, validate_args=None):
         self._init_params(validate_args, loc=loc, scale=scale)
 
+    def _standard(self, rng, shape):
+        raise NotImplementedError
+
     def _rsample(self, rng, shape):
-        return self.loc + self.scale * rng.standard_normal(shape)
+        return self.loc + self.scale * self._standard(rng, shape)
+
+
+class Normal(_LocScale):
+    r"""Normal distribution: :math:`p(x) = \frac{1}{\sigma\sqrt{2\pi}} e^{-(x-\mu)^2/(2\sigma^2)}`.
+
+    Parameters: ``loc`` (:math:`\mu`), ``scale`` (:math:`\sigma > 0`).
+    """
+
+    def _standard(self, rng, shape):
+        return rng.standard_normal(shape)
 
     def _log_prob(self, value):
         z = (value - self.loc) / self.scale
@@ -74,22 +85,14 @@ class Normal(_Univariate):
         return _bcast(self.scale * self.scale, self.batch_shape)
 
 
-class Cauchy(_Univariate):
+class Cauchy(_LocScale):
     r"""Cauchy distribution: :math:`p(x) = [\pi\sigma(1 + ((x-\mu)/\sigma)^2)]^{-1}`.
 
     Its mean and variance do not exist: ``mean`` is NaN and ``variance`` is +inf (as NumPyro).
     """
 
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    reparametrized_params = ["loc", "scale"]
-    has_rsample = True
-
-    def __init__(self, loc=0.0, scale=1.0, *, validate_args=None):
-        self._init_params(validate_args, loc=loc, scale=scale)
-
-    def _rsample(self, rng, shape):
-        return self.loc + self.scale * rng.standard_cauchy(shape)
+    def _standard(self, rng, shape):
+        return rng.standard_cauchy(shape)
 
     def _log_prob(self, value):
         z = (value - self.loc) / self.scale
@@ -113,19 +116,11 @@ class Cauchy(_Univariate):
         return _full(self.batch_shape, np.inf)
 
 
-class Laplace(_Univariate):
+class Laplace(_LocScale):
     r"""Laplace (double exponential): :math:`p(x) = \frac{1}{2b} e^{-|x-\mu|/b}`."""
 
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    reparametrized_params = ["loc", "scale"]
-    has_rsample = True
-
-    def __init__(self, loc=0.0, scale=1.0, *, validate_args=None):
-        self._init_params(validate_args, loc=loc, scale=scale)
-
-    def _rsample(self, rng, shape):
-        return self.loc + self.scale * rng.laplace(0.0, 1.0, shape)
+    def _standard(self, rng, shape):
+        return rng.laplace(0.0, 1.0, shape)
 
     def _log_prob(self, value):
         return -_LOG_2 - anp.log(self.scale) - anp.abs(value - self.loc) / self.scale
@@ -150,19 +145,11 @@ class Laplace(_Univariate):
         return _bcast(2.0 * self.scale * self.scale, self.batch_shape)
 
 
-class Logistic(_Univariate):
+class Logistic(_LocScale):
     r"""Logistic: :math:`p(x) = \frac{e^{-z}}{s(1+e^{-z})^2}`, :math:`z = (x-\mu)/s`."""
 
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    reparametrized_params = ["loc", "scale"]
-    has_rsample = True
-
-    def __init__(self, loc=0.0, scale=1.0, *, validate_args=None):
-        self._init_params(validate_args, loc=loc, scale=scale)
-
-    def _rsample(self, rng, shape):
-        return self.loc + self.scale * rng.logistic(0.0, 1.0, shape)
+    def _standard(self, rng, shape):
+        return rng.logistic(0.0, 1.0, shape)
 
     def _log_prob(self, value):
         z = (value - self.loc) / self.scale
@@ -187,19 +174,11 @@ class Logistic(_Univariate):
         return _bcast(self.scale * self.scale * np.pi**2 / 3.0, self.batch_shape)
 
 
-class Gumbel(_Univariate):
+class Gumbel(_LocScale):
     r"""Gumbel (type-I extreme value): :math:`p(x) = \frac{1}{\beta} e^{-(z + e^{-z})}`."""
 
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    reparametrized_params = ["loc", "scale"]
-    has_rsample = True
-
-    def __init__(self, loc=0.0, scale=1.0, *, validate_args=None):
-        self._init_params(validate_args, loc=loc, scale=scale)
-
-    def _rsample(self, rng, shape):
-        return self.loc + self.scale * rng.gumbel(0.0, 1.0, shape)
+    def _standard(self, rng, shape):
+        return rng.gumbel(0.0, 1.0, shape)
 
     def _log_prob(self, value):
         z = (value - self.loc) / self.scale
