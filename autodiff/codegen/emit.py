@@ -26,6 +26,7 @@ from kernels.jit import JIT_DISABLED, cache_dir
 HEADER = [
     "import numpy as np",
     "from numba import carray",
+    "from kernels import cached_numpy as cn",
     "from kernels import graph_ops as gk",
     "from kernels import special as sp",
     "from kernels.jit import njit",
@@ -55,6 +56,20 @@ class _Module:
 
 def emit_function(module: _Module, graph: Graph, fn_name: str) -> None:
     """Append ``def fn_name(inputs..., consts...)`` computing ``graph`` to ``module``."""
+    args, const_params, body, result = emit_body(module, graph)
+    # error_model="numpy": x / 0 is inf or nan, as in NumPy; an exception could not leave the
+    # model kernel (a C function) and would be lost
+    lines = ['@njit(error_model="numpy")', f"def {fn_name}({', '.join(args + const_params)}):",
+             *body, f"    return ({''.join(o + ', ' for o in result)})"]
+    module.functions.append("\n".join(lines))
+    module.function_consts[fn_name] = const_params
+
+
+def emit_body(module: _Module, graph: Graph) -> tuple[list[str], list[str], list[str], list[str]]:
+    """The statements computing ``graph``: ``(input names, constant names, body lines indented
+    by four spaces, output names)``.  Array literals become constants ``c<k>`` of the module,
+    which the function holding the body must take as (or bind to) those names; sub-graphs of
+    ``cond``/``scan`` become functions of their own in the module."""
     names: dict[int, str] = {}
     local_consts: set[str] = set()
     module.const_stack.append(local_consts)
@@ -69,8 +84,6 @@ def emit_function(module: _Module, graph: Graph, fn_name: str) -> None:
                 v = atom.val.item()
                 if isinstance(v, float) and not np.isfinite(v):
                     return "np.inf" if v > 0 else ("-np.inf" if v < 0 else "np.nan")
-                if isinstance(v, bool):
-                    return repr(v)
                 return repr(v)
             module.consts.append(np.ascontiguousarray(atom.val))
             c = f"c{len(module.consts) - 1}"
@@ -119,12 +132,7 @@ def emit_function(module: _Module, graph: Graph, fn_name: str) -> None:
     module.transposed = saved_transposed
     # constants are passed in as trailing arguments (never baked into cached machine code)
     const_params = sorted(local_consts, key=lambda c: int(c[1:]))
-    # error_model="numpy": x / 0 is inf or nan, as in NumPy; an exception could not leave the
-    # model kernel (a C function) and would be lost
-    lines = ['@njit(error_model="numpy")', f"def {fn_name}({', '.join(args + const_params)}):", *body]
-    lines.append(f"    return ({''.join(o + ', ' for o in result)})")
-    module.functions.append("\n".join(lines))
-    module.function_consts[fn_name] = const_params
+    return args, const_params, body, result
 
 
 def _matmul_only_transposes(graph: Graph, name) -> dict[str, str]:

@@ -45,9 +45,7 @@ def plan_fusion(graph: Graph) -> list:
     def close():
         nonlocal cluster, hoisted, deferred, shape, members, late
         items.extend(("eqn", e) for e in hoisted)
-        if len(cluster) == 1 and cluster[0].primitive.name != "reduce_sum":
-            items.append(("eqn", cluster[0]))
-        elif cluster:
+        if cluster:  # even one equation: a loop compiles faster than a NumPy array expression
             items.append(("cluster", shape, cluster))
         items.extend(("eqn", e) for e in deferred)
         cluster, hoisted, deferred, shape, members, late = [], [], [], None, set(), set()
@@ -118,7 +116,8 @@ def _scalar_expr(eqn, ins: list[str]) -> str:
     if name in _SCALAR_OPS:
         return f"({ins[0]} {_SCALAR_OPS[name]} {ins[1]})"
     if name == "log1pexp":  # max(x, 0) + log1p(exp(-|x|)): accurate for every x
-        return f"(max({ins[0]}, 0.0) + np.log1p(np.exp(-abs({ins[0]}))))"
+        x = ins[0]  # (a conditional, not max(): max is a Numba overload, compiled per process)
+        return f"(({x} if {x} > 0.0 else 0.0) + np.log1p(np.exp(-abs({x}))))"
     if name == "expit":  # 1/(1+e) or e/(1+e) with e = exp(-|x|): no overflow, shares the exp
         x = ins[0]
         return f"((1.0 if {x} >= 0 else np.exp(-abs({x}))) / (1.0 + np.exp(-abs({x}))))"
@@ -183,7 +182,7 @@ def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict
         if e.primitive.name == "reduce_sum":
             lines.append(f"{name(out)} = {'0.0' if out.aval.dtype.kind == 'f' else '0'}")
         elif out.id in store:
-            lines.append(f"{name(out)} = np.empty({_shape(out.aval)}, {_dtype_src(out.aval)})")
+            lines.append(f"{name(out)} = cn.empty({_shape(out.aval)}, {_dtype_src(out.aval)})")
     body: list[str] = []
     ready: set[int] = set()  # values with a t_ scalar in this iteration
     index = ", ".join(f"o{k}" for k in range(len(shape)))
@@ -214,6 +213,8 @@ def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict
             compute(e)
         if out.id in store:
             body.append(f"{name(out)}[{index}] = t_{name(out)}")
+    if not any(e.primitive.name == "reduce_sum" or e.outputs[0].id in store for e in eqns):
+        return []  # every value is recomputed where it is needed: the loop would be dead
     for k, n in enumerate(shape):
         lines.append("    " * k + f"for o{k} in range({n}):")
     lines += ["    " * len(shape) + line for line in body]

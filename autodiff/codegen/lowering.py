@@ -51,7 +51,22 @@ _SPECIAL = {
 
 
 def _shape(aval) -> str:
-    return "(" + "".join(f"{d}, " for d in aval.shape) + ")"
+    """Source of ``aval``'s shape as a tuple of ``np.int64`` values: a bare ``5000`` would be
+    typed as the literal 5000, and a disk-cached helper (``cn.empty``...) called with it would
+    be compiled anew for every size instead of once per number of dimensions."""
+    return _tuple(aval.shape)
+
+
+def _tuple(dims) -> str:
+    """Source of a tuple of ``np.int64`` values (see :func:`_shape`)."""
+    return "(" + "".join(f"np.int64({d}), " for d in dims) + ")"
+
+
+def _reshaped(src: str, dims) -> str:
+    """Source reshaping the array ``src`` to ``dims`` (a view when ``src`` is contiguous).
+    ``ndarray.reshape`` itself is avoided in generated code: Numba compiles a helper for it in
+    every process, while ``cn.reshape`` is loaded from the disk cache."""
+    return f"cn.reshape({src}, {_tuple(dims)})"
 
 
 class _IntScalar:
@@ -76,15 +91,14 @@ def _lower_elementwise(name, out, ins, in_avals, out_aval, params):
         return [f"{out} = {fn}({', '.join(ins)})"]
     # special functions are scalar kernels: an explicit loop over the broadcast operands
     shape = _shape(out_aval)
-    lines = [f"{out} = np.empty({shape}, np.float64)", f"{out}_f = {out}.reshape(-1)"]
+    lines = [f"{out} = cn.empty({shape}, np.float64)", f"{out}_f = cn.ravel({out})"]
     flat = []
     for k, (name_in, aval) in enumerate(zip(ins, in_avals)):
         if aval.ndim == 0:
             flat.append(name_in)
         else:
             lines.append(
-                f"{out}_{k} = np.ascontiguousarray(np.broadcast_to({name_in}, {shape}))"
-                ".reshape(-1)"
+                f"{out}_{k} = cn.ravel(cn.broadcast_to({name_in}, {shape}))"
             )
             flat.append(f"{out}_{k}[_i]")
     lines += [f"for _i in range({out}_f.size):", f"    {out}_f[_i] = {fn}({', '.join(flat)})"]
@@ -97,17 +111,17 @@ def _lower_select(out, ins, in_avals, out_aval, params):
         return [f"{out} = {x} if {c} else {y}"]
     shape = _shape(out_aval)
     b = [
-        f"np.full({shape}, {n})" if a.ndim == 0 else f"np.broadcast_to({n}, {shape})"
+        f"cn.full({shape}, {n})" if a.ndim == 0 else f"cn.broadcast_to({n}, {shape})"
         for n, a in zip(ins, in_avals)
     ]
-    return [f"{out} = np.where({b[0]}, {b[1]}, {b[2]})"]
+    return [f"{out} = cn.where({b[0]}, {b[1]}, {b[2]})"]
 
 
 def _lower_convert(out, ins, in_avals, out_aval, params):
     dtype = np.dtype(params["dtype"]).name
     if out_aval.ndim == 0:
         return [f"{out} = np.{dtype}({ins[0]})"]
-    return [f"{out} = {ins[0]}.astype(np.{dtype})"]
+    return [f"{out} = cn.astype({ins[0]}, np.{dtype})"]
 
 
 def _rows(x: str, aval, axes: tuple) -> tuple[list[str], str, tuple]:
@@ -117,10 +131,10 @@ def _rows(x: str, aval, axes: tuple) -> tuple[list[str], str, tuple]:
     kept = tuple(aval.shape[i] for i in keep)
     rows = int(np.prod(kept)) if kept else 1
     red = int(np.prod([aval.shape[a] for a in axes]))
-    src = x if aval.ndim else f"np.full((1,), {x})"
+    src = x if aval.ndim else f"cn.full((1,), {x})"
     if perm != tuple(range(aval.ndim)) and aval.ndim:
-        src = f"np.transpose({src}, {perm})"
-    return [f"{x}_r = np.ascontiguousarray({src}).reshape(({rows}, {red}))"], f"{x}_r", kept
+        src = f"cn.transpose({src}, {perm})"
+    return [f"{x}_r = {_reshaped(src, (rows, red))}"], f"{x}_r", kept
 
 
 def _lower_reduction(kind):
@@ -129,7 +143,7 @@ def _lower_reduction(kind):
         call = f"gk.rows_{kind}({rows})"
         if not kept:
             return lines + [f"{out} = {call}[0]"]
-        return lines + [f"{out} = {call}.reshape({kept})"]
+        return lines + [f"{out} = {_reshaped(call, kept)}"]
 
     return lower
 
@@ -141,10 +155,10 @@ def _lower_cumulative(kind):
         moved = (*kept, aval.shape[axis])
         perm = [i for i in range(aval.ndim) if i != axis] + [axis]
         back = tuple(int(p) for p in np.argsort(perm))
-        res = f"gk.rows_{kind}({rows}, {params['reverse']}).reshape({moved})"
+        res = _reshaped(f"gk.rows_{kind}({rows}, {params['reverse']})", moved)
         if back == tuple(range(len(back))):  # np.transpose with axes is costly to compile
             return lines + [f"{out} = {res}"]
-        return lines + [f"{out} = np.ascontiguousarray(np.transpose({res}, {back}))"]
+        return lines + [f"{out} = cn.ascontiguousarray(cn.transpose({res}, {back}))"]
 
     return lower
 
@@ -154,9 +168,9 @@ def _lower_reshape(out, ins, in_avals, out_aval, params):
         first = "[" + ", ".join("0" for _ in range(in_avals[0].ndim)) + "]"
         return [f"{out} = {ins[0]}{first}" if in_avals[0].ndim else f"{out} = {ins[0]}"]
     if in_avals[0].ndim == 0:
-        return [f"{out} = np.full({_shape(out_aval)}, {ins[0]})"]
-    src = ins[0] if in_avals[0].ndim else f"np.full((1,), {ins[0]})"
-    return [f"{out} = np.ascontiguousarray({src}).reshape({_shape(out_aval)})"]
+        return [f"{out} = cn.full({_shape(out_aval)}, {ins[0]})"]
+    src = ins[0] if in_avals[0].ndim else f"cn.full((1,), {ins[0]})"
+    return [f"{out} = {_reshaped(src, out_aval.shape)}"]
 
 
 def _index_plan(x_aval, spec: tuple, idx_avals: list) -> tuple[tuple, list]:
@@ -248,7 +262,7 @@ def _lower_gather(out, ins, in_avals, out_aval, params):
     if not out_shape:
         return lines + [f"{out} = {src}"]
     dtype = f"np.{out_aval.dtype.name}" if out_aval.dtype.name != "bool" else "np.bool_"
-    lines.append(f"{out} = np.empty({_shape(out_aval)}, {dtype})")
+    lines.append(f"{out} = cn.empty({_shape(out_aval)}, {dtype})")
     target = f"{out}[{', '.join(f'o{k}' for k in range(len(out_shape)))}]"
     return lines + _loops(out_shape, f"{target} = {src}")
 
@@ -262,7 +276,7 @@ def _lower_scatter(accumulate: bool):
         if inplace and in_avals[0].dtype == out_aval.dtype:  # the operand dies here: reuse it
             lines.append(f"{out} = {ins[0]}")
         else:
-            lines.append(f"{out} = {ins[0]}.astype(np.{out_aval.dtype.name})")  # a copy
+            lines.append(f"{out} = cn.astype({ins[0]}, np.{out_aval.dtype.name})")  # a copy
         upd = f"{ins[1]}[{', '.join(f'o{k}' for k in range(len(out_shape)))}]" if out_shape else ins[1]
         op = "+=" if accumulate else "="
         return lines + _loops(out_shape, f"{out}[{', '.join(exprs)}] {op} {upd}")
@@ -278,8 +292,8 @@ def _as_stack(name: str, aval, batch: tuple, tail: tuple) -> str:
     """Source viewing ``name`` broadcast to ``batch + tail`` as a C-contiguous (B, *tail) stack."""
     full = (*batch, *tail)
     size = int(np.prod(batch)) if batch else 1
-    src = f"np.broadcast_to({name}, {full})" if aval.shape != full else name
-    return f"np.ascontiguousarray({src}).reshape({(size, *tail)})"
+    src = f"cn.broadcast_to({name}, {full})" if aval.shape != full else name
+    return _reshaped(src, (size, *tail))
 
 
 def _lower_matmul(out, ins, in_avals, out_aval, params, transposed=None):
@@ -287,26 +301,27 @@ def _lower_matmul(out, ins, in_avals, out_aval, params, transposed=None):
     if a.ndim == 2 and b.ndim == 2:
         # a transposed matrix is passed as a view: BLAS reads it with the transpose flag
         transposed = transposed or {}
-        ops = [f"np.transpose({transposed[n]})" if n in transposed else f"np.ascontiguousarray({n})"
+        ops = [f"{transposed[n]}.T" if n in transposed else f"cn.ascontiguousarray({n})"
                for n in ins]
         m, k, n = a.shape[0], a.shape[1], b.shape[1]
         if n == 1 and ins[1] not in transposed:  # matrix-vector product (BLAS gemv, not gemm)
-            return [f"{out} = np.dot({ops[0]}, {ops[1]}.reshape({k})).reshape(({m}, 1))"]
+            return [f"{out} = {_reshaped(f'cn.dot({ops[0]}, {_reshaped(ops[1], (k,))})', (m, 1))}"]
         if m == 1 and ins[0] not in transposed:
-            return [f"{out} = np.dot({ops[0]}.reshape({k}), {ops[1]}).reshape((1, {n}))"]
-        return [f"{out} = np.dot({ops[0]}, {ops[1]})"]
+            return [f"{out} = {_reshaped(f'cn.dot({_reshaped(ops[0], (k,))}, {ops[1]})', (1, n))}"]
+        return [f"{out} = cn.dot({ops[0]}, {ops[1]})"]
     batch = out_aval.shape[:-2]
     return [
-        f"{out} = gk.batched_dot({_as_stack(ins[0], a, batch, a.shape[-2:])}, "
-        f"{_as_stack(ins[1], b, batch, b.shape[-2:])}).reshape({_shape(out_aval)})"
+        f"{out} = " + _reshaped(f"gk.batched_dot({_as_stack(ins[0], a, batch, a.shape[-2:])}, "
+                               f"{_as_stack(ins[1], b, batch, b.shape[-2:])})", out_aval.shape)
     ]
 
 
 def _lower_cholesky(out, ins, in_avals, out_aval, params):
     a = in_avals[0]
     return [
-        f"{out} = gk.cholesky_batched({_as_stack(ins[0], a, a.shape[:-2], a.shape[-2:])})"
-        f".reshape({_shape(out_aval)})"
+        f"{out} = " + _reshaped(
+            f"gk.cholesky_batched({_as_stack(ins[0], a, a.shape[:-2], a.shape[-2:])})",
+            out_aval.shape)
     ]
 
 
@@ -317,7 +332,7 @@ def _lower_solve(kind):
         sa = _as_stack(ins[0], a, batch, a.shape[-2:])
         sb = _as_stack(ins[1], b, batch, b.shape[-2:])
         extra = f", {params['lower']}, {params['trans']}" if kind == "solve_triangular" else ""
-        return [f"{out} = gk.{kind}_batched({sa}, {sb}{extra}).reshape({_shape(out_aval)})"]
+        return [f"{out} = " + _reshaped(f"gk.{kind}_batched({sa}, {sb}{extra})", out_aval.shape)]
 
     return lower
 
@@ -328,7 +343,8 @@ def _lower_slogdet(outs, ins, in_avals, out_avals, params, module):
     lines = [f"{outs[0]}_s, {outs[1]}_l = gk.slogdet_batched({stack})"]
     for o, suffix, aval in zip(outs, ("_s", "_l"), out_avals):
         lines.append(
-            f"{o} = {o}{suffix}[0]" if aval.ndim == 0 else f"{o} = {o}{suffix}.reshape({_shape(aval)})"
+            f"{o} = {o}{suffix}[0]" if aval.ndim == 0
+            else f"{o} = {_reshaped(o + suffix, aval.shape)}"
         )
     return lines
 
@@ -341,10 +357,10 @@ def _lower_rows(kind):
             moved = (*kept, aval.shape[axis])
             perm = [i for i in range(aval.ndim) if i != axis] + [axis]
             back = tuple(int(p) for p in np.argsort(perm))
-            res = f"gk.rows_argsort({rows}).reshape({moved})"
-            return lines + [f"{out} = np.ascontiguousarray(np.transpose({res}, {back}))"]
+            res = _reshaped(f"gk.rows_argsort({rows})", moved)
+            return lines + [f"{out} = cn.ascontiguousarray(cn.transpose({res}, {back}))"]
         call = f"gk.rows_{kind}({rows})"
-        return lines + [f"{out} = {call}[0]" if not kept else f"{out} = {call}.reshape({kept})"]
+        return lines + [f"{out} = {call}[0]" if not kept else f"{out} = {_reshaped(call, kept)}"]
 
     return lower
 
@@ -362,7 +378,7 @@ def _lower_einsum(out, ins, in_avals, out_aval, params):
                          for n, sub in zip(ins, inputs))
     lines = []
     target = f"{out}[{', '.join('i_' + c for c in output)}]" if output else f"{out}_acc"
-    lines.append(f"{out} = np.zeros({_shape(out_aval)})" if output else f"{out}_acc = 0.0")
+    lines.append(f"{out} = cn.zeros({_shape(out_aval)}, np.float64)" if output else f"{out}_acc = 0.0")
     for depth, c in enumerate(order):
         lines.append("    " * depth + f"for i_{c} in range({sizes[c]}):")
     lines.append("    " * len(order) + f"{target} += {product}")
@@ -404,14 +420,14 @@ def _lower_scan(outs, ins, in_avals, out_avals, params, module):
     carry = [f"{o}_c" for o in outs[:nk]]
     lines = []
     for name, src, aval in zip(carry, k_in, in_avals[nc : nc + nk]):
-        lines.append(f"{name} = np.ascontiguousarray({src})" if aval.ndim else f"{name} = {src}")
+        lines.append(f"{name} = cn.ascontiguousarray({src})" if aval.ndim else f"{name} = {src}")
     for o, aval in zip(outs[nk:], out_avals[nk:]):
-        lines.append(f"{o} = np.empty({_shape(aval)}, {_dtype_src(aval)})")
+        lines.append(f"{o} = cn.empty({_shape(aval)}, {_dtype_src(aval)})")
     t = f"{length - 1} - i_" if params["reverse"] else "i_"
     args = [*c_in, *carry, *[f"{x}[t_]" for x in x_in], *consts]
     lines += [f"for i_ in range({length}):", f"    t_ = {t}", f"    r_ = {fn}({', '.join(args)})"]
     for k, (name, aval) in enumerate(zip(carry, out_avals[:nk])):
-        lines.append(f"    {name} = np.ascontiguousarray(r_[{k}])" if aval.ndim else f"    {name} = r_[{k}]")
+        lines.append(f"    {name} = cn.ascontiguousarray(r_[{k}])" if aval.ndim else f"    {name} = r_[{k}]")
     for k, o in enumerate(outs[nk:]):
         lines.append(f"    {o}[t_] = r_[{nk + k}]")
     lines += [f"{o} = {c}" for o, c in zip(outs[:nk], carry)]
@@ -436,16 +452,16 @@ LOWERINGS: dict[str, Callable] = {
     "cumprod": _lower_cumulative("cumprod"),
     "reshape": _lower_reshape,
     "transpose": lambda out, ins, ia, oa, p: [
-        f"{out} = np.ascontiguousarray({ins[0]}.T)" if p["perm"] == (1, 0)
-        else f"{out} = np.ascontiguousarray(np.transpose({ins[0]}, {p['perm']}))"
+        f"{out} = cn.ascontiguousarray({ins[0]}.T)" if p["perm"] == (1, 0)
+        else f"{out} = cn.ascontiguousarray(cn.transpose({ins[0]}, {p['perm']}))"
     ],
     "broadcast_to": lambda out, ins, ia, oa, p: [
-        f"{out} = np.ascontiguousarray(np.broadcast_to("
-        + (f"np.full((1,), {ins[0]})" if ia[0].ndim == 0 else ins[0])
+        f"{out} = cn.ascontiguousarray(cn.broadcast_to("
+        + (f"cn.full((1,), {ins[0]})" if ia[0].ndim == 0 else ins[0])
         + f", {_shape(oa)}))"
     ],
     "concatenate": lambda out, ins, ia, oa, p: [
-        f"{out} = np.concatenate(({''.join(n + ', ' for n in ins)}), axis={p['axis']})"
+        f"{out} = cn.concatenate(({''.join(n + ', ' for n in ins)}), {p['axis']})"
     ],
     "matmul": _lower_matmul,
     "einsum": _lower_einsum,

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from autodiff.codegen.emit import _call_arg, _Module, emit_function, load_source
+from autodiff.codegen.emit import _call_arg, _Module, emit_body, load_source
 from autodiff.codegen.lowering import _shape
 from autodiff.ir import Graph
+from kernels import model_abi
 from kernels.jit import JIT_DISABLED
 
-_POINTER = {"float64": "as_f8_pointer", "int64": "as_i8_pointer", "bool": "as_b1_pointer"}
+_VIEW = {"float64": "f8_view", "int64": "i8_view", "bool": "b1_view"}
 
 
 class LogpGradKernel:
@@ -50,13 +51,18 @@ class LogpGradKernel:
         return table.ctypes.data, [table, *arrays]
 
     def __call__(self, theta: np.ndarray, *data) -> tuple[float, np.ndarray]:
-        """Evaluate through the compiled computation (for tests and debugging)."""
-        outs = self.module.compiled(
-            np.ascontiguousarray(theta, dtype=np.float64),
-            *[_call_arg(d, a) for d, a in zip(data, self.data_avals)],
-            *self.consts,
-        )
-        return float(outs[0]), np.asarray(outs[1])
+        """``(logp, grad)`` at ``theta`` through the C function (for Python callers and tests)."""
+        theta = np.ascontiguousarray(theta, dtype=np.float64)
+        if JIT_DISABLED:
+            outs = self.module.compiled(
+                theta, *[_call_arg(d, a) for d, a in zip(data, self.data_avals)], *self.consts
+            )
+            return float(outs[0]), np.asarray(outs[1], dtype=np.float64)
+        pointer, keepalive = self.pack_data(list(data))
+        grad = np.empty_like(theta)
+        _, logp = model_abi.logp_grad(self.address, pointer, theta, grad)
+        del keepalive
+        return float(logp), grad
 
 
 def compile_logp_grad(graph: Graph) -> LogpGradKernel:
@@ -76,36 +82,37 @@ def compile_logp_grad(graph: Graph) -> LogpGradKernel:
             f"got inputs {graph.in_avals} and outputs {graph.out_avals}"
         )
     module = _Module()
-    emit_function(module, graph, "compiled")
+    args, const_params, body, result = emit_body(module, graph)
     dim = theta_aval.shape[0]
     data_avals = [v.aval for v in graph.inputs[1:]]
     consts = list(module.consts)
+    # the plain function: what runs when JIT is disabled (Numba compiles it only if called)
+    module.functions.append("\n".join([
+        '@njit(error_model="numpy")', f"def compiled({', '.join(args + const_params)}):", *body,
+        f"    return ({result[0]}, {result[1]})"]))
+    # the C function holds the same body, so Numba compiles one function per model, not two
     lines = [
         '@cfunc(LOGP_GRAD_SIG, cache=True, nopython=True, error_model="numpy")'
         if not JIT_DISABLED else "",
         "def logp_grad(theta_ptr, grad_ptr, logp_ptr, data_ptr):",
-        f"    theta = carray(theta_ptr, ({dim},))",
-        f"    table = carray(as_i8_pointer(data_ptr), ({len(data_avals) + len(consts) or 1},))",
+        f"    {args[0]} = cn.f8_view(theta_ptr, (np.int64({dim}),))",
+        f"    table_ = cn.i8_view(data_ptr, (np.int64({len(data_avals) + len(consts) or 1}),))",
     ]
-    args = ["theta"]
-    for k, aval in enumerate(data_avals + [_aval_of(c) for c in consts]):
-        shape = _shape(aval) if aval.ndim else "(1,)"
-        ptr = _POINTER[aval.dtype.name]
-        view = f"carray({ptr}(table[{k}]), {shape})"
-        lines.append(f"    d{k} = {view}" + ("[0]" if aval.ndim == 0 else ""))
-        args.append(f"d{k}")
+    bound = args[1:] + [f"c{k}" for k in range(len(consts))]
+    for k, (target, aval) in enumerate(zip(bound, data_avals + [_aval_of(c) for c in consts])):
+        shape = _shape(aval) if aval.ndim else "(np.int64(1),)"
+        view = f"cn.{_VIEW[aval.dtype.name]}(table_[{k}], {shape})"
+        lines.append(f"    {target} = {view}" + ("[0]" if aval.ndim == 0 else ""))
     lines += [
-        f"    out = compiled({', '.join(args)})",
-        "    lp = out[0]",
-        "    g = out[1]",
-        f"    grad = carray(grad_ptr, ({dim},))",
-        "    finite = np.isfinite(lp)",
-        f"    for i in range({dim}):",
-        "        grad[i] = g[i]",
-        "        if not np.isfinite(g[i]):",
-        "            finite = False",
-        "    logp_ptr[0] = lp",
-        "    return 0 if finite else 1",
+        *body,
+        f"    grad_ = cn.f8_view(grad_ptr, (np.int64({dim}),))",
+        f"    finite_ = np.isfinite({result[0]})",
+        f"    for i_ in range({dim}):",
+        f"        grad_[i_] = {result[1]}[i_]",
+        "        if not np.isfinite(grad_[i_]):",
+        "            finite_ = False",
+        f"    logp_ptr[0] = {result[0]}",
+        "    return 0 if finite_ else 1",
     ]
     module.functions.append("\n".join(line for line in lines if line))
     source = module.source().replace(
