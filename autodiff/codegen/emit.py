@@ -26,6 +26,7 @@ from kernels.jit import JIT_DISABLED, cache_dir
 HEADER = [
     "import numpy as np",
     "from numba import carray",
+    "from kernels import blas",
     "from kernels import cached_numpy as cn",
     "from kernels import graph_ops as gk",
     "from kernels import special as sp",

@@ -299,16 +299,20 @@ def _as_stack(name: str, aval, batch: tuple, tail: tuple) -> str:
 def _lower_matmul(out, ins, in_avals, out_aval, params, transposed=None):
     a, b = in_avals
     if a.ndim == 2 and b.ndim == 2:
-        # a transposed matrix is passed as a view: BLAS reads it with the transpose flag
+        # BLAS through kernels.blas; a transposed matrix is never copied: (S^T) x = matvec_t(S, x)
         transposed = transposed or {}
-        ops = [f"{transposed[n]}.T" if n in transposed else f"cn.ascontiguousarray({n})"
-               for n in ins]
+        ta, tb = (transposed.get(n) for n in ins)
         m, k, n = a.shape[0], a.shape[1], b.shape[1]
-        if n == 1 and ins[1] not in transposed:  # matrix-vector product (BLAS gemv, not gemm)
-            return [f"{out} = {_reshaped(f'cn.dot({ops[0]}, {_reshaped(ops[1], (k,))})', (m, 1))}"]
-        if m == 1 and ins[0] not in transposed:
-            return [f"{out} = {_reshaped(f'cn.dot({_reshaped(ops[0], (k,))}, {ops[1]})', (1, n))}"]
-        return [f"{out} = cn.dot({ops[0]}, {ops[1]})"]
+        if n == 1 and tb is None:  # matrix-vector product
+            x = _reshaped(ins[1], (k,))
+            prod = f"blas.matvec_t({ta}, {x})" if ta else f"blas.matvec({ins[0]}, {x})"
+            return [f"{out} = {_reshaped(prod, (m, 1))}"]
+        if m == 1 and ta is None:  # x B = B^T x
+            x = _reshaped(ins[0], (k,))
+            prod = f"blas.matvec({tb}, {x})" if tb else f"blas.matvec_t({ins[1]}, {x})"
+            return [f"{out} = {_reshaped(prod, (1, n))}"]
+        ops = [f"{t}.T" if t else name for t, name in zip((ta, tb), ins)]
+        return [f"{out} = blas.matmat({ops[0]}, {ops[1]})"]
     batch = out_aval.shape[:-2]
     return [
         f"{out} = " + _reshaped(f"gk.batched_dot({_as_stack(ins[0], a, batch, a.shape[-2:])}, "

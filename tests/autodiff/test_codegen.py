@@ -136,3 +136,47 @@ def test_every_registered_primitive_has_a_numba_lowering():
 
     missing = sorted(name for name in REGISTRY if name not in INTERNAL and not has_lowering(name))
     assert missing == [], f"primitives without a Numba lowering: {missing}"
+
+
+NEW_MODEL_SCRIPT = textwrap.dedent(
+    """
+    import sys, numpy as np
+    import numba.core.compiler as compiler
+    compiled = []
+    original = compiler.compile_extra
+    def counting(*args, **kwargs):
+        compiled.append(args[2].__qualname__)
+        return original(*args, **kwargs)
+    compiler.compile_extra = counting
+    import autodiff, autodiff.numpy as anp
+    from autodiff.codegen import compile_logp_grad
+    from autodiff.scipy.special import log1pexp
+    n, k = int(sys.argv[1]), int(sys.argv[2])
+    def logp(theta, X, y):
+        eta = theta[0] + X @ theta[1:]
+        return anp.sum(y * eta - log1pexp(eta)) - 0.5 * anp.sum(theta ** 2)
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(n, k)), (rng.random(n) < 0.5).astype(float)
+    graph = autodiff.make_graph(autodiff.value_and_grad(logp))(np.zeros(k + 1), X, y)
+    kernel = compile_logp_grad(graph)
+    lp, g = kernel(np.full(k + 1, 0.1), X, y)
+    ref_lp, ref_g = autodiff.value_and_grad(logp)(np.full(k + 1, 0.1), X, y)
+    assert abs(lp - ref_lp) < 1e-9 * abs(ref_lp) and np.allclose(g, ref_g, rtol=1e-10)
+    print(" ".join(compiled))
+    """
+)
+
+
+def test_a_new_model_compiles_one_function_once_the_library_is_cached(tmp_path):
+    """Generated code reaches NumPy functionality only through disk-cached helpers with
+    non-literal shapes: a model of new sizes compiles its own C function and nothing else."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    env.pop("NUMBAYES_DISABLE_JIT", None)
+
+    def run(n, k):
+        return subprocess.run([sys.executable, "-c", NEW_MODEL_SCRIPT, str(n), str(k)], env=env,
+                              capture_output=True, text=True, check=True).stdout.split()
+
+    first = run(40, 3)  # compiles the library's helpers into the empty cache
+    assert "logp_grad" in first and len(first) > 1
+    assert run(57, 4) == ["logp_grad"]
