@@ -50,7 +50,7 @@ def plan_fusion(graph: Graph) -> list:
         items.extend(("eqn", e) for e in deferred)
         cluster, hoisted, deferred, shape, members, late = [], [], [], None, set(), set()
 
-    for eqn in graph.eqns:
+    for eqn in fusion_order(graph):
         out_shape = eqn.outputs[0].aval.shape if eqn.outputs else None
         var_inputs = [a.id for a in eqn.inputs if isinstance(a, Var)]
         depends = any(i in members for i in var_inputs)
@@ -91,6 +91,66 @@ def plan_fusion(graph: Graph) -> list:
         items.append(("eqn", eqn))
     close()
     return items
+
+
+def fusion_order(graph: Graph) -> list:
+    """The graph's equations in a dependency-respecting order that keeps loops together.
+
+    A graph lists equations in the order they were traced, which interleaves work of different
+    shapes (a log density's terms of length N, then a prior term of length K, then the rest of
+    the likelihood...); :func:`plan_fusion` closes a loop at every change of shape.  List
+    scheduling fixes that: among the equations whose inputs are ready, take one that joins the
+    open loop (elementwise, same shape, not reading the loop's own sums; or a full sum of a loop
+    value), else a scalar equation (which never closes a loop), else the earliest in the graph.
+    """
+    eqns = list(graph.eqns)
+    produced_by = {v.id: k for k, e in enumerate(eqns) for v in e.outputs}
+    pending = [0] * len(eqns)
+    users: list[list[int]] = [[] for _ in eqns]
+    for k, e in enumerate(eqns):
+        deps = {produced_by[a.id] for a in e.inputs if isinstance(a, Var) and a.id in produced_by}
+        pending[k] = len(deps)
+        for d in deps:
+            users[d].append(k)
+    ready = sorted(k for k in range(len(eqns)) if pending[k] == 0)
+    order: list = []
+    shape: tuple | None = None
+    members: set[int] = set()  # array values of the open loop
+    sums: set[int] = set()  # its full sums (reading one closes the loop)
+
+    def joins(e) -> bool:
+        if shape is None:
+            return False
+        ids = [a.id for a in e.inputs if isinstance(a, Var)]
+        if e.primitive.name == "reduce_sum":
+            return (ids[0] in members if ids else False) and len(e.params["axes"]) == len(shape)
+        return (_fusible(e) and e.outputs[0].aval.shape == shape
+                and all(a.aval.ndim <= len(shape) for a in e.inputs)
+                and not any(i in sums for i in ids))
+
+    def is_scalar(e) -> bool:
+        return (not e.primitive.multiple_results and all(v.aval.ndim == 0 for v in e.outputs)
+                and e.primitive.name not in ("cond", "scan"))
+
+    while ready:
+        pick = next((k for k in ready if joins(eqns[k])), None)
+        if pick is None:
+            pick = next((k for k in ready if is_scalar(eqns[k])), ready[0])
+        ready.remove(pick)
+        e = eqns[pick]
+        order.append(e)
+        if joins(e):
+            (sums if e.primitive.name == "reduce_sum" else members).add(e.outputs[0].id)
+        elif _fusible(e) and all(a.aval.ndim <= e.outputs[0].aval.ndim for a in e.inputs):
+            shape, members, sums = e.outputs[0].aval.shape, {e.outputs[0].id}, set()
+        elif not is_scalar(e):
+            shape, members, sums = None, set(), set()
+        for u in users[pick]:
+            pending[u] -= 1
+            if pending[u] == 0:
+                ready.append(u)
+        ready.sort()
+    return order
 
 
 def _element(name: str, aval, shape: tuple) -> str:
