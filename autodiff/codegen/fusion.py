@@ -21,6 +21,8 @@ _FUSIBLE = set(_UFUNC) | set(_SPECIAL) | {"polygamma", "select", "convert_elemen
 
 def _fusible(eqn) -> bool:
     name = eqn.primitive.name
+    if name == "cumsum":  # a running sum joins a forward loop over a vector (carried, in order)
+        return eqn.outputs[0].aval.ndim == 1 and not eqn.params["reverse"]
     if name not in _FUSIBLE or len(eqn.outputs) != 1 or eqn.outputs[0].aval.ndim == 0:
         return False
     return True
@@ -77,7 +79,7 @@ def plan_fusion(graph: Graph) -> list:
             continue
         scalar = (
             not eqn.primitive.multiple_results
-            and all(v.aval.ndim == 0 for v in eqn.outputs)
+            and all(v.aval.size == 1 for v in eqn.outputs)
             and eqn.primitive.name not in ("cond", "scan")
         )
         if cluster and scalar and not depends and not depends_late:
@@ -129,7 +131,7 @@ def fusion_order(graph: Graph) -> list:
                 and not any(i in sums for i in ids))
 
     def is_scalar(e) -> bool:
-        return (not e.primitive.multiple_results and all(v.aval.ndim == 0 for v in e.outputs)
+        return (not e.primitive.multiple_results and all(v.aval.size == 1 for v in e.outputs)
                 and e.primitive.name not in ("cond", "scan"))
 
     while ready:
@@ -239,9 +241,13 @@ def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict
     lines: list[str] = []
     for e in eqns:  # arrays that outlive the loop are allocated once, before it
         out = e.outputs[0]
+        zero = "0.0" if out.aval.dtype.kind == "f" else "0"
         if e.primitive.name == "reduce_sum":
-            lines.append(f"{name(out)} = {'0.0' if out.aval.dtype.kind == 'f' else '0'}")
-        elif out.id in store:
+            lines.append(f"{name(out)} = {zero}")
+            continue
+        if e.primitive.name == "cumsum":
+            lines.append(f"r_{name(out)} = {zero}")  # the running sum, carried across iterations
+        if out.id in store:
             lines.append(f"{name(out)} = cn.empty({_shape(out.aval)}, {_dtype_src(out.aval)})")
     body: list[str] = []
     ready: set[int] = set()  # values with a t_ scalar in this iteration
@@ -261,6 +267,11 @@ def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict
     def compute(e) -> None:
         out = e.outputs[0]
         ins = [operand(a) for a in e.inputs]
+        if e.primitive.name == "cumsum":
+            body.append(f"r_{name(out)} += {ins[0]}")
+            body.append(f"t_{name(out)} = r_{name(out)}")
+            ready.add(out.id)
+            return
         body.append(f"t_{name(out)} = {_scalar_expr(e, ins)}")
         ready.add(out.id)
 
