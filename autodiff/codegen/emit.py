@@ -46,6 +46,9 @@ class _Module:
         self.dying: set[str] = set()  # variables whose single use is the equation being lowered
         self.transposed: dict[str, str] = {}  # 2-D transposes read only by matmul -> source
         self.function_consts: dict[str, list[str]] = {}
+        # id of an array literal to be replaced by a preallocated buffer the caller provides
+        # (the model kernel's gradient output), with that buffer's name
+        self.output_buffer: tuple[int, str] | None = None
 
     def fresh(self, prefix: str) -> str:
         self.count += 1
@@ -79,6 +82,9 @@ def emit_body(module: _Module, graph: Graph) -> tuple[list[str], list[str], list
 
     def name(atom) -> str:
         if isinstance(atom, Lit):
+            if module.output_buffer and id(atom) == module.output_buffer[0]:
+                module.dying.add(module.output_buffer[1])  # written in place, never copied
+                return module.output_buffer[1]
             if id(atom) in lit_names:
                 return lit_names[id(atom)]
             if atom.val.ndim == 0:

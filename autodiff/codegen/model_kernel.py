@@ -82,13 +82,19 @@ def compile_logp_grad(graph: Graph) -> LogpGradKernel:
             f"got inputs {graph.in_avals} and outputs {graph.out_avals}"
         )
     module = _Module()
+    zeros = _gradient_accumulator(graph)
+    if zeros is not None:
+        module.output_buffer = (id(zeros), "grad_")
     args, const_params, body, result = emit_body(module, graph)
+    zero_fill = [f"    grad_ = {'cn.zeros((np.int64(' + str(theta_aval.shape[0]) + '),), np.float64)'}"
+                 ] if zeros is not None else []
     dim = theta_aval.shape[0]
     data_avals = [v.aval for v in graph.inputs[1:]]
     consts = list(module.consts)
     # the plain function: what runs when JIT is disabled (Numba compiles it only if called)
     module.functions.append("\n".join([
-        '@njit(error_model="numpy")', f"def compiled({', '.join(args + const_params)}):", *body,
+        '@njit(error_model="numpy")', f"def compiled({', '.join(args + const_params)}):",
+        *zero_fill, *body,
         f"    return ({result[0]}, {result[1]})"]))
     # the C function holds the same body, so Numba compiles one function per model, not two
     lines = [
@@ -103,9 +109,11 @@ def compile_logp_grad(graph: Graph) -> LogpGradKernel:
         shape = _shape(aval) if aval.ndim else "(np.int64(1),)"
         view = f"cn.{_VIEW[aval.dtype.name]}(table_[{k}], {shape})"
         lines.append(f"    {target} = {view}" + ("[0]" if aval.ndim == 0 else ""))
+    lines.append(f"    grad_ = cn.f8_view(grad_ptr, (np.int64({dim}),))")
+    if zeros is not None:  # the gradient accumulates directly in the caller's buffer
+        lines += [f"    for i_ in range({dim}):", "        grad_[i_] = 0.0"]
     lines += [
         *body,
-        f"    grad_ = cn.f8_view(grad_ptr, (np.int64({dim}),))",
         f"    finite_ = np.isfinite({result[0]})",
         f"    for i_ in range({dim}):",
         f"        grad_[i_] = {result[1]}[i_]",
@@ -121,6 +129,30 @@ def compile_logp_grad(graph: Graph) -> LogpGradKernel:
     )
     loaded = load_source(source)
     return LogpGradKernel(graph, source, loaded, consts)
+
+
+def _gradient_accumulator(graph: Graph):
+    """The zero array literal that the gradient is scattered into, if it can be the output
+    buffer itself: of the gradient's shape, used once, by a scatter (as the operand written to).
+    Reverse mode builds a gradient that way (zeros, then one scatter-add per parameter block),
+    so writing into the caller's buffer saves an allocation and a copy per evaluation."""
+    from autodiff.ir import Lit
+
+    uses: dict[int, int] = {}
+    candidates = []
+    for eqn in graph.eqns:
+        for k, a in enumerate(eqn.inputs):
+            if isinstance(a, Lit):
+                uses[id(a)] = uses.get(id(a), 0) + 1
+                if (k == 0 and eqn.primitive.name in ("scatter_add", "scatter")
+                        and a.val.shape == graph.inputs[0].aval.shape
+                        and a.val.dtype == np.float64 and not a.val.any()):
+                    candidates.append(a)
+    for a in graph.outputs:
+        if isinstance(a, Lit):
+            uses[id(a)] = uses.get(id(a), 0) + 1
+    usable = [a for a in candidates if uses[id(a)] == 1]
+    return usable[0] if len(usable) == 1 else None
 
 
 def _aval_of(x: np.ndarray):
