@@ -45,6 +45,10 @@ class _Module:
         self.const_stack: list[set[str]] = []
         self.dying: set[str] = set()  # variables whose single use is the equation being lowered
         self.transposed: dict[str, str] = {}  # 2-D transposes read only by matmul -> source
+        # matrix-vector products written with 2-D shapes, (k,) -> (k, 1) -> matmul -> (m, 1) ->
+        # (m,): the (k, 1) view -> its 1-D source, and the products whose only reader flattens
+        self.vectors: dict[str, str] = {}
+        self.flat_products: set[str] = set()
         self.function_consts: dict[str, list[str]] = {}
         # id of an array literal to be replaced by a preallocated buffer the caller provides
         # (the model kernel's gradient output), with that buffer's name
@@ -116,8 +120,9 @@ def emit_body(module: _Module, graph: Graph) -> tuple[list[str], list[str], list
         for v in eqn.outputs:
             if counts.get(v.id) == 1 and v.id not in input_ids and v.aval.ndim:
                 module.dying.add(name(v))
-    saved_transposed = module.transposed
+    saved = module.transposed, module.vectors, module.flat_products
     module.transposed = _matmul_only_transposes(graph, name)
+    module.vectors, module.flat_products = _matrix_vector_products(graph, name)
     plan = plan_fusion(graph)
     store, producer = plan_materialization(plan, graph)
     for item in plan:
@@ -136,7 +141,7 @@ def emit_body(module: _Module, graph: Graph) -> tuple[list[str], list[str], list
     result = [name(a) for a in graph.outputs]
     module.const_stack.pop()
     module.dying = saved_dying
-    module.transposed = saved_transposed
+    module.transposed, module.vectors, module.flat_products = saved
     # constants are passed in as trailing arguments (never baked into cached machine code)
     const_params = sorted(local_consts, key=lambda c: int(c[1:]))
     return args, const_params, body, result
@@ -165,6 +170,46 @@ def _matmul_only_transposes(graph: Graph, name) -> dict[str, str]:
         ):
             found[name(out)] = name(eqn.inputs[0])
     return found
+
+
+def _matrix_vector_products(graph: Graph, name) -> tuple[dict[str, str], set[str]]:
+    """Matrix-vector products that the graph spells with 2-D shapes (``A @ x`` with a 1-D ``x``
+    is traced as reshape to (k, 1), matmul, reshape to (m,)).  Returns the (k, 1) or (1, k)
+    reshapes read only as the vector of such products (name -> 1-D source name), and the
+    products read only by a reshape to 1-D (whose result is then the product itself), so the
+    generated code calls BLAS on the 1-D arrays with no reshapes around it."""
+    producer = {v.id: e for e in graph.eqns for v in e.outputs}
+    readers: dict[int, list] = {}
+    for e in graph.eqns:
+        for k, a in enumerate(e.inputs):
+            if isinstance(a, Var):
+                readers.setdefault(a.id, []).append((e, k))
+    outputs = {a.id for a in graph.outputs if isinstance(a, Var)}
+
+    def vector_position(e) -> int | None:
+        if e.primitive.name != "matmul" or any(x.aval.ndim != 2 for x in e.inputs):
+            return None
+        a, b = (x.aval for x in e.inputs)
+        return 1 if b.shape[1] == 1 else (0 if a.shape[0] == 1 else None)
+
+    vectors: dict[str, str] = {}
+    flat: set[str] = set()
+    for e in graph.eqns:
+        pos = vector_position(e)
+        if pos is None:
+            continue
+        v = e.inputs[pos]
+        p = producer.get(v.id) if isinstance(v, Var) else None
+        if (p is not None and p.primitive.name == "reshape" and isinstance(p.inputs[0], Var)
+                and p.inputs[0].aval.ndim == 1 and v.id not in outputs
+                and all(k == vector_position(r) for r, k in readers[v.id])):
+            vectors[name(v)] = name(p.inputs[0])
+        out = e.outputs[0]
+        users = readers.get(out.id, [])
+        if (out.id not in outputs and len(users) == 1 and users[0][0].primitive.name == "reshape"
+                and users[0][0].outputs[0].aval.ndim == 1):
+            flat.add(name(out))
+    return vectors, flat
 
 
 def graph_to_source(graph: Graph, fn_name: str = "compiled") -> tuple[str, list[np.ndarray]]:

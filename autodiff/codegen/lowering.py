@@ -296,21 +296,23 @@ def _as_stack(name: str, aval, batch: tuple, tail: tuple) -> str:
     return _reshaped(src, (size, *tail))
 
 
-def _lower_matmul(out, ins, in_avals, out_aval, params, transposed=None):
+def _lower_matmul(out, ins, in_avals, out_aval, params, transposed=None, module=None):
     a, b = in_avals
     if a.ndim == 2 and b.ndim == 2:
         # BLAS through kernels.blas; a transposed matrix is never copied: (S^T) x = matvec_t(S, x)
         transposed = transposed or {}
         ta, tb = (transposed.get(n) for n in ins)
         m, k, n = a.shape[0], a.shape[1], b.shape[1]
+        vectors = module.vectors if module is not None else {}
+        flat = module is not None and out in module.flat_products
         if n == 1 and tb is None:  # matrix-vector product
-            x = _reshaped(ins[1], (k,))
+            x = vectors.get(ins[1]) or _reshaped(ins[1], (k,))
             prod = f"blas.matvec_t({ta}, {x})" if ta else f"blas.matvec({ins[0]}, {x})"
-            return [f"{out} = {_reshaped(prod, (m, 1))}"]
+            return [f"{out} = {prod if flat else _reshaped(prod, (m, 1))}"]
         if m == 1 and ta is None:  # x B = B^T x
-            x = _reshaped(ins[0], (k,))
+            x = vectors.get(ins[0]) or _reshaped(ins[0], (k,))
             prod = f"blas.matvec({tb}, {x})" if tb else f"blas.matvec_t({ins[1]}, {x})"
-            return [f"{out} = {_reshaped(prod, (1, n))}"]
+            return [f"{out} = {prod if flat else _reshaped(prod, (1, n))}"]
         ops = [f"{t}.T" if t else name for t, name in zip((ta, tb), ins)]
         return [f"{out} = blas.matmat({ops[0]}, {ops[1]})"]
     batch = out_aval.shape[:-2]
@@ -501,7 +503,12 @@ def lower_eqn(eqn, outs: list[str], ins: list[str], module=None) -> list[str]:
         return _lower_elementwise(name, out, ins, in_avals, out_aval, eqn.params)
     rule = LOWERINGS.get(name)
     if name == "matmul" and module is not None:
-        return _lower_matmul(out, ins, in_avals, out_aval, eqn.params, module.transposed)
+        return _lower_matmul(out, ins, in_avals, out_aval, eqn.params, module.transposed, module)
+    if name == "reshape" and module is not None:
+        if out in module.vectors:
+            return []  # read only as a matrix-vector product's vector: the 1-D source is used
+        if ins[0] in module.flat_products:
+            return [f"{out} = {ins[0]}"]  # the product was computed 1-D already
     if name == "transpose" and module is not None and out in module.transposed:
         return []  # only read by matrix products, which take the transposed view
     if name in ("scatter_add", "scatter") and module is not None and ins[0] in module.dying:
