@@ -6,10 +6,10 @@ algorithm and the index of the next iteration; :func:`step` advances every chain
 iterations in one compiled call and returns the new state with the draws and statistics of those
 iterations. :class:`inference.mcmc.MCMC` is built on the same functions.
 
-Iterations are numbered globally from 0; iterations below ``state.num_warmup`` are warmup
-(Stan's adaptation runs during them), later ones are sampling. Because every piece of per-chain
-state -- including the random stream -- lives in the state arrays, splitting a run into steps
-of any size gives exactly the draws of one long step.
+Iterations are numbered globally from 0; iterations below ``state.num_warmup`` are warmup (the
+kernel's adaptation -- Stan's or nutpie's -- runs during them), later ones are sampling. Because
+every piece of per-chain state -- including the random stream -- lives in the state arrays,
+splitting a run into steps of any size gives exactly the draws of one long step.
 
 Random streams: chain ``c`` of seed ``s`` uses the xoshiro256** stream
 :func:`kernels.rng.seed_streams` ``(s, ...)[c]``; initial points are drawn from a separate
@@ -190,7 +190,8 @@ def init(
     kernel : NUTS or HMC, optional
         Options of the algorithm (its ``model`` is not used here); ``NUTS`` defaults if omitted.
     num_warmup : int, default 0
-        Number of warmup iterations: the first ``num_warmup`` iterations run Stan's adaptation.
+        Number of warmup iterations: the first ``num_warmup`` iterations run the kernel's
+        adaptation.
     init_params : array or dict, optional
         Initial unconstrained positions ``(dim,)`` or ``(num_chains, dim)``, or a dict of
         constrained values per site (passed to ``model.initial_points``). By default the

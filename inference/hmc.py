@@ -1,9 +1,10 @@
 r"""Static-trajectory Hamiltonian Monte Carlo as a user-facing kernel: :class:`HMC`.
 
 A kernel object holds the *algorithm's options* and the model; it does not sample by itself.
-:class:`inference.mcmc.MCMC` runs it: the compiled transition and Stan's warmup live in
-:mod:`kernels.hmc`, :mod:`kernels.adaptation` and :mod:`kernels.sampler`. This module only
-validates the options and turns them into a :class:`kernels.sampler.SamplerConfig`.
+:class:`inference.mcmc.MCMC` runs it: the compiled transition and the warmup live in
+:mod:`kernels.hmc`, :mod:`kernels.adaptation`, :mod:`kernels.adaptation_fisher` and
+:mod:`kernels.sampler`. This module only validates the options and turns them into a
+:class:`kernels.sampler.SamplerConfig`.
 :class:`inference.nuts.NUTS` subclasses :class:`HMC` and shares its model handling.
 
 The transition (Neal 2011; Stan's ``base_static_hmc``): draw :math:`p \sim N(0, M)`, integrate
@@ -12,6 +13,23 @@ The transition (Neal 2011; Stan's ``base_static_hmc``): draw :math:`p \sim N(0, 
 :math:`H(q, p) = -\log\pi(q) + \tfrac12 p^\top M^{-1} p`. With ``num_steps=None`` the number of
 steps follows the integration time :math:`T` = ``trajectory_length`` as in Stan:
 :math:`L = \max(1, \lfloor T / \epsilon \rfloor)` with the adapted (nominal) step size.
+
+Mass-matrix adaptation (``mass_matrix_adaptation``)
+--------------------------------------------------
+``"stan"``
+    Stan's windowed adaptation (Stan Reference Manual, "Automatic parameter tuning";
+    :mod:`kernels.adaptation`): after an initial buffer of 75 iterations, the (co)variance of
+    the draws in windows of 25, 50, 100, ... iterations, shrunk toward :math:`10^{-3} I`,
+    becomes the inverse metric at each window's end, where the step size is searched again and
+    dual averaging restarts; the last 50 iterations tune the step size only.
+``"fisher"``
+    nutpie's adaptation (Seyboldt, Carlson & Carpenter 2026; :mod:`kernels.adaptation_fisher`):
+    diagonal only, :math:`M^{-1}_{ii} = \sqrt{\mathrm{Var}[q_i] / \mathrm{Var}[\nabla_i
+    \log\pi(q)]}` -- exact for Gaussians, and informative after a handful of draws because
+    it uses the gradients too -- starting from :math:`1/|\nabla_i\log\pi(q_0)|`, recomputed
+    after every warmup draw from the draws since the last-but-one *switch* (every 10 draws in
+    the first 30% of warmup, then windows of 80, 120, 180, ... draws); the last 15% of warmup
+    tune the step size only.
 
 A fixed integration time makes HMC periodic on near-Gaussian targets (with a unit metric a
 standard normal returns to its start after :math:`T = 2\pi`), so the step size is jittered by
@@ -24,6 +42,9 @@ Neal, R. M. (2011). MCMC using Hamiltonian dynamics. *Handbook of Markov Chain M
 ch. 5. arXiv:1206.1901.
 
 Mackenzie, P. B. (1989). An improved hybrid Monte Carlo method. *Physics Letters B* 226, 369.
+
+Seyboldt, A., Carlson, E. and Carpenter, B. (2026). Preconditioning Hamiltonian Monte Carlo by
+minimizing Fisher divergence. arXiv:2603.18845 (nutpie, https://github.com/pymc-devs/nutpie).
 
 Stan Development Team. Stan Reference Manual, "Hamiltonian Monte Carlo Sampling".
 """
@@ -39,13 +60,33 @@ import numpy as np
 from inference.mcmc import CompiledModelLike, resolve_model
 from kernels.sampler import SamplerConfig
 
-__all__ = ["HMC"]
+__all__ = ["HMC", "MASS_MATRIX_ADAPTATIONS", "DEFAULT_MASS_MATRIX_ADAPTATION"]
+
+#: Values of ``mass_matrix_adaptation``.
+MASS_MATRIX_ADAPTATIONS = ("stan", "fisher")
+#: What ``mass_matrix_adaptation=None`` means for a diagonal mass matrix (a dense one: "stan").
+DEFAULT_MASS_MATRIX_ADAPTATION = "stan"
 
 
 def _check_probability(name: str, value: float) -> float:
     value = float(value)
     if not 0.0 < value < 1.0:
         raise ValueError(f"{name} must be in (0, 1), got {value!r}; the usual choice is 0.8")
+    return value
+
+
+def _check_adaptation(value: str | None, dense: bool) -> str:
+    if value is None:
+        return "stan" if dense else DEFAULT_MASS_MATRIX_ADAPTATION
+    if value not in MASS_MATRIX_ADAPTATIONS:
+        raise ValueError(
+            f"mass_matrix_adaptation must be 'stan', 'fisher' or None (default), got {value!r}"
+        )
+    if value == "fisher" and dense:
+        raise ValueError(
+            "mass_matrix_adaptation='fisher' estimates a diagonal mass matrix only: use "
+            "dense_mass=False, or mass_matrix_adaptation='stan' for a dense mass matrix"
+        )
     return value
 
 
@@ -81,12 +122,18 @@ class HMC:
     adapt_step_size : bool, default True
         Tune the step size by dual averaging during warmup.
     adapt_mass_matrix : bool, default True
-        Estimate the (inverse) mass matrix during warmup in Stan's windows.
+        Estimate the (inverse) mass matrix during warmup (see ``mass_matrix_adaptation``).
+    mass_matrix_adaptation : {"stan", "fisher"}, optional
+        How the mass matrix is estimated (module docstring): ``"stan"``, Stan's windowed
+        variance, or ``"fisher"``, nutpie's draw and gradient variances (diagonal only). By
+        default :data:`DEFAULT_MASS_MATRIX_ADAPTATION` for a diagonal mass matrix and
+        ``"stan"`` for a dense one.
     dense_mass : bool, default False
         Dense (full covariance) instead of diagonal mass matrix.
     inverse_mass_matrix : array, optional
-        Initial inverse mass matrix: ``(dim,)`` diagonal or ``(dim, dim)`` dense (identity by
-        default).
+        Initial inverse mass matrix: ``(dim,)`` diagonal or ``(dim, dim)`` dense. By default
+        the identity, or with ``mass_matrix_adaptation="fisher"`` the inverse absolute
+        gradient at the initial point.
     init_strategy : str or dict, default "uniform"
         Passed to the model's ``initial_points``: ``"uniform"`` (uniform on
         :math:`(-2, 2)` in unconstrained space, Stan's rule), ``"median"``, or a dict of
@@ -118,6 +165,7 @@ class HMC:
         inverse_mass_matrix: np.ndarray | None = None,
         init_strategy: str | Mapping[str, Any] = "uniform",
         max_energy_error: float = 1000.0,
+        mass_matrix_adaptation: str | None = None,
     ) -> None:
         if num_steps is not None and (int(num_steps) != num_steps or num_steps < 1):
             raise ValueError(f"num_steps must be a positive integer or None, got {num_steps!r}")
@@ -138,6 +186,7 @@ class HMC:
             inverse_mass_matrix,
             init_strategy,
             max_energy_error,
+            mass_matrix_adaptation,
         )
 
     def _init_common(
@@ -151,6 +200,7 @@ class HMC:
         inverse_mass_matrix: np.ndarray | None,
         init_strategy: str | Mapping[str, Any],
         max_energy_error: float,
+        mass_matrix_adaptation: str | None = None,
     ) -> None:
         if model is None:
             raise TypeError(
@@ -163,6 +213,7 @@ class HMC:
         self.adapt_mass_matrix = bool(adapt_mass_matrix)
         self.dense_mass = bool(dense_mass)
         self.inverse_mass_matrix = _check_inverse_mass(inverse_mass_matrix, self.dense_mass)
+        self.mass_matrix_adaptation = _check_adaptation(mass_matrix_adaptation, self.dense_mass)
         if isinstance(init_strategy, str) and init_strategy not in ("uniform", "median"):
             raise ValueError(
                 f"init_strategy must be 'uniform', 'median' or a dict of initial values, "
@@ -199,6 +250,15 @@ class HMC:
         self._cached_args = (args, dict(kwargs))
         return compiled
 
+    def _adaptation_options(self) -> dict[str, Any]:
+        """The :class:`kernels.sampler.SamplerConfig` fields of the mass-matrix adaptation."""
+        return {
+            "adapt_metric": self.adapt_mass_matrix,
+            "metric_adaptation": self.mass_matrix_adaptation,
+            # nutpie starts from the gradient unless the user gave an initial mass matrix
+            "init_metric_from_gradient": self.inverse_mass_matrix is None,
+        }
+
     def sampler_config(self, num_warmup: int) -> SamplerConfig:
         """The :class:`kernels.sampler.SamplerConfig` of this kernel for ``num_warmup``."""
         return SamplerConfig(
@@ -207,11 +267,11 @@ class HMC:
             metric=self.metric,
             max_delta_h=self.max_energy_error,
             adapt_step_size=self.adapt_step_size,
-            adapt_metric=self.adapt_mass_matrix,
             target_accept=self.target_accept_prob,
             jitter=self.jitter,
             hmc_num_steps=self.num_steps if self.num_steps is not None else 1,
             hmc_trajectory_length=0.0 if self.num_steps is not None else self.trajectory_length,
+            **self._adaptation_options(),
         )
 
     def __repr__(self) -> str:
@@ -222,7 +282,8 @@ class HMC:
         )
         return (
             f"{type(self).__name__}({steps}, step_size={self.step_size:g}, "
-            f"target_accept_prob={self.target_accept_prob:g}, dense_mass={self.dense_mass})"
+            f"target_accept_prob={self.target_accept_prob:g}, dense_mass={self.dense_mass}, "
+            f"mass_matrix_adaptation={self.mass_matrix_adaptation!r})"
         )
 
 

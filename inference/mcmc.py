@@ -19,7 +19,8 @@ threads (``numba.set_num_threads``), on the chunk size, or on whether a progress
 
 Warmup, then sampling, then more sampling
 -----------------------------------------
-* ``mcmc.run(seed, *args)`` runs ``num_warmup`` warmup iterations (Stan's adaptation) and then
+* ``mcmc.run(seed, *args)`` runs ``num_warmup`` warmup iterations (adaptation of the step size
+  and mass matrix, Stan's or nutpie's: see :class:`~inference.nuts.NUTS`) and then
   ``num_samples`` sampling iterations, keeping every ``thinning``-th.
 * ``mcmc.warmup(seed, *args)`` runs the warmup only and stores the adapted state in
   ``mcmc.post_warmup_state``; a following ``mcmc.run(seed, *args)`` then only samples,
@@ -349,6 +350,13 @@ class MCMC:
             raise ValueError(
                 f"post_warmup_state has a {state.config.metric} mass matrix but the kernel "
                 f"uses dense_mass={self.kernel.dense_mass}; use the same setting to continue"
+            )
+        if state.is_warming_up and config.metric_adaptation != state.config.metric_adaptation:
+            # the two adaptations keep different estimators: one cannot finish the other's warmup
+            raise ValueError(
+                f"post_warmup_state is in the middle of a warmup with mass_matrix_adaptation="
+                f"{state.config.metric_adaptation!r} but the kernel uses "
+                f"{config.metric_adaptation!r}; use the same setting to finish the warmup"
             )
         chains = state.chains.copy()
         return F.SamplerState(chains, state.iteration, state.num_warmup, config, model)

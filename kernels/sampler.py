@@ -14,24 +14,36 @@ Iterations and chunks
 Global iterations are numbered ``0 .. num_warmup + num_samples - 1``; iterations below
 ``num_warmup`` are warmup. A call advances iterations ``[start, stop)``. All per-chain state
 (position, log density, gradient, step size, inverse metric, dual-averaging and Welford state,
-random stream) lives in the state arrays, so a run split into several calls (for progress bars,
-checkpoints, or to extend sampling later) produces exactly the draws of one call.
+nutpie's estimators, random stream) lives in the state arrays, so a run split into several
+calls (for progress bars, checkpoints, or to extend sampling later) produces exactly the draws
+of one call.
 
 Per iteration ``i`` and chain ``c``:
 
-1. if ``i == 0`` and step-size adaptation is on and ``num_warmup > 0``: Stan's initial
-   step-size search (:func:`kernels.adaptation.init_step_size`);
+1. if ``i == 0`` and ``num_warmup > 0``: in nutpie's mode, the initial point enters its
+   estimators and the metric becomes :math:`1/|\nabla\log\pi|` there
+   (:func:`kernels.adaptation_fisher.fisher_init_metric`); if step-size adaptation is on, Stan's
+   initial step-size search (:func:`kernels.adaptation.init_step_size`);
 2. jitter the nominal step size (:func:`kernels.hmc.jitter_step_size`);
 3. one NUTS (:func:`kernels.nuts.nuts_transition`) or static HMC
    (:func:`kernels.hmc.hmc_transition`) transition;
 4. write the draw and its statistics at output index ``i - out_offset`` if that index is inside
    the output arrays (so warmup draws can be dropped with ``out_offset = num_warmup``, or
    per-chunk outputs used with ``out_offset = start``);
-5. during warmup, Stan's adaptation (``adapt_diag_e_nuts::transition``): dual-averaging update
-   of the step size; add the draw to the Welford estimator when the schedule says so; at the
-   end of a slow window: regularised metric update, Cholesky factor (dense), restart of the
-   Welford estimator, step-size search, :math:`\mu = \log(10\epsilon)` and dual-averaging
-   restart; after the last warmup iteration: step size :math:`e^{\bar x}`.
+5. during warmup, the adaptation selected by ``int_cfg[CFG_METRIC_ADAPTATION]``:
+
+   * ``ADAPTATION_STAN``, Stan's (``adapt_diag_e_nuts::transition``):
+     dual-averaging update of the step size; add the draw to the Welford estimator when the
+     schedule says so; at the end of a slow window: regularised metric update, Cholesky factor
+     (dense), restart of the Welford estimator, step-size search,
+     :math:`\mu = \log(10\epsilon)` and dual-averaging restart;
+   * ``ADAPTATION_FISHER``, nutpie's (diagonal metric;
+     :func:`kernels.adaptation_fisher.fisher_adapt`): add the draw and its gradient to the
+     foreground and background estimators if the chain moved, switch them when the schedule
+     says so, recompute the metric from the foreground; step-size search at the first metric
+     update, a dual-averaging update otherwise;
+
+   after the last warmup iteration: step size :math:`e^{\bar x}`.
 
 A model failure (non-zero status or non-finite density/gradient) inside a trajectory is a
 divergence of that trajectory; the chain continues. Failures of the adaptation itself (Stan
@@ -74,11 +86,14 @@ from kernels.adaptation import (
     welford_covariance,
     welford_variance,
 )
+from kernels.adaptation_fisher import fisher_adapt, fisher_add, fisher_init_metric
 from kernels.hmc import hmc_transition, jitter_step_size, steps_for_length
 from kernels.integrators import DENSE, cholesky_lower
 from kernels.jit import njit
 from kernels.nuts import _workspace, nuts_transition
 from kernels.sampler_state import (  # noqa: F401  (re-exported)
+    ADAPTATION_FISHER,
+    ADAPTATION_STAN,
     ALGORITHM_HMC,
     ALGORITHM_NUTS,
     CFG_ADAPT_METRIC,
@@ -86,11 +101,13 @@ from kernels.sampler_state import (  # noqa: F401  (re-exported)
     CFG_ALGORITHM,
     CFG_GAMMA,
     CFG_HMC_NUM_STEPS,
+    CFG_INIT_METRIC_FROM_GRADIENT,
     CFG_JITTER,
     CFG_KAPPA,
     CFG_MAX_DELTA_H,
     CFG_MAX_DEPTH,
     CFG_METRIC,
+    CFG_METRIC_ADAPTATION,
     CFG_NUM_WARMUP,
     CFG_T0,
     CFG_TARGET_ACCEPT,
@@ -182,6 +199,8 @@ def advance_chain(
     welford_mean: np.ndarray,
     welford_m2_diag: np.ndarray,
     welford_m2_dense: np.ndarray,
+    fisher_counts: np.ndarray,
+    fisher_moments: np.ndarray,
     rng: np.ndarray,
     status: np.ndarray,
     draws: np.ndarray,
@@ -207,6 +226,7 @@ def advance_chain(
     num_warmup = int_cfg[CFG_NUM_WARMUP]
     adapt_step = int_cfg[CFG_ADAPT_STEP_SIZE] != 0
     adapt_metric = int_cfg[CFG_ADAPT_METRIC] != 0
+    fisher = adapt_metric and int_cfg[CFG_METRIC_ADAPTATION] == ADAPTATION_FISHER
     hmc_steps = int_cfg[CFG_HMC_NUM_STEPS]
     max_delta_h = float_cfg[CFG_MAX_DELTA_H]
     delta = float_cfg[CFG_TARGET_ACCEPT]
@@ -229,6 +249,12 @@ def advance_chain(
         if status[c] != STATUS_OK:
             return
         warm = i < num_warmup
+        if i == 0 and warm and fisher:
+            # nuts-rs: the initial point is the first draw of both estimators, and the metric
+            # starts from its gradient (unless the user gave one)
+            fisher_add(fisher_counts[c], fisher_moments[c], q, g)
+            if int_cfg[CFG_INIT_METRIC_FROM_GRADIENT] != 0:
+                fisher_init_metric(g, inv_diag[c])
         if i == 0 and warm and adapt_step:
             eps0, st = init_step_size(
                 address,
@@ -248,6 +274,11 @@ def advance_chain(
                 status[c] = st
                 return
             step_size[c] = eps0
+            if fisher:  # nuts-rs: dual averaging starts from the searched step size
+                dual_averaging_init(da_c, eps0)
+        if warm and fisher:
+            for k in range(d):  # the point before the transition (did the chain move?)
+                scratch[k] = q[k]
 
         eps = jitter_step_size(step_size[c], jitter, state)
         if algorithm == ALGORITHM_NUTS:
@@ -311,53 +342,75 @@ def advance_chain(
 
         if not warm:
             continue
-        if adapt_step:
-            step_size[c] = dual_averaging_update(da_c, acc, delta, gamma, kappa, t0)
-        flag = schedule[i] if adapt_metric else 0
-        if flag & COLLECT:
-            if metric_kind == DENSE:
-                welford_count[c] = welford_add_dense(
-                    welford_count[c], welford_mean[c], welford_m2_dense[c], q, scratch
-                )
-            else:
-                welford_count[c] = welford_add_diag(
-                    welford_count[c], welford_mean[c], welford_m2_diag[c], q
-                )
-        if flag & WINDOW_END:
-            st = _update_metric(
-                metric_kind,
-                welford_count[c],
-                welford_m2_diag[c],
-                welford_m2_dense[c],
+        search = False  # search the step size after this iteration's adaptation
+        if fisher:
+            step_size[c], search = fisher_adapt(
+                schedule[i],
+                scratch,
+                adapt_step,
                 inv_diag[c],
-                inv_dense[c],
-                chol[c],
+                q,
+                g,
+                step_size[c],
+                acc,
+                fisher_counts[c],
+                fisher_moments[c],
+                da_c,
+                delta,
+                gamma,
+                kappa,
+                t0,
             )
-            if st != STATUS_OK:
-                status[c] = st
-                return
-            welford_count[c] = 0.0
-            _reset_welford(welford_mean[c], welford_m2_diag[c], welford_m2_dense[c])
+        else:
             if adapt_step:
-                eps1, st = init_step_size(
-                    address,
-                    data_ptr,
+                step_size[c] = dual_averaging_update(da_c, acc, delta, gamma, kappa, t0)
+            flag = schedule[i] if adapt_metric else 0
+            if flag & COLLECT:
+                if metric_kind == DENSE:
+                    welford_count[c] = welford_add_dense(
+                        welford_count[c], welford_mean[c], welford_m2_dense[c], q, scratch
+                    )
+                else:
+                    welford_count[c] = welford_add_diag(
+                        welford_count[c], welford_mean[c], welford_m2_diag[c], q
+                    )
+            if flag & WINDOW_END:
+                st = _update_metric(
                     metric_kind,
+                    welford_count[c],
+                    welford_m2_diag[c],
+                    welford_m2_dense[c],
                     inv_diag[c],
                     inv_dense[c],
                     chol[c],
-                    q,
-                    g,
-                    logp[c],
-                    step_size[c],
-                    state,
-                    vec,
                 )
                 if st != STATUS_OK:
                     status[c] = st
                     return
-                step_size[c] = eps1
-                dual_averaging_init(da_c, eps1)
+                welford_count[c] = 0.0
+                _reset_welford(welford_mean[c], welford_m2_diag[c], welford_m2_dense[c])
+                search = True
+        if search and adapt_step:
+            # one call site for both modes: each call site of the search costs compile time
+            eps1, st = init_step_size(
+                address,
+                data_ptr,
+                metric_kind,
+                inv_diag[c],
+                inv_dense[c],
+                chol[c],
+                q,
+                g,
+                lp,
+                step_size[c],
+                state,
+                vec,
+            )
+            if st != STATUS_OK:
+                status[c] = st
+                return
+            step_size[c] = eps1
+            dual_averaging_init(da_c, eps1)
         if i == num_warmup - 1 and adapt_step:
             step_size[c] = dual_averaging_final(da_c, step_size[c])
 
@@ -384,6 +437,8 @@ def run_chains(
     welford_mean: np.ndarray,
     welford_m2_diag: np.ndarray,
     welford_m2_dense: np.ndarray,
+    fisher_counts: np.ndarray,
+    fisher_moments: np.ndarray,
     rng: np.ndarray,
     status: np.ndarray,
     draws: np.ndarray,
@@ -450,6 +505,8 @@ def run_chains(
             welford_mean,
             welford_m2_diag,
             welford_m2_dense,
+            fisher_counts,
+            fisher_moments,
             rng,
             status,
             draws,

@@ -12,13 +12,17 @@ Array layout (``C`` chains, ``d`` parameters, ``N`` output draws)
 ----------------------------------------------------------------
 Configuration: ``int_cfg`` ``int64[N_INT_CFG]`` and ``float_cfg`` ``float64[N_FLOAT_CFG]``
 (indices ``CFG_*`` below), ``schedule`` ``int8[num_warmup]`` from
-:func:`kernels.adaptation.warmup_schedule`. Build them with :meth:`SamplerConfig.arrays`.
+:func:`kernels.adaptation.warmup_schedule` (Stan's windows) or
+:func:`kernels.adaptation_fisher.fisher_schedule` (nutpie's switches), according to
+``int_cfg[CFG_METRIC_ADAPTATION]``. Build them with :meth:`SamplerConfig.arrays`.
 
 State (:class:`ChainState`): ``position (C, d)``, ``logp (C,)``, ``grad (C, d)``,
 ``step_size (C,)`` (nominal), ``inv_diag (C, d)``, ``inv_dense (C, d, d)`` and ``chol (C, d, d)``
 (dense metric; shape ``(C, 0, 0)`` for a diagonal metric), ``da (C, 4)`` dual averaging
 ``[counter, s_bar, x_bar, mu]``, ``welford_count (C,)``, ``welford_mean (C, d)``,
 ``welford_m2_diag (C, d)``, ``welford_m2_dense (C, d, d)`` (or ``(C, 0, 0)``),
+``fisher_counts (C, 3)`` and ``fisher_moments (C, 8, d)`` (the foreground and background
+estimators of nutpie's adaptation, :mod:`kernels.adaptation_fisher`; untouched in Stan's mode),
 ``rng (C, 4)`` ``uint64``, ``status (C,)`` ``int64``.
 
 Outputs (:class:`SampleOutput`): ``draws (C, N, d)`` and, each ``(C, N)``: ``lp``,
@@ -34,6 +38,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from kernels.adaptation import dual_averaging_init, warmup_schedule
+from kernels.adaptation_fisher import FISHER_N_COUNTS, FISHER_N_ROWS, fisher_schedule
 from kernels.integrators import DENSE, DIAG, cholesky_lower
 from kernels.jit import njit
 from kernels.model_abi import evaluate
@@ -42,6 +47,8 @@ from kernels.rng import seed_streams, uniform
 __all__ = [
     "ALGORITHM_NUTS",
     "ALGORITHM_HMC",
+    "ADAPTATION_STAN",
+    "ADAPTATION_FISHER",
     "CFG_ALGORITHM",
     "CFG_METRIC",
     "CFG_MAX_DEPTH",
@@ -49,6 +56,8 @@ __all__ = [
     "CFG_ADAPT_STEP_SIZE",
     "CFG_ADAPT_METRIC",
     "CFG_HMC_NUM_STEPS",
+    "CFG_METRIC_ADAPTATION",
+    "CFG_INIT_METRIC_FROM_GRADIENT",
     "N_INT_CFG",
     "CFG_MAX_DELTA_H",
     "CFG_TARGET_ACCEPT",
@@ -70,6 +79,10 @@ __all__ = [
 ALGORITHM_NUTS = 0
 #: ``int_cfg[CFG_ALGORITHM]`` value for static HMC.
 ALGORITHM_HMC = 1
+#: ``int_cfg[CFG_METRIC_ADAPTATION]`` value for Stan's windowed variance estimate.
+ADAPTATION_STAN = 0
+#: ``int_cfg[CFG_METRIC_ADAPTATION]`` value for nutpie's draw + gradient ("Fisher") estimate.
+ADAPTATION_FISHER = 1
 
 # int_cfg indices
 CFG_ALGORITHM = 0  #: ALGORITHM_NUTS or ALGORITHM_HMC
@@ -79,7 +92,9 @@ CFG_NUM_WARMUP = 3  #: number of warmup iterations
 CFG_ADAPT_STEP_SIZE = 4  #: 1 = dual averaging during warmup
 CFG_ADAPT_METRIC = 5  #: 1 = windowed metric adaptation during warmup
 CFG_HMC_NUM_STEPS = 6  #: static HMC leapfrog steps (when no trajectory length is given)
-N_INT_CFG = 7
+CFG_METRIC_ADAPTATION = 7  #: ADAPTATION_STAN or ADAPTATION_FISHER (diagonal metric only)
+CFG_INIT_METRIC_FROM_GRADIENT = 8  #: Fisher mode: 1 = initial metric 1/|grad| at iteration 0
+N_INT_CFG = 9
 
 # float_cfg indices
 CFG_MAX_DELTA_H = 0  #: divergence threshold (Stan: 1000)
@@ -99,6 +114,13 @@ class SamplerConfig:
     ``algorithm`` is ``"nuts"`` or ``"hmc"``; ``metric`` is ``"diag"`` or ``"dense"``. Static
     HMC uses ``hmc_num_steps`` leapfrog steps, or ``max(1, int(T / step_size))`` when
     ``hmc_trajectory_length = T > 0``.
+
+    ``metric_adaptation`` is ``"stan"`` (Stan's windows, :mod:`kernels.adaptation`:
+    ``init_buffer``, ``term_buffer``, ``base_window``) or ``"fisher"`` (nutpie's draw + gradient
+    estimate, diagonal metric only, :mod:`kernels.adaptation_fisher`: ``early_window``,
+    ``step_size_window``, ``early_switch_freq``, ``switch_freq``, ``window_growth``; with
+    ``init_metric_from_gradient`` the metric starts at :math:`1/|\\nabla\\log\\pi(x_0)|`
+    instead of the state's initial metric).
     """
 
     num_warmup: int = 1000
@@ -118,6 +140,13 @@ class SamplerConfig:
     init_buffer: int = 75
     term_buffer: int = 50
     base_window: int = 25
+    metric_adaptation: str = "stan"
+    init_metric_from_gradient: bool = True
+    early_window: float = 0.3
+    step_size_window: float = 0.15
+    early_switch_freq: int = 10
+    switch_freq: int = 80
+    window_growth: float = 1.5
 
     def arrays(self, warn: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return ``(int_cfg, float_cfg, schedule)`` for :func:`run_chains`.
@@ -137,6 +166,13 @@ class SamplerConfig:
             raise ValueError(f"target_accept must be in (0, 1), got {self.target_accept}")
         if not 0.0 <= self.jitter <= 1.0:
             raise ValueError(f"jitter must be in [0, 1], got {self.jitter}")
+        if self.metric_adaptation not in ("stan", "fisher"):
+            raise ValueError(
+                f"metric_adaptation must be 'stan' or 'fisher', got {self.metric_adaptation!r}"
+            )
+        fisher = self.metric_adaptation == "fisher"
+        if fisher and self.metric == "dense":
+            raise ValueError("metric_adaptation='fisher' estimates a diagonal metric only")
         int_cfg = np.zeros(N_INT_CFG, dtype=np.int64)
         int_cfg[CFG_ALGORITHM] = ALGORITHM_NUTS if self.algorithm == "nuts" else ALGORITHM_HMC
         int_cfg[CFG_METRIC] = DIAG if self.metric == "diag" else DENSE
@@ -145,6 +181,8 @@ class SamplerConfig:
         int_cfg[CFG_ADAPT_STEP_SIZE] = int(bool(self.adapt_step_size))
         int_cfg[CFG_ADAPT_METRIC] = int(bool(self.adapt_metric))
         int_cfg[CFG_HMC_NUM_STEPS] = max(1, int(self.hmc_num_steps))
+        int_cfg[CFG_METRIC_ADAPTATION] = ADAPTATION_FISHER if fisher else ADAPTATION_STAN
+        int_cfg[CFG_INIT_METRIC_FROM_GRADIENT] = int(bool(self.init_metric_from_gradient))
         float_cfg = np.zeros(N_FLOAT_CFG, dtype=np.float64)
         float_cfg[CFG_MAX_DELTA_H] = self.max_delta_h
         float_cfg[CFG_TARGET_ACCEPT] = self.target_accept
@@ -153,7 +191,16 @@ class SamplerConfig:
         float_cfg[CFG_T0] = self.t0
         float_cfg[CFG_JITTER] = self.jitter
         float_cfg[CFG_TRAJECTORY_LENGTH] = self.hmc_trajectory_length
-        if self.adapt_metric and self.num_warmup > 0:
+        if self.adapt_metric and fisher:
+            schedule = fisher_schedule(
+                self.num_warmup,
+                self.early_window,
+                self.step_size_window,
+                self.early_switch_freq,
+                self.switch_freq,
+                self.window_growth,
+            )
+        elif self.adapt_metric and self.num_warmup > 0:
             schedule = warmup_schedule(
                 self.num_warmup, self.init_buffer, self.term_buffer, self.base_window, warn=warn
             )
@@ -178,6 +225,8 @@ class ChainState:
     welford_mean: np.ndarray
     welford_m2_diag: np.ndarray
     welford_m2_dense: np.ndarray
+    fisher_counts: np.ndarray
+    fisher_moments: np.ndarray
     rng: np.ndarray
     status: np.ndarray
 
@@ -323,6 +372,8 @@ def init_chain_state(
         welford_mean=np.zeros((n, d)),
         welford_m2_diag=np.zeros((n, d)),
         welford_m2_dense=np.zeros((n, d, d) if dense else (n, 0, 0)),
+        fisher_counts=np.zeros((n, FISHER_N_COUNTS)),
+        fisher_moments=np.zeros((n, FISHER_N_ROWS, d)),
         rng=np.ascontiguousarray(streams),
         status=np.zeros(n, dtype=np.int64),
     )
@@ -374,6 +425,8 @@ def _check_layout(state: ChainState, output: SampleOutput, metric_kind: int) -> 
         "welford_count": (np.float64, (n,)),
         "welford_mean": (np.float64, (n, d)),
         "welford_m2_diag": (np.float64, (n, d)),
+        "fisher_counts": (np.float64, (n, FISHER_N_COUNTS)),
+        "fisher_moments": (np.float64, (n, FISHER_N_ROWS, d)),
         "rng": (np.uint64, (n, 4)),
         "status": (np.int64, (n,)),
     }

@@ -13,6 +13,7 @@ import pytest
 
 from inference import HMC, MCMC, NUTS, SamplingWarning
 from inference import functional as F
+from inference import hmc as hmc_module
 from inference.diagnostics import mcse_mean
 from tests import posteriordb
 from tests.inference.models import (
@@ -418,6 +419,64 @@ def test_invalid_options():
         NUTS(_gauss(), dense_mass=True, inverse_mass_matrix=np.ones(3))
     with pytest.raises(RuntimeError, match="call mcmc.run"):
         MCMC(NUTS(_gauss())).get_samples()
+
+
+# ------------------------------------------------------------------------- mass-matrix adaptation
+
+
+def test_mass_matrix_adaptation_option():
+    default = hmc_module.DEFAULT_MASS_MATRIX_ADAPTATION
+    assert NUTS(_gauss()).mass_matrix_adaptation == default
+    assert NUTS(_gauss()).sampler_config(100).metric_adaptation == default
+    assert NUTS(_gauss(), dense_mass=True).mass_matrix_adaptation == "stan"
+    for kernel in (NUTS, HMC):
+        cfg = kernel(_gauss(), mass_matrix_adaptation="fisher").sampler_config(100)
+        assert cfg.metric_adaptation == "fisher" and cfg.init_metric_from_gradient
+        cfg = kernel(
+            _gauss(), mass_matrix_adaptation="fisher", inverse_mass_matrix=np.ones(3)
+        ).sampler_config(100)
+        assert not cfg.init_metric_from_gradient  # the user's initial metric is kept
+        cfg = kernel(_gauss(), mass_matrix_adaptation="stan").sampler_config(100)
+        assert cfg.metric_adaptation == "stan"
+        with pytest.raises(ValueError, match="'stan', 'fisher' or None"):
+            kernel(_gauss(), mass_matrix_adaptation="nutpie")
+        with pytest.raises(ValueError, match="diagonal mass matrix only"):
+            kernel(_gauss(), mass_matrix_adaptation="fisher", dense_mass=True)
+    kernel = NUTS(_gauss(), mass_matrix_adaptation="fisher")
+    assert "mass_matrix_adaptation='fisher'" in repr(kernel)
+
+
+@pytest.mark.parametrize("kernel, kw", [(NUTS, {}), (HMC, {"trajectory_length": 3.0})])
+def test_gaussian_posterior_fisher_adaptation(kernel, kw):
+    kw = dict(kw, mass_matrix_adaptation="fisher")
+    mcmc = _mcmc(_gauss(), kernel=kernel, kernel_kw=kw, num_warmup=500, num_samples=1000,
+                 num_chains=4)
+    x = _run(mcmc, seed=13).get_samples(group_by_chain=True)["x"]
+    _check_gaussian(x, MEAN, COV)
+    # the diagonal Fisher metric of N(m, C) is sqrt(C_ii / (C^-1)_ii), here estimated from ~200
+    # autocorrelated draws per chain (relative sd ~0.1 each, ~0.05 for the mean of 4 chains)
+    expected = np.sqrt(np.diag(COV) / np.diag(np.linalg.inv(COV)))
+    inv_metric = mcmc.last_state.inverse_mass_matrix.mean(axis=0)
+    assert np.all(np.abs(inv_metric / expected - 1) < 0.2), inv_metric / expected
+
+
+def test_fisher_warmup_then_run_and_chunks_equal_one_run():
+    kw = {"mass_matrix_adaptation": "fisher"}
+    single = _run(_mcmc(EightSchoolsNonCentered(), kernel_kw=kw, chunk_size=1000), seed=14)
+    chunked = _run(_mcmc(EightSchoolsNonCentered(), kernel_kw=kw, chunk_size=7), seed=14)
+    np.testing.assert_array_equal(chunked.results.draws, single.results.draws)
+    split = _mcmc(EightSchoolsNonCentered(), kernel_kw=kw)
+    split.warmup(14)
+    _run(split, seed=None)
+    np.testing.assert_array_equal(split.results.draws, single.results.draws)
+    # an interrupted Fisher warmup cannot be finished by Stan's adaptation
+    model = EightSchoolsNonCentered()
+    state = F.init(model, 0, 2, kernel=NUTS(model, **kw), num_warmup=200)
+    state, _ = F.step(state, 50)
+    other = _mcmc(EightSchoolsNonCentered(), kernel_kw={"mass_matrix_adaptation": "stan"})
+    other.post_warmup_state = state
+    with pytest.raises(ValueError, match="middle of a warmup"):
+        other.run(None)
 
 
 # ------------------------------------------------------------------------- functional API

@@ -1,9 +1,10 @@
 """NUTS against posteriordb's gold-standard Stan reference draws (slow).
 
-For each of the ten reference posteriors: 4 chains x (1000 warmup + 1000 draws), fixed seed;
-every scalar's posterior mean must agree with the reference within 4 combined Monte Carlo
-standard errors and its sd within 20% (``tests.posteriordb.compare``).  The centred eight
-schools must *report* its divergences.
+For each of the ten reference posteriors and each mass-matrix adaptation (Stan's windows and
+nutpie's Fisher estimate): 4 chains x (1000 warmup + 1000 draws), fixed seed; every scalar's
+posterior mean must agree with the reference within 4 combined Monte Carlo standard errors and
+its sd within 20% (``tests.posteriordb.compare``).  The centred eight schools must *report* its
+divergences.
 """
 
 from __future__ import annotations
@@ -24,6 +25,14 @@ SETTINGS = {
     "eight_schools-eight_schools_centered": {"target_accept_prob": 0.99},
 }
 NAMES = sorted(REFERENCE_NAMES)
+ADAPTATIONS = ["stan", "fisher"]
+
+
+def _settings(name: str, adaptation: str) -> dict:
+    settings = dict(SETTINGS.get(name, {}), mass_matrix_adaptation=adaptation)
+    if settings.get("dense_mass") and adaptation == "fisher":
+        pytest.skip("the Fisher adaptation estimates a diagonal mass matrix only")
+    return settings
 
 
 def _run(name: str, **settings):
@@ -37,9 +46,10 @@ def _run(name: str, **settings):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("adaptation", ADAPTATIONS)
 @pytest.mark.parametrize("name", [n for n in NAMES if n != "eight_schools-eight_schools_centered"])
-def test_posterior_matches_reference(name):
-    mcmc = _run(name, **SETTINGS.get(name, {}))
+def test_posterior_matches_reference(name, adaptation):
+    mcmc = _run(name, **_settings(name, adaptation))
     samples = mcmc.get_samples(group_by_chain=True)
     draws = {site: samples[site] for site in REFERENCE_NAMES[name]}
     failures = compare(draws, load(name))
@@ -49,10 +59,12 @@ def test_posterior_matches_reference(name):
 
 
 @pytest.mark.slow
-def test_centred_eight_schools_reports_its_divergences():
+@pytest.mark.parametrize("adaptation", ADAPTATIONS)
+def test_centred_eight_schools_reports_its_divergences(adaptation):
     name = "eight_schools-eight_schools_centered"
     model, args, kwargs = model_args(name)
-    mcmc = MCMC(NUTS(model), num_warmup=1000, num_samples=1000, num_chains=4, progress_bar=False)
+    mcmc = MCMC(NUTS(model, mass_matrix_adaptation=adaptation), num_warmup=1000,
+                num_samples=1000, num_chains=4, progress_bar=False)
     with pytest.warns(UserWarning, match="divergent"):
         mcmc.run(20261126, *args, **kwargs)
     diverging = mcmc.get_extra_fields(group_by_chain=True)["diverging"]
@@ -60,7 +72,7 @@ def test_centred_eight_schools_reports_its_divergences():
     idata = mcmc.to_arviz()
     assert int(idata.sample_stats["diverging"].sum()) == int(diverging.sum())
     # with a high target acceptance the funnel is explored well enough for the means
-    careful = _run(name, **SETTINGS[name])
+    careful = _run(name, **_settings(name, adaptation))
     samples = careful.get_samples(group_by_chain=True)
     failures = compare({"mu": samples["mu"], "theta": samples["theta"]}, load(name),
                        params=None)

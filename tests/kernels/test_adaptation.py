@@ -1,4 +1,5 @@
-"""Stan's warmup: windowed schedule, dual averaging, Welford estimators, step-size search."""
+"""Warmup: Stan's windowed schedule, dual averaging, Welford estimators, step-size search; nutpie's
+Fisher estimator and switch schedule."""
 
 import math
 import warnings
@@ -8,6 +9,7 @@ import pytest
 from numba import carray, cfunc
 
 from kernels import adaptation as A
+from kernels import adaptation_fisher as F
 from kernels import rng
 from kernels import sampler as S
 from kernels.integrators import DIAG
@@ -302,3 +304,210 @@ def test_diag_metric_adaptation_recovers_scales():
     S.run(gaussian_precision.address, data.ctypes.data, cfg.arrays(), st, out, 0, 1000)
     np.testing.assert_allclose(st.inv_diag / sd**2, 1.0, atol=0.35)
     assert np.all(st.welford_count == 0)  # estimator restarted at the last window's end
+
+
+# ----------------------------------------------------------------------------------------------
+# nutpie's ("Fisher") diagonal estimator: kernels.adaptation_fisher
+# ----------------------------------------------------------------------------------------------
+
+
+def test_fisher_estimate_is_exact_for_gaussian_moments():
+    # N(m, diag(s^2)): Var[x_i] = s_i^2, Var[d/dx_i log p] = Var[-(x_i - m_i) / s_i^2] = 1/s_i^2,
+    # so sqrt(Var[x] / Var[grad]) = s^2 exactly (and any common scale of the two cancels)
+    s = np.logspace(-3, 3, 7)
+    out = np.ones(7)
+    F.fisher_inv_metric(s**2, 1.0 / s**2, out)
+    np.testing.assert_allclose(out, s**2, rtol=1e-14)
+    out2 = np.ones(7)
+    F.fisher_inv_metric(123.0 * s**2, 123.0 / s**2, out2)
+    np.testing.assert_allclose(out2, s**2, rtol=1e-14)
+
+
+def test_fisher_estimate_clamps_and_keeps_invalid_entries():
+    out = np.array([5.0, 6.0, 7.0, 8.0, 9.0, 10.0])
+    var_q = np.array([1e50, 1e-50, 0.0, np.nan, 1.0, np.inf])
+    var_g = np.array([1e-50, 1e50, 1.0, 1.0, 0.0, 1.0])
+    F.fisher_inv_metric(var_q, var_g, out)
+    assert out.tolist() == [1e20, 1e-20, 7.0, 8.0, 9.0, 10.0]
+
+
+def test_fisher_initial_metric_is_inverse_absolute_gradient():
+    out = np.empty(5)
+    F.fisher_init_metric(np.array([-2.0, 0.5, 0.0, 1e30, np.nan]), out)
+    assert out.tolist() == [0.5, 2.0, 1e20, 1e-20, 1.0]
+
+
+def _fisher_state(d):
+    return np.zeros(F.FISHER_N_COUNTS), np.zeros((F.FISHER_N_ROWS, d))
+
+
+def _fisher_adapt(counts, moments, inv, q, g, flag=A.COLLECT, before=None, da=None):
+    """One fisher_adapt call without step-size adaptation; returns its 'search now' flag."""
+    before = np.full_like(q, np.nan) if before is None else before  # NaN: the chain moved
+    da = np.zeros(A.DA_SIZE) if da is None else da
+    eps, search = F.fisher_adapt(
+        flag, before, False, inv, q, g, 0.5, 0.8, counts, moments, da, 0.8, 0.05, 0.75, 10.0
+    )
+    assert eps == 0.5
+    return search
+
+
+def test_fisher_estimate_from_correlated_gaussian_draws_within_mc_error():
+    # for a correlated Gaussian the diagonal estimate is sqrt(Sigma_ii / P_ii), P = Sigma^-1
+    # (Seyboldt et al. 2026): not the marginal variance Sigma_ii
+    cov = np.array([[1.0, 0.9, 0.0], [0.9, 4.0, 0.3], [0.0, 0.3, 0.1]])
+    prec = np.linalg.inv(cov)
+    truth = np.sqrt(np.diag(cov) / np.diag(prec))
+    n = 20000
+    x = np.random.default_rng(1).multivariate_normal(np.zeros(3), cov, size=n)
+    g = -x @ prec
+    counts, moments = _fisher_state(3)
+    inv = np.ones(3)
+    for q, gr in zip(x, g):
+        _fisher_adapt(counts, moments, inv, q, gr)
+    assert counts[F.N_UPDATES] == n - 2
+    # the Welford sums agree with NumPy's variances
+    np.testing.assert_allclose(inv, np.sqrt(x.var(0) / g.var(0)), rtol=1e-10)
+    # relative error of sqrt(a/b) is (da/a - db/b)/2, each term of sd sqrt(2/n): 4 sigma bound
+    assert np.all(np.abs(inv / truth - 1) < 4 * np.sqrt(2 / n)), inv / truth
+    assert np.all(np.abs(inv / np.diag(cov) - 1) > 0.1)  # it is not the variance here
+
+
+def test_fisher_foreground_is_the_draws_since_the_previous_switch():
+    rng_ = np.random.default_rng(2)
+    x = rng_.normal(size=(25, 2)) * [1.0, 3.0]
+    g = rng_.normal(size=(25, 2))
+    counts, moments = _fisher_state(2)
+    for i in range(25):
+        F.fisher_add(counts, moments, x[i], g[i])
+        if i in (9, 19):
+            F.fisher_switch(counts, moments)
+    # after the switch at 19 the foreground is the background of draws 10..19, then 20..24
+    assert counts[F.FG_COUNT] == 15 and counts[F.BG_COUNT] == 5
+    fg, bg = x[10:], x[20:]
+    np.testing.assert_allclose(moments[F.FG_Q_MEAN], fg.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(moments[F.FG_Q_M2] / 14, fg.var(0, ddof=1), rtol=1e-12)
+    np.testing.assert_allclose(moments[F.FG_G_M2] / 14, g[10:].var(0, ddof=1), rtol=1e-12)
+    np.testing.assert_allclose(moments[F.BG_Q_M2] / 4, bg.var(0, ddof=1), rtol=1e-12)
+    np.testing.assert_allclose(moments[F.BG_G_MEAN], g[20:].mean(0), rtol=1e-12)
+
+
+def test_fisher_metric_needs_three_foreground_draws_that_moved():
+    counts, moments = _fisher_state(1)
+    inv = np.array([7.0])
+    one = np.array
+    # the first update (with 3 draws) asks for a step-size search, later ones do not
+    assert not _fisher_adapt(counts, moments, inv, one([0.0]), one([1.0]))
+    assert not _fisher_adapt(counts, moments, inv, one([1.0]), one([-2.0]))
+    # a transition that returned its initial point adds nothing
+    assert not _fisher_adapt(counts, moments, inv, one([1.0]), one([-2.0]), before=one([1.0]))
+    assert inv[0] == 7.0 and counts[F.FG_COUNT] == 2
+    assert _fisher_adapt(counts, moments, inv, one([3.0]), one([0.5]))
+    assert inv[0] == pytest.approx(np.sqrt(np.var([0.0, 1.0, 3.0]) / np.var([1.0, -2.0, 0.5])))
+    assert not _fisher_adapt(counts, moments, inv, one([2.0]), one([0.0]))
+    assert counts[F.N_UPDATES] == 2
+    # outside the collecting iterations: no draw is added and the metric is kept
+    assert not _fisher_adapt(counts, moments, inv, one([9.0]), one([9.0]), flag=0)
+    assert counts[F.FG_COUNT] == 4 and counts[F.N_UPDATES] == 2
+
+
+def test_fisher_adapt_step_size_and_switch():
+    counts, moments = _fisher_state(1)
+    one = np.array
+    for q in (0.0, 1.0, 2.0, 4.0):
+        _fisher_adapt(counts, moments, np.ones(1), one([q]), one([-q]))
+    _fisher_adapt(counts, moments, np.ones(1), one([8.0]), one([-8.0]), flag=A.COLLECT | F.SWITCH)
+    assert counts[F.FG_COUNT] == 5 and counts[F.BG_COUNT] == 0
+    # dual averaging: the same update as kernels.adaptation's, from the same state
+    da = np.zeros(A.DA_SIZE)
+    A.dual_averaging_init(da, 0.5)
+    ref = da.copy()
+    eps, search = F.fisher_adapt(
+        A.COLLECT, one([np.nan]), True, np.ones(1), one([3.0]), one([-3.0]), 0.5, 0.6,
+        counts, moments, da, 0.8, 0.05, 0.75, 10.0,
+    )
+    assert not search and eps == A.dual_averaging_update(ref, 0.6, 0.8, 0.05, 0.75, 10.0)
+    np.testing.assert_array_equal(da, ref)
+
+
+# Expected switch schedules, derived by hand from nuts-rs's rules (src/adapt_strategy.rs):
+# early phase = first int(0.3 N) draws, final step-size window = last int(0.15 N) draws; the
+# initial point counts as one background draw; switch after the draw that brings the background
+# to the switch frequency (10 early; then 80, growing to max(w + 1, round(1.5 w)) after each
+# switch; at the first main-phase draw the window is at least the background count), unless
+# draw index + next window size > start of the final window.
+
+
+def test_fisher_schedule_1000():
+    s = F.fisher_schedule(1000)
+    # early: background 1 + 9 draws at draw 8, then every 10 draws up to 298 (< 300)
+    early = list(range(8, 300, 10))
+    # main: background 1 after draw 299; 80 after draw 378 (next 120: 378 + 120 <= 850);
+    # 120 after 498 (next 180: 678 <= 850); 180 after 678, but 678 + 270 > 850: no switch
+    assert F.fisher_switches(s) == early + [378, 498]
+    assert np.array_equal(np.flatnonzero(s & A.COLLECT), np.arange(850))
+    assert set(np.unique(s).tolist()) == {0, A.COLLECT, A.COLLECT | F.SWITCH}
+
+
+def test_fisher_schedule_150():
+    s = F.fisher_schedule(150)
+    # early phase 45 draws: switches at 8, 18, 28, 38; final window int(22.5) = 22 -> starts
+    # at 128; main-phase windows (80, next 120) can never end before 128: no further switch
+    assert F.fisher_switches(s) == [8, 18, 28, 38]
+    assert np.array_equal(np.flatnonzero(s & A.COLLECT), np.arange(128))
+
+
+def test_fisher_schedule_window_rounding_and_no_shrinking():
+    # windows 83 -> round(124.5) = 125 (half away from zero, as Rust) -> round(187.5) = 188:
+    # background 83 after draw 381, 125 after 506; 188 after 694 but 694 + 282 > 850
+    s = F.fisher_schedule(1000, switch_freq=83)
+    assert F.fisher_switches(s)[-2:] == [381, 506] and F.fisher_switches(s)[-3] == 298
+    # early switches every 200: draw 198 only; 101 draws in the background at draw 300, so
+    # the first main window is 101 (not 80): switch at 300, then 152 -> 452; 228 -> 680 > 850
+    s = F.fisher_schedule(1000, early_switch_freq=200)
+    assert F.fisher_switches(s) == [198, 300, 452]
+
+
+def test_fisher_schedule_edge_cases():
+    assert F.fisher_schedule(0).shape == (0,)
+    s = F.fisher_schedule(20)  # early 6 draws, final window 3: too short for any switch
+    assert F.fisher_switches(s) == [] and (np.flatnonzero(s & A.COLLECT) == np.arange(17)).all()
+    with pytest.raises(ValueError, match="window_growth"):
+        F.fisher_schedule(100, window_growth=0.5)
+
+
+def _fisher_run(data, q0, num_warmup, **options):
+    cfg = S.SamplerConfig(num_warmup=num_warmup, metric_adaptation="fisher", **options)
+    n, d = q0.shape
+    st = S.init_chain_state(gaussian_precision.address, data.ctypes.data, q0, 5)
+    out = S.allocate_output(n, 10, d)
+    S.run(gaussian_precision.address, data.ctypes.data, cfg.arrays(), st, out, 0, num_warmup)
+    return st
+
+
+def test_fisher_initial_metric_from_the_gradient_at_the_initial_point():
+    prec = np.diag([4.0, 0.25, 1.0])
+    data = _gauss_data(np.zeros(3), prec)
+    q0 = np.array([[0.5, 2.0, -3.0], [1.0, -1.0, 0.2]])
+    # one warmup iteration: the estimators hold at most 2 draws, so the metric stays 1/|grad|
+    st = _fisher_run(data, q0, 1)
+    np.testing.assert_allclose(st.inv_diag, 1.0 / np.abs(q0 @ prec), rtol=1e-14)
+    assert (st.fisher_counts[:, F.FG_COUNT] >= 1).all()
+    st = _fisher_run(data, q0, 1, init_metric_from_gradient=False)
+    assert (st.inv_diag == 1.0).all()
+
+
+def test_fisher_metric_adaptation_recovers_scales():
+    sd = np.logspace(-3, 3, 6)
+    data = _gauss_data(np.zeros(6), np.diag(1 / sd**2))
+    st = _fisher_run(data, np.full((2, 6), 0.01), 300)
+    # the gradients are linear in the draws, so the estimate is exact whatever the draws
+    np.testing.assert_allclose(st.inv_diag / sd**2, 1.0, rtol=1e-8)
+    assert (st.fisher_counts[:, F.N_UPDATES] > 200).all()  # updated after (almost) every draw
+
+
+def test_fisher_rejects_a_dense_metric_and_bad_modes():
+    with pytest.raises(ValueError, match="diagonal metric only"):
+        S.SamplerConfig(metric="dense", metric_adaptation="fisher").arrays()
+    with pytest.raises(ValueError, match="metric_adaptation"):
+        S.SamplerConfig(metric_adaptation="nutpie").arrays()

@@ -13,6 +13,7 @@ from numba import carray, cfunc
 
 from kernels import rng
 from kernels import sampler as S
+from kernels.adaptation_fisher import N_UPDATES
 from kernels.jit import JIT_DISABLED
 from kernels.model_abi import LOGP_GRAD_SIG
 
@@ -152,20 +153,18 @@ def test_compiled_once_for_two_models():
     assert len(S.run_chains.signatures) == 1
 
 
-def test_same_draws_on_one_or_two_threads_and_any_chain_order():
+@pytest.mark.parametrize("adaptation", ["stan", "fisher"])
+def test_same_draws_on_one_or_two_threads_and_any_chain_order(adaptation):
     d = 10
     data = np.concatenate([[float(d)], np.linspace(0.5, 3.0, d)])
     init = np.random.default_rng(0).normal(size=(4, d))
+    opts = {"init": init, "num_warmup": 150, "num_samples": 100, "metric_adaptation": adaptation}
     n_threads = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        st1, out1 = _sample(
-            diag_normal.address, data, d, init=init, num_warmup=150, num_samples=100
-        )
+        st1, out1 = _sample(diag_normal.address, data, d, **opts)
         numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-        st2, out2 = _sample(
-            diag_normal.address, data, d, init=init, num_warmup=150, num_samples=100
-        )
+        st2, out2 = _sample(diag_normal.address, data, d, **opts)
     finally:
         numba.set_num_threads(n_threads)
     assert _outputs_equal(out1, out2)
@@ -173,7 +172,7 @@ def test_same_draws_on_one_or_two_threads_and_any_chain_order():
 
     # chains in another order: chain k of the permuted run is chain perm[k] of the first run
     perm = np.array([2, 0, 3, 1])
-    cfg = S.SamplerConfig(num_warmup=150)
+    cfg = S.SamplerConfig(num_warmup=150, metric_adaptation=adaptation)
     state = S.init_chain_state(
         diag_normal.address, data.ctypes.data, init[perm], 0, rng=rng.seed_streams(1, 4)[perm]
     )
@@ -202,6 +201,34 @@ def test_chunked_run_equals_single_call():
     assert all(np.array_equal(a, b) for a, b in zip(single[0].arrays(), chunked[0].arrays()))
 
 
+def test_chunked_run_equals_single_call_fisher():
+    # chunk boundaries at, just before and just after switches (8, 18, ...) and at the start
+    # of the step-size-only window (170 of 200)
+    d = 3
+    data = _gauss_data([1.0, 0.0, -1.0], np.array([[1.0, 0.3, 0.0], [0.3, 4.0, 0.0], [0, 0, 0.25]]))
+    opts = {"n_chains": 2, "num_warmup": 200, "num_samples": 100, "metric_adaptation": "fisher"}
+    single = _sample(gaussian_precision.address, data, d, **opts)
+    chunks = [0, 1, 2, 8, 9, 19, 57, 58, 169, 170, 171, 199, 200, 260, 300]
+    chunked = _sample(gaussian_precision.address, data, d, chunks=chunks, **opts)
+    assert _outputs_equal(single[1], chunked[1])
+    assert all(np.array_equal(a, b) for a, b in zip(single[0].arrays(), chunked[0].arrays()))
+    assert single[0].fisher_counts[:, N_UPDATES].min() > 100  # the Fisher path did run
+
+
+def test_posterior_ill_scaled_gaussian_fisher():
+    # scales 1e-3 .. 1e3: the metric is exact (see test_adaptation), the posterior moments must
+    # be right within Monte Carlo error
+    sd = np.logspace(-3, 3, 7)
+    data = np.concatenate([[7.0], sd])
+    opts = {"seed": 6, "init": np.full((4, 7), 0.001), "metric_adaptation": "fisher"}
+    state, out = _sample(diag_normal.address, data, 7, **opts)
+    _check_moments(out.draws, np.zeros(7), sd**2)
+    np.testing.assert_allclose(state.inv_diag / sd**2, 1.0, rtol=1e-8)
+    assert out.diverging.sum() == 0
+    # a unit-scale problem after preconditioning: short trajectories, as on N(0, I)
+    assert out.n_steps.mean() < 10
+
+
 def test_posterior_correlated_2d_gaussian():
     cov = np.array([[1.0, 1.8], [1.8, 4.0]])  # correlation 0.9
     mean = np.array([1.0, -2.0])
@@ -226,7 +253,8 @@ def test_posterior_ill_conditioned_10d_diagonal():
     assert (np.abs(out.energy_error) <= np.abs(out.max_energy_error)).all()
 
 
-def test_static_hmc_posterior():
+@pytest.mark.parametrize("adaptation", ["stan", "fisher"])
+def test_static_hmc_posterior(adaptation):
     cov = np.array([[1.0, 0.5], [0.5, 2.0]])
     data = _gauss_data(np.zeros(2), np.linalg.inv(cov))
     _, out = _sample(
@@ -237,6 +265,7 @@ def test_static_hmc_posterior():
         algorithm="hmc",
         hmc_trajectory_length=2.0,
         jitter=0.2,
+        metric_adaptation=adaptation,
     )
     _check_moments(out.draws, np.zeros(2), np.diag(cov))
     assert (out.tree_depth == 0).all() and not out.reached_max_treedepth.any()
