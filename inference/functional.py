@@ -3,7 +3,7 @@ r"""Functional sampling: ``init`` a state, then ``step`` it, for users who write
 This is a thin layer over the compiled driver :mod:`kernels.sampler`: a :class:`SamplerState`
 wraps the per-chain state arrays (:class:`kernels.sampler.ChainState`), the options of the
 algorithm and the index of the next iteration; :func:`step` advances every chain by a number of
-iterations in one compiled call and returns the new state with the draws and statistics of those
+iterations (compiled code, one thread per chain) and returns the new state with the draws and statistics of those
 iterations. :class:`inference.mcmc.MCMC` is built on the same functions.
 
 Iterations are numbered globally from 0; iterations below ``state.num_warmup`` are warmup (the
@@ -242,9 +242,10 @@ def advance(
     """Advance ``state`` **in place** through iterations ``[state.iteration, stop)``.
 
     Iteration ``i`` is written to output index ``i - out_offset`` of ``output`` (when inside
-    it). ``chain_method="parallel"`` runs all chains in one ``prange`` call (one thread per
-    chain); ``"sequential"`` runs them one after the other on the calling thread through
-    :func:`kernels.sampler.advance_chain` (no parallel region). Both give identical draws.
+    it). ``chain_method="parallel"`` runs each chain on a worker thread
+    (:func:`kernels.sampler.run`, up to ``numba.get_num_threads()`` at once);
+    ``"sequential"`` runs them one after the other on the calling thread through
+    :func:`kernels.sampler.advance_chain`. Both give identical draws.
     Raises :class:`kernels.sampler.SamplerError` if a chain's adaptation failed.
     """
     start = int(state.iteration)

@@ -13,8 +13,8 @@ Reproducibility
 ---------------
 Chain ``c`` draws from its own random stream derived from ``(seed, c)``
 (:func:`kernels.rng.seed_streams`), and every piece of per-chain state is carried between
-chunks. Therefore the draws do not depend on ``chain_method`` ("parallel": one thread per
-chain inside one compiled call; "sequential": one chain after the other), on the number of
+chunks. Therefore the draws do not depend on ``chain_method`` ("parallel": each chain's
+compiled code on its own thread; "sequential": one chain after the other), on the number of
 threads (``numba.set_num_threads``), on the chunk size, or on whether a progress bar is shown.
 
 Warmup, then sampling, then more sampling
@@ -237,7 +237,7 @@ class MCMC:
     thinning : int, default 1
         Keep every ``thinning``-th sampling iteration.
     chain_method : {"parallel", "sequential"}
-        "parallel" runs every chain on its own thread inside one compiled call; "sequential"
+        "parallel" runs every chain's compiled code on its own thread; "sequential"
         runs the chains one after the other on the calling thread. Same draws either way.
     progress_bar : bool, default True
         Show per-chain progress (see :mod:`inference.progress`; off when ``CI`` is set or the
@@ -422,8 +422,7 @@ class MCMC:
         return time.perf_counter() - t0
 
     def _driver_compiled(self) -> bool:
-        fn = S.run_chains if self.chain_method == "parallel" else S.advance_chain
-        return bool(getattr(fn, "signatures", True))
+        return bool(getattr(S.advance_chain, "signatures", True))
 
     def _sample(self, state: F.SamplerState, num_samples: int, timings: dict) -> None:
         """Warmup to the state's ``num_warmup`` (if not done), then ``num_samples`` iterations."""

@@ -387,7 +387,7 @@ def nuts_transition(
     log_sum_weight = 0.0
     logp_sample = logp
     h_sample = H0
-    depth = 0
+    depth = np.int64(0)  # not the literal 0: _build_subtree would be compiled twice
     while depth < max_depth:
         if uniform(rng_state) > 0.5:
             qi, pi_, gi, psi, a_beg_ps, eps = q_f, p_f, g_f, ps_f, ps_b, epsilon

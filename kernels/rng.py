@@ -132,14 +132,14 @@ def next_uint64(state: np.ndarray) -> np.uint64:
     s1 = state[1]
     s2 = state[2]
     s3 = state[3]
-    result = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
+    result = _rotl(s1 * np.uint64(5), np.int64(7)) * np.uint64(9)  # int64: one compile
     t = s1 << np.uint64(17)
     s2 ^= s0
     s3 ^= s1
     s1 ^= s2
     s0 ^= s3
     s2 ^= t
-    s3 = _rotl(s3, 45)
+    s3 = _rotl(s3, np.int64(45))
     state[0] = s0
     state[1] = s1
     state[2] = s2

@@ -1,13 +1,20 @@
-r"""The many-chain driver: advance every chain by a range of iterations in one compiled call.
+r"""The many-chain driver: advance every chain by a range of iterations, in parallel.
 
-:func:`run_chains` is compiled **once for all models** (``parallel=True``, disk-cached): the
-model arrives as two ``int64`` values (its C function's address and its data pointer, see
+:func:`advance_chain` is compiled **once for all models** (disk-cached, ``nogil``): the model
+arrives as two ``int64`` values (its C function's address and its data pointer, see
 :mod:`kernels.model_abi`), and every option arrives in two small configuration arrays, so the
-Numba type signature never changes. A ``prange`` loop runs each chain on a worker thread from
-start to end of the requested range, fully independently (no lock-step): chain ``c`` reads and
-writes only row ``c`` of every state and output array and draws only from its own random
-stream (:mod:`kernels.rng`), so the draws do not depend on the number of threads or on the
-order in which chains are scheduled.
+Numba type signature never changes. :func:`run` gives each chain to a worker thread of a
+thread pool, which runs the compiled code from start to end of the requested range with the
+GIL released, fully independently (no lock-step): chain ``c`` reads and writes only row ``c``
+of every state and output array and draws only from its own random stream
+(:mod:`kernels.rng`), so the draws do not depend on the number of threads or on the order in
+which chains are scheduled.
+
+Why threads and not a ``prange`` loop: both run the same machine code, but a ``parallel=True``
+driver makes Numba compile (and optimise) the whole sampler a second time inside its parallel
+region -- about 7 s more of the one-time compile on this 2-core machine -- and Numba's default
+threading layer aborts when two Python threads enter parallel regions at once. Handing a chain
+to a thread costs microseconds per chunk.
 
 Iterations and chunks
 ---------------------
@@ -63,8 +70,10 @@ Reference Manual, "MCMC Sampling" and "HMC algorithm parameters".
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
 import numpy as np
-from numba import prange
 
 from kernels import sampler_state as _sampler_state
 from kernels.adaptation import (
@@ -126,8 +135,7 @@ from kernels.sampler_state import (  # noqa: F401  (re-exported)
 __all__ = [  # the configuration and state names are re-exported from kernels.sampler_state
     *_sampler_state.__all__,
     "advance_chain",
-    "run_chains",
-    "run",
+        "run",
     "SamplerError",
 ]
 
@@ -215,10 +223,31 @@ def advance_chain(
     max_energy_error_out: np.ndarray,
     max_depth_out: np.ndarray,
 ) -> None:
-    """Advance chain ``c`` through iterations ``[start, stop)`` (serial; see module docstring).
+    """Advance chain ``c`` through iterations ``[start, stop)`` (see the module docstring).
 
-    Same arguments as :func:`run_chains` plus the chain index first. Can be called from Python
-    threads (it releases the GIL) as an alternative to the ``prange`` driver.
+    Parameters
+    ----------
+    c : int64
+        The chain: only row ``c`` of the state and output arrays is read or written.
+    address, data_ptr : int64
+        The model's C function address and its data pointer.
+    start, stop : int64
+        Iteration range (global numbering; warmup is ``[0, num_warmup)``).
+    out_offset : int64
+        Iteration ``i`` is written at output index ``i - out_offset`` when in range.
+    int_cfg, float_cfg, schedule
+        From :meth:`SamplerConfig.arrays`.
+    position ... status
+        The :class:`ChainState` arrays, in its field order; updated in place.
+    draws ... max_depth_out
+        The :class:`SampleOutput` arrays, in its field order; written in place.
+
+    Notes
+    -----
+    Every argument's type is fixed (``int64`` scalars, C-contiguous arrays of fixed dtype and
+    rank), so one compiled version serves all models, metrics and algorithms; use :func:`run`
+    from Python, which normalises the argument types and runs the chains on threads. The GIL
+    is released, so different chains may be advanced from different threads at once.
     """
     algorithm = int_cfg[CFG_ALGORITHM]
     metric_kind = int_cfg[CFG_METRIC]
@@ -415,114 +444,6 @@ def advance_chain(
             step_size[c] = dual_averaging_final(da_c, step_size[c])
 
 
-@njit(parallel=True)
-def run_chains(
-    address: int,
-    data_ptr: int,
-    start: int,
-    stop: int,
-    out_offset: int,
-    int_cfg: np.ndarray,
-    float_cfg: np.ndarray,
-    schedule: np.ndarray,
-    position: np.ndarray,
-    logp: np.ndarray,
-    grad: np.ndarray,
-    step_size: np.ndarray,
-    inv_diag: np.ndarray,
-    inv_dense: np.ndarray,
-    chol: np.ndarray,
-    da: np.ndarray,
-    welford_count: np.ndarray,
-    welford_mean: np.ndarray,
-    welford_m2_diag: np.ndarray,
-    welford_m2_dense: np.ndarray,
-    fisher_counts: np.ndarray,
-    fisher_moments: np.ndarray,
-    rng: np.ndarray,
-    status: np.ndarray,
-    draws: np.ndarray,
-    lp_out: np.ndarray,
-    accept_out: np.ndarray,
-    step_out: np.ndarray,
-    depth_out: np.ndarray,
-    n_steps_out: np.ndarray,
-    diverging_out: np.ndarray,
-    energy_out: np.ndarray,
-    energy_error_out: np.ndarray,
-    max_energy_error_out: np.ndarray,
-    max_depth_out: np.ndarray,
-) -> None:
-    """Advance all chains through global iterations ``[start, stop)``, one thread per chain.
-
-    Parameters
-    ----------
-    address, data_ptr : int64
-        The model's C function address and its data pointer.
-    start, stop : int64
-        Iteration range (global numbering; warmup is ``[0, num_warmup)``).
-    out_offset : int64
-        Iteration ``i`` is written at output index ``i - out_offset`` when in range.
-    int_cfg, float_cfg, schedule
-        From :meth:`SamplerConfig.arrays`.
-    position ... status
-        The :class:`ChainState` arrays, in its field order; updated in place.
-    draws ... max_depth_out
-        The :class:`SampleOutput` arrays, in its field order; written in place.
-
-    Notes
-    -----
-    Every argument's type is fixed (``int64`` scalars, C-contiguous arrays of fixed dtype and
-    rank), so one compiled version serves all models, metrics and algorithms. Use :func:`run`
-    from Python, which normalises the argument types.
-
-    Do not call this ``parallel=True`` kernel from several Python threads at once (Numba's
-    ``workqueue`` threading layer aborts on concurrent parallel regions); to drive chains from
-    Python threads instead, call :func:`advance_chain` (``nogil``) once per chain.
-    """
-    for c in prange(position.shape[0]):
-        # int64 chain index: parfor lowering would otherwise pass an unsigned index and
-        # compile a second specialisation of advance_chain
-        advance_chain(
-            np.int64(c),
-            address,
-            data_ptr,
-            start,
-            stop,
-            out_offset,
-            int_cfg,
-            float_cfg,
-            schedule,
-            position,
-            logp,
-            grad,
-            step_size,
-            inv_diag,
-            inv_dense,
-            chol,
-            da,
-            welford_count,
-            welford_mean,
-            welford_m2_diag,
-            welford_m2_dense,
-            fisher_counts,
-            fisher_moments,
-            rng,
-            status,
-            draws,
-            lp_out,
-            accept_out,
-            step_out,
-            depth_out,
-            n_steps_out,
-            diverging_out,
-            energy_out,
-            energy_error_out,
-            max_energy_error_out,
-            max_depth_out,
-        )
-
-
 def run(
     address: int,
     data_ptr: int,
@@ -534,7 +455,11 @@ def run(
     out_offset: int = 0,
     raise_on_error: bool = True,
 ) -> None:
-    """Validate and normalise arguments, then call :func:`run_chains`.
+    """Advance every chain through iterations ``[start, stop)``, one worker thread per chain.
+
+    Validates and normalises the arguments, then calls :func:`advance_chain` for each chain on
+    a pool of ``min(chains, numba.get_num_threads())`` threads (on the calling thread when that
+    is one); the draws are the same for any number of threads.
 
     Parameters
     ----------
@@ -560,18 +485,24 @@ def run(
     if schedule.shape[0] < int_cfg[CFG_NUM_WARMUP]:
         raise ValueError("schedule is shorter than num_warmup")
     _check_layout(state, output, int(int_cfg[CFG_METRIC]))
-    run_chains(
-        np.int64(address),
-        np.int64(data_ptr),
-        np.int64(start),
-        np.int64(stop),
-        np.int64(out_offset),
-        int_cfg,
-        float_cfg,
-        schedule,
-        *state.arrays(),
-        *output.arrays(),
-    )
+    scalars = (np.int64(address), np.int64(data_ptr), np.int64(start), np.int64(stop),
+               np.int64(out_offset))
+    arrays = (int_cfg, float_cfg, schedule, *state.arrays(), *output.arrays())
+
+    def advance(c: int) -> None:
+        advance_chain(np.int64(c), *scalars, *arrays)
+
+    n_chains = state.position.shape[0]
+    n_threads = min(n_chains, numba.get_num_threads())
+    if n_threads <= 1:
+        for c in range(n_chains):
+            advance(c)
+    else:
+        with ThreadPoolExecutor(n_threads, thread_name_prefix="numbayes-chain") as pool:
+            # a Ctrl-C while waiting leaves this block only once every chain has finished its
+            # chunk, so the state and output arrays are consistent when the exception surfaces
+            for future in [pool.submit(advance, c) for c in range(n_chains)]:
+                future.result()
     if raise_on_error and np.any(state.status != STATUS_OK):
         bad = {
             int(c): _STATUS_MESSAGES.get(int(s), f"status {int(s)}")

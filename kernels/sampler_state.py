@@ -1,6 +1,6 @@
 r"""The configuration, state and output arrays of the many-chain driver, and their builders.
 
-:func:`kernels.sampler.run_chains` (compiled once for all models) takes every option and every
+:func:`kernels.sampler.advance_chain` (compiled once for all models) takes every option and every
 per-chain quantity as plain arrays. This module owns their layout: the ``CFG_*`` indices into the
 two configuration arrays and :class:`SamplerConfig`, which fills them; :class:`ChainState` and
 :func:`init_chain_state` (the per-chain state, including Stan's initial dual-averaging state);
@@ -109,7 +109,7 @@ N_FLOAT_CFG = 7
 
 @dataclass
 class SamplerConfig:
-    """Options of :func:`run_chains`, with Stan's defaults.
+    """Options of :func:`kernels.sampler.advance_chain`, with Stan's defaults.
 
     ``algorithm`` is ``"nuts"`` or ``"hmc"``; ``metric`` is ``"diag"`` or ``"dense"``. Static
     HMC uses ``hmc_num_steps`` leapfrog steps, or ``max(1, int(T / step_size))`` when
@@ -149,7 +149,7 @@ class SamplerConfig:
     window_growth: float = 1.5
 
     def arrays(self, warn: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return ``(int_cfg, float_cfg, schedule)`` for :func:`run_chains`.
+        """Return ``(int_cfg, float_cfg, schedule)`` for :func:`kernels.sampler.advance_chain`.
 
         ``warn`` is passed to :func:`kernels.adaptation.warmup_schedule` (only relevant when
         the metric is adapted).
@@ -231,7 +231,7 @@ class ChainState:
     status: np.ndarray
 
     def arrays(self) -> tuple[np.ndarray, ...]:
-        """The arrays in :func:`run_chains` argument order."""
+        """The arrays in :func:`kernels.sampler.advance_chain` argument order."""
         return tuple(getattr(self, f.name) for f in fields(self))
 
     def copy(self) -> ChainState:
@@ -256,7 +256,7 @@ class SampleOutput:
     reached_max_treedepth: np.ndarray
 
     def arrays(self) -> tuple[np.ndarray, ...]:
-        """The arrays in :func:`run_chains` argument order."""
+        """The arrays in :func:`kernels.sampler.advance_chain` argument order."""
         return tuple(getattr(self, f.name) for f in fields(self))
 
     def sample_stats(self) -> dict[str, np.ndarray]:

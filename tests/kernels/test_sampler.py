@@ -150,7 +150,7 @@ def test_compiled_once_for_two_models():
         num_samples=20,
         algorithm="hmc",
     )
-    assert len(S.run_chains.signatures) == 1
+    assert len(S.advance_chain.signatures) == 1
 
 
 @pytest.mark.parametrize("adaptation", ["stan", "fisher"])
