@@ -5,9 +5,10 @@ centred, logistic regression, stochastic volatility, hierarchical linear regress
 ``--chains`` chains (4) x (``--warmup`` 1000 + ``--draws`` 1000) iterations.  NumPyro runs with
 ``chain_method="vectorized"`` on the CPU in double precision (``numpyro.enable_x64()``, as
 numbayes and nutpie compute in float64); nutpie samples the PyMC version of the model compiled by
-``nutpie.compile_pymc_model`` (numba backend).  The peers are optional (``pip install
-numbayes[bench]``): a library that is not installed is skipped, one that fails prints
-``failed: <reason>`` in its row.
+``nutpie.compile_pymc_model`` (numba backend).  ``numbayes-fisher`` is numbayes with nutpie's
+mass-matrix adaptation (``NUTS(model, mass_matrix_adaptation="fisher")``) instead of Stan's.
+The peers are optional (``pip install numbayes[bench]``): a library that is not installed is
+skipped, one that fails prints ``failed: <reason>`` in its row.
 
 Run::
 
@@ -81,9 +82,10 @@ from importlib import metadata
 import numpy as np
 from suite_models import MODELS, WARM_CACHE_MODEL, SuiteModel
 
-LIBRARIES = ("numbayes", "numpyro", "nutpie")
+LIBRARIES = ("numbayes", "numbayes-fisher", "numpyro", "nutpie")
 # the modules each library needs, to decide whether it is installed without importing it
-REQUIREMENTS = {"numbayes": ("inference",), "numpyro": ("jax", "numpyro"),
+REQUIREMENTS = {"numbayes": ("inference",), "numbayes-fisher": ("inference",),
+                "numpyro": ("jax", "numpyro"),
                 "nutpie": ("pymc", "nutpie")}
 MEAN_TOLERANCE = 5.0  # in Monte Carlo standard errors
 
@@ -108,6 +110,8 @@ class RunResult:
 class NumbayesRunner:
     """numbayes: ``MCMC(NUTS(model), ...)``, chains run in parallel threads."""
 
+    kernel_options: dict = {}  # keywords of NUTS (the defaults here)
+
     def __init__(self, spec: SuiteModel, data: dict, cfg: dict) -> None:
         from suite_models import lang_numbayes
 
@@ -116,7 +120,7 @@ class NumbayesRunner:
         self.spec, self.data, self._steps = spec, data, 0
         self.last_iteration: dict[int, int] = {}
         self.mcmc = MCMC(
-            NUTS(spec.for_lang(lang_numbayes())),
+            NUTS(spec.for_lang(lang_numbayes()), **self.kernel_options),
             num_warmup=cfg["warmup"],
             num_samples=cfg["draws"],
             num_chains=cfg["chains"],
@@ -239,7 +243,15 @@ class NutpieRunner:
         )
 
 
-RUNNERS = {"numbayes": NumbayesRunner, "numpyro": NumpyroRunner, "nutpie": NutpieRunner}
+class NumbayesFisherRunner(NumbayesRunner):
+    """numbayes with nutpie's mass-matrix adaptation: ``NUTS(model,
+    mass_matrix_adaptation="fisher")`` (Stan's windowed adaptation is the default)."""
+
+    kernel_options = {"mass_matrix_adaptation": "fisher"}
+
+
+RUNNERS = {"numbayes": NumbayesRunner, "numbayes-fisher": NumbayesFisherRunner,
+           "numpyro": NumpyroRunner, "nutpie": NutpieRunner}
 
 
 def _model_by_name(name: str) -> SuiteModel:
@@ -338,7 +350,7 @@ class Caches:
 
     def warmed(self, library: str, cfg: dict, timeout: float) -> str:
         """A fresh copy of a cache that a ``warm_cache`` run of ``library`` filled."""
-        stamp = source_stamp() if library == "numbayes" else 0.0
+        stamp = source_stamp() if library.startswith("numbayes") else 0.0
         if library not in self.templates or self.templates[library][1] != stamp:
             # (re)warm: first use, or numbayes' sources changed since (Numba's cache is keyed
             # on the source files' modification times, so the kernels would compile again)
@@ -449,7 +461,7 @@ def _fmt(x: float, digits: int = 1) -> str:
     return f"{x:.{digits}f}"
 
 
-COLUMNS = [("library", 9), ("model", 25), ("cold full s", 11), ("cold model s", 12),
+COLUMNS = [("library", 15), ("model", 24), ("cold full s", 11), ("cold model s", 12),
            ("warm s", 7), ("min ESS", 7), ("ESS/s cold", 10), ("ESS/s warm", 10), ("div", 4),
            ("grad/s", 8), ("ESS/1k grad", 11)]
 
@@ -459,7 +471,7 @@ def format_table(rows: list[Row]) -> str:
                     for i, (name, w) in enumerate(COLUMNS))
     lines = [head, "-" * len(head)]
     for r in rows:
-        left = f"{r.library:<9} {r.model:<25}"
+        left = f"{r.library:<15} {r.model:<24}"
         if r.error:
             lines.append(f"{left} {r.error}")
             continue
@@ -492,7 +504,7 @@ def cross_check(rows: list[Row]) -> list[str]:
     lines = []
     by_key = {(r.library, r.model): r for r in rows if r.warm_draws is not None}
     for (library, model), ours in by_key.items():
-        if library != "numbayes":
+        if not library.startswith("numbayes"):
             continue
         for peer in ("numpyro", "nutpie"):
             theirs = by_key.get((peer, model))
@@ -509,10 +521,10 @@ def cross_check(rows: list[Row]) -> list[str]:
                     worst = float(z[i])
                     where = p if z.size == 1 else f"{p}[{i}]"
             if worst > MEAN_TOLERANCE:
-                lines.append(f"WARNING {model}: numbayes and {peer} posterior means differ by "
+                lines.append(f"WARNING {model}: {library} and {peer} posterior means differ by "
                              f"{worst:.1f} MCSE at {where} (> {MEAN_TOLERANCE:g})")
             else:
-                lines.append(f"ok      {model}: numbayes vs {peer}: largest difference "
+                lines.append(f"ok      {model}: {library} vs {peer}: largest difference "
                              f"{worst:.1f} MCSE ({where})")
     return lines
 
@@ -607,7 +619,7 @@ def main(argv: list[str] | None = None) -> None:
     print(format_phases(rows))
     for r in rows:
         compile_s = r.phases.get("cold model", {}).get("sampler_compile", 0.0)
-        if r.library == "numbayes" and compile_s > 5.0:
+        if r.library.startswith("numbayes") and compile_s > 5.0:
             print(f"  note: numbayes/{r.model}: the sampler kernels compiled in the model-cold "
                   f"run ({compile_s:.0f} s): numbayes' sources changed during the run?")
     print()
