@@ -252,11 +252,12 @@ def advance(
     if stop < start:
         raise ValueError(f"stop = {stop} is before the current iteration {start}")
     address = int(state.model.logp_grad_address)
-    data = int(state.model.data_pointer)
     arrays = state.config_arrays()
     if chain_method == "parallel":
-        S.run(address, data, arrays, state.chains, output, start, stop, out_offset, False)
+        pointers = chain_data_pointers(state.model, state.num_chains)
+        S.run(address, pointers, arrays, state.chains, output, start, stop, out_offset, False)
     elif chain_method == "sequential":
+        data = int(state.model.data_pointer)
         args = (np.int64(address), np.int64(data), np.int64(start), np.int64(stop))
         chains, outs = state.chains.arrays(), output.arrays()
         for c in range(state.num_chains):
@@ -265,6 +266,15 @@ def advance(
         raise ValueError(f"chain_method must be 'parallel' or 'sequential', got {chain_method!r}")
     state.iteration = int(stop)
     check_status(state)
+
+
+def chain_data_pointers(model, n: int) -> list[int]:
+    """One data pointer per chain: ``model.data_pointers(n)`` when the model has it (a compiled
+    model's pointer includes a workspace, which threads must not share), else its one
+    ``data_pointer`` for every chain."""
+    if hasattr(model, "data_pointers"):
+        return [int(p) for p in model.data_pointers(n)]
+    return [int(model.data_pointer)] * n
 
 
 def check_status(state: SamplerState) -> None:

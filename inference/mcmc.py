@@ -76,7 +76,10 @@ class CompiledModelLike(Protocol):
         computing :math:`\\log p(\\theta)` (up to a constant, Jacobians included) and its
         gradient; status 0 = success (see :mod:`kernels.model_abi`).
     data_pointer : int
-        The ``void* data`` passed to it; the model object keeps that memory alive.
+        The ``void* data`` passed to it; the model object keeps that memory alive.  A model
+        whose function writes through it (``compile_model``'s kernels keep their workspace
+        there) also has ``data_pointers(n) -> list[int]``, one pointer per chain, which the
+        samplers use when chains run on threads; without it all chains share ``data_pointer``.
     site_names : list of str
         Latent sites, in order.
     deterministic_names : list of str

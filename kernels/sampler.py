@@ -70,6 +70,7 @@ Reference Manual, "MCMC Sampling" and "HMC algorithm parameters".
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -446,7 +447,7 @@ def advance_chain(
 
 def run(
     address: int,
-    data_ptr: int,
+    data_ptr: int | Sequence[int],
     config: tuple[np.ndarray, np.ndarray, np.ndarray],
     state: ChainState,
     output: SampleOutput,
@@ -463,8 +464,11 @@ def run(
 
     Parameters
     ----------
-    address, data_ptr : int
+    address : int
         The model.
+    data_ptr : int or sequence of int
+        Its data pointer, or one per chain (a model kernel's workspace is in its data table, so
+        chains on different threads need tables of their own).
     config : (int_cfg, float_cfg, schedule)
         From :meth:`SamplerConfig.arrays`.
     state : ChainState
@@ -485,14 +489,16 @@ def run(
     if schedule.shape[0] < int_cfg[CFG_NUM_WARMUP]:
         raise ValueError("schedule is shorter than num_warmup")
     _check_layout(state, output, int(int_cfg[CFG_METRIC]))
-    scalars = (np.int64(address), np.int64(data_ptr), np.int64(start), np.int64(stop),
-               np.int64(out_offset))
+    n_chains = state.position.shape[0]
+    pointers = [data_ptr] * n_chains if np.ndim(data_ptr) == 0 else list(data_ptr)
+    if len(pointers) != n_chains:
+        raise ValueError(f"{len(pointers)} data pointers given for {n_chains} chains")
+    limits = (np.int64(start), np.int64(stop), np.int64(out_offset))
     arrays = (int_cfg, float_cfg, schedule, *state.arrays(), *output.arrays())
 
     def advance(c: int) -> None:
-        advance_chain(np.int64(c), *scalars, *arrays)
+        advance_chain(np.int64(c), np.int64(address), np.int64(pointers[c]), *limits, *arrays)
 
-    n_chains = state.position.shape[0]
     n_threads = min(n_chains, numba.get_num_threads())
     if n_threads <= 1:
         for c in range(n_chains):

@@ -177,7 +177,9 @@ class CompiledModel:
     layout : :class:`ParamLayout`.
     logp_grad_address : address of ``int64 logp_grad(double* theta, double* grad,
         double* logp, void* data)``.
-    data_pointer : the ``void* data`` to pass with it (this object keeps the memory alive).
+    data_pointer : the ``void* data`` to pass with it (this object keeps the memory alive); it
+        includes the kernel's workspace, so it serves one thread at a time: samplers running
+        chains on threads take :meth:`data_pointers` (one per chain).
     site_names, deterministic_names, observed_names : the model's sites by role.
     observed_data, constant_data : the data, by site name and by argument name.
     dims, coords : ArviZ dimension names per site (plates and event axes) and plate coordinates.
@@ -191,6 +193,7 @@ class CompiledModel:
         self.dim = layout.dim
         self.kernel = kernel
         self.data_pointer, self._keepalive = kernel.pack_data(arguments.data)
+        self._chain_pointers: tuple[list[int], list[np.ndarray]] = ([], [])
         self.logp_grad_address = kernel.address
         sites = list(prototype.values())
         self.site_names = layout.names()
@@ -206,6 +209,15 @@ class CompiledModel:
         self.dims, self.coords = _dims_and_coords(sites)
         self._constrain_fn = None
         self._loglik_fn = None
+
+    def data_pointers(self, n: int) -> list[int]:
+        """``n`` data pointers for ``n`` threads evaluating at once (same data, one workspace
+        each); kept alive by this object."""
+        pointers, keepalive = self._chain_pointers
+        if len(pointers) < n:
+            pointers, keepalive = self.kernel.pack_data_for_chains(self.arguments.data, n)
+            self._chain_pointers = (pointers, keepalive)
+        return pointers[:n]
 
     # ---- densities ---------------------------------------------------------------------------
     def logp_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:

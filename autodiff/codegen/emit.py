@@ -19,7 +19,7 @@ import numba
 import numpy as np
 
 from autodiff.codegen.fusion import emit_cluster, plan_fusion, plan_materialization
-from autodiff.codegen.lowering import lower_eqn
+from autodiff.codegen.lowering import _dtype_src, _shape, lower_eqn
 from autodiff.ir import Graph, Lit, Var, format_eqn_rhs
 from kernels.jit import JIT_DISABLED, cache_dir
 
@@ -53,6 +53,19 @@ class _Module:
         # id of an array literal to be replaced by a preallocated buffer the caller provides
         # (the model kernel's gradient output), with that buffer's name
         self.output_buffer: tuple[int, str] | None = None
+        # float64 words of the workspace ``ws_`` handed out so far, when the function being
+        # emitted takes its arrays from a workspace the caller preallocated; None: allocate
+        self.workspace: int | None = None
+
+    def alloc(self, aval) -> str:
+        """Source of a new array for ``aval``: a view of the next free slice of the workspace
+        when there is one (float64 arrays), else an allocation."""
+        if self.workspace is None or aval.dtype != np.float64 or aval.size == 0:
+            return f"cn.empty({_shape(aval)}, {_dtype_src(aval)})"
+        start = self.workspace
+        self.workspace += aval.size
+        view = f"ws_[{start}:{self.workspace}]"
+        return view if aval.ndim == 1 else f"cn.reshape({view}, {_shape(aval)})"
 
     def fresh(self, prefix: str) -> str:
         self.count += 1
@@ -64,7 +77,9 @@ class _Module:
 
 def emit_function(module: _Module, graph: Graph, fn_name: str) -> None:
     """Append ``def fn_name(inputs..., consts...)`` computing ``graph`` to ``module``."""
+    saved, module.workspace = module.workspace, None  # a function of its own allocates
     args, const_params, body, result = emit_body(module, graph)
+    module.workspace = saved
     # error_model="numpy": x / 0 is inf or nan, as in NumPy; an exception could not leave the
     # model kernel (a C function) and would be lost
     lines = ['@njit(error_model="numpy")', f"def {fn_name}({', '.join(args + const_params)}):",
@@ -132,7 +147,8 @@ def emit_body(module: _Module, graph: Graph) -> tuple[list[str], list[str], list
             comment = format_eqn_rhs(eqn, lambda a: name(a), 4).replace("\n", " ")
             body.append(f"    # {', '.join(outs)} = {' '.join(comment.split())[:200]}")
         if item[0] == "cluster":
-            body += ["    " + line for line in emit_cluster(item[1], item[2], name, store, producer)]
+            body += ["    " + line for line in emit_cluster(item[1], item[2], name, store, producer,
+                                                           module.alloc)]
             continue
         eqn = item[1]
         ins = [name(a) for a in eqn.inputs]

@@ -236,8 +236,10 @@ def plan_materialization(plan: list, graph: Graph) -> tuple[set[int], dict[int, 
     return store, {v: (e, shape) for v, (e, shape, _) in producer.items()}
 
 
-def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict) -> list[str]:
-    """Source lines for one fused loop over ``shape``."""
+def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict,
+                 alloc=None) -> list[str]:
+    """Source lines for one fused loop over ``shape``; ``alloc(aval)`` gives the source of each
+    stored array (default: ``cn.empty``)."""
     lines: list[str] = []
     for e in eqns:  # arrays that outlive the loop are allocated once, before it
         out = e.outputs[0]
@@ -248,7 +250,8 @@ def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict
         if e.primitive.name == "cumsum":
             lines.append(f"r_{name(out)} = {zero}")  # the running sum, carried across iterations
         if out.id in store:
-            lines.append(f"{name(out)} = cn.empty({_shape(out.aval)}, {_dtype_src(out.aval)})")
+            new = alloc(out.aval) if alloc else f"cn.empty({_shape(out.aval)}, {_dtype_src(out.aval)})"
+            lines.append(f"{name(out)} = {new}")
     body: list[str] = []
     ready: set[int] = set()  # values with a t_ scalar in this iteration
     index = ", ".join(f"o{k}" for k in range(len(shape)))

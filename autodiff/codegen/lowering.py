@@ -252,7 +252,7 @@ def _basic_view(spec: tuple) -> str | None:
     return ", ".join(parts)
 
 
-def _lower_gather(out, ins, in_avals, out_aval, params):
+def _lower_gather(out, ins, in_avals, out_aval, params, module=None):
     view = _basic_view(params["spec"])
     if view is not None and in_avals[0].ndim:
         return [f"{out} = {ins[0]}[{view}]"]
@@ -261,8 +261,9 @@ def _lower_gather(out, ins, in_avals, out_aval, params):
     lines = _bind_index_names(ins, 1)
     if not out_shape:
         return lines + [f"{out} = {src}"]
-    dtype = f"np.{out_aval.dtype.name}" if out_aval.dtype.name != "bool" else "np.bool_"
-    lines.append(f"{out} = cn.empty({_shape(out_aval)}, {dtype})")
+    new = module.alloc(out_aval) if module is not None else (
+        f"cn.empty({_shape(out_aval)}, {_dtype_src(out_aval)})")
+    lines.append(f"{out} = {new}")
     target = f"{out}[{', '.join(f'o{k}' for k in range(len(out_shape)))}]"
     return lines + _loops(out_shape, f"{target} = {src}")
 
@@ -504,6 +505,8 @@ def lower_eqn(eqn, outs: list[str], ins: list[str], module=None) -> list[str]:
     rule = LOWERINGS.get(name)
     if name == "matmul" and module is not None:
         return _lower_matmul(out, ins, in_avals, out_aval, eqn.params, module.transposed, module)
+    if name == "gather" and module is not None:
+        return _lower_gather(out, ins, in_avals, out_aval, eqn.params, module)
     if name == "reshape" and module is not None:
         if out in module.vectors:
             return []  # read only as a matrix-vector product's vector: the 1-D source is used

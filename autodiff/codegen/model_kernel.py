@@ -21,11 +21,16 @@ _VIEW = {"float64": "f8_view", "int64": "i8_view", "bool": "b1_view"}
 class LogpGradKernel:
     """A compiled ``theta -> (logp, grad)`` graph exposed as a C-ABI function.
 
-    ``address`` is the function pointer samplers call; :meth:`data_pointer` packs the data
-    arrays (and the graph's constants) into the table the kernel reads through its ``void*``.
+    ``address`` is the function pointer samplers call; :meth:`pack_data` packs the data
+    arrays, the graph's constants and a workspace into the table the kernel reads through its
+    ``void*``.  The workspace (``workspace_size`` doubles) holds the kernel's intermediate
+    arrays, so an evaluation allocates nothing; it is written by every call, so one table must
+    not be used by two threads at once: :meth:`pack_data_for_chains` makes one per chain.
     """
 
-    def __init__(self, graph: Graph, source: str, module, consts: list[np.ndarray]):
+    def __init__(self, graph: Graph, source: str, module, consts: list[np.ndarray],
+                 workspace_size: int = 0):
+        self.workspace_size = workspace_size
         self.graph = graph
         self.source = source
         self.module = module
@@ -35,8 +40,15 @@ class LogpGradKernel:
         self.data_avals = [v.aval for v in graph.inputs[1:]]
 
     def pack_data(self, data: list[np.ndarray]) -> tuple[int, list[np.ndarray]]:
-        """``(pointer, keepalive)``: the address table for ``data`` followed by the constants.
-        Keep ``keepalive`` referenced as long as the pointer is used."""
+        """``(pointer, keepalive)``: the address table for ``data``, the constants and a
+        workspace. Keep ``keepalive`` referenced as long as the pointer is used."""
+        pointers, keepalive = self.pack_data_for_chains(data, 1)
+        return pointers[0], keepalive
+
+    def pack_data_for_chains(self, data: list[np.ndarray], n: int
+                             ) -> tuple[list[int], list[np.ndarray]]:
+        """``(pointers, keepalive)``: ``n`` address tables that share ``data`` and the constants
+        but each have a workspace of their own, so ``n`` threads can evaluate at once."""
         arrays = []
         for x, aval in zip(data, self.data_avals):
             x = np.asarray(x)
@@ -47,8 +59,13 @@ class LogpGradKernel:
             arrays.append(np.ascontiguousarray(np.reshape(x, (1,) if x.ndim == 0 else x.shape),
                                                dtype=aval.dtype))
         arrays += list(self.consts)
-        table = np.array([a.ctypes.data for a in arrays] or [0], dtype=np.int64)
-        return table.ctypes.data, [table, *arrays]
+        pointers, keepalive = [], list(arrays)
+        for _ in range(n):
+            own = [np.empty(self.workspace_size)] if self.workspace_size else []
+            table = np.array([a.ctypes.data for a in arrays + own] or [0], dtype=np.int64)
+            pointers.append(table.ctypes.data)
+            keepalive += [table, *own]
+        return pointers, keepalive
 
     def __call__(self, theta: np.ndarray, *data) -> tuple[float, np.ndarray]:
         """``(logp, grad)`` at ``theta`` through the C function (for Python callers and tests)."""
@@ -68,9 +85,9 @@ class LogpGradKernel:
 def compile_logp_grad(graph: Graph) -> LogpGradKernel:
     """Compile a graph ``(theta, *data) -> (logp, grad)`` to a C-ABI ``cfunc``.
 
-    The data (and the graph's array constants) are reached through the ``void* data`` argument:
-    a table of ``int64`` addresses, one per array, whose shapes and dtypes are fixed by the
-    graph.  New data of the same shapes reuses the compiled code.
+    The data (and the graph's array constants, and the workspace) are reached through the
+    ``void* data`` argument: a table of ``int64`` addresses, one per array, whose shapes and
+    dtypes are fixed by the graph.  New data of the same shapes reuses the compiled code.
     """
     from autodiff.passes import optimize
 
@@ -82,10 +99,13 @@ def compile_logp_grad(graph: Graph) -> LogpGradKernel:
             f"got inputs {graph.in_avals} and outputs {graph.out_avals}"
         )
     module = _Module()
+    module.workspace = 0  # intermediate float64 arrays become slices of a workspace
     zeros = _gradient_accumulator(graph)
     if zeros is not None:
         module.output_buffer = (id(zeros), "grad_")
     args, const_params, body, result = emit_body(module, graph)
+    workspace = module.workspace
+    module.workspace = None
     zero_fill = [f"    grad_ = {'cn.zeros((np.int64(' + str(theta_aval.shape[0]) + '),), np.float64)'}"
                  ] if zeros is not None else []
     dim = theta_aval.shape[0]
@@ -94,21 +114,24 @@ def compile_logp_grad(graph: Graph) -> LogpGradKernel:
     # the plain function: what runs when JIT is disabled (Numba compiles it only if called)
     module.functions.append("\n".join([
         '@njit(error_model="numpy")', f"def compiled({', '.join(args + const_params)}):",
-        *zero_fill, *body,
+        *zero_fill, f"    ws_ = cn.empty((np.int64({workspace}),), np.float64)", *body,
         f"    return ({result[0]}, {result[1]})"]))
     # the C function holds the same body, so Numba compiles one function per model, not two
+    entries = max(1, len(data_avals) + len(consts) + (1 if workspace else 0))
     lines = [
         '@cfunc(LOGP_GRAD_SIG, cache=True, nopython=True, error_model="numpy")'
         if not JIT_DISABLED else "",
         "def logp_grad(theta_ptr, grad_ptr, logp_ptr, data_ptr):",
         f"    {args[0]} = cn.f8_view(theta_ptr, (np.int64({dim}),))",
-        f"    table_ = cn.i8_view(data_ptr, (np.int64({len(data_avals) + len(consts) or 1}),))",
+        f"    table_ = cn.i8_view(data_ptr, (np.int64({entries}),))",
     ]
     bound = args[1:] + [f"c{k}" for k in range(len(consts))]
     for k, (target, aval) in enumerate(zip(bound, data_avals + [_aval_of(c) for c in consts])):
         shape = _shape(aval) if aval.ndim else "(np.int64(1),)"
         view = f"cn.{_VIEW[aval.dtype.name]}(table_[{k}], {shape})"
         lines.append(f"    {target} = {view}" + ("[0]" if aval.ndim == 0 else ""))
+    if workspace:
+        lines.append(f"    ws_ = cn.f8_view(table_[{len(bound)}], (np.int64({workspace}),))")
     lines.append(f"    grad_ = cn.f8_view(grad_ptr, (np.int64({dim}),))")
     if zeros is not None:  # the gradient accumulates directly in the caller's buffer
         lines += [f"    for i_ in range({dim}):", "        grad_[i_] = 0.0"]
@@ -128,7 +151,7 @@ def compile_logp_grad(graph: Graph) -> LogpGradKernel:
         "from numba import carray, cfunc\nfrom kernels.model_abi import LOGP_GRAD_SIG",
     )
     loaded = load_source(source)
-    return LogpGradKernel(graph, source, loaded, consts)
+    return LogpGradKernel(graph, source, loaded, consts, workspace)
 
 
 def _gradient_accumulator(graph: Graph):
