@@ -146,9 +146,12 @@ def matvec(a: np.ndarray, x: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a)
     x = np.ascontiguousarray(x)
     m, n = a.shape
-    y = np.zeros(m)
+    y = np.empty(m)  # (not np.zeros: BLAS with beta = 0 writes every entry; cheaper to compile)
     if m > 0 and n > 0:
         _dgemv(84, n, m, a, x, y)  # 'T': a is the column-major n x m matrix A^T
+    else:
+        for i in range(m):
+            y[i] = 0.0
     return y
 
 
@@ -158,9 +161,12 @@ def matvec_t(a: np.ndarray, x: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a)
     x = np.ascontiguousarray(x)
     m, n = a.shape
-    y = np.zeros(n)
+    y = np.empty(n)
     if m > 0 and n > 0:
         _dgemv(78, n, m, a, x, y)  # 'N'
+    else:
+        for i in range(n):
+            y[i] = 0.0
     return y
 
 
