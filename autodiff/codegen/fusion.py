@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from autodiff.codegen.lowering import _SCALAR_OPS, _SPECIAL, _UFUNC, _dtype_src, _shape
+from autodiff.codegen.lowering import _SCALAR_OPS, _SPECIAL, _UFUNC
 from autodiff.ir import Graph, Var
 
 _FUSIBLE = set(_UFUNC) | set(_SPECIAL) | {"polygamma", "select", "convert_element_type",
@@ -237,9 +237,9 @@ def plan_materialization(plan: list, graph: Graph) -> tuple[set[int], dict[int, 
 
 
 def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict,
-                 alloc=None) -> list[str]:
+                 alloc) -> list[str]:
     """Source lines for one fused loop over ``shape``; ``alloc(aval)`` gives the source of each
-    stored array (default: ``cn.empty``)."""
+    stored array (an allocation, or a slice of the caller's workspace)."""
     lines: list[str] = []
     for e in eqns:  # arrays that outlive the loop are allocated once, before it
         out = e.outputs[0]
@@ -250,8 +250,7 @@ def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict
         if e.primitive.name == "cumsum":
             lines.append(f"r_{name(out)} = {zero}")  # the running sum, carried across iterations
         if out.id in store:
-            new = alloc(out.aval) if alloc else f"cn.empty({_shape(out.aval)}, {_dtype_src(out.aval)})"
-            lines.append(f"{name(out)} = {new}")
+            lines.append(f"{name(out)} = {alloc(out.aval)}")
     body: list[str] = []
     ready: set[int] = set()  # values with a t_ scalar in this iteration
     index = ", ".join(f"o{k}" for k in range(len(shape)))

@@ -106,9 +106,8 @@ def compile_logp_grad(graph: Graph) -> LogpGradKernel:
     args, const_params, body, result = emit_body(module, graph)
     workspace = module.workspace
     module.workspace = None
-    zero_fill = [f"    grad_ = {'cn.zeros((np.int64(' + str(theta_aval.shape[0]) + '),), np.float64)'}"
-                 ] if zeros is not None else []
     dim = theta_aval.shape[0]
+    zero_fill = [f"    grad_ = cn.zeros((np.int64({dim}),), np.float64)"] if zeros is not None else []
     data_avals = [v.aval for v in graph.inputs[1:]]
     consts = list(module.consts)
     # the plain function: what runs when JIT is disabled (Numba compiles it only if called)
