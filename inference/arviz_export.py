@@ -15,7 +15,9 @@ Groups (ArviZ's schema):
   diagnostics read; ``diverging`` and ``reached_max_treedepth`` are booleans);
 * ``log_likelihood`` -- pointwise log-likelihood, one variable per observed site named like
   it, so that ``az.loo`` / ``az.waic`` work;
-* ``observed_data`` and ``constant_data`` -- without chain and draw dimensions.
+* ``observed_data`` and ``constant_data`` -- without chain and draw dimensions;
+* ``warmup_posterior`` and ``warmup_sample_stats`` -- the warmup draws and their statistics,
+  when the run saved them (``MCMC(..., save_warmup=True)``).
 
 Dimension names come from the model's ``dims`` (names of each site's leading axes, from
 plates) and ``coords``; unnamed axes are called ``<site>_dim_<k>`` as ArviZ does.
@@ -118,6 +120,11 @@ def to_datatree(results: MCMCResults):
     log_lik = results.log_likelihood()
     if log_lik:
         groups["log_likelihood"] = _dataset(log_lik, _SAMPLE_DIMS, dims, coords, attrs)
+    if results.warmup_draws is not None:
+        groups["warmup_posterior"] = _dataset(
+            results.warmup_constrained(), _SAMPLE_DIMS, dims, coords, attrs
+        )
+        groups["warmup_sample_stats"] = _dataset(results.warmup_stats, _SAMPLE_DIMS, {}, {}, attrs)
     for group in ("observed_data", "constant_data"):
         values = dict(getattr(model, group, None) or {})
         if values:

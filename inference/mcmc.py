@@ -190,38 +190,71 @@ class _ChunkSizer:
 
 
 class _Recorder:
-    """Copies each chunk's output into the kept (thinned) arrays and keeps the counters."""
+    """Copies each chunk's output into the kept (thinned) arrays and keeps the counters.
 
-    def __init__(self, n_chains: int, dim: int, warm_stop: int, num_samples: int, thin: int):
+    Iterations ``[warm_start, warm_stop)`` are warmup; with ``save_warmup`` their draws are
+    kept too (thinned like the sampling draws, as CmdStan does), else only counted.
+    """
+
+    def __init__(
+        self,
+        n_chains: int,
+        dim: int,
+        warm_start: int,
+        warm_stop: int,
+        num_samples: int,
+        thin: int,
+        save_warmup: bool = False,
+    ):
+        self.warm_start = warm_start
         self.warm_stop = warm_stop
         self.thin = thin
         self.out = S.allocate_output(n_chains, num_samples // thin, dim)
+        n_warm = (warm_stop - warm_start) // thin if save_warmup else 0
+        self.warm_out = S.allocate_output(n_chains, n_warm, dim) if save_warmup else None
         self.divergences = np.zeros(n_chains, dtype=np.int64)
         self.warmup_divergences = np.zeros(n_chains, dtype=np.int64)
         self.max_depth_hits = np.zeros(n_chains, dtype=np.int64)
         self.sampled = 0  # completed sampling iterations per chain
+        self.warmed = 0  # completed warmup iterations per chain
+
+    def _keep(self, chunk: S.SampleOutput, out: S.SampleOutput, rows, j) -> None:
+        """Rows ``rows`` of the chunk, the ``j``-th iterations of their phase, into ``out``."""
+        keep = (j + 1) % self.thin == 0
+        kept_rows, kept_at = rows[keep], (j[keep] + 1) // self.thin - 1
+        for src, dst in zip(chunk.arrays(), out.arrays()):
+            dst[:, kept_at] = src[:, kept_rows]
 
     def record(self, chunk: S.SampleOutput, first: int) -> None:
         n = chunk.draws.shape[1]
         iterations = np.arange(first, first + n)
         warm = iterations < self.warm_stop
         self.warmup_divergences += chunk.diverging[:, warm].sum(axis=1)
+        warm_rows = np.flatnonzero(warm)
+        if warm_rows.size and self.warm_out is not None:
+            self._keep(chunk, self.warm_out, warm_rows, iterations[warm_rows] - self.warm_start)
+        self.warmed += warm_rows.size
         rows = np.flatnonzero(~warm)
         if rows.size:
-            j = iterations[rows] - self.warm_stop  # index within the sampling phase
             self.divergences += chunk.diverging[:, rows].sum(axis=1)
             self.max_depth_hits += chunk.reached_max_treedepth[:, rows].sum(axis=1)
-            keep = (j + 1) % self.thin == 0
-            kept_rows, kept_at = rows[keep], (j[keep] + 1) // self.thin - 1
-            for src, dst in zip(chunk.arrays(), self.out.arrays()):
-                dst[:, kept_at] = src[:, kept_rows]
+            self._keep(chunk, self.out, rows, iterations[rows] - self.warm_stop)
             self.sampled += rows.size
+
+    @staticmethod
+    def _head(out: S.SampleOutput, k: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        stats = {name: a[:, :k].copy() for name, a in out.sample_stats().items()}
+        return out.draws[:, :k].copy(), stats
 
     def kept(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Completed kept draws and statistics (truncated if the run was interrupted)."""
-        k = self.sampled // self.thin
-        stats = {name: a[:, :k].copy() for name, a in self.out.sample_stats().items()}
-        return self.out.draws[:, :k].copy(), stats
+        return self._head(self.out, self.sampled // self.thin)
+
+    def kept_warmup(self) -> tuple[np.ndarray | None, dict[str, np.ndarray] | None]:
+        """Completed kept warmup draws and statistics; ``(None, None)`` if not saved."""
+        if self.warm_out is None:
+            return None, None
+        return self._head(self.warm_out, self.warmed // self.thin)
 
 
 class MCMC:
@@ -232,7 +265,8 @@ class MCMC:
     kernel : NUTS or HMC
         The algorithm and its options, holding the model.
     num_warmup : int, default 1000
-        Warmup (adaptation) iterations per chain; their draws are discarded.
+        Warmup (adaptation) iterations per chain; their draws are discarded unless
+        ``save_warmup``.
     num_samples : int, default 1000
         Sampling iterations per chain (``num_samples // thinning`` draws are kept).
     num_chains : int, default 1
@@ -252,6 +286,12 @@ class MCMC:
     chunk_size : int, optional
         Iterations per compiled call. By default it adapts so that each call lasts about a
         quarter of a second. It never changes the draws.
+    save_warmup : bool, default False
+        Also keep the warmup draws and their statistics (thinned like the sampling draws):
+        ``get_samples(warmup=True)``, ``get_extra_fields(warmup=True)``, and the
+        ``warmup_posterior`` / ``warmup_sample_stats`` groups of :meth:`to_arviz`. For looking
+        at how the adaptation went (step size, tree depth, where the chains started); the
+        summary and diagnostics use the sampling draws only.
 
     Attributes
     ----------
@@ -284,6 +324,7 @@ class MCMC:
         progress_bar: bool = True,
         progress_callback: Callable[[Sequence[ChainProgress]], None] | None = None,
         chunk_size: int | None = None,
+        save_warmup: bool = False,
     ) -> None:
         for name, value, low in [
             ("num_warmup", num_warmup, 0),
@@ -311,6 +352,7 @@ class MCMC:
         self.progress_bar = progress_bar
         self.progress_callback = progress_callback
         self.chunk_size = None if chunk_size is None else int(chunk_size)
+        self.save_warmup = bool(save_warmup)
         #: State to continue from in the next :meth:`run` (set by :meth:`warmup`, or by hand).
         self.post_warmup_state: F.SamplerState | None = None
         self._last_state: F.SamplerState | None = None
@@ -432,7 +474,15 @@ class MCMC:
         start = state.iteration
         warm_stop = max(start, state.num_warmup)
         stop = warm_stop + num_samples
-        rec = _Recorder(state.num_chains, state.dim, warm_stop, num_samples, self.thinning)
+        rec = _Recorder(
+            state.num_chains,
+            state.dim,
+            start,
+            warm_stop,
+            num_samples,
+            self.thinning,
+            self.save_warmup,
+        )
         reporter = make_reporter(self.progress_bar)
         progress = self._progress(state, start, stop - start, warm_stop, "compiling")
         self._last_state = state
@@ -461,6 +511,7 @@ class MCMC:
 
     def _make_results(self, state, rec, num_warmup, timings, interrupted) -> MCMCResults:
         draws, stats = rec.kept()
+        warmup_draws, warmup_stats = rec.kept_warmup()
         return MCMCResults(
             model=state.model,
             draws=draws,
@@ -476,6 +527,8 @@ class MCMC:
             target_accept_prob=self.kernel.target_accept_prob,
             timings=timings,
             interrupted=interrupted,
+            warmup_draws=warmup_draws,
+            warmup_stats=warmup_stats,
         )
 
     def _loop(self, state, stop, warm_stop, rec, sizer, progress, reporter, timings) -> bool:
@@ -565,20 +618,26 @@ class MCMC:
         """Seconds spent compiling the model and the sampler, in warmup and in sampling."""
         return dict(self.results.timings)
 
-    def get_samples(self, group_by_chain: bool = False) -> dict[str, np.ndarray]:
+    def get_samples(
+        self, group_by_chain: bool = False, *, warmup: bool = False
+    ) -> dict[str, np.ndarray]:
         """Constrained draws of every latent and deterministic site.
 
         Returns ``site -> (num_chains * draws, *site_shape)``, or
-        ``(num_chains, draws, *site_shape)`` with ``group_by_chain=True``.
+        ``(num_chains, draws, *site_shape)`` with ``group_by_chain=True``. With
+        ``warmup=True``, the warmup draws instead (needs ``MCMC(..., save_warmup=True)``).
         """
-        return self.results.samples(group_by_chain)
+        return self.results.samples(group_by_chain, warmup=warmup)
 
-    def get_extra_fields(self, group_by_chain: bool = False) -> dict[str, np.ndarray]:
+    def get_extra_fields(
+        self, group_by_chain: bool = False, *, warmup: bool = False
+    ) -> dict[str, np.ndarray]:
         """Per-draw sampler statistics (``diverging``, ``lp``, ``acceptance_rate``,
         ``step_size``, ``tree_depth``, ``n_steps``, ``energy``, ``energy_error``,
-        ``max_energy_error``, ``reached_max_treedepth``), flattened like :meth:`get_samples`.
+        ``max_energy_error``, ``reached_max_treedepth``), flattened like :meth:`get_samples`;
+        of the warmup iterations with ``warmup=True`` (needs ``save_warmup=True``).
         """
-        return self.results.extra_fields(group_by_chain)
+        return self.results.extra_fields(group_by_chain, warmup=warmup)
 
     def summary(self, prob: float = 0.9, exclude_deterministic: bool = True):
         """The :class:`inference.diagnostics.Summary` table printed by :meth:`print_summary`."""
@@ -606,7 +665,8 @@ class MCMC:
         """The results as ArviZ data: ``InferenceData`` on ArviZ < 1, a DataTree on 1.x.
 
         Groups: ``posterior``, ``sample_stats``, ``log_likelihood`` (pointwise, for
-        ``az.loo``), ``observed_data``, ``constant_data`` (when the model has them).
+        ``az.loo``), ``observed_data``, ``constant_data`` (when the model has them), and
+        ``warmup_posterior`` / ``warmup_sample_stats`` with ``save_warmup=True``.
         """
         from inference.arviz_export import to_arviz
 
@@ -616,5 +676,5 @@ class MCMC:
         return (
             f"MCMC({self.kernel!r}, num_warmup={self.num_warmup}, num_samples={self.num_samples}"
             f", num_chains={self.num_chains}, thinning={self.thinning}, "
-            f"chain_method={self.chain_method!r})"
+            f"chain_method={self.chain_method!r}, save_warmup={self.save_warmup})"
         )

@@ -69,6 +69,10 @@ class MCMCResults:
     interrupted : bool
         True if the run was stopped early (KeyboardInterrupt); the arrays hold the completed
         draws only.
+    warmup_draws : ndarray, shape (chain, warmup draw, dim), or None
+        Kept unconstrained warmup draws (thinned), when the run saved them.
+    warmup_stats : dict of str to ndarray, or None
+        Their per-draw statistics.
     """
 
     model: Any
@@ -85,8 +89,13 @@ class MCMCResults:
     target_accept_prob: float
     timings: dict[str, float]
     interrupted: bool = False
+    warmup_draws: np.ndarray | None = None
+    warmup_stats: dict[str, np.ndarray] | None = None
     _constrained: dict[str, np.ndarray] | None = dataclasses.field(default=None, repr=False)
     _log_likelihood: dict[str, np.ndarray] | None = dataclasses.field(default=None, repr=False)
+    _warmup_constrained: dict[str, np.ndarray] | None = dataclasses.field(
+        default=None, repr=False
+    )
 
     @property
     def num_chains(self) -> int:
@@ -100,18 +109,35 @@ class MCMCResults:
 
     # ------------------------------------------------------------------ values
 
+    def _constrain(self, draws: np.ndarray) -> dict[str, np.ndarray]:
+        values = {k: np.asarray(v) for k, v in self.model.constrain(draws).items()}
+        for name, v in values.items():
+            if v.shape[:2] != draws.shape[:2]:
+                raise ValueError(
+                    f"model.constrain returned site {name!r} with shape {v.shape}; "
+                    f"expected leading (chain, draw) = {draws.shape[:2]}"
+                )
+        return values
+
     def constrained(self) -> dict[str, np.ndarray]:
         """Every latent and deterministic site, constrained, ``(chain, draw, ...)`` (cached)."""
         if self._constrained is None:
-            values = self.model.constrain(self.draws)
-            self._constrained = {k: np.asarray(v) for k, v in values.items()}
-            for name, v in self._constrained.items():
-                if v.shape[:2] != self.draws.shape[:2]:
-                    raise ValueError(
-                        f"model.constrain returned site {name!r} with shape {v.shape}; "
-                        f"expected leading (chain, draw) = {self.draws.shape[:2]}"
-                    )
+            self._constrained = self._constrain(self.draws)
         return self._constrained
+
+    def _require_warmup(self) -> None:
+        if self.warmup_draws is None:
+            raise ValueError(
+                "the warmup draws were not saved: construct MCMC(..., save_warmup=True) and "
+                "run again to keep them"
+            )
+
+    def warmup_constrained(self) -> dict[str, np.ndarray]:
+        """Like :meth:`constrained`, for the saved warmup draws (cached)."""
+        self._require_warmup()
+        if self._warmup_constrained is None:
+            self._warmup_constrained = self._constrain(self.warmup_draws)
+        return self._warmup_constrained
 
     def log_likelihood(self) -> dict[str, np.ndarray]:
         """Pointwise log-likelihood per observed site, ``(chain, draw, *obs_shape)`` (cached)."""
@@ -120,14 +146,21 @@ class MCMCResults:
             self._log_likelihood = {k: np.asarray(v) for k, v in values.items()}
         return self._log_likelihood
 
-    def samples(self, group_by_chain: bool = False) -> dict[str, np.ndarray]:
-        """Constrained sites: ``(chain, draw, ...)`` or flattened ``(chain * draw, ...)``."""
-        values = self.constrained()
+    def samples(self, group_by_chain: bool = False, warmup: bool = False) -> dict[str, np.ndarray]:
+        """Constrained sites: ``(chain, draw, ...)`` or flattened ``(chain * draw, ...)``;
+        of the saved warmup draws with ``warmup=True``."""
+        values = self.warmup_constrained() if warmup else self.constrained()
         return dict(values) if group_by_chain else flatten_chains(values)
 
-    def extra_fields(self, group_by_chain: bool = False) -> dict[str, np.ndarray]:
-        """Sampler statistics: ``(chain, draw)`` or flattened ``(chain * draw,)``."""
-        return dict(self.stats) if group_by_chain else flatten_chains(self.stats)
+    def extra_fields(
+        self, group_by_chain: bool = False, warmup: bool = False
+    ) -> dict[str, np.ndarray]:
+        """Sampler statistics: ``(chain, draw)`` or flattened ``(chain * draw,)``; of the saved
+        warmup draws with ``warmup=True``."""
+        if warmup:
+            self._require_warmup()
+        stats = self.warmup_stats if warmup else self.stats
+        return dict(stats) if group_by_chain else flatten_chains(stats)
 
     # ------------------------------------------------------------------ report
 
