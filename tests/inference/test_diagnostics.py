@@ -253,3 +253,23 @@ def test_summary_table_and_format():
     assert len({len(ln) for ln in lines}) == 1  # right-aligned: every line equally long
     # the same text from the dict form
     assert dg.format_summary(s.to_dict()) == text
+
+
+@pytest.mark.parametrize("shape, levels", [((3, 200), None), ((2, 4, 501), 7), ((1, 1), None)])
+def test_average_ranks_match_scipy_rankdata(shape, levels):
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=shape) if levels is None else rng.integers(0, levels, shape) * 1.0
+    np.testing.assert_array_equal(
+        dg.average_ranks(x), rankdata(x, method="average", axis=-1)
+    )
+
+
+def test_importing_the_diagnostics_does_not_import_scipy_stats():
+    import subprocess
+    import sys
+
+    code = "import sys, inference.diagnostics; print('scipy.stats' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
