@@ -54,6 +54,8 @@ import numpy as np
 from scipy import fft as _sp_fft
 from scipy import special as _special
 
+from inference.ranks import average_ranks
+
 __all__ = [
     "Summary",
     "ess_bulk",
@@ -105,35 +107,6 @@ def _split(a: np.ndarray) -> np.ndarray:
     n = a.shape[2]
     half = n // 2
     return np.concatenate([a[:, :, :half], a[:, :, n - half :]], axis=1)
-
-
-def average_ranks(x: np.ndarray) -> np.ndarray:
-    """Ranks ``1..n`` along the last axis, ties sharing the mean of their ranks.
-
-    ``scipy.stats.rankdata(x, method="average", axis=-1)`` for finite input, written with NumPy
-    so that importing the diagnostics does not import ``scipy.stats`` (half a second).
-
-    Examples
-    --------
-    >>> average_ranks(np.array([[3.0, 1.0, 3.0, 2.0]])).tolist()
-    [[3.5, 1.0, 3.5, 2.0]]
-    """
-    x = np.asarray(x, dtype=float)
-    n = x.shape[-1]
-    order = np.argsort(x, axis=-1, kind="stable")
-    xs = np.take_along_axis(x, order, axis=-1)
-    position = np.broadcast_to(np.arange(n), x.shape)
-    starts = np.ones(x.shape, dtype=bool)  # a run of equal values begins here ...
-    starts[..., 1:] = xs[..., 1:] != xs[..., :-1]
-    ends = np.ones(x.shape, dtype=bool)  # ... and ends here
-    ends[..., :-1] = starts[..., 1:]
-    first = np.maximum.accumulate(np.where(starts, position, 0), axis=-1)
-    last = np.flip(
-        np.minimum.accumulate(np.flip(np.where(ends, position, n - 1), -1), axis=-1), -1
-    )
-    ranks = np.empty(x.shape)
-    np.put_along_axis(ranks, order, 0.5 * (first + last) + 1.0, axis=-1)
-    return ranks
 
 
 def _rank_normalise(a: np.ndarray) -> np.ndarray:

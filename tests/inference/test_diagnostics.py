@@ -259,10 +259,12 @@ def test_summary_table_and_format():
 def test_average_ranks_match_scipy_rankdata(shape, levels):
     from scipy.stats import rankdata
 
+    from inference.ranks import average_ranks
+
     rng = np.random.default_rng(3)
     x = rng.normal(size=shape) if levels is None else rng.integers(0, levels, shape) * 1.0
     np.testing.assert_array_equal(
-        dg.average_ranks(x), rankdata(x, method="average", axis=-1)
+        average_ranks(x), rankdata(x, method="average", axis=-1)
     )
 
 
