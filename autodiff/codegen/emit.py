@@ -148,7 +148,7 @@ def emit_body(module: _Module, graph: Graph) -> tuple[list[str], list[str], list
             body.append(f"    # {', '.join(outs)} = {' '.join(comment.split())[:200]}")
         if item[0] == "cluster":
             body += ["    " + line for line in emit_cluster(item[1], item[2], name, store, producer,
-                                                           module.alloc)]
+                                                           module.alloc, module.dying)]
             continue
         eqn = item[1]
         ins = [name(a) for a in eqn.inputs]

@@ -1,5 +1,10 @@
 """Loop fusion: chains of elementwise equations of one shape become one loop, no temporaries.
 
+Besides elementwise operations, a loop takes in full sums of its values (accumulators), vector
+gathers ``x[idx]`` (a load ``x[idx[o0]]`` from a vector completed before the loop) and vector
+scatter-adds (``out[idx[o0]] += upd``, read only after the loop), so a hierarchical model's
+``a[g]`` and its gradient's scatter back into ``a`` cost no pass of their own.
+
 :func:`plan_fusion` groups a graph's equations into clusters (one loop each; sums become
 accumulators; independent scalar work is hoisted before or deferred after the loop);
 :func:`plan_materialization` decides which loop values are stored in arrays and which are
@@ -19,8 +24,29 @@ _FUSIBLE = set(_UFUNC) | set(_SPECIAL) | {"polygamma", "select", "convert_elemen
                                            "stop_gradient", "broadcast_to"}
 
 
+def _is_vector_gather(eqn) -> bool:
+    """``x[idx]`` with ``x`` and ``idx`` vectors: one element per index, so it fuses into a
+    loop over ``idx`` as a load ``x[idx[o0]]`` (``x`` must be complete before the loop)."""
+    if eqn.primitive.name != "gather" or eqn.params["spec"] != (("a",),):
+        return False
+    x, idx = (a.aval for a in eqn.inputs)
+    return x.ndim == 1 and idx.ndim == 1 and idx.dtype.kind in "iu"
+
+
+def _is_vector_scatter_add(eqn, shape: tuple | None) -> bool:
+    """``base.at[idx].add(upd)`` with vectors ``idx`` and ``upd`` of the loop's ``shape``: it
+    accumulates inside the loop, ``out[idx[o0]] += upd[o0]``, like a sum (read after the loop)."""
+    if eqn.primitive.name != "scatter_add" or eqn.params["spec"] != (("a",),):
+        return False
+    base, upd, idx = (a.aval for a in eqn.inputs)
+    return (base.ndim == 1 and upd.shape == idx.shape == shape and len(shape) == 1
+            and idx.dtype.kind in "iu" and base.dtype == eqn.outputs[0].aval.dtype)
+
+
 def _fusible(eqn) -> bool:
     name = eqn.primitive.name
+    if name == "gather":
+        return _is_vector_gather(eqn)
     if name == "cumsum":  # a running sum joins a forward loop over a vector (carried, in order)
         return eqn.outputs[0].aval.ndim == 1 and not eqn.params["reverse"]
     if name not in _FUSIBLE or len(eqn.outputs) != 1 or eqn.outputs[0].aval.ndim == 0:
@@ -42,15 +68,17 @@ def plan_fusion(graph: Graph) -> list:
     deferred: list = []
     shape: tuple | None = None
     members: set[int] = set()
+    accumulated: set[int] = set()  # the cluster's sums and scatter-adds: complete after the loop
     late: set[int] = set()  # outputs of deferred equations
 
     def close():
-        nonlocal cluster, hoisted, deferred, shape, members, late
+        nonlocal cluster, hoisted, deferred, shape, members, accumulated, late
         items.extend(("eqn", e) for e in hoisted)
         if cluster:  # even one equation: a loop compiles faster than a NumPy array expression
             items.append(("cluster", shape, cluster))
         items.extend(("eqn", e) for e in deferred)
-        cluster, hoisted, deferred, shape, members, late = [], [], [], None, set(), set()
+        cluster, hoisted, deferred, shape = [], [], [], None
+        members, accumulated, late = set(), set(), set()
 
     for eqn in fusion_order(graph):
         out_shape = eqn.outputs[0].aval.shape if eqn.outputs else None
@@ -58,10 +86,12 @@ def plan_fusion(graph: Graph) -> list:
         depends = any(i in members for i in var_inputs)
         depends_late = any(i in late for i in var_inputs)
         if _fusible(eqn) and all(a.aval.ndim <= len(out_shape) for a in eqn.inputs):
-            reads_reduction = any(
-                isinstance(a, Var) and a.id in members and a.aval.ndim == 0 for a in eqn.inputs
+            reads_reduction = any(isinstance(a, Var) and a.id in accumulated for a in eqn.inputs)
+            reads_own_vector = _is_vector_gather(eqn) and isinstance(eqn.inputs[0], Var) and (
+                eqn.inputs[0].id in members
             )
-            if cluster and (out_shape != shape or reads_reduction or depends_late):
+            if cluster and (out_shape != shape or reads_reduction or depends_late
+                            or reads_own_vector):
                 close()
             cluster.append(eqn)
             shape = out_shape
@@ -72,10 +102,23 @@ def plan_fusion(graph: Graph) -> list:
             and eqn.primitive.name == "reduce_sum"
             and isinstance(eqn.inputs[0], Var)
             and eqn.inputs[0].id in members
+            and eqn.inputs[0].id not in accumulated
             and len(eqn.params["axes"]) == len(shape)
         ):
             cluster.append(eqn)  # accumulated inside the loop
             members.add(eqn.outputs[0].id)
+            accumulated.add(eqn.outputs[0].id)
+            continue
+        if (
+            cluster
+            and _is_vector_scatter_add(eqn, shape)
+            and not (isinstance(eqn.inputs[0], Var) and eqn.inputs[0].id in members)
+            and not any(isinstance(a, Var) and a.id in accumulated for a in eqn.inputs)
+            and not depends_late
+        ):
+            cluster.append(eqn)  # accumulated inside the loop, into a copy of its base
+            members.add(eqn.outputs[0].id)
+            accumulated.add(eqn.outputs[0].id)
             continue
         scalar = (
             not eqn.primitive.multiple_results
@@ -126,9 +169,14 @@ def fusion_order(graph: Graph) -> list:
         ids = [a.id for a in e.inputs if isinstance(a, Var)]
         if e.primitive.name == "reduce_sum":
             return (ids[0] in members if ids else False) and len(e.params["axes"]) == len(shape)
+        if _is_vector_scatter_add(e, shape):
+            base, upd = e.inputs[0], e.inputs[1]
+            return (isinstance(upd, Var) and upd.id in members
+                    and not (isinstance(base, Var) and base.id in members))
         return (_fusible(e) and e.outputs[0].aval.shape == shape
                 and all(a.aval.ndim <= len(shape) for a in e.inputs)
-                and not any(i in sums for i in ids))
+                and not any(i in sums for i in ids)
+                and not (_is_vector_gather(e) and ids and ids[0] in members))
 
     def is_scalar(e) -> bool:
         return (not e.primitive.multiple_results and all(v.aval.size == 1 for v in e.outputs)
@@ -142,7 +190,8 @@ def fusion_order(graph: Graph) -> list:
         e = eqns[pick]
         order.append(e)
         if joins(e):
-            (sums if e.primitive.name == "reduce_sum" else members).add(e.outputs[0].id)
+            accumulates = e.primitive.name in ("reduce_sum", "scatter_add")
+            (sums if accumulates else members).add(e.outputs[0].id)
         elif _fusible(e) and all(a.aval.ndim <= e.outputs[0].aval.ndim for a in e.inputs):
             shape, members, sums = e.outputs[0].aval.shape, {e.outputs[0].id}, set()
         elif not is_scalar(e):
@@ -191,7 +240,7 @@ def _scalar_expr(eqn, ins: list[str]) -> str:
 
 
 _CHEAP = {"add", "sub", "mul", "neg", "select", "convert_element_type", "stop_gradient",
-          "broadcast_to", "abs", "sign", "lt", "le", "gt", "ge", "eq", "ne", "maximum", "minimum",
+          "broadcast_to", "gather", "abs", "sign", "lt", "le", "gt", "ge", "eq", "ne", "maximum", "minimum",
           "logical_and", "logical_or", "logical_not", "logical_xor"}
 
 
@@ -214,13 +263,15 @@ def plan_materialization(plan: list, graph: Graph) -> tuple[set[int], dict[int, 
             continue
         _, shape, eqns = item
         for e in eqns:
+            if e.primitive.name in ("gather", "scatter_add") and isinstance(e.inputs[0], Var):
+                store.add(e.inputs[0].id)  # a fused gather/scatter reads the whole array
             for a in e.inputs:
                 if not isinstance(a, Var) or a.id not in producer:
                     continue
                 _, p_shape, p_index = producer[a.id]
                 if p_index != k and (p_shape != shape or not inlinable[a.id]):
                     store.add(a.id)
-            if e.primitive.name == "reduce_sum":
+            if e.primitive.name in ("reduce_sum", "scatter_add"):
                 continue
             out = e.outputs[0]
             producer[out.id] = (e, shape, k)
@@ -237,15 +288,25 @@ def plan_materialization(plan: list, graph: Graph) -> tuple[set[int], dict[int, 
 
 
 def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict,
-                 alloc) -> list[str]:
+                 alloc, dying: frozenset | set = frozenset()) -> list[str]:
     """Source lines for one fused loop over ``shape``; ``alloc(aval)`` gives the source of each
-    stored array (an allocation, or a slice of the caller's workspace)."""
+    stored array (an allocation, or a slice of the caller's workspace); a scatter-add whose base
+    is in ``dying`` (read by nothing else) accumulates into the base itself."""
     lines: list[str] = []
     for e in eqns:  # arrays that outlive the loop are allocated once, before it
         out = e.outputs[0]
         zero = "0.0" if out.aval.dtype.kind == "f" else "0"
         if e.primitive.name == "reduce_sum":
             lines.append(f"{name(out)} = {zero}")
+            continue
+        if e.primitive.name == "scatter_add":
+            base = name(e.inputs[0])
+            if base in dying:
+                lines.append(f"{name(out)} = {base}")
+            else:
+                lines.append(f"{name(out)} = {alloc(out.aval)}")
+                lines.append(f"for j_ in range({out.aval.shape[0]}):")
+                lines.append(f"    {name(out)}[j_] = {base}[j_]")
             continue
         if e.primitive.name == "cumsum":
             lines.append(f"r_{name(out)} = {zero}")  # the running sum, carried across iterations
@@ -274,7 +335,10 @@ def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict
             body.append(f"t_{name(out)} = r_{name(out)}")
             ready.add(out.id)
             return
-        body.append(f"t_{name(out)} = {_scalar_expr(e, ins)}")
+        if e.primitive.name == "gather":  # x[idx[o0]]: the whole vector x, not its element
+            body.append(f"t_{name(out)} = {name(e.inputs[0])}[{ins[1]}]")
+        else:
+            body.append(f"t_{name(out)} = {_scalar_expr(e, ins)}")
         ready.add(out.id)
 
     for e in eqns:
@@ -282,11 +346,15 @@ def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict
         if e.primitive.name == "reduce_sum":
             body.append(f"{name(out)} += {operand(e.inputs[0])}")
             continue
+        if e.primitive.name == "scatter_add":
+            body.append(f"{name(out)}[{operand(e.inputs[2])}] += {operand(e.inputs[1])}")
+            continue
         if out.id not in ready:
             compute(e)
         if out.id in store:
             body.append(f"{name(out)}[{index}] = t_{name(out)}")
-    if not any(e.primitive.name == "reduce_sum" or e.outputs[0].id in store for e in eqns):
+    if not any(e.primitive.name in ("reduce_sum", "scatter_add") or e.outputs[0].id in store
+               for e in eqns):
         return []  # every value is recomputed where it is needed: the loop would be dead
     for k, n in enumerate(shape):
         lines.append("    " * k + f"for o{k} in range({n}):")
