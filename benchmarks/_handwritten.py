@@ -1,4 +1,4 @@
-r"""Hand-written gradients of the three densities of ``benchmarks/gradient.py``: the competitors.
+r"""Hand-written gradients of the four densities of ``benchmarks/gradient.py``: the competitors.
 
 Each density exists here three times, all computing the same normalised log density (constants
 included) and its gradient, so that every version can be checked against our compiled one:
@@ -38,6 +38,22 @@ whose gradient needs :math:`a_t = \partial\log p/\partial h_t = -1 + (\nu+1)\,w_
 then :math:`\partial/\partial\mu_h = \sum_t a_t`, :math:`\partial/\partial\log\sigma =
 \sigma\sum_t a_t c_t` and :math:`\partial/\partial\tilde h_k = -\tilde h_k + \sigma\sum_{t\ge k}
 a_t` (a reverse cumulative sum).
+
+Hierarchical linear regression (varying intercepts, non-centred),
+:math:`\theta = (\mu_a, \log\sigma_a, b, \log\sigma_y, \tilde a_{1:J})`,
+:math:`a = \mu_a + \sigma_a\tilde a`, :math:`r_i = (y_i - a_{g_i} - b x_i)/\sigma_y`,
+
+.. math::
+    \log p = \log\mathcal N(\mu_a\mid 0, 10) + \log\mathcal N^+(\sigma_a\mid 5) + \log\sigma_a
+    + \log\mathcal N(b\mid 0, 10) + \log\mathcal N^+(\sigma_y\mid 5) + \log\sigma_y
+    + \sum_j \log\mathcal N(\tilde a_j\mid 0, 1)
+    + \sum_i \bigl(-\tfrac12 r_i^2 - \log\sigma_y - \tfrac12\log 2\pi\bigr),
+
+with :math:`w_i = r_i/\sigma_y` and :math:`s_j = \sum_{i: g_i = j} w_i` (a scatter-add):
+:math:`\partial/\partial\tilde a_j = -\tilde a_j + \sigma_a s_j`,
+:math:`\partial/\partial\mu_a = -\mu_a/100 + \sum_j s_j`,
+:math:`\partial/\partial b = -b/100 + \sum_i w_i x_i`,
+:math:`\partial/\partial\log\sigma_y = \sum_i (r_i^2 - 1) - \sigma_y^2/25 + 1`.
 """
 
 from __future__ import annotations
@@ -283,12 +299,83 @@ def sv_numpy(theta: np.ndarray, r: np.ndarray):
 
 
 # ---------------------------------------------------------------------------------------------
+# Hierarchical linear regression
+# ---------------------------------------------------------------------------------------------
+
+_HALF_NORMAL_5 = math.log(2.0) - 0.5 * LOG_2PI - math.log(5.0)  # log density of HalfNormal(5) at 0
+_NORMAL_10 = -math.log(10.0) - 0.5 * LOG_2PI
+
+
+@njit
+def hierarchical_numba(theta, grad, g, x, y):
+    """Hierarchical regression: one pass over the data (gather, residual, scatter-add)."""
+    mu_a, log_sa, b, log_sy = theta[0], theta[1], theta[2], theta[3]
+    sa, sy = math.exp(log_sa), math.exp(log_sy)
+    j = theta.shape[0] - 4
+    for k in range(j):
+        grad[4 + k] = 0.0  # s_k accumulates here first
+    inv = 1.0 / sy
+    lp = 0.0
+    sum_wx = 0.0
+    sum_r2 = 0.0
+    for i in range(y.shape[0]):
+        k = g[i]
+        r = (y[i] - (mu_a + sa * theta[4 + k]) - b * x[i]) * inv
+        w = r * inv
+        sum_r2 += r * r
+        sum_wx += w * x[i]
+        grad[4 + k] += w
+    n = y.shape[0]
+    lp = -0.5 * sum_r2 - n * (log_sy + 0.5 * LOG_2PI)
+    lp += -0.5 * (mu_a / 10.0) ** 2 + _NORMAL_10 - 0.5 * (b / 10.0) ** 2 + _NORMAL_10
+    lp += -0.5 * (sa / 5.0) ** 2 + _HALF_NORMAL_5 + log_sa
+    lp += -0.5 * (sy / 5.0) ** 2 + _HALF_NORMAL_5 + log_sy
+    sum_s = 0.0
+    sum_s_raw = 0.0
+    for k in range(j):
+        a_raw = theta[4 + k]
+        s_k = grad[4 + k]
+        lp += -0.5 * a_raw * a_raw - 0.5 * LOG_2PI
+        sum_s += s_k
+        sum_s_raw += s_k * a_raw
+        grad[4 + k] = -a_raw + sa * s_k
+    grad[0] = -mu_a / 100.0 + sum_s
+    grad[1] = sa * sum_s_raw - sa * sa / 25.0 + 1.0
+    grad[2] = -b / 100.0 + sum_wx
+    grad[3] = sum_r2 - n - sy * sy / 25.0 + 1.0
+    return lp
+
+
+def hierarchical_numpy(theta: np.ndarray, g: np.ndarray, x: np.ndarray, y: np.ndarray):
+    """Vectorised NumPy hierarchical regression: ``(logp, grad)``."""
+    mu_a, log_sa, b, log_sy, a_raw = theta[0], theta[1], theta[2], theta[3], theta[4:]
+    sa, sy = np.exp(log_sa), np.exp(log_sy)
+    r = (y - (mu_a + sa * a_raw)[g] - b * x) / sy
+    n = y.size
+    lp = (
+        -0.5 * (r @ r) - n * (log_sy + 0.5 * LOG_2PI)
+        - 0.5 * (mu_a / 10.0) ** 2 - 0.5 * (b / 10.0) ** 2 + 2.0 * _NORMAL_10
+        - 0.5 * (sa / 5.0) ** 2 - 0.5 * (sy / 5.0) ** 2 + 2.0 * _HALF_NORMAL_5 + log_sa + log_sy
+        - 0.5 * (a_raw @ a_raw) - 0.5 * a_raw.size * LOG_2PI
+    )
+    w = r / sy
+    s = np.bincount(g, weights=w, minlength=a_raw.size)
+    grad = np.empty_like(theta)
+    grad[0] = -mu_a / 100.0 + s.sum()
+    grad[1] = sa * (s @ a_raw) - sa * sa / 25.0 + 1.0
+    grad[2] = -b / 100.0 + w @ x
+    grad[3] = r @ r - n - sy * sy / 25.0 + 1.0
+    grad[4:] = -a_raw + sa * s
+    return lp, grad
+
+
+# ---------------------------------------------------------------------------------------------
 # JAX (optional)
 # ---------------------------------------------------------------------------------------------
 
 
 def jax_logps() -> dict[str, Callable]:
-    """The three log densities written with ``jax.numpy`` (float64); raises ImportError
+    """The four log densities written with ``jax.numpy`` (float64); raises ImportError
     when JAX is not installed."""
     import jax
 
@@ -331,4 +418,16 @@ def jax_logps() -> dict[str, Callable]:
             - jnp.sum(h) - half * jnp.sum(jnp.log1p(w))
         )
 
-    return {"eight_schools": eight_schools, "logistic": logistic, "sv": sv}
+    def hierarchical(theta, g, x, y):
+        mu_a, log_sa, b, log_sy, a_raw = theta[0], theta[1], theta[2], theta[3], theta[4:]
+        sa, sy = jnp.exp(log_sa), jnp.exp(log_sy)
+        r = (y - (mu_a + sa * a_raw)[g] - b * x) / sy
+        return (
+            -0.5 * jnp.sum(r * r) - y.size * (log_sy + 0.5 * LOG_2PI)
+            - 0.5 * (mu_a / 10.0) ** 2 - 0.5 * (b / 10.0) ** 2 + 2.0 * _NORMAL_10
+            - 0.5 * (sa / 5.0) ** 2 - 0.5 * (sy / 5.0) ** 2 + 2.0 * _HALF_NORMAL_5
+            + log_sa + log_sy - 0.5 * jnp.sum(a_raw * a_raw) - 0.5 * a_raw.size * LOG_2PI
+        )
+
+    return {"eight_schools": eight_schools, "logistic": logistic, "sv": sv,
+            "hierarchical": hierarchical}

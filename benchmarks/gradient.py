@@ -1,11 +1,13 @@
 r"""Compiled log-density gradients: ours against hand-written Numba, NumPy/BLAS and JAX.
 
-Three densities, written directly with ``autodiff.numpy`` (see ``_handwritten.py`` for the maths
+Four densities, written directly with ``autodiff.numpy`` (see ``_handwritten.py`` for the maths
 and the competitors):
 
 * eight schools, non-centred (dim 10);
 * logistic regression, ``X`` of shape 5000 x 25 (dim 26);
-* stochastic volatility with Student-t returns, T = 500 (dim 503).
+* stochastic volatility with Student-t returns, T = 500 (dim 503);
+* hierarchical linear regression, N = 919 observations in J = 85 groups (dim 89): a gather
+  ``a[g]`` and, in the gradient, a scatter-add back into ``a``.
 
 For each one it reports the time of one ``(logp, grad)`` evaluation:
 
@@ -121,6 +123,21 @@ def sv_logp(theta, r):
     return lp_sigma + lp_nu + lp_mu + lp_raw + lp_r
 
 
+def hierarchical_logp(theta, g, x, y):
+    """Varying intercepts, non-centred; ``theta = (mu_a, log_sigma_a, b, log_sigma_y, a_raw[J])``."""
+    mu_a, log_sa, b, log_sy, a_raw = theta[0], theta[1], theta[2], theta[3], theta[4:]
+    sa, sy = anp.exp(log_sa), anp.exp(log_sy)
+    half_normal_5 = math.log(2.0) - 0.5 * LOG_2PI - math.log(5.0)
+    lp_hyper = (
+        -0.5 * (mu_a / 10.0) ** 2 - 0.5 * (b / 10.0) ** 2 - 2.0 * math.log(10.0) - LOG_2PI
+        - 0.5 * (sa / 5.0) ** 2 - 0.5 * (sy / 5.0) ** 2 + 2.0 * half_normal_5 + log_sa + log_sy
+    )
+    lp_raw = -0.5 * anp.sum(a_raw * a_raw) - 0.5 * a_raw.shape[0] * LOG_2PI
+    r = (y - (mu_a + sa * a_raw)[g] - b * x) / sy
+    lp_y = -0.5 * anp.sum(r * r) - y.shape[0] * (log_sy + 0.5 * LOG_2PI)
+    return lp_hyper + lp_raw + lp_y
+
+
 # ---------------------------------------------------------------------------------------------
 # Data (fixed seed) and a test point for each model
 # ---------------------------------------------------------------------------------------------
@@ -152,6 +169,17 @@ def sv_data() -> tuple[np.ndarray, list[np.ndarray]]:
     return theta, [r]
 
 
+def hierarchical_data(n: int = 919, j: int = 85) -> tuple[np.ndarray, list[np.ndarray]]:
+    rng = np.random.default_rng(SEED + 3)
+    g = np.sort(rng.integers(0, j, n))  # groups of uneven sizes, stored group by group
+    x = (rng.random(n) < 0.5).astype(np.float64)
+    a = 1.5 + 0.7 * rng.normal(size=j)
+    y = a[g] - 0.6 * x + 0.8 * rng.normal(size=n)
+    theta = np.concatenate([[1.5, math.log(0.7), -0.6, math.log(0.8)], (a - 1.5) / 0.7])
+    theta += rng.normal(scale=0.1, size=theta.size)
+    return theta, [g, x, y]
+
+
 @dataclass
 class Model:
     """A benchmark density, its data and the names of its competitors in ``_handwritten``."""
@@ -170,6 +198,8 @@ MODELS: dict[str, Model] = {
     "logistic": Model("logistic 5000x25", logistic_logp, logistic_data,
                       ["logistic_loop_numba", "logistic_dot_numba"], "logistic_numpy", "logistic"),
     "sv": Model("stoch. volatility", sv_logp, sv_data, ["sv_numba"], "sv_numpy", "sv"),
+    "hierarchical": Model("hierarchical 919", hierarchical_logp, hierarchical_data,
+                          ["hierarchical_numba"], "hierarchical_numpy", "hierarchical"),
 }
 
 
