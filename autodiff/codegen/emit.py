@@ -49,6 +49,8 @@ class _Module:
         # (m,): the (k, 1) view -> its 1-D source, and the products whose only reader flattens
         self.vectors: dict[str, str] = {}
         self.flat_products: set[str] = set()
+        # scalars reshaped to shape (1,) only to be a scatter's update: reshape -> scalar name
+        self.unit_scalars: dict[str, str] = {}
         self.function_consts: dict[str, list[str]] = {}
         # id of an array literal to be replaced by a preallocated buffer the caller provides
         # (the model kernel's gradient output), with that buffer's name
@@ -135,9 +137,10 @@ def emit_body(module: _Module, graph: Graph) -> tuple[list[str], list[str], list
         for v in eqn.outputs:
             if counts.get(v.id) == 1 and v.id not in input_ids and v.aval.ndim:
                 module.dying.add(name(v))
-    saved = module.transposed, module.vectors, module.flat_products
+    saved = module.transposed, module.vectors, module.flat_products, module.unit_scalars
     module.transposed = _matmul_only_transposes(graph, name)
     module.vectors, module.flat_products = _matrix_vector_products(graph, name)
+    module.unit_scalars = _scalar_scatter_updates(graph, name)
     plan = plan_fusion(graph)
     store, producer = plan_materialization(plan, graph)
     for item in plan:
@@ -157,7 +160,7 @@ def emit_body(module: _Module, graph: Graph) -> tuple[list[str], list[str], list
     result = [name(a) for a in graph.outputs]
     module.const_stack.pop()
     module.dying = saved_dying
-    module.transposed, module.vectors, module.flat_products = saved
+    module.transposed, module.vectors, module.flat_products, module.unit_scalars = saved
     # constants are passed in as trailing arguments (never baked into cached machine code)
     const_params = sorted(local_consts, key=lambda c: int(c[1:]))
     return args, const_params, body, result
@@ -185,6 +188,34 @@ def _matmul_only_transposes(graph: Graph, name) -> dict[str, str]:
             and out.id not in outputs
         ):
             found[name(out)] = name(eqn.inputs[0])
+    return found
+
+
+def _scalar_scatter_updates(graph: Graph, name) -> dict[str, str]:
+    """Scalars reshaped to an all-ones shape whose only readers are scatters that take them as
+    their update (reverse mode scatters each scalar parameter's gradient into the gradient vector
+    that way).  Returns reshape name -> scalar name: the scatter adds the scalar itself, and the
+    one-element array (an allocation per evaluation) is never built.  Only scatters into arrays
+    of more than one element qualify: those are never hoisted into a fused loop's preamble (see
+    :func:`autodiff.codegen.fusion.plan_fusion`), where they would be lowered without this map."""
+    readers: dict[int, list] = {}
+    for e in graph.eqns:
+        for k, a in enumerate(e.inputs):
+            if isinstance(a, Var):
+                readers.setdefault(a.id, []).append((e, k))
+    outputs = {a.id for a in graph.outputs if isinstance(a, Var)}
+    found = {}
+    for e in graph.eqns:
+        if e.primitive.name != "reshape" or e.inputs[0].aval.ndim != 0:
+            continue
+        out = e.outputs[0]
+        users = readers.get(out.id, [])
+        if out.id in outputs or not users:
+            continue
+        if all(r.primitive.name in ("scatter", "scatter_add") and k == 1
+               and r.outputs[0].aval.size > 1 and r.outputs[0].aval.dtype == out.aval.dtype
+               for r, k in users):
+            found[name(out)] = name(e.inputs[0])
     return found
 
 

@@ -5,6 +5,12 @@ gathers ``x[idx]`` (a load ``x[idx[o0]]`` from a vector completed before the loo
 scatter-adds (``out[idx[o0]] += upd``, read only after the loop), so a hierarchical model's
 ``a[g]`` and its gradient's scatter back into ``a`` cost no pass of their own.
 
+A loop value divided by a loop-invariant float64 scalar ``s`` is multiplied by ``1 / s``,
+computed once before the loop: one division instead of one per element (a division costs
+several multiplications).  The result may differ from NumPy's ``x / s`` in the last bit (the
+product rounds twice), and ``x / s`` for a subnormal ``s`` whose reciprocal overflows becomes
+infinite; neither matters for a log density, and the code stays deterministic.
+
 :func:`plan_fusion` groups a graph's equations into clusters (one loop each; sums become
 accumulators; independent scalar work is hoisted before or deferred after the loop);
 :func:`plan_materialization` decides which loop values are stored in arrays and which are
@@ -314,6 +320,7 @@ def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict
             lines.append(f"{name(out)} = {alloc(out.aval)}")
     body: list[str] = []
     ready: set[int] = set()  # values with a t_ scalar in this iteration
+    reciprocals: dict[str, str] = {}  # loop-invariant divisor -> its reciprocal's source
     index = ", ".join(f"o{k}" for k in range(len(shape)))
 
     def operand(a) -> str:
@@ -327,6 +334,16 @@ def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict
             return f"t_{name(a)}"
         return _element(name(a), a.aval, shape)
 
+    def _invariant_divisor(e) -> str | None:
+        """The source of ``e``'s divisor if ``e`` divides float64 loop values by a float64
+        scalar that does not change in the loop."""
+        if e.primitive.name != "div" or e.outputs[0].aval.dtype != np.float64:
+            return None
+        divisor = e.inputs[1]
+        if divisor.aval.ndim != 0 or divisor.aval.dtype != np.float64:
+            return None
+        return name(divisor)
+
     def compute(e) -> None:
         out = e.outputs[0]
         ins = [operand(a) for a in e.inputs]
@@ -337,6 +354,11 @@ def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict
             return
         if e.primitive.name == "gather":  # x[idx[o0]]: the whole vector x, not its element
             body.append(f"t_{name(out)} = {name(e.inputs[0])}[{ins[1]}]")
+        elif (q := _invariant_divisor(e)) is not None:
+            if q not in reciprocals:  # one division before the loop, not one per element
+                reciprocals[q] = f"q_{len(reciprocals)}"
+                lines.append(f"{reciprocals[q]} = 1.0 / {q}")
+            body.append(f"t_{name(out)} = ({ins[0]} * {reciprocals[q]})")
         else:
             body.append(f"t_{name(out)} = {_scalar_expr(e, ins)}")
         ready.add(out.id)

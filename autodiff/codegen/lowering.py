@@ -139,7 +139,13 @@ def _rows(x: str, aval, axes: tuple) -> tuple[list[str], str, tuple]:
 
 def _lower_reduction(kind):
     def lower(out, ins, in_avals, out_aval, params):
-        lines, rows, kept = _rows(ins[0], in_avals[0], params["axes"])
+        aval = in_avals[0]
+        if kind == "sum" and aval.ndim == 1 and aval.dtype == np.float64:
+            # the sum of a float vector: a loop in place (gk.rows_sum allocates its result), in
+            # the same order as rows_sum
+            return [f"{out} = 0.0", f"for j_ in range({aval.shape[0]}):",
+                    f"    {out} += {ins[0]}[j_]"]
+        lines, rows, kept = _rows(ins[0], aval, params["axes"])
         call = f"gk.rows_{kind}({rows})"
         if not kept:
             return lines + [f"{out} = {call}[0]"]
@@ -269,7 +275,7 @@ def _lower_gather(out, ins, in_avals, out_aval, params, module=None):
 
 
 def _lower_scatter(accumulate: bool):
-    def lower(out, ins, in_avals, out_aval, params, inplace=False):
+    def lower(out, ins, in_avals, out_aval, params, inplace=False, unit=None):
         out_shape, exprs = _index_plan(in_avals[0], params["spec"], in_avals[2:])
         lines = _bind_index_names(ins, 2)
         if in_avals[0].ndim == 0:
@@ -278,7 +284,12 @@ def _lower_scatter(accumulate: bool):
             lines.append(f"{out} = {ins[0]}")
         else:
             lines.append(f"{out} = cn.astype({ins[0]}, np.{out_aval.dtype.name})")  # a copy
-        upd = f"{ins[1]}[{', '.join(f'o{k}' for k in range(len(out_shape)))}]" if out_shape else ins[1]
+        if unit is not None:  # the update is a scalar reshaped to shape (1,): use the scalar
+            upd = unit
+        elif out_shape:
+            upd = f"{ins[1]}[{', '.join(f'o{k}' for k in range(len(out_shape)))}]"
+        else:
+            upd = ins[1]
         op = "+=" if accumulate else "="
         return lines + _loops(out_shape, f"{out}[{', '.join(exprs)}] {op} {upd}")
 
@@ -514,8 +525,11 @@ def lower_eqn(eqn, outs: list[str], ins: list[str], module=None) -> list[str]:
             return [f"{out} = {ins[0]}"]  # the product was computed 1-D already
     if name == "transpose" and module is not None and out in module.transposed:
         return []  # only read by matrix products, which take the transposed view
-    if name in ("scatter_add", "scatter") and module is not None and ins[0] in module.dying:
-        return rule(out, ins, in_avals, out_aval, eqn.params, inplace=True)
+    if name == "reshape" and module is not None and out in module.unit_scalars:
+        return []  # read only as a scatter's update, which reads the scalar itself
+    if name in ("scatter_add", "scatter") and module is not None:
+        return rule(out, ins, in_avals, out_aval, eqn.params, inplace=ins[0] in module.dying,
+                    unit=module.unit_scalars.get(ins[1]))
     if rule is None:
         raise LoweringError(
             f"primitive '{name}' has no Numba lowering yet; run the function uncompiled "
