@@ -57,6 +57,7 @@ import numpy as np
 from inference import functional as F
 from inference.progress import ChainProgress, make_reporter
 from inference.results import MCMCResults
+from kernels import precompile
 from kernels import sampler as S
 
 __all__ = ["CompiledModelLike", "MCMC", "SamplingWarning", "resolve_model", "is_compiled_model"]
@@ -414,9 +415,14 @@ class MCMC:
         Parameters are those of :meth:`run`. A following :meth:`run` samples from the adapted
         state (same step sizes, mass matrices, positions and random streams).
         """
-        model, t_model = self._model(args, kwargs)
-        state = self._initial_state(seed, model, init_params, self.num_warmup)
-        self._sample(state, 0, {"model_compile": t_model})
+        job = precompile.start()  # a first run compiles the sampler on a second core meanwhile
+        try:
+            model, t_model = self._model(args, kwargs)
+            state = self._initial_state(seed, model, init_params, self.num_warmup)
+            self._sample(state, 0, {"model_compile": t_model}, job)
+        finally:
+            if job is not None:
+                job.cancel()
         self.post_warmup_state = self._last_state.copy()
 
     def run(
@@ -439,17 +445,22 @@ class MCMC:
             Initial points: unconstrained ``(dim,)`` or ``(num_chains, dim)``, or a dict of
             constrained values per site. Default: the kernel's ``init_strategy``.
         """
-        model, t_model = self._model(args, kwargs)
-        if self.post_warmup_state is not None:
-            if init_params is not None:
-                raise ValueError(
-                    "init_params cannot be used when continuing from post_warmup_state; set "
-                    "mcmc.post_warmup_state = None to start afresh"
-                )
-            state = self._continue_from(self.post_warmup_state, model)
-        else:
-            state = self._initial_state(seed, model, init_params, self.num_warmup)
-        self._sample(state, self.num_samples, {"model_compile": t_model})
+        job = precompile.start()  # a first run compiles the sampler on a second core meanwhile
+        try:
+            model, t_model = self._model(args, kwargs)
+            if self.post_warmup_state is not None:
+                if init_params is not None:
+                    raise ValueError(
+                        "init_params cannot be used when continuing from post_warmup_state; "
+                        "set mcmc.post_warmup_state = None to start afresh"
+                    )
+                state = self._continue_from(self.post_warmup_state, model)
+            else:
+                state = self._initial_state(seed, model, init_params, self.num_warmup)
+            self._sample(state, self.num_samples, {"model_compile": t_model}, job)
+        finally:
+            if job is not None:
+                job.cancel()
 
     def _progress(
         self, state: F.SamplerState, start: int, total: int, warm_stop: int, phase: str
@@ -459,9 +470,10 @@ class MCMC:
             for c in range(state.num_chains)
         ]
 
-    def _compile(self, state: F.SamplerState) -> float:
+    def _compile(self, state: F.SamplerState, job: precompile.SamplerCompile | None) -> float:
         """Compile (or load from cache) the driver with a zero-iteration call; seconds."""
         t0 = time.perf_counter()
+        precompile.finish(job)
         empty = S.allocate_output(state.num_chains, 0, state.dim)
         F.advance(state, state.iteration, empty, state.iteration, self.chain_method)
         return time.perf_counter() - t0
@@ -469,7 +481,13 @@ class MCMC:
     def _driver_compiled(self) -> bool:
         return bool(getattr(S.advance_chain, "signatures", True))
 
-    def _sample(self, state: F.SamplerState, num_samples: int, timings: dict) -> None:
+    def _sample(
+        self,
+        state: F.SamplerState,
+        num_samples: int,
+        timings: dict,
+        job: precompile.SamplerCompile | None = None,
+    ) -> None:
         """Warmup to the state's ``num_warmup`` (if not done), then ``num_samples`` iterations."""
         start = state.iteration
         warm_stop = max(start, state.num_warmup)
@@ -490,7 +508,7 @@ class MCMC:
             compiling = not self._driver_compiled()
             if compiling:
                 reporter.start(progress)
-            compile_seconds = self._compile(state)
+            compile_seconds = self._compile(state, job)
             timings = dict(timings, sampler_compile=compile_seconds, warmup=0.0, sampling=0.0)
             for p in progress:
                 p.phase = "warmup" if start < warm_stop else "sampling"

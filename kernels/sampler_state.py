@@ -69,6 +69,7 @@ __all__ = [
     "N_FLOAT_CFG",
     "SamplerConfig",
     "ChainState",
+    "empty_chain_state",
     "SampleOutput",
     "init_chain_state",
     "allocate_output",
@@ -339,13 +340,13 @@ def init_chain_state(
                 f"(model status {status}, logp {lp})"
             )
         logp[c] = lp
-    dense = metric == "dense"
-    if metric not in ("diag", "dense"):
-        raise ValueError(f"metric must be 'diag' or 'dense', got {metric!r}")
-    inv_diag = np.ones((n, d))
-    inv_dense = np.zeros((n, d, d) if dense else (n, 0, 0))
-    chol = np.zeros_like(inv_dense)
-    if dense:
+    state = empty_chain_state(n, d, metric)
+    state.position[:] = q0
+    state.logp[:] = logp
+    state.grad[:] = grad
+    state.step_size[:] = float(step_size)
+    inv_diag, inv_dense, chol = state.inv_diag, state.inv_dense, state.chol
+    if metric == "dense":
         m = np.eye(d) if inv_metric is None else np.asarray(inv_metric, dtype=np.float64)
         inv_dense[:] = np.broadcast_to(m, (n, d, d))
         for c in range(n):
@@ -355,26 +356,38 @@ def init_chain_state(
         inv_diag[:] = np.broadcast_to(np.asarray(inv_metric, dtype=np.float64), (n, d))
         if not np.all(inv_diag > 0) or not np.all(np.isfinite(inv_diag)):
             raise ValueError("the diagonal inverse metric must be positive and finite")
-    da = np.zeros((n, 4))
     for c in range(n):
-        dual_averaging_init(da[c], float(step_size))
+        dual_averaging_init(state.da[c], float(step_size))
     streams = seed_streams(seed, n, first_chain) if rng is None else np.array(rng, np.uint64)
+    state.rng = np.ascontiguousarray(streams)
+    return state
+
+
+def empty_chain_state(n_chains: int, dim: int, metric: str = "diag") -> ChainState:
+    """A :class:`ChainState` of ``n_chains`` chains in ``dim`` dimensions with every array in
+    its final dtype and shape, zero-filled except for a unit diagonal metric: nothing is
+    evaluated (:func:`init_chain_state` fills it; :mod:`kernels.precompile` only needs the
+    types)."""
+    if metric not in ("diag", "dense"):
+        raise ValueError(f"metric must be 'diag' or 'dense', got {metric!r}")
+    n, d = n_chains, dim
+    square = (n, d, d) if metric == "dense" else (n, 0, 0)
     return ChainState(
-        position=q0,
-        logp=logp,
-        grad=grad,
-        step_size=np.full(n, float(step_size)),
-        inv_diag=inv_diag,
-        inv_dense=inv_dense,
-        chol=chol,
-        da=da,
+        position=np.zeros((n, d)),
+        logp=np.zeros(n),
+        grad=np.zeros((n, d)),
+        step_size=np.ones(n),
+        inv_diag=np.ones((n, d)),
+        inv_dense=np.zeros(square),
+        chol=np.zeros(square),
+        da=np.zeros((n, 4)),
         welford_count=np.zeros(n),
         welford_mean=np.zeros((n, d)),
         welford_m2_diag=np.zeros((n, d)),
-        welford_m2_dense=np.zeros((n, d, d) if dense else (n, 0, 0)),
+        welford_m2_dense=np.zeros(square),
         fisher_counts=np.zeros((n, FISHER_N_COUNTS)),
         fisher_moments=np.zeros((n, FISHER_N_ROWS, d)),
-        rng=np.ascontiguousarray(streams),
+        rng=np.zeros((n, 4), dtype=np.uint64),
         status=np.zeros(n, dtype=np.int64),
     )
 

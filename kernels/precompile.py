@@ -1,0 +1,226 @@
+"""The sampler's one-time compile, split over two processes.
+
+The first run on a machine compiles the many-chain driver (:func:`kernels.sampler.advance_chain`)
+and everything it calls -- about 60 functions and 15--20 s on this project's 2-core reference
+machine -- into Numba's disk cache; every later process loads it in a fraction of a second.
+Numba compiles one function at a time under a global lock, so a single process uses one core.
+This module uses a second:
+
+1. :func:`start` compiles the kernels both halves call (the leapfrog step, the momentum draw,
+   the random streams), then launches a helper process (``python -m kernels.precompile``)
+   that compiles the NUTS transition and the step-size search, loading those shared kernels
+   from the cache;
+2. meanwhile the calling process goes on: it compiles the model, then :func:`finish`
+   compiles the adaptation, static HMC and the driver's small helpers, and waits for the
+   helper;
+3. the driver compiles at its first call, loading every kernel from the cache.
+
+On the 2-core reference machine this takes the first run from about 15--18 s to 10--14 s
+(`benchmarks/mcmc_suite.py` measures it as the "full cold" time).
+
+Nothing here changes what is compiled, only where: each kernel's signature is the one
+:func:`~kernels.sampler.advance_chain` calls it with (:func:`signatures` derives them from the
+real state arrays, and a test checks them against what a run compiles), so the driver finds
+every piece in the cache. If the helper cannot start or fails, the calling process compiles
+that piece itself, exactly as without this module.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any
+
+import numba
+import numpy as np
+from numba.core import types
+
+from kernels.jit import JIT_DISABLED
+
+#: Kernels that both shares call (with their callees: the model call, the metric, the random
+#: streams). The calling process compiles them before it starts the helper, which then loads
+#: them from the cache, so that the two processes never compile the same function at once:
+#: Numba's cache index is one file per function, and two processes adding entries to it at once
+#: could leave an index that names the wrong data file.
+SHARED_KERNELS = ("leapfrog", "sample_momentum", "hamiltonian", "uniform")
+#: Kernels the helper process compiles (the NUTS transition and its own callees).
+HELPER_KERNELS = ("nuts_transition", "init_step_size")
+#: Kernels the calling process compiles while the helper runs.
+LOCAL_KERNELS = (
+    "workspace", "jitter_step_size", "steps_for_length", "dual_averaging_init",
+    "dual_averaging_update", "dual_averaging_final", "welford_add_diag", "welford_add_dense",
+    "reset_welford", "update_metric", "fisher_add", "fisher_init_metric", "fisher_adapt",
+    "hmc_transition",
+)
+
+
+def _dispatchers() -> dict[str, Any]:
+    from kernels import adaptation as a
+    from kernels import adaptation_fisher as f
+    from kernels import hmc, integrators, nuts, rng, sampler
+
+    return {
+        "leapfrog": integrators.leapfrog,
+        "sample_momentum": integrators.sample_momentum,
+        "hamiltonian": integrators.hamiltonian,
+        "uniform": rng.uniform,
+        "advance_chain": sampler.advance_chain,
+        "nuts_transition": nuts.nuts_transition,
+        "workspace": nuts._workspace,
+        "hmc_transition": hmc.hmc_transition,
+        "jitter_step_size": hmc.jitter_step_size,
+        "steps_for_length": hmc.steps_for_length,
+        "init_step_size": a.init_step_size,
+        "dual_averaging_init": a.dual_averaging_init,
+        "dual_averaging_update": a.dual_averaging_update,
+        "dual_averaging_final": a.dual_averaging_final,
+        "welford_add_diag": a.welford_add_diag,
+        "welford_add_dense": a.welford_add_dense,
+        "reset_welford": sampler._reset_welford,
+        "update_metric": sampler._update_metric,
+        "fisher_add": f.fisher_add,
+        "fisher_init_metric": f.fisher_init_metric,
+        "fisher_adapt": f.fisher_adapt,
+    }
+
+
+def signatures() -> dict[str, tuple]:
+    """Numba argument types of the driver and of the kernels it calls, as it calls them.
+
+    Every argument type of :func:`~kernels.sampler.advance_chain` is fixed (``int64`` scalars and
+    C-contiguous arrays of fixed dtype and rank), so the types come from a one-chain,
+    one-dimensional state built by the same functions that build a real one; a chain's row of a
+    state array (``inv_diag[c]``) is typed as the row of that array.
+    """
+    from kernels.nuts import N_SLOT_SCALARS, N_TREE, N_VEC
+    from kernels.sampler_state import SamplerConfig, allocate_output, empty_chain_state
+
+    state = empty_chain_state(1, 1)
+    output = allocate_output(1, 0, 1)
+    int_cfg, float_cfg, schedule = SamplerConfig(num_warmup=0).arrays()
+    # the NUTS workspace as kernels.nuts._workspace allocates it (not called: it is compiled)
+    vec, tree, slot = np.zeros((N_VEC, 1)), np.zeros((N_TREE, 2, 1)), np.zeros((N_SLOT_SCALARS, 2))
+    i64, f64 = types.int64, types.float64
+
+    def row(a: np.ndarray) -> Any:
+        return numba.typeof(a[0])
+
+    s = state
+    model = (i64, i64)  # address, data pointer
+    metric = (i64, row(s.inv_diag), row(s.inv_dense), row(s.chol))  # kind and its arrays
+    point = (row(s.position), row(s.grad), f64)  # q, gradient, log density
+    driver_arrays = (int_cfg, float_cfg, schedule, *s.arrays(), *output.arrays())
+    return {
+        "advance_chain": (i64,) * 6 + tuple(numba.typeof(a) for a in driver_arrays),
+        "nuts_transition": (*model, *metric, *point, f64, i64, f64, row(s.rng),
+                            numba.typeof(vec), numba.typeof(tree), numba.typeof(slot)),
+        "hmc_transition": (*model, *metric, *point, f64, i64, f64, row(s.rng),
+                           numba.typeof(vec)),
+        "init_step_size": (*model, *metric, *point, f64, row(s.rng), numba.typeof(vec)),
+        # schedule flag, the point before the transition, adapt the step size?, ...
+        "fisher_adapt": (numba.from_dtype(schedule.dtype), row(s.position), types.boolean,
+                         row(s.inv_diag), row(s.position), row(s.grad), f64, f64,
+                         row(s.fisher_counts), row(s.fisher_moments), row(s.da),
+                         f64, f64, f64, f64),
+        "update_metric": (i64, f64, row(s.welford_m2_diag), row(s.welford_m2_dense),
+                          row(s.inv_diag), row(s.inv_dense), row(s.chol)),
+        # (metric kind, diagonal and dense inverse metric, q, p, gradient, p_sharp, step size)
+        "leapfrog": (*model, *metric[:3], *(row(s.position),) * 4, f64),
+        "sample_momentum": (i64, row(s.inv_diag), row(s.chol), row(s.rng), row(s.position)),
+        "hamiltonian": (f64, row(s.position), row(s.position)),
+        "uniform": (row(s.rng),),
+        "workspace": (i64, i64),  # dimension, maximum depth
+        "jitter_step_size": (f64, f64, row(s.rng)),
+        "steps_for_length": (f64, f64),
+        "dual_averaging_init": (row(s.da), f64),
+        "dual_averaging_update": (row(s.da), f64, f64, f64, f64, f64),
+        "dual_averaging_final": (row(s.da), f64),
+        "welford_add_diag": (f64, row(s.welford_mean), row(s.welford_m2_diag), row(s.position)),
+        "welford_add_dense": (f64, row(s.welford_mean), row(s.welford_m2_dense), row(s.position),
+                              row(s.position)),
+        "reset_welford": (row(s.welford_mean), row(s.welford_m2_diag), row(s.welford_m2_dense)),
+        "fisher_add": (row(s.fisher_counts), row(s.fisher_moments), row(s.position),
+                       row(s.grad)),
+        "fisher_init_metric": (row(s.grad), row(s.inv_diag)),
+    }
+
+
+def driver_is_cached() -> bool:
+    """Whether the driver is compiled in this process or in Numba's disk cache (for this
+    machine, Numba version and source), i.e. whether running it will not compile."""
+    driver = _dispatchers()["advance_chain"]
+    if JIT_DISABLED or driver.signatures:
+        return True
+    try:  # Numba's own cache lookup, without loading the machine code
+        cache = driver._cache
+        key = cache._index_key(signatures()["advance_chain"], driver.targetctx.codegen())
+        return key in cache._cache_file._load_index()
+    except Exception:  # a Numba without these internals: assume a compile is needed
+        return False
+
+
+def compile_kernels(names: tuple[str, ...]) -> None:
+    """Compile (or load from the disk cache) the named kernels with their driver signatures."""
+    dispatchers, sigs = _dispatchers(), signatures()
+    for name in names:
+        dispatchers[name].compile(sigs[name])
+
+
+class SamplerCompile:
+    """A sampler compile in progress: the helper process."""
+
+    def __init__(self, helper: subprocess.Popen) -> None:
+        self.helper = helper
+
+    def cancel(self) -> None:
+        """Stop the helper (e.g. when the run is abandoned before :func:`finish`)."""
+        if self.helper.poll() is None:
+            self.helper.kill()
+            self.helper.wait()
+
+
+def start() -> SamplerCompile | None:
+    """Start compiling the sampler in a helper process if the driver is not cached yet.
+
+    Returns None when nothing needs compiling (or JIT is disabled, or the helper could not be
+    started); otherwise a handle for :func:`finish`. The helper inherits the environment, so it
+    writes to the same cache folder.
+    """
+    if driver_is_cached():
+        return None
+    try:
+        compile_kernels(SHARED_KERNELS)
+        helper = subprocess.Popen(
+            [sys.executable, "-m", "kernels.precompile", *HELPER_KERNELS],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=dict(os.environ),
+        )
+    except Exception:  # noqa: BLE001 -- never worse than no split: the driver compiles it all
+        return None
+    return SamplerCompile(helper)
+
+
+def finish(handle: SamplerCompile | None) -> None:
+    """Compile this process's share of the kernels, then wait for the helper's share.
+
+    The driver itself compiles at its first call, loading every kernel from the cache. Nothing
+    here can make a run fail: a kernel that did not compile here (which the tests would catch)
+    is compiled, or its error reported, by the driver's own compile as without this module.
+    """
+    if handle is None:
+        return
+    try:
+        try:
+            compile_kernels(LOCAL_KERNELS)
+        except Exception:  # noqa: BLE001 -- see the docstring
+            pass
+        handle.helper.wait()  # its kernels are in the cache now (or the driver compiles them)
+    finally:
+        handle.cancel()
+
+
+if __name__ == "__main__":  # the helper: python -m kernels.precompile KERNEL...
+    compile_kernels(tuple(sys.argv[1:]))

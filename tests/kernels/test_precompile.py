@@ -1,0 +1,103 @@
+"""The sampler's first compile split over two processes (kernels.precompile).
+
+Each check runs in fresh Python processes on an empty temporary Numba cache, because what is
+tested is what happens on a machine's first run:
+
+* the signatures that kernels.precompile derives are the ones the driver calls its kernels
+  with (otherwise the driver would compile every kernel again beside the precompiled ones, and
+  each dispatcher would end up with two signatures);
+* the helper's kernels are loaded from the cache the helper wrote, not compiled again;
+* the two processes never compile the same function (Numba's per-function cache index is not
+  safe for two processes adding entries at once), and the helper compiles nothing a model
+  kernel also calls;
+* ``driver_is_cached`` tells a fresh cache from a filled one without loading anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+_FIRST_RUN = """
+import json
+from kernels import precompile as P
+before = P.driver_is_cached()
+import ppl, ppl.distributions as dist
+from inference import MCMC, NUTS
+
+def model():
+    ppl.sample("x", dist.Normal(0.0, 1.0))
+
+mcmc = MCMC(NUTS(model), num_warmup=30, num_samples=30, num_chains=2, progress_bar=False)
+mcmc.run(0)
+sigs, dispatchers = P.signatures(), P._dispatchers()
+print(json.dumps({
+    "before": before,
+    "after": P.driver_is_cached(),
+    "mismatched": [n for n, d in dispatchers.items() if d.signatures != [sigs[n]]],
+    "helper_loaded": [n for n in P.HELPER_KERNELS if dispatchers[n]._cache_hits[sigs[n]] == 1],
+}))
+"""
+
+_SECOND_RUN = """
+from kernels import precompile as P
+print(P.driver_is_cached())
+"""
+
+_SHARE = """
+import json, sys
+import numba.core.compiler as compiler
+compiled = set()
+original = compiler.compile_extra
+
+def recording(*args, **kwargs):
+    compiled.add(args[2].__module__ + "." + args[2].__qualname__)
+    return original(*args, **kwargs)
+
+compiler.compile_extra = recording
+from kernels import precompile as P
+P.compile_kernels(getattr(P, sys.argv[1]))
+# Numba's own overloads (np.empty's, say) are compiled in every process and never disk-cached
+print(json.dumps(sorted(name for name in compiled if name.startswith("kernels."))))
+"""
+
+
+def _python(code: str, cache: str, *args: str) -> str:
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache, CI="1")
+    done = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_a_first_run_uses_the_precompiled_kernels(tmp_path):
+    result = json.loads(_python(_FIRST_RUN, str(tmp_path)))
+    assert result["before"] is False and result["after"] is True
+    assert result["mismatched"] == []  # every kernel has exactly the precompiled signature
+    assert result["helper_loaded"] == list(_helper_kernels())
+    assert _python(_SECOND_RUN, str(tmp_path)) == "True"  # a second process finds the driver
+
+
+def test_the_two_processes_compile_disjoint_sets_of_functions(tmp_path):
+    cache = str(tmp_path)
+    _python(_SHARE, cache, "SHARED_KERNELS")  # what start() compiles before the helper starts
+    helper = set(json.loads(_python(_SHARE, cache, "HELPER_KERNELS")))
+    local = set(json.loads(_python(_SHARE, cache, "LOCAL_KERNELS")))
+    assert helper and local
+    assert helper.isdisjoint(local)
+    # a model kernel (compiled by the calling process while the helper runs) calls kernels of
+    # kernels.cached_numpy, special, graph_ops, blas and pointers: none may be the helper's
+    helper_modules = {name.rsplit(".", 1)[0] for name in helper}
+    assert helper_modules <= {"kernels.nuts", "kernels.adaptation"}, helper_modules
+
+
+def _helper_kernels() -> tuple[str, ...]:
+    from kernels.precompile import HELPER_KERNELS
+
+    return HELPER_KERNELS
