@@ -34,23 +34,27 @@ cold model
     earlier process.  For numbayes this is the situation of a user whose sampler kernels are
     cached but whose model is new.
 warm
-    The best of ``--warm-runs`` (2) further runs of the same model in the process of the
-    model-cold measurement (new seeds; everything compiled).  NumPyro's warm runs call
-    ``mcmc.warmup(..., collect_warmup=True)`` then ``mcmc.run(...)`` so that its warmup
-    leapfrog steps can be counted; its cold run is a plain ``mcmc.run``.  The split phases are
-    jitted anew, so NumPyro's *first* warm run still compiles: keep ``--warm-runs`` >= 2.
+    ``--warm-runs`` (3) further runs of the same model in the process of the model-cold
+    measurement (new seeds; everything compiled; for NumPyro, the same ``MCMC`` object's
+    ``run`` again, which reuses its compiled sampler).  The first of them is not counted, so
+    that no library's figure includes a late compile.  Every warm figure (time,
+    min ESS, ESS/s, divergences, grad/s) is the **median over the counted runs**, each run's
+    ESS/s computed from its own ESS and time: a lucky seed on a funnel (the centred eight
+    schools' min ESS varies several-fold between seeds) or a quiet moment of the machine does
+    not decide the figure.
 min ESS
     The smallest bulk ESS (:func:`inference.diagnostics.ess_bulk`, computed here on every
-    library's draws) over all scalar components of the model's latent sites, in the best warm
-    run.  ``ESS/s cold`` divides the model-cold run's own min ESS by the model-cold time;
-    ``ESS/s warm`` uses the warm run.
+    library's draws) over all scalar components of the model's latent sites.  ``ESS/s cold``
+    divides the model-cold run's own min ESS by the model-cold time.
 div
-    Divergent transitions after warmup in the warm run (all chains).
+    Divergent transitions after warmup (all chains).
 grad/s
     Leapfrog steps (= gradient evaluations) of warmup and sampling together, divided by the
     warm wall time: the throughput of a whole run, fixed per-run overheads included
-    (numbayes: ``n_steps`` of each chunk via ``progress_callback``; NumPyro: ``num_steps``;
-    nutpie: ``n_steps`` of ``sample_stats`` and ``warmup_sample_stats``).
+    (numbayes: ``n_steps`` of each chunk via ``progress_callback``; nutpie: ``n_steps`` of
+    ``sample_stats`` and ``warmup_sample_stats``).  Not shown for NumPyro: a plain ``run``
+    does not report its warmup's steps, and its ``warmup()``/``run()`` split, which does, jits
+    anew at every call.
 ESS/1k grad
     min ESS per 1000 leapfrog steps of the sampling phase: the sampler's statistical efficiency,
     independent of how fast a gradient is.
@@ -183,28 +187,16 @@ class NumpyroRunner:
         return draws, extra
 
     def run(self, seed: int) -> RunResult:
-        key_warmup, key_sample = self.jax.random.split(self.jax.random.PRNGKey(seed))
-        fields = ("num_steps", "diverging")
-        first = self.runs == 0
-        self.runs += 1
+        # a plain mcmc.run every time, as a user reruns: the second call reuses the compiled
+        # sampler (NumPyro's warmup()/run() split would count the warmup's leapfrog steps, but
+        # it jits anew at every call, which made the "warm" time mostly compile time)
         t0 = time.perf_counter()
-        if first:
-            # what a user runs; warmup steps are not collected
-            self.mcmc.run(key_sample, extra_fields=fields, **self.data)
-            draws, extra = self._collect()
-            wall = time.perf_counter() - t0
-            return RunResult(wall, draws, -1, int(extra["num_steps"].sum()),
-                             int(extra["diverging"].sum()))
-        self.mcmc.warmup(key_warmup, extra_fields=fields, collect_warmup=True, **self.data)
-        warmup_steps = int(np.asarray(self.mcmc.get_extra_fields()["num_steps"]).sum())
-        t_warmup = time.perf_counter() - t0
-        self.mcmc.run(key_sample, extra_fields=fields, **self.data)
+        self.mcmc.run(self.jax.random.PRNGKey(seed), extra_fields=("num_steps", "diverging"),
+                      **self.data)
         draws, extra = self._collect()
         wall = time.perf_counter() - t0
-        sampling_steps = int(extra["num_steps"].sum())
-        return RunResult(wall, draws, warmup_steps + sampling_steps, sampling_steps,
-                         int(extra["diverging"].sum()),
-                         {"warmup": t_warmup, "sampling": wall - t_warmup})
+        return RunResult(wall, draws, -1, int(extra["num_steps"].sum()),
+                         int(extra["diverging"].sum()))
 
 
 class NutpieRunner:
@@ -435,20 +427,24 @@ def measure(library: str, model: str, cfg: dict, args, caches: Caches) -> Row:
     if stateless:
         row.cold_full = row.cold_model
     row.ess_per_s_cold = min_ess(m.draws[0]) / row.cold_model
-    if len(m.runs) > 1:
-        best = 1 + int(np.argmin([r["wall"] for r in m.runs[1:]]))
-    else:
-        best = 0
-    run = m.runs[best]
-    row.warm = run["wall"] if best else math.nan
-    row.phases["warm"] = run["phases"]
-    row.ess = min_ess(m.draws[best])
-    row.ess_per_s_warm = row.ess / run["wall"] if best else math.nan
-    row.divergences = run["divergences"]
-    if best and run["steps_total"] > 0:
-        row.grad_per_s = run["steps_total"] / run["wall"]
-    row.ess_per_kgrad = 1000.0 * row.ess / max(run["steps_sampling"], 1)
-    row.warm_draws = m.draws[best]
+    # the warm runs that count: all but the first when there are several (no late compile is
+    # counted), and each figure is their median, so that neither a lucky seed on a funnel nor
+    # a lucky moment of the machine decides it
+    counted = list(range(2, len(m.runs))) or list(range(1, len(m.runs))) or [0]
+    runs = [m.runs[k] for k in counted]
+    ess = [min_ess(m.draws[k]) for k in counted]
+    warm = counted != [0]
+    row.warm = float(np.median([r["wall"] for r in runs])) if warm else math.nan
+    row.phases["warm"] = runs[0]["phases"]
+    row.ess = float(np.median(ess))
+    row.ess_per_s_warm = (float(np.median([e / r["wall"] for e, r in zip(ess, runs)]))
+                          if warm else math.nan)
+    row.divergences = int(np.median([r["divergences"] for r in runs]))
+    if warm and all(r["steps_total"] > 0 for r in runs):
+        row.grad_per_s = float(np.median([r["steps_total"] / r["wall"] for r in runs]))
+    row.ess_per_kgrad = float(np.median([1000.0 * e / max(r["steps_sampling"], 1)
+                                         for e, r in zip(ess, runs)]))
+    row.warm_draws = m.draws[counted[0]]
     return row
 
 
@@ -573,8 +569,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--chains", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--warm-runs", type=int, default=2,
-                        help="warm runs after the cold one; the fastest is reported")
+    parser.add_argument("--warm-runs", type=int, default=3,
+                        help="warm runs after the cold one; the median of all but the first "
+                             "is reported")
     parser.add_argument("--no-full-cold", action="store_true",
                         help="skip the empty-cache measurement (saves a sampler compile per "
                              "model)")
@@ -591,7 +588,7 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     if args.quick:
-        # the warm runs stay: NumPyro's first warm run still compiles (see the docstring)
+        # the warm runs stay: the first is not counted (see the docstring)
         args.warmup, args.draws = 200, 200
     models = _parse_list(args.models, MODELS, "model(s)")
     libraries = _parse_list(args.libraries, LIBRARIES, "librar(y/ies)")
@@ -599,7 +596,7 @@ def main(argv: list[str] | None = None) -> None:
 
     print(machine_facts())
     print(f"NUTS, {args.chains} chains x ({args.warmup} warmup + {args.draws} draws); warm = "
-          f"best of {args.warm_runs} run(s) after the cold one\n", flush=True)
+          f"median of warm runs 2..{args.warm_runs} after the cold one\n", flush=True)
     rows: list[Row] = []
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mcmc_suite_caches_") as root:
