@@ -56,7 +56,7 @@ import numpy as np
 
 from inference import functional as F
 from inference.progress import ChainProgress, make_reporter
-from inference.results import MCMCResults
+from inference.results import MCMCResults, check_fields, select_fields
 from kernels import precompile
 from kernels import sampler as S
 
@@ -358,6 +358,7 @@ class MCMC:
         self.post_warmup_state: F.SamplerState | None = None
         self._last_state: F.SamplerState | None = None
         self._results: MCMCResults | None = None
+        self._extra_fields: tuple[str, ...] | None = None  # the last run's selection
 
     # ------------------------------------------------------------------ running
 
@@ -408,13 +409,19 @@ class MCMC:
         return F.SamplerState(chains, state.iteration, state.num_warmup, config, model)
 
     def warmup(
-        self, seed: int | np.random.Generator, *args: Any, init_params: Any = None, **kwargs: Any
+        self,
+        seed: int | np.random.Generator,
+        *args: Any,
+        init_params: Any = None,
+        extra_fields: Sequence[str] | None = None,
+        **kwargs: Any,
     ) -> None:
         """Run the ``num_warmup`` warmup iterations only; store ``post_warmup_state``.
 
         Parameters are those of :meth:`run`. A following :meth:`run` samples from the adapted
         state (same step sizes, mass matrices, positions and random streams).
         """
+        self._extra_fields = check_fields(extra_fields)
         job = precompile.start()  # a first run compiles the sampler on a second core meanwhile
         try:
             model, t_model = self._model(args, kwargs)
@@ -430,6 +437,7 @@ class MCMC:
         seed: int | np.random.Generator | None,
         *args: Any,
         init_params: np.ndarray | Mapping[str, Any] | None = None,
+        extra_fields: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> None:
         """Run warmup and sampling (or only sampling when continuing from a state).
@@ -444,7 +452,14 @@ class MCMC:
         init_params : array or dict, optional
             Initial points: unconstrained ``(dim,)`` or ``(num_chains, dim)``, or a dict of
             constrained values per site. Default: the kernel's ``init_strategy``.
+        extra_fields : sequence of str, optional
+            The statistics :meth:`get_extra_fields` returns (default: all of them): names of
+            :data:`inference.results.STAT_NAMES`, or NumPyro's ``potential_energy``,
+            ``num_steps``, ``accept_prob`` and ``adapt_state.step_size``. Every statistic is
+            recorded either way (they are a few numbers per draw) and ``to_arviz`` exports
+            them all.
         """
+        self._extra_fields = check_fields(extra_fields)
         job = precompile.start()  # a first run compiles the sampler on a second core meanwhile
         try:
             model, t_model = self._model(args, kwargs)
@@ -652,10 +667,12 @@ class MCMC:
     ) -> dict[str, np.ndarray]:
         """Per-draw sampler statistics (``diverging``, ``lp``, ``acceptance_rate``,
         ``step_size``, ``tree_depth``, ``n_steps``, ``energy``, ``energy_error``,
-        ``max_energy_error``, ``reached_max_treedepth``), flattened like :meth:`get_samples`;
-        of the warmup iterations with ``warmup=True`` (needs ``save_warmup=True``).
+        ``max_energy_error``, ``reached_max_treedepth``; or those chosen by the last run's
+        ``extra_fields``), flattened like :meth:`get_samples`; of the warmup iterations with
+        ``warmup=True`` (needs ``save_warmup=True``).
         """
-        return self.results.extra_fields(group_by_chain, warmup=warmup)
+        stats = self.results.extra_fields(group_by_chain, warmup=warmup)
+        return select_fields(stats, self._extra_fields)
 
     def summary(self, prob: float = 0.9, exclude_deterministic: bool = True):
         """The :class:`inference.diagnostics.Summary` table printed by :meth:`print_summary`."""

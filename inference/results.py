@@ -23,8 +23,60 @@ from typing import Any
 import numpy as np
 
 from inference import diagnostics
+from kernels.sampler_state import SampleOutput
 
-__all__ = ["MCMCResults", "flatten_chains"]
+__all__ = ["MCMCResults", "STAT_NAMES", "FIELD_ALIASES", "check_fields", "flatten_chains",
+           "select_fields"]
+
+#: The per-draw sampler statistics every run records (ArviZ's ``sample_stats`` names).
+STAT_NAMES = tuple(f.name for f in dataclasses.fields(SampleOutput) if f.name != "draws")
+
+#: NumPyro's names of the same statistics, accepted by ``MCMC.run(extra_fields=...)`` so that
+#: NumPyro code runs unchanged: name -> (statistic, sign). ``potential_energy`` is NumPyro's
+#: :math:`U = -\log p`.
+FIELD_ALIASES: dict[str, tuple[str, float]] = {
+    "potential_energy": ("lp", -1.0),
+    "num_steps": ("n_steps", 1.0),
+    "accept_prob": ("acceptance_rate", 1.0),
+    "adapt_state.step_size": ("step_size", 1.0),
+}
+
+
+def check_fields(fields: Any) -> tuple[str, ...] | None:
+    """``extra_fields`` as a tuple of known names (None: every statistic); a clear error for
+    an unknown name or a bare string."""
+    if fields is None:
+        return None
+    if isinstance(fields, str):
+        raise TypeError(f"extra_fields must be a sequence of names, got the string {fields!r}; "
+                        f"write extra_fields=({fields!r},)")
+    fields = tuple(fields)
+    known = STAT_NAMES + tuple(FIELD_ALIASES)
+    unknown = [f for f in fields if f not in known]
+    if unknown:
+        raise ValueError(f"extra_fields: unknown field(s) {unknown}; the sampler records "
+                         f"{list(STAT_NAMES)}, also available by NumPyro's names "
+                         f"{list(FIELD_ALIASES)}")
+    return fields
+
+
+def select_fields(stats: dict[str, np.ndarray], fields: tuple[str, ...] | None
+                  ) -> dict[str, np.ndarray]:
+    """The statistics named in ``fields`` (see :func:`check_fields`), under those names.
+
+    Examples
+    --------
+    >>> stats = {"lp": np.array([-1.5, -2.0]), "n_steps": np.array([3, 7])}
+    >>> select_fields(stats, ("potential_energy", "num_steps"))
+    {'potential_energy': array([1.5, 2. ]), 'num_steps': array([3, 7])}
+    """
+    if fields is None:
+        return dict(stats)
+    chosen = {}
+    for name in fields:
+        stat, sign = FIELD_ALIASES.get(name, (name, 1.0))
+        chosen[name] = stats[stat] if sign == 1.0 else sign * stats[stat]
+    return chosen
 
 
 def flatten_chains(values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -22,7 +22,8 @@ Nothing here changes what is compiled, only where: each kernel's signature is th
 :func:`~kernels.sampler.advance_chain` calls it with (:func:`signatures` derives them from the
 real state arrays, and a test checks them against what a run compiles), so the driver finds
 every piece in the cache. If the helper cannot start or fails, the calling process compiles
-that piece itself, exactly as without this module.
+that piece itself, exactly as without this module; ``NUMBAYES_PARALLEL_COMPILE=0`` turns the
+helper off.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ import numpy as np
 from numba.core import types
 
 from kernels.jit import JIT_DISABLED
+
+#: Set ``NUMBAYES_PARALLEL_COMPILE=0`` to compile in the calling process only (no helper).
+ENABLED: bool = os.environ.get("NUMBAYES_PARALLEL_COMPILE", "1") not in ("0", "false", "False")
 
 #: Kernels that both shares call (with their callees: the model call, the metric, the random
 #: streams). The calling process compiles them before it starts the helper, which then loads
@@ -187,8 +191,12 @@ def start() -> SamplerCompile | None:
     started); otherwise a handle for :func:`finish`. The helper inherits the environment, so it
     writes to the same cache folder.
     """
-    if driver_is_cached():
-        return None
+    if not ENABLED or getattr(sys, "frozen", False) or driver_is_cached():
+        return None  # (a frozen application's executable is not a Python to run -m with)
+    # the helper imports this package from where this process found it
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     try:
         compile_kernels(SHARED_KERNELS)
         helper = subprocess.Popen(
@@ -196,7 +204,7 @@ def start() -> SamplerCompile | None:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            env=dict(os.environ),
+            env=env,
         )
     except Exception:  # noqa: BLE001 -- never worse than no split: the driver compiles it all
         return None

@@ -191,6 +191,17 @@ def _matmul_only_transposes(graph: Graph, name) -> dict[str, str]:
     return found
 
 
+def _readers(graph: Graph) -> tuple[dict[int, list], set[int]]:
+    """Each variable's readers as ``(equation, input position)`` pairs, and the ids of the
+    graph's output variables."""
+    readers: dict[int, list] = {}
+    for e in graph.eqns:
+        for k, a in enumerate(e.inputs):
+            if isinstance(a, Var):
+                readers.setdefault(a.id, []).append((e, k))
+    return readers, {a.id for a in graph.outputs if isinstance(a, Var)}
+
+
 def _scalar_scatter_updates(graph: Graph, name) -> dict[str, str]:
     """Scalars reshaped to an all-ones shape whose only readers are scatters that take them as
     their update (reverse mode scatters each scalar parameter's gradient into the gradient vector
@@ -198,12 +209,7 @@ def _scalar_scatter_updates(graph: Graph, name) -> dict[str, str]:
     one-element array (an allocation per evaluation) is never built.  Only scatters into arrays
     of more than one element qualify: those are never hoisted into a fused loop's preamble (see
     :func:`autodiff.codegen.fusion.plan_fusion`), where they would be lowered without this map."""
-    readers: dict[int, list] = {}
-    for e in graph.eqns:
-        for k, a in enumerate(e.inputs):
-            if isinstance(a, Var):
-                readers.setdefault(a.id, []).append((e, k))
-    outputs = {a.id for a in graph.outputs if isinstance(a, Var)}
+    readers, outputs = _readers(graph)
     found = {}
     for e in graph.eqns:
         if e.primitive.name != "reshape" or e.inputs[0].aval.ndim != 0:
@@ -226,12 +232,7 @@ def _matrix_vector_products(graph: Graph, name) -> tuple[dict[str, str], set[str
     products read only by a reshape to 1-D (whose result is then the product itself), so the
     generated code calls BLAS on the 1-D arrays with no reshapes around it."""
     producer = {v.id: e for e in graph.eqns for v in e.outputs}
-    readers: dict[int, list] = {}
-    for e in graph.eqns:
-        for k, a in enumerate(e.inputs):
-            if isinstance(a, Var):
-                readers.setdefault(a.id, []).append((e, k))
-    outputs = {a.id for a in graph.outputs if isinstance(a, Var)}
+    readers, outputs = _readers(graph)
 
     def vector_position(e) -> int | None:
         if e.primitive.name != "matmul" or any(x.aval.ndim != 2 for x in e.inputs):
