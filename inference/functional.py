@@ -238,6 +238,7 @@ def advance(
     output: S.SampleOutput,
     out_offset: int,
     chain_method: str = "parallel",
+    executor: Any = None,
 ) -> None:
     """Advance ``state`` **in place** through iterations ``[state.iteration, stop)``.
 
@@ -245,7 +246,9 @@ def advance(
     it). ``chain_method="parallel"`` runs each chain on a worker thread
     (:func:`kernels.sampler.run`, up to ``numba.get_num_threads()`` at once);
     ``"sequential"`` runs them one after the other on the calling thread through
-    :func:`kernels.sampler.advance_chain`. Both give identical draws.
+    :func:`kernels.sampler.advance_chain`; an ``executor``
+    (:class:`inference.executor.ChainExecutor`) runs each chain as a job on its executor
+    instead. All give identical draws.
     Raises :class:`kernels.sampler.SamplerError` if a chain's adaptation failed.
     """
     start = int(state.iteration)
@@ -253,7 +256,9 @@ def advance(
         raise ValueError(f"stop = {stop} is before the current iteration {start}")
     address = int(state.model.logp_grad_address)
     arrays = state.config_arrays()
-    if chain_method == "parallel":
+    if executor is not None:
+        executor.advance(state, stop, output, out_offset)
+    elif chain_method == "parallel":
         pointers = chain_data_pointers(state.model, state.num_chains)
         S.run(address, pointers, arrays, state.chains, output, start, stop, out_offset, False)
     elif chain_method == "sequential":

@@ -55,6 +55,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from inference import functional as F
+from inference.executor import ChainExecutor
 from inference.progress import ChainProgress, make_reporter
 from inference.results import MCMCResults, check_fields, select_fields
 from kernels import precompile
@@ -293,6 +294,13 @@ class MCMC:
         ``warmup_posterior`` / ``warmup_sample_stats`` groups of :meth:`to_arviz`. For looking
         at how the adaptation went (step size, tree depth, where the chains started); the
         summary and diagnostics use the sampling draws only.
+    executor : concurrent.futures.Executor, optional
+        Run the chains as jobs on this executor instead of on threads of this process: e.g.
+        ``dask.distributed.Client(cluster).get_executor()`` for a cluster (``dask-jobqueue``
+        for SLURM/PBS), or a ``ProcessPoolExecutor``. Each worker compiles the model from the
+        model function and its arguments (which must pickle; cloudpickle handles closures);
+        the draws are the same as on threads (see :mod:`inference.executor`). Needs a model
+        function, not a compiled model.
 
     Attributes
     ----------
@@ -326,6 +334,7 @@ class MCMC:
         progress_callback: Callable[[Sequence[ChainProgress]], None] | None = None,
         chunk_size: int | None = None,
         save_warmup: bool = False,
+        executor: Any = None,
     ) -> None:
         for name, value, low in [
             ("num_warmup", num_warmup, 0),
@@ -354,6 +363,13 @@ class MCMC:
         self.progress_callback = progress_callback
         self.chunk_size = None if chunk_size is None else int(chunk_size)
         self.save_warmup = bool(save_warmup)
+        if executor is not None and not callable(getattr(executor, "submit", None)):
+            raise TypeError(
+                f"executor must be a concurrent.futures.Executor (with a submit method), e.g. "
+                f"dask.distributed.Client(...).get_executor(); got {type(executor).__name__}"
+            )
+        self.executor = executor
+        self._dispatch: ChainExecutor | None = None  # the executor with this run's model
         #: State to continue from in the next :meth:`run` (set by :meth:`warmup`, or by hand).
         self.post_warmup_state: F.SamplerState | None = None
         self._last_state: F.SamplerState | None = None
@@ -364,6 +380,8 @@ class MCMC:
 
     def _model(self, args: tuple, kwargs: Mapping[str, Any]) -> tuple[Any, float]:
         t0 = time.perf_counter()
+        if self.executor is not None:  # the workers compile the model from its recipe
+            self._dispatch = ChainExecutor(self.executor, self.kernel.model, args, kwargs)
         model = self.kernel.get_model(args, kwargs)
         return model, time.perf_counter() - t0
 
@@ -422,7 +440,7 @@ class MCMC:
         state (same step sizes, mass matrices, positions and random streams).
         """
         self._extra_fields = check_fields(extra_fields)
-        job = precompile.start()  # a first run compiles the sampler on a second core meanwhile
+        job = self._start_compile()
         try:
             model, t_model = self._model(args, kwargs)
             state = self._initial_state(seed, model, init_params, self.num_warmup)
@@ -460,7 +478,7 @@ class MCMC:
             them all.
         """
         self._extra_fields = check_fields(extra_fields)
-        job = precompile.start()  # a first run compiles the sampler on a second core meanwhile
+        job = self._start_compile()
         try:
             model, t_model = self._model(args, kwargs)
             if self.post_warmup_state is not None:
@@ -485,12 +503,18 @@ class MCMC:
             for c in range(state.num_chains)
         ]
 
+    def _start_compile(self) -> precompile.SamplerCompile | None:
+        """A first run compiles the sampler on a second core meanwhile (not needed here when
+        the chains run on an executor's workers)."""
+        return precompile.start() if self.executor is None else None
+
     def _compile(self, state: F.SamplerState, job: precompile.SamplerCompile | None) -> float:
         """Compile (or load from cache) the driver with a zero-iteration call; seconds."""
         t0 = time.perf_counter()
         precompile.finish(job)
         empty = S.allocate_output(state.num_chains, 0, state.dim)
-        F.advance(state, state.iteration, empty, state.iteration, self.chain_method)
+        F.advance(state, state.iteration, empty, state.iteration, self.chain_method,
+                  self._dispatch)
         return time.perf_counter() - t0
 
     def _driver_compiled(self) -> bool:
@@ -582,7 +606,7 @@ class MCMC:
                 snapshot = _snapshot(state.chains, it < warm_stop)
                 chunk = S.allocate_output(state.num_chains, n, state.dim)
                 t0 = time.perf_counter()
-                F.advance(state, it + n, chunk, it, self.chain_method)
+                F.advance(state, it + n, chunk, it, self.chain_method, self._dispatch)
                 seconds = time.perf_counter() - t0
                 rec.record(chunk, it)
                 recorded = True
