@@ -6,10 +6,10 @@ machine -- into Numba's disk cache; every later process loads it in a fraction o
 Numba compiles one function at a time under a global lock, so a single process uses one core.
 This module uses a second:
 
-1. :func:`start` compiles the kernels both halves call (the leapfrog step, the momentum draw,
-   the random streams), then launches a helper process (``python -m kernels.precompile``)
-   that compiles the NUTS transition and the step-size search, loading those shared kernels
-   from the cache;
+1. :func:`start` launches a helper process (``python -m kernels.precompile``), compiles the
+   kernels both halves call (the leapfrog step, the momentum draw, the random streams) while
+   the helper imports, then tells the helper to go on: it compiles the NUTS transition and
+   the step-size search, loading those shared kernels from the cache;
 2. meanwhile the calling process goes on: it compiles the model, then :func:`finish`
    compiles the adaptation, static HMC and the driver's small helpers, and waits for the
    helper;
@@ -198,17 +198,29 @@ def start() -> SamplerCompile | None:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     try:
-        compile_kernels(SHARED_KERNELS)
+        # started first, so that its imports overlap the shared kernels' compile; it waits for
+        # the word "go" on its standard input before compiling anything
         helper = subprocess.Popen(
             [sys.executable, "-m", "kernels.precompile", *HELPER_KERNELS],
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=env,
         )
     except Exception:  # noqa: BLE001 -- never worse than no split: the driver compiles it all
         return None
-    return SamplerCompile(helper)
+    handle = SamplerCompile(helper)
+    try:
+        compile_kernels(SHARED_KERNELS)
+        helper.stdin.write(b"go\n")
+        helper.stdin.close()
+    except Exception:  # noqa: BLE001 -- as above
+        handle.cancel()
+        return None
+    except BaseException:  # Ctrl-C: no helper left behind
+        handle.cancel()
+        raise
+    return handle
 
 
 def finish(handle: SamplerCompile | None) -> None:
@@ -231,4 +243,6 @@ def finish(handle: SamplerCompile | None) -> None:
 
 
 if __name__ == "__main__":  # the helper: python -m kernels.precompile KERNEL...
-    compile_kernels(tuple(sys.argv[1:]))
+    _dispatchers()  # import the kernels while the caller compiles the shared ones
+    if sys.stdin.readline().strip() == "go":  # (end of input: the caller gave up or died)
+        compile_kernels(tuple(sys.argv[1:]))
