@@ -46,10 +46,11 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -440,17 +441,10 @@ class MCMC:
         state (same step sizes, mass matrices, positions and random streams).
         """
         self._extra_fields = check_fields(extra_fields)
-        t0 = time.perf_counter()
-        job = self._start_compile()
-        t_start = time.perf_counter() - t0  # part of the sampler's compile (see _sample)
-        try:
-            model, t_model = self._model(args, kwargs)
+        with self._compiling() as (job, timings):
+            model, timings["model_compile"] = self._model(args, kwargs)
             state = self._initial_state(seed, model, init_params, self.num_warmup)
-            self._sample(state, 0, {"model_compile": t_model, "sampler_start": t_start},
-                         job)
-        finally:
-            if job is not None:
-                job.cancel()
+            self._sample(state, 0, timings, job)
         self.post_warmup_state = self._last_state.copy()
 
     def run(
@@ -481,11 +475,8 @@ class MCMC:
             them all.
         """
         self._extra_fields = check_fields(extra_fields)
-        t0 = time.perf_counter()
-        job = self._start_compile()
-        t_start = time.perf_counter() - t0  # part of the sampler's compile (see _sample)
-        try:
-            model, t_model = self._model(args, kwargs)
+        with self._compiling() as (job, timings):
+            model, timings["model_compile"] = self._model(args, kwargs)
             if self.post_warmup_state is not None:
                 if init_params is not None:
                     raise ValueError(
@@ -495,11 +486,7 @@ class MCMC:
                 state = self._continue_from(self.post_warmup_state, model)
             else:
                 state = self._initial_state(seed, model, init_params, self.num_warmup)
-            self._sample(state, self.num_samples, {"model_compile": t_model, "sampler_start": t_start},
-                         job)
-        finally:
-            if job is not None:
-                job.cancel()
+            self._sample(state, self.num_samples, timings, job)
 
     def _progress(
         self, state: F.SamplerState, start: int, total: int, warm_stop: int, phase: str
@@ -509,10 +496,20 @@ class MCMC:
             for c in range(state.num_chains)
         ]
 
-    def _start_compile(self) -> precompile.SamplerCompile | None:
-        """A first run compiles the sampler on a second core meanwhile (not needed here when
-        the chains run on an executor's workers)."""
-        return precompile.start() if self.executor is None else None
+    @contextlib.contextmanager
+    def _compiling(self) -> Iterator[tuple[precompile.SamplerCompile | None, dict]]:
+        """Around a run: on a first run, start compiling the sampler on a second core while
+        the model compiles (not needed when the chains run on an executor's workers); yield
+        the compile job and the timings so far; stop the job if the run ends early."""
+        t0 = time.perf_counter()
+        job = precompile.start() if self.executor is None else None
+        # part of the sampler's compile: _sample adds it to timings["sampler_compile"]
+        timings = {"sampler_start": time.perf_counter() - t0}
+        try:
+            yield job, timings
+        finally:
+            if job is not None:
+                job.cancel()
 
     def _compile(self, state: F.SamplerState, job: precompile.SamplerCompile | None) -> float:
         """Compile (or load from cache) the driver with a zero-iteration call; seconds."""
