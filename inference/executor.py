@@ -49,7 +49,9 @@ _COMPILE_LOCK = threading.Lock()
 class ChainExecutor:
     """Runs the chains of :func:`inference.functional.advance` as jobs on ``executor``."""
 
-    def __init__(self, executor: Any, model: Any, args: tuple, kwargs: Mapping[str, Any]):
+    def __init__(
+        self, executor: Any, model: Any, args: tuple, kwargs: Mapping[str, Any]
+    ) -> None:
         if not callable(getattr(executor, "submit", None)):
             raise TypeError(
                 f"executor must be a concurrent.futures.Executor (with a submit method), e.g. "
