@@ -30,7 +30,7 @@ import numpy as np
 
 from kernels import sampler as S
 
-__all__ = ["ChainExecutor", "advance_one_chain"]
+__all__ = ["ChainExecutor", "advance_one_chain", "check_executor"]
 
 try:  # closures and functions defined in a notebook pickle by value with cloudpickle
     import cloudpickle as _pickler
@@ -46,17 +46,22 @@ _KEEP = 8
 _COMPILE_LOCK = threading.Lock()
 
 
+def check_executor(executor: Any) -> None:
+    """Raise a TypeError naming the fix unless ``executor`` has ``submit``."""
+    if not callable(getattr(executor, "submit", None)):
+        raise TypeError(
+            f"executor must be a concurrent.futures.Executor (with a submit method), e.g. "
+            f"dask.distributed.Client(...).get_executor(); got {type(executor).__name__}"
+        )
+
+
 class ChainExecutor:
     """Runs the chains of :func:`inference.functional.advance` as jobs on ``executor``."""
 
     def __init__(
         self, executor: Any, model: Any, args: tuple, kwargs: Mapping[str, Any]
     ) -> None:
-        if not callable(getattr(executor, "submit", None)):
-            raise TypeError(
-                f"executor must be a concurrent.futures.Executor (with a submit method), e.g. "
-                f"dask.distributed.Client(...).get_executor(); got {type(executor).__name__}"
-            )
+        check_executor(executor)
         from inference.mcmc import is_compiled_model
 
         if is_compiled_model(model):

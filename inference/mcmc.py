@@ -56,7 +56,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from inference import functional as F
-from inference.executor import ChainExecutor
+from inference.executor import ChainExecutor, check_executor
 from inference.progress import ChainProgress, make_reporter
 from inference.results import MCMCResults, check_fields, select_fields
 from kernels import precompile
@@ -364,11 +364,8 @@ class MCMC:
         self.progress_callback = progress_callback
         self.chunk_size = None if chunk_size is None else int(chunk_size)
         self.save_warmup = bool(save_warmup)
-        if executor is not None and not callable(getattr(executor, "submit", None)):
-            raise TypeError(
-                f"executor must be a concurrent.futures.Executor (with a submit method), e.g. "
-                f"dask.distributed.Client(...).get_executor(); got {type(executor).__name__}"
-            )
+        if executor is not None:
+            check_executor(executor)
         self.executor = executor
         self._dispatch: ChainExecutor | None = None  # the executor with this run's model
         #: State to continue from in the next :meth:`run` (set by :meth:`warmup`, or by hand).

@@ -43,8 +43,8 @@ from kernels.jit import JIT_DISABLED
 ENABLED: bool = os.environ.get("NUMBAYES_PARALLEL_COMPILE", "1") not in ("0", "false", "False")
 
 #: Kernels that both shares call (with their callees: the model call, the metric, the random
-#: streams). The calling process compiles them before it starts the helper, which then loads
-#: them from the cache, so that the two processes never compile the same function at once:
+#: streams). The calling process compiles them before it lets the helper go on, and the helper
+#: loads them from the cache, so that the two processes never compile the same function at once:
 #: Numba's cache index is one file per function, and two processes adding entries to it at once
 #: could leave an index that names the wrong data file.
 SHARED_KERNELS = ("leapfrog", "sample_momentum", "hamiltonian", "uniform")
