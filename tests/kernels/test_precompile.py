@@ -10,7 +10,8 @@ tested is what happens on a machine's first run:
 * the two processes never compile the same function (Numba's per-function cache index is not
   safe for two processes adding entries at once), and the helper compiles nothing a model
   kernel also calls;
-* ``driver_is_cached`` tells a fresh cache from a filled one without loading anything.
+* ``driver_is_cached`` tells a fresh cache from a filled one without loading anything;
+* a run that fails while the model compiles stops the helper and shows the model's error.
 """
 
 from __future__ import annotations
@@ -68,6 +69,34 @@ print(json.dumps(sorted(name for name in compiled if name.startswith("kernels.")
 """
 
 
+_ABANDONED_RUN = """
+import json
+from kernels import precompile as P
+import ppl, ppl.distributions as dist
+from inference import MCMC, NUTS
+
+handles = []
+start = P.start
+
+def recording_start():
+    handles.append(start())
+    return handles[-1]
+
+P.start = recording_start
+
+def broken():
+    ppl.sample("x", dist.Normal(0.0, undefined_scale))  # NameError while the model compiles
+
+try:
+    MCMC(NUTS(broken), num_warmup=10, num_samples=10, progress_bar=False).run(0)
+    error = None
+except NameError as err:
+    error = str(err)
+print(json.dumps({"error": error, "started": handles[0] is not None,
+                  "helper_exit": handles[0].helper.poll() if handles[0] else None}))
+"""
+
+
 def _python(code: str, cache: str, *args: str) -> str:
     env = dict(os.environ, NUMBA_CACHE_DIR=cache, CI="1")
     done = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True,
@@ -101,3 +130,10 @@ def _helper_kernels() -> tuple[str, ...]:
     from kernels.precompile import HELPER_KERNELS
 
     return HELPER_KERNELS
+
+
+def test_an_abandoned_first_run_leaves_no_helper_behind(tmp_path):
+    result = json.loads(_python(_ABANDONED_RUN, str(tmp_path)))
+    assert "undefined_scale" in result["error"]  # the model's own error reaches the user
+    assert result["started"] is True
+    assert result["helper_exit"] is not None  # the helper was stopped, not left running
