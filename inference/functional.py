@@ -263,7 +263,8 @@ def advance(
         S.run(address, pointers, arrays, state.chains, output, start, stop, out_offset, False)
     elif chain_method == "sequential":
         data = int(state.model.data_pointer)
-        args = (np.int64(address), np.int64(data), np.int64(start), np.int64(stop))
+        args = (np.int64(address), np.int64(data), *S.entry_addresses(), np.int64(start),
+                np.int64(stop))
         chains, outs = state.chains.arrays(), output.arrays()
         for c in range(state.num_chains):
             S.advance_chain(np.int64(c), *args, np.int64(out_offset), *arrays, *chains, *outs)

@@ -401,7 +401,7 @@ def _one_step_delta_h(
     return H0 - h
 
 
-@njit
+@njit(inline="always")
 def init_step_size(
     address: int,
     data_ptr: int,

@@ -177,7 +177,7 @@ def _merge_checks(
     return _no_u_turn(a_end_ps, b_end_ps, b_rho, a_end_p)
 
 
-@njit
+@njit(inline="always")
 def _leaf_to_slot(
     tree: np.ndarray,
     slot: np.ndarray,
@@ -203,7 +203,7 @@ def _leaf_to_slot(
     slot[_PROP_H, c] = h
 
 
-@njit
+@njit(inline="always")
 def _merge_into(tree: np.ndarray, slot: np.ndarray, a: int, c: int, rng_state: np.ndarray) -> bool:
     """Merge pending block ``a`` (first) with block ``c`` (second) into slot ``c``.
 
@@ -240,7 +240,7 @@ def _merge_into(tree: np.ndarray, slot: np.ndarray, a: int, c: int, rng_state: n
     return ok
 
 
-@njit
+@njit(inline="always")
 def _build_subtree(
     depth: int,
     address: int,
@@ -305,7 +305,7 @@ def _build_subtree(
     return True, cur
 
 
-@njit
+@njit(inline="always")
 def nuts_transition(
     address: int,
     data_ptr: int,

@@ -16,6 +16,7 @@ from numba.extending import intrinsic
 _LLVM_TYPES = {
     types.float64: ir.DoubleType(),
     types.int64: ir.IntType(64),
+    types.uint64: ir.IntType(64),
     types.boolean: ir.IntType(8),  # NumPy bools are one byte
 }
 
@@ -43,4 +44,5 @@ def _pointer_intrinsic(element: types.Type):
 as_f8_pointer = _pointer_intrinsic(types.float64)
 as_i8_pointer = _pointer_intrinsic(types.int64)
 as_b1_pointer = _pointer_intrinsic(types.boolean)
+as_u8_pointer = _pointer_intrinsic(types.uint64)
 

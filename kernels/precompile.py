@@ -1,21 +1,22 @@
 """The sampler's one-time compile, split over two processes.
 
-The first run on a machine compiles the many-chain driver (:func:`kernels.sampler.advance_chain`)
-and everything it calls -- about 60 functions and 15--20 s on this project's 2-core reference
-machine -- into Numba's disk cache; every later process loads it in a fraction of a second.
-Numba compiles one function at a time under a global lock, so a single process uses one core.
-This module uses a second:
+The first run on a machine compiles the many-chain driver (:func:`kernels.sampler.advance_chain`),
+everything it calls and the two kernels it calls by address (:mod:`kernels.entries`: the NUTS
+transition and the step-size search) -- about 60 functions and 13--16 s of work on this
+project's 2-core reference machine -- into Numba's disk cache; every later process loads it in a
+fraction of a second. Numba compiles one function at a time under a global lock, so a single
+process uses one core. This module uses a second:
 
 1. :func:`start` launches a helper process (``python -m kernels.precompile``), compiles the
    kernels both halves call (the leapfrog step, the momentum draw, the random streams) while
-   the helper imports, then tells the helper to go on: it compiles the NUTS transition and
-   the step-size search, loading those shared kernels from the cache;
-2. meanwhile the calling process goes on: it compiles the model, then :func:`finish`
-   compiles the adaptation, static HMC and the driver's small helpers, and waits for the
-   helper;
-3. the driver compiles at its first call, loading every kernel from the cache.
+   the helper imports, then tells the helper to go on: it compiles the two entries, loading
+   those shared kernels from the cache;
+2. meanwhile the calling process goes on: it compiles the model, then :func:`finish` compiles
+   the adaptation, static HMC, the driver's small helpers and the driver itself -- which does
+   not need the entries, it only calls their addresses -- and waits for the helper;
+3. the first call of the driver loads the entries from the cache.
 
-On the 2-core reference machine this takes the first run from about 15--18 s to 10--14 s
+On the 2-core reference machine this takes the first run from about 13--17 s to 8--10 s
 (`benchmarks/mcmc_suite.py` measures it as the "full cold" time).
 
 Nothing here changes what is compiled, only where: each kernel's signature is the one
@@ -48,14 +49,16 @@ ENABLED: bool = os.environ.get("NUMBAYES_PARALLEL_COMPILE", "1") not in ("0", "f
 #: Numba's cache index is one file per function, and two processes adding entries to it at once
 #: could leave an index that names the wrong data file.
 SHARED_KERNELS = ("leapfrog", "sample_momentum", "hamiltonian", "uniform")
-#: Kernels the helper process compiles (the NUTS transition and its own callees).
-HELPER_KERNELS = ("nuts_transition", "init_step_size")
-#: Kernels the calling process compiles while the helper runs.
+#: Kernels the helper compiles first (the driver calls them; it compiles once they are cached).
+HELPER_KERNELS = ("update_metric",)
+#: Entries the helper compiles next (:data:`kernels.entries.ENTRIES`; the driver only calls their
+#: addresses, so it compiles meanwhile).
+HELPER_ENTRIES = ("nuts", "init_step_size")
+#: Kernels the calling process compiles after the model, while the helper runs.
 LOCAL_KERNELS = (
     "workspace", "jitter_step_size", "steps_for_length", "dual_averaging_init",
     "dual_averaging_update", "dual_averaging_final", "welford_add_diag", "welford_add_dense",
-    "reset_welford", "update_metric", "fisher_add", "fisher_init_metric", "fisher_adapt",
-    "hmc_transition",
+    "reset_welford", "fisher_add", "fisher_init_metric", "fisher_adapt", "hmc_transition",
 )
 
 
@@ -70,12 +73,10 @@ def _dispatchers() -> dict[str, Any]:
         "hamiltonian": integrators.hamiltonian,
         "uniform": rng.uniform,
         "advance_chain": sampler.advance_chain,
-        "nuts_transition": nuts.nuts_transition,
         "workspace": nuts._workspace,
         "hmc_transition": hmc.hmc_transition,
         "jitter_step_size": hmc.jitter_step_size,
         "steps_for_length": hmc.steps_for_length,
-        "init_step_size": a.init_step_size,
         "dual_averaging_init": a.dual_averaging_init,
         "dual_averaging_update": a.dual_averaging_update,
         "dual_averaging_final": a.dual_averaging_final,
@@ -97,14 +98,13 @@ def signatures() -> dict[str, tuple]:
     one-dimensional state built by the same functions that build a real one; a chain's row of a
     state array (``inv_diag[c]``) is typed as the row of that array.
     """
-    from kernels.nuts import N_SLOT_SCALARS, N_TREE, N_VEC
+    from kernels.nuts import N_VEC
     from kernels.sampler_state import SamplerConfig, allocate_output, empty_chain_state
 
     state = empty_chain_state(1, 1)
     output = allocate_output(1, 0, 1)
     int_cfg, float_cfg, schedule = SamplerConfig(num_warmup=0).arrays()
-    # the NUTS workspace as kernels.nuts._workspace allocates it (not called: it is compiled)
-    vec, tree, slot = np.zeros((N_VEC, 1)), np.zeros((N_TREE, 2, 1)), np.zeros((N_SLOT_SCALARS, 2))
+    vec = np.zeros((N_VEC, 1))  # as kernels.nuts._workspace allocates it (not called: compiled)
     i64, f64 = types.int64, types.float64
 
     def row(a: np.ndarray) -> Any:
@@ -116,12 +116,10 @@ def signatures() -> dict[str, tuple]:
     point = (row(s.position), row(s.grad), f64)  # q, gradient, log density
     driver_arrays = (int_cfg, float_cfg, schedule, *s.arrays(), *output.arrays())
     return {
-        "advance_chain": (i64,) * 6 + tuple(numba.typeof(a) for a in driver_arrays),
-        "nuts_transition": (*model, *metric, *point, f64, i64, f64, row(s.rng),
-                            numba.typeof(vec), numba.typeof(tree), numba.typeof(slot)),
+        # chain, model, entries, start, stop, output offset, then the arrays
+        "advance_chain": (i64,) * 8 + tuple(numba.typeof(a) for a in driver_arrays),
         "hmc_transition": (*model, *metric, *point, f64, i64, f64, row(s.rng),
                            numba.typeof(vec)),
-        "init_step_size": (*model, *metric, *point, f64, row(s.rng), numba.typeof(vec)),
         # schedule flag, the point before the transition, adapt the step size?, ...
         "fisher_adapt": (numba.from_dtype(schedule.dtype), row(s.position), types.boolean,
                          row(s.inv_diag), row(s.position), row(s.grad), f64, f64,
@@ -171,6 +169,14 @@ def compile_kernels(names: tuple[str, ...]) -> None:
         dispatchers[name].compile(sigs[name])
 
 
+def compile_entries(names: tuple[str, ...]) -> None:
+    """Compile (or load from the disk cache) the named entries of :mod:`kernels.entries`."""
+    from kernels.entries import entry_address
+
+    for name in names:
+        entry_address(name)
+
+
 class SamplerCompile:
     """A sampler compile in progress: the helper process."""
 
@@ -182,6 +188,8 @@ class SamplerCompile:
         if self.helper.poll() is None:
             self.helper.kill()
             self.helper.wait()
+        if self.helper.stdout is not None:
+            self.helper.stdout.close()
 
 
 def start() -> SamplerCompile | None:
@@ -201,9 +209,9 @@ def start() -> SamplerCompile | None:
         # started first, so that its imports overlap the shared kernels' compile; it waits for
         # the word "go" on its standard input before compiling anything
         helper = subprocess.Popen(
-            [sys.executable, "-m", "kernels.precompile", *HELPER_KERNELS],
+            [sys.executable, "-m", "kernels.precompile", *HELPER_KERNELS, "--", *HELPER_ENTRIES],
             stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=env,
         )
@@ -224,25 +232,34 @@ def start() -> SamplerCompile | None:
 
 
 def finish(handle: SamplerCompile | None) -> None:
-    """Compile this process's share of the kernels, then wait for the helper's share.
+    """Compile this process's share of the kernels and the driver, then wait for the helper's
+    share (the driver's first call loads the helper's entries from the cache).
 
-    The driver itself compiles at its first call, loading every kernel from the cache. Nothing
-    here can make a run fail: a kernel that did not compile here (which the tests would catch)
-    is compiled, or its error reported, by the driver's own compile as without this module.
+    Nothing here can make a run fail: a kernel that did not compile here (which the tests would
+    catch) is compiled, or its error reported, by the driver's first call as without this module.
     """
     if handle is None:
         return
     try:
         try:
             compile_kernels(LOCAL_KERNELS)
+            # the helper's kernels are in the cache when it says so (or it has stopped, and
+            # the driver compiles what is missing)
+            handle.helper.stdout.readline()
+            compile_kernels(("advance_chain",))
         except Exception:  # noqa: BLE001 -- see the docstring
             pass
-        handle.helper.wait()  # its kernels are in the cache now (or the driver compiles them)
+        handle.helper.wait()  # its entries are in the cache now (or the driver compiles them)
     finally:
         handle.cancel()
 
 
-if __name__ == "__main__":  # the helper: python -m kernels.precompile KERNEL...
-    _dispatchers()  # import the kernels while the caller compiles the shared ones
+if __name__ == "__main__":  # the helper: python -m kernels.precompile KERNEL... -- ENTRY...
+    import kernels.entries  # noqa: F401  -- imports while the caller compiles the shared kernels
+
+    _dispatchers()
     if sys.stdin.readline().strip() == "go":  # (end of input: the caller gave up or died)
-        compile_kernels(tuple(sys.argv[1:]))
+        split = sys.argv.index("--")
+        compile_kernels(tuple(sys.argv[1:split]))
+        print("kernels", flush=True)
+        compile_entries(tuple(sys.argv[split + 1:]))

@@ -31,6 +31,8 @@ Per iteration ``i`` and chain ``c``:
    estimators and the metric becomes :math:`1/|\nabla\log\pi|` there
    (:func:`kernels.adaptation_fisher.fisher_init_metric`); if step-size adaptation is on, Stan's
    initial step-size search (:func:`kernels.adaptation.init_step_size`);
+   this search and the NUTS transition are called by address (:mod:`kernels.entries`, which
+   says why);
 2. jitter the nominal step size (:func:`kernels.hmc.jitter_step_size`);
 3. one NUTS (:func:`kernels.nuts.nuts_transition`) or static HMC
    (:func:`kernels.hmc.hmc_transition`) transition;
@@ -88,7 +90,6 @@ from kernels.adaptation import (
     dual_averaging_final,
     dual_averaging_init,
     dual_averaging_update,
-    init_step_size,
     regularize_dense,
     regularize_diag,
     welford_add_dense,
@@ -97,10 +98,17 @@ from kernels.adaptation import (
     welford_variance,
 )
 from kernels.adaptation_fisher import fisher_adapt, fisher_add, fisher_init_metric
+from kernels.entries import (
+    STATUS_ENTRY_FAILED,
+    entry_address,
+    entry_frames,
+    init_step,
+    nuts_step,
+)
 from kernels.hmc import hmc_transition, jitter_step_size, steps_for_length
 from kernels.integrators import DENSE, cholesky_lower
 from kernels.jit import njit
-from kernels.nuts import _workspace, nuts_transition
+from kernels.nuts import _workspace
 from kernels.sampler_state import (  # noqa: F401  (re-exported)
     ADAPTATION_FISHER,
     ADAPTATION_STAN,
@@ -136,7 +144,8 @@ from kernels.sampler_state import (  # noqa: F401  (re-exported)
 __all__ = [  # the configuration and state names are re-exported from kernels.sampler_state
     *_sampler_state.__all__,
     "advance_chain",
-        "run",
+    "entry_addresses",
+    "run",
     "SamplerError",
 ]
 
@@ -145,6 +154,8 @@ _STATUS_MESSAGES = {
     STATUS_STEP_SIZE_ZERO: "step-size search reached 0: is the log density continuous?",
     STATUS_METRIC_NONFINITE: "numerical overflow in metric adaptation (non-finite estimate)",
     STATUS_METRIC_NOT_PD: "the dense metric estimate is not positive definite",
+    STATUS_ENTRY_FAILED: "the NUTS transition or step-size search raised an error (its message "
+    "is on standard error; this is a bug, please report it)",
 }
 
 
@@ -190,6 +201,8 @@ def advance_chain(
     c: int,
     address: int,
     data_ptr: int,
+    nuts_entry: int,
+    init_entry: int,
     start: int,
     stop: int,
     out_offset: int,
@@ -232,6 +245,9 @@ def advance_chain(
         The chain: only row ``c`` of the state and output arrays is read or written.
     address, data_ptr : int64
         The model's C function address and its data pointer.
+    nuts_entry, init_entry : int64
+        Addresses of the NUTS transition and of the step-size search
+        (:func:`kernels.entries.entry_address`).
     start, stop : int64
         Iteration range (global numbering; warmup is ``[0, num_warmup)``).
     out_offset : int64
@@ -270,6 +286,7 @@ def advance_chain(
     n_out = draws.shape[1]
     vec, tree, slot = _workspace(d, max_depth)
     scratch = np.empty(d)
+    ints, floats = entry_frames()
     q = position[c]
     g = grad[c]
     state = rng[c]
@@ -286,7 +303,10 @@ def advance_chain(
             if int_cfg[CFG_INIT_METRIC_FROM_GRADIENT] != 0:
                 fisher_init_metric(g, inv_diag[c])
         if i == 0 and warm and adapt_step:
-            eps0, st = init_step_size(
+            eps0, st = init_step(
+                init_entry,
+                ints,
+                floats,
                 address,
                 data_ptr,
                 metric_kind,
@@ -312,7 +332,10 @@ def advance_chain(
 
         eps = jitter_step_size(step_size[c], jitter, state)
         if algorithm == ALGORITHM_NUTS:
-            lp, acc, depth, nl, div, energy, eerr, maxerr = nuts_transition(
+            done, lp, acc, depth, nl, div, energy, eerr, maxerr = nuts_step(
+                nuts_entry,
+                ints,
+                floats,
                 address,
                 data_ptr,
                 metric_kind,
@@ -330,6 +353,9 @@ def advance_chain(
                 tree,
                 slot,
             )
+            if not done:
+                status[c] = STATUS_ENTRY_FAILED
+                return
             hit_max = depth >= max_depth
         else:
             n_leap = hmc_steps
@@ -422,7 +448,10 @@ def advance_chain(
                 search = True
         if search and adapt_step:
             # one call site for both modes: each call site of the search costs compile time
-            eps1, st = init_step_size(
+            eps1, st = init_step(
+                init_entry,
+                ints,
+                floats,
                 address,
                 data_ptr,
                 metric_kind,
@@ -443,6 +472,12 @@ def advance_chain(
             dual_averaging_init(da_c, eps1)
         if i == num_warmup - 1 and adapt_step:
             step_size[c] = dual_averaging_final(da_c, step_size[c])
+
+
+def entry_addresses() -> tuple[np.int64, np.int64]:
+    """The ``nuts_entry`` and ``init_entry`` arguments of :func:`advance_chain` in this process
+    (compiled, or loaded from the disk cache, on first use)."""
+    return np.int64(entry_address("nuts")), np.int64(entry_address("init_step_size"))
 
 
 def run(
@@ -493,11 +528,13 @@ def run(
     pointers = [data_ptr] * n_chains if np.ndim(data_ptr) == 0 else list(data_ptr)
     if len(pointers) != n_chains:
         raise ValueError(f"{len(pointers)} data pointers given for {n_chains} chains")
+    entries = entry_addresses()
     limits = (np.int64(start), np.int64(stop), np.int64(out_offset))
     arrays = (int_cfg, float_cfg, schedule, *state.arrays(), *output.arrays())
 
     def advance(c: int) -> None:
-        advance_chain(np.int64(c), np.int64(address), np.int64(pointers[c]), *limits, *arrays)
+        advance_chain(np.int64(c), np.int64(address), np.int64(pointers[c]), *entries, *limits,
+                      *arrays)
 
     n_threads = min(n_chains, numba.get_num_threads())
     if n_threads <= 1:

@@ -6,10 +6,11 @@ tested is what happens on a machine's first run:
 * the signatures that kernels.precompile derives are the ones the driver calls its kernels
   with (otherwise the driver would compile every kernel again beside the precompiled ones, and
   each dispatcher would end up with two signatures);
-* the helper's kernels are loaded from the cache the helper wrote, not compiled again;
-* the two processes never compile the same function (Numba's per-function cache index is not
-  safe for two processes adding entries at once), and the helper compiles nothing a model
-  kernel also calls;
+* the helper's kernels and entries are loaded from the cache the helper wrote, not compiled
+  again;
+* the two processes never compile the same function at the same time (Numba's per-function
+  cache index is not safe for two processes adding entries at once), and the helper compiles
+  nothing a model kernel also calls;
 * ``driver_is_cached`` tells a fresh cache from a filled one without loading anything;
 * a run that fails while the model compiles stops the helper and shows the model's error.
 """
@@ -23,11 +24,13 @@ import sys
 
 import pytest
 
+from kernels import precompile as P
+
 pytestmark = pytest.mark.slow
 
 _FIRST_RUN = """
 import json
-from kernels import precompile as P
+from kernels import entries as E, precompile as P
 before = P.driver_is_cached()
 import ppl, ppl.distributions as dist
 from inference import MCMC, NUTS
@@ -43,6 +46,7 @@ print(json.dumps({
     "after": P.driver_is_cached(),
     "mismatched": [n for n, d in dispatchers.items() if d.signatures != [sigs[n]]],
     "helper_loaded": [n for n in P.HELPER_KERNELS if dispatchers[n]._cache_hits[sigs[n]] == 1],
+    "entries_loaded": [n for n in P.HELPER_ENTRIES if E._compiled[n].cache_hits == 1],
 }))
 """
 
@@ -54,6 +58,18 @@ print(P.driver_is_cached())
 _SHARE = """
 import json, sys
 import numba.core.compiler as compiler
+from kernels import precompile as P
+
+GROUPS = {
+    "shared": lambda: P.compile_kernels(P.SHARED_KERNELS),
+    "helper_kernels": lambda: P.compile_kernels(P.HELPER_KERNELS),
+    "local": lambda: P.compile_kernels(P.LOCAL_KERNELS),
+    "entries": lambda: P.compile_entries(P.HELPER_ENTRIES),
+    "driver": lambda: P.compile_kernels(("advance_chain",)),
+}
+*before, recorded = sys.argv[1:]
+for group in before:
+    GROUPS[group]()
 compiled = set()
 original = compiler.compile_extra
 
@@ -62,8 +78,7 @@ def recording(*args, **kwargs):
     return original(*args, **kwargs)
 
 compiler.compile_extra = recording
-from kernels import precompile as P
-P.compile_kernels(getattr(P, sys.argv[1]))
+GROUPS[recorded]()
 # Numba's own overloads (np.empty's, say) are compiled in every process and never disk-cached
 print(json.dumps(sorted(name for name in compiled if name.startswith("kernels."))))
 """
@@ -109,27 +124,33 @@ def test_a_first_run_uses_the_precompiled_kernels(tmp_path):
     result = json.loads(_python(_FIRST_RUN, str(tmp_path)))
     assert result["before"] is False and result["after"] is True
     assert result["mismatched"] == []  # every kernel has exactly the precompiled signature
-    assert result["helper_loaded"] == list(_helper_kernels())
+    assert result["helper_loaded"] == list(P.HELPER_KERNELS)
+    assert result["entries_loaded"] == list(P.HELPER_ENTRIES)
     assert _python(_SECOND_RUN, str(tmp_path)) == "True"  # a second process finds the driver
 
 
 def test_the_two_processes_compile_disjoint_sets_of_functions(tmp_path):
-    cache = str(tmp_path)
-    _python(_SHARE, cache, "SHARED_KERNELS")  # what start() compiles before the helper starts
-    helper = set(json.loads(_python(_SHARE, cache, "HELPER_KERNELS")))
-    local = set(json.loads(_python(_SHARE, cache, "LOCAL_KERNELS")))
-    assert helper and local
-    assert helper.isdisjoint(local)
+    def compiled(cache: str, *groups: str) -> set[str]:
+        """The kernels the last group compiles after the others, on the cache ``cache``."""
+        os.makedirs(cache, exist_ok=True)
+        return set(json.loads(_python(_SHARE, cache, *groups)))
+
+    # each group is recorded on a cache that holds only what is compiled before it starts
+    # (start() compiles the shared kernels before the helper goes on), so a function that two
+    # concurrent groups both compile shows up in both sets
+    helper_kernels = compiled(f"{tmp_path}/a", "shared", "helper_kernels")
+    entries = compiled(f"{tmp_path}/b", "shared", "entries")
+    local = compiled(f"{tmp_path}/c", "shared", "local")
+    # the driver compiles once the helper's kernels are cached, while the helper's entries compile
+    driver = compiled(f"{tmp_path}/a", "local", "driver")
+    assert helper_kernels and entries and local and driver
+    assert helper_kernels.isdisjoint(local)
+    assert entries.isdisjoint(local) and entries.isdisjoint(driver)
     # a model kernel (compiled by the calling process while the helper runs) calls kernels of
     # kernels.cached_numpy, special, graph_ops, blas and pointers: none may be the helper's
-    helper_modules = {name.rsplit(".", 1)[0] for name in helper}
-    assert helper_modules <= {"kernels.nuts", "kernels.adaptation"}, helper_modules
-
-
-def _helper_kernels() -> tuple[str, ...]:
-    from kernels.precompile import HELPER_KERNELS
-
-    return HELPER_KERNELS
+    helper_modules = {name.rsplit(".", 1)[0] for name in helper_kernels | entries}
+    assert helper_modules <= {"kernels.nuts", "kernels.adaptation", "kernels.entries",
+                              "kernels.sampler", "kernels.integrators"}, helper_modules
 
 
 def test_an_abandoned_first_run_leaves_no_helper_behind(tmp_path):
