@@ -7,16 +7,21 @@ project's 2-core reference machine -- into Numba's disk cache; every later proce
 fraction of a second. Numba compiles one function at a time under a global lock, so a single
 process uses one core. This module uses a second:
 
-1. :func:`start` launches a helper process (``python -m kernels.precompile``), compiles the
-   kernels both halves call (the leapfrog step, the momentum draw, the random streams) while
-   the helper imports, then tells the helper to go on: it compiles the two entries, loading
-   those shared kernels from the cache;
-2. meanwhile the calling process goes on: it compiles the model, then :func:`finish` compiles
-   the adaptation, static HMC, the driver's small helpers and the driver itself -- which does
-   not need the entries, it only calls their addresses -- and waits for the helper;
+1. :func:`start` launches a helper process (``python -m kernels.precompile``). As soon as it
+   has imported, the helper compiles the metric updates of both adaptations
+   (:data:`HELPER_KERNELS`), which call nothing of what this process compiles meanwhile: the
+   kernels that both halves call (:data:`SHARED_KERNELS`: the leapfrog step, the momentum
+   draw, the random streams). Then :func:`start` tells the helper to go on, and it compiles
+   the two entries (:data:`HELPER_ENTRIES`: NUTS and the step-size search), loading the shared
+   kernels from the cache;
+2. meanwhile this process compiles the model, then :func:`finish` compiles the rest of the
+   driver's kernels (:data:`LOCAL_KERNELS`: static HMC, the small helpers) and, once the
+   helper says its kernels are cached, the driver itself -- which does not need the entries,
+   it only calls their addresses -- and waits for the helper;
 3. the first call of the driver loads the entries from the cache.
 
-On the 2-core reference machine this takes the first run from about 13--17 s to 8--10 s
+On the 2-core reference machine this takes the first run of eight schools, imports included,
+from about 13--17 s (all in one process, before :mod:`kernels.entries`) to 8.5--9.5 s
 (`benchmarks/mcmc_suite.py` measures it as the "full cold" time).
 
 Nothing here changes what is compiled, only where: each kernel's signature is the one
@@ -44,21 +49,25 @@ from kernels.jit import JIT_DISABLED
 ENABLED: bool = os.environ.get("NUMBAYES_PARALLEL_COMPILE", "1") not in ("0", "false", "False")
 
 #: Kernels that both shares call (with their callees: the model call, the metric, the random
-#: streams). The calling process compiles them before it lets the helper go on, and the helper
-#: loads them from the cache, so that the two processes never compile the same function at once:
+#: streams). This process compiles them before it lets the helper go on, and the helper loads
+#: them from the cache, so that the two processes never compile the same function at once:
 #: Numba's cache index is one file per function, and two processes adding entries to it at once
 #: could leave an index that names the wrong data file.
 SHARED_KERNELS = ("leapfrog", "sample_momentum", "hamiltonian", "uniform")
-#: Kernels the helper compiles first (the driver calls them; it compiles once they are cached).
-HELPER_KERNELS = ("update_metric",)
+#: Kernels the helper compiles as soon as it has imported, while this process compiles the
+#: shared kernels and the model (none calls the shared kernels); the driver calls them, so it
+#: compiles once they are cached.
+HELPER_KERNELS = (
+    "update_metric", "fisher_adapt", "fisher_add", "fisher_init_metric", "welford_add_diag",
+    "dual_averaging_update",
+)
 #: Entries the helper compiles next (:data:`kernels.entries.ENTRIES`; the driver only calls their
 #: addresses, so it compiles meanwhile).
 HELPER_ENTRIES = ("nuts", "init_step_size")
 #: Kernels the calling process compiles after the model, while the helper runs.
 LOCAL_KERNELS = (
     "workspace", "jitter_step_size", "steps_for_length", "dual_averaging_init",
-    "dual_averaging_update", "dual_averaging_final", "welford_add_diag", "welford_add_dense",
-    "reset_welford", "fisher_add", "fisher_init_metric", "fisher_adapt", "hmc_transition",
+    "dual_averaging_final", "welford_add_dense", "reset_welford", "hmc_transition",
 )
 
 
@@ -206,8 +215,9 @@ def start() -> SamplerCompile | None:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     try:
-        # started first, so that its imports overlap the shared kernels' compile; it waits for
-        # the word "go" on its standard input before compiling anything
+        # started first, so that its imports and its kernels overlap the shared kernels'
+        # compile; it says "kernels" on its standard output when its kernels are cached, and
+        # waits for the word "go" on its standard input before it compiles the entries
         helper = subprocess.Popen(
             [sys.executable, "-m", "kernels.precompile", *HELPER_KERNELS, "--", *HELPER_ENTRIES],
             stdin=subprocess.PIPE,
@@ -255,11 +265,10 @@ def finish(handle: SamplerCompile | None) -> None:
 
 
 if __name__ == "__main__":  # the helper: python -m kernels.precompile KERNEL... -- ENTRY...
-    import kernels.entries  # noqa: F401  -- imports while the caller compiles the shared kernels
+    import kernels.entries  # noqa: F401
 
-    _dispatchers()
+    split = sys.argv.index("--")
+    compile_kernels(tuple(sys.argv[1:split]))
+    print("kernels", flush=True)
     if sys.stdin.readline().strip() == "go":  # (end of input: the caller gave up or died)
-        split = sys.argv.index("--")
-        compile_kernels(tuple(sys.argv[1:split]))
-        print("kernels", flush=True)
         compile_entries(tuple(sys.argv[split + 1:]))
