@@ -34,9 +34,11 @@ cold model
     earlier process.  For numbayes this is the situation of a user whose sampler kernels are
     cached but whose model is new.
 warm
-    ``--warm-runs`` (3) further runs of the same model in the process of the model-cold
+    ``--warm-runs`` (3) or more further runs of the same model in the process of the model-cold
     measurement (new seeds; everything compiled; for NumPyro, the same ``MCMC`` object's
-    ``run`` again, which reuses its compiled sampler).  The first of them is not counted, so
+    ``run`` again, which reuses its compiled sampler): runs are added, up to 41, while the warm
+    runs so far took less than ``--warm-seconds`` (10 s), so that a model that samples in a
+    tenth of a second gets tens of runs.  The first of them is not counted, so
     that no library's figure includes a late compile.  Every warm figure (time,
     min ESS, ESS/s, divergences, grad/s) is the **median over the counted runs**, each run's
     ESS/s computed from its own ESS and time: a lucky seed on a funnel (the centred eight
@@ -92,6 +94,7 @@ REQUIREMENTS = {"numbayes": ("inference",), "numbayes-fisher": ("inference",),
                 "numpyro": ("jax", "numpyro"),
                 "nutpie": ("pymc", "nutpie")}
 MEAN_TOLERANCE = 5.0  # in Monte Carlo standard errors
+MAX_WARM_RUNS = 41  # however short the runs (see --warm-seconds)
 
 
 # ============================================================================================
@@ -264,8 +267,14 @@ def worker(library: str, model_name: str, out: str, cfg: dict) -> None:
     runs[0].phases["import_and_setup"] = t_setup
     if hasattr(runner, "compile_seconds"):
         runs[0].phases["of which compile"] = runner.compile_seconds
-    for k in range(cfg["warm_runs"]):
+    # at least warm_runs, then more while the warm runs so far took less than warm_seconds: a
+    # run of a tenth of a second gets enough repetitions for a steady median
+    t_warm = time.perf_counter()
+    k = 0
+    while k < cfg["warm_runs"] or (k < MAX_WARM_RUNS and
+                                   time.perf_counter() - t_warm < cfg.get("warm_seconds", 0.0)):
         runs.append(runner.run(cfg["seed"] + 1 + k))
+        k += 1
     meta = {
         "load_at_start": load,
         "runs": [
@@ -398,6 +407,7 @@ class Row:
     error: str | None = None
     phases: dict[str, dict] = field(default_factory=dict)
     warm_draws: dict[str, np.ndarray] | None = None
+    warm_runs: int = 0  # the warm runs counted
 
 
 def measure(library: str, model: str, cfg: dict, args, caches: Caches) -> Row:
@@ -434,6 +444,7 @@ def measure(library: str, model: str, cfg: dict, args, caches: Caches) -> Row:
     runs = [m.runs[k] for k in counted]
     ess = [min_ess(m.draws[k]) for k in counted]
     warm = counted != [0]
+    row.warm_runs = len(counted) if warm else 0
     row.warm = float(np.median([r["wall"] for r in runs])) if warm else math.nan
     row.phases["warm"] = runs[0]["phases"]
     row.ess = float(np.median(ess))
@@ -458,7 +469,7 @@ def _fmt(x: float, digits: int = 1) -> str:
 
 
 COLUMNS = [("library", 15), ("model", 24), ("cold full s", 11), ("cold model s", 12),
-           ("warm s", 7), ("min ESS", 7), ("ESS/s cold", 10), ("ESS/s warm", 10), ("div", 4),
+           ("warm s", 7), ("runs", 4), ("min ESS", 7), ("ESS/s cold", 10), ("ESS/s warm", 10), ("div", 4),
            ("grad/s", 8), ("ESS/1k grad", 11)]
 
 
@@ -471,7 +482,8 @@ def format_table(rows: list[Row]) -> str:
         if r.error:
             lines.append(f"{left} {r.error}")
             continue
-        cells = [_fmt(r.cold_full), _fmt(r.cold_model), _fmt(r.warm, 2), _fmt(r.ess, 0),
+        cells = [_fmt(r.cold_full), _fmt(r.cold_model), _fmt(r.warm, 2), str(r.warm_runs),
+                 _fmt(r.ess, 0),
                  _fmt(r.ess_per_s_cold), _fmt(r.ess_per_s_warm), str(r.divergences),
                  _fmt(r.grad_per_s, 0), _fmt(r.ess_per_kgrad)]
         widths = [w for _, w in COLUMNS[2:]]
@@ -572,6 +584,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warm-runs", type=int, default=3,
                         help="warm runs after the cold one; the median of all but the first "
                              "is reported")
+    parser.add_argument("--warm-seconds", type=float, default=10.0,
+                        help=f"add warm runs (up to {MAX_WARM_RUNS}) until they took this long")
     parser.add_argument("--no-full-cold", action="store_true",
                         help="skip the empty-cache measurement (saves a sampler compile per "
                              "model)")
@@ -592,11 +606,14 @@ def main(argv: list[str] | None = None) -> None:
         args.warmup, args.draws = 200, 200
     models = _parse_list(args.models, MODELS, "model(s)")
     libraries = _parse_list(args.libraries, LIBRARIES, "librar(y/ies)")
-    cfg = {"warmup": args.warmup, "draws": args.draws, "chains": args.chains, "seed": args.seed}
+    cfg = {"warmup": args.warmup, "draws": args.draws, "chains": args.chains, "seed": args.seed,
+           "warm_seconds": args.warm_seconds}
 
     print(machine_facts())
     print(f"NUTS, {args.chains} chains x ({args.warmup} warmup + {args.draws} draws); warm = "
-          f"median of warm runs 2..{args.warm_runs} after the cold one\n", flush=True)
+          f"median of the warm runs after the cold one but the first (at least "
+          f"{args.warm_runs}, more until they took {args.warm_seconds:.0f} s; the run count is "
+          f"in the 'runs' column)\n", flush=True)
     rows: list[Row] = []
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mcmc_suite_caches_") as root:
