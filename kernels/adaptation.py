@@ -133,7 +133,7 @@ STATUS_METRIC_NOT_PD = 4
 # --------------------------------------------------------------------------------------------
 
 
-@njit
+@njit(inline="always")
 def dual_averaging_restart(da: np.ndarray) -> None:
     """Stan's ``restart()``: ``counter = s_bar = x_bar = 0`` (``mu`` is kept)."""
     da[DA_COUNTER] = 0.0
@@ -141,7 +141,7 @@ def dual_averaging_restart(da: np.ndarray) -> None:
     da[DA_X_BAR] = 0.0
 
 
-@njit
+@njit(inline="always")
 def dual_averaging_init(da: np.ndarray, step_size: float) -> None:
     """Set :math:`\\mu = \\log(10\\,\\epsilon)` and restart (start of warmup, window ends)."""
     da[DA_MU] = math.log(10.0 * step_size)
@@ -179,7 +179,7 @@ def dual_averaging_update(
     return math.exp(x)
 
 
-@njit
+@njit(inline="always")
 def dual_averaging_final(da: np.ndarray, step_size: float) -> float:
     """Step size at the end of warmup: :math:`e^{\\bar x}` (``step_size`` if no update yet)."""
     if da[DA_COUNTER] == 0.0:
@@ -203,7 +203,7 @@ def welford_add_diag(count: float, mean: np.ndarray, m2: np.ndarray, q: np.ndarr
     return n
 
 
-@njit
+@njit(inline="always")
 def welford_add_dense(
     count: float, mean: np.ndarray, m2: np.ndarray, q: np.ndarray, delta: np.ndarray
 ) -> float:
@@ -224,7 +224,7 @@ def welford_add_dense(
     return n
 
 
-@njit
+@njit(inline="always")
 def welford_variance(count: float, m2: np.ndarray, out: np.ndarray) -> None:
     """Sample variance ``m2 / (n - 1)`` into ``out``; untouched when ``n < 2``."""
     if count > 1.0:
@@ -232,7 +232,7 @@ def welford_variance(count: float, m2: np.ndarray, out: np.ndarray) -> None:
             out[i] = m2[i] / (count - 1.0)
 
 
-@njit
+@njit(inline="always")
 def welford_covariance(count: float, m2: np.ndarray, out: np.ndarray) -> None:
     """Sample covariance ``m2 / (n - 1)`` into ``out``; untouched when ``n < 2``."""
     if count > 1.0:
@@ -242,7 +242,7 @@ def welford_covariance(count: float, m2: np.ndarray, out: np.ndarray) -> None:
                 out[i, j] = m2[i, j] / (count - 1.0)
 
 
-@njit
+@njit(inline="always")
 def regularize_diag(var: np.ndarray, count: float) -> bool:
     """``var = n/(n+5) var + 1e-3 * 5/(n+5)`` in place; returns ``False`` if not all finite."""
     w = count / (count + 5.0)
@@ -255,7 +255,7 @@ def regularize_diag(var: np.ndarray, count: float) -> bool:
     return ok
 
 
-@njit
+@njit(inline="always")
 def regularize_dense(cov: np.ndarray, count: float) -> bool:
     """``cov = n/(n+5) cov + 1e-3 * 5/(n+5) I`` in place; returns ``False`` if not all finite."""
     w = count / (count + 5.0)

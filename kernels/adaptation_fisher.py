@@ -222,7 +222,7 @@ def fisher_switches(schedule: np.ndarray) -> list[int]:
 # --------------------------------------------------------------------------------------------
 
 
-@njit
+@njit(inline="always")
 def fisher_inv_metric(var_q: np.ndarray, var_g: np.ndarray, inv_diag: np.ndarray) -> None:
     r""":math:`M^{-1}_{ii} = \sqrt{\mathrm{Var}[x_i]/\mathrm{Var}[s_i]}` into ``inv_diag``.
 
@@ -275,7 +275,7 @@ def fisher_add(counts: np.ndarray, moments: np.ndarray, q: np.ndarray, g: np.nda
     welford_add_diag(n, moments[BG_G_MEAN], moments[BG_G_M2], g)
 
 
-@njit
+@njit(inline="always")
 def fisher_switch(counts: np.ndarray, moments: np.ndarray) -> None:
     """The foreground becomes the background; the background restarts empty."""
     for r in range(4):

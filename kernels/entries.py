@@ -96,7 +96,7 @@ def _call_entry(typingctx, address, ints, floats):
     return types.none(address, ints, floats), codegen
 
 
-@njit
+@njit(inline="always")
 def entry_frames() -> tuple[np.ndarray, np.ndarray]:
     """A chain's two argument frames (reused by every call on its thread)."""
     return np.zeros(N_INTS, dtype=np.int64), np.zeros(N_FLOATS)
@@ -104,7 +104,7 @@ def entry_frames() -> tuple[np.ndarray, np.ndarray]:
 
 # (written out, not as a loop over the arrays: every small Numba function, inlined or not, costs
 # a tenth of a second or more of the first compile)
-@njit
+@njit(inline="always")
 def _put_point(ints, floats, address, data_ptr, metric_kind, inv_diag, inv_dense, chol, q, grad,
                logp, epsilon, rng_state, vec) -> None:
     """Write the arguments the two kernels share: scalars, then address and shape per array."""
@@ -173,7 +173,7 @@ if JIT_DISABLED:
     nuts_step, init_step = _nuts_step_direct, _init_step_direct
     nuts_step.__doc__, init_step.__doc__ = _nuts_step.__doc__, _init_step.__doc__
 else:
-    nuts_step, init_step = njit(_nuts_step), njit(_init_step)
+    nuts_step, init_step = njit(inline="always")(_nuts_step), njit(inline="always")(_init_step)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ def hmc_workspace(dim: int) -> np.ndarray:
     return np.zeros((N_VEC, dim))
 
 
-@njit
+@njit(inline="always")
 def jitter_step_size(nominal: float, jitter: float, rng_state: np.ndarray) -> float:
     """Stan's step-size jitter: ``nominal * (1 + jitter * (2u - 1))``; no draw if ``jitter == 0``.
 
@@ -74,7 +74,7 @@ def jitter_step_size(nominal: float, jitter: float, rng_state: np.ndarray) -> fl
     return nominal * (1.0 + jitter * (2.0 * uniform(rng_state) - 1.0))
 
 
-@njit
+@njit(inline="always")
 def steps_for_length(trajectory_length: float, nominal: float) -> int:
     """Stan's ``update_L_``: ``max(1, int(trajectory_length / nominal))``."""
     n = trajectory_length / nominal

@@ -150,7 +150,7 @@ def sample_momentum(
             p[i] = p[i] / math.sqrt(inv_diag[i])
 
 
-@njit
+@njit(inline="always")
 def cholesky_lower(a: np.ndarray, out: np.ndarray) -> bool:
     """Lower Cholesky factor :math:`L` of a symmetric positive definite matrix, ``a = L L^T``.
 

@@ -116,7 +116,7 @@ def nuts_workspace(dim: int, max_depth: int) -> tuple[np.ndarray, np.ndarray, np
     return _workspace(dim, max_depth)
 
 
-@njit
+@njit(inline="always")
 def _workspace(dim: int, max_depth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     vec = np.zeros((N_VEC, dim))
     tree = np.zeros((N_TREE, max_depth + 1, dim))

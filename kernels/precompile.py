@@ -65,16 +65,13 @@ HELPER_KERNELS = (
 #: addresses, so it compiles meanwhile).
 HELPER_ENTRIES = ("nuts", "init_step_size")
 #: Kernels the calling process compiles after the model, while the helper runs.
-LOCAL_KERNELS = (
-    "workspace", "jitter_step_size", "steps_for_length", "dual_averaging_init",
-    "dual_averaging_final", "welford_add_dense", "reset_welford", "hmc_transition",
-)
+LOCAL_KERNELS = ("hmc_transition",)
 
 
 def _dispatchers() -> dict[str, Any]:
     from kernels import adaptation as a
     from kernels import adaptation_fisher as f
-    from kernels import hmc, integrators, nuts, rng, sampler
+    from kernels import hmc, integrators, rng, sampler
 
     return {
         "leapfrog": integrators.leapfrog,
@@ -82,16 +79,9 @@ def _dispatchers() -> dict[str, Any]:
         "hamiltonian": integrators.hamiltonian,
         "uniform": rng.uniform,
         "advance_chain": sampler.advance_chain,
-        "workspace": nuts._workspace,
         "hmc_transition": hmc.hmc_transition,
-        "jitter_step_size": hmc.jitter_step_size,
-        "steps_for_length": hmc.steps_for_length,
-        "dual_averaging_init": a.dual_averaging_init,
         "dual_averaging_update": a.dual_averaging_update,
-        "dual_averaging_final": a.dual_averaging_final,
         "welford_add_diag": a.welford_add_diag,
-        "welford_add_dense": a.welford_add_dense,
-        "reset_welford": sampler._reset_welford,
         "update_metric": sampler._update_metric,
         "fisher_add": f.fisher_add,
         "fisher_init_metric": f.fisher_init_metric,
@@ -113,7 +103,7 @@ def signatures() -> dict[str, tuple]:
     state = empty_chain_state(1, 1)
     output = allocate_output(1, 0, 1)
     int_cfg, float_cfg, schedule = SamplerConfig(num_warmup=0).arrays()
-    vec = np.zeros((N_VEC, 1))  # as kernels.nuts._workspace allocates it (not called: compiled)
+    vec = np.zeros((N_VEC, 1))  # as kernels.nuts._workspace allocates it
     i64, f64 = types.int64, types.float64
 
     def row(a: np.ndarray) -> Any:
@@ -141,16 +131,8 @@ def signatures() -> dict[str, tuple]:
         "sample_momentum": (i64, row(s.inv_diag), row(s.chol), row(s.rng), row(s.position)),
         "hamiltonian": (f64, row(s.position), row(s.position)),
         "uniform": (row(s.rng),),
-        "workspace": (i64, i64),  # dimension, maximum depth
-        "jitter_step_size": (f64, f64, row(s.rng)),
-        "steps_for_length": (f64, f64),
-        "dual_averaging_init": (row(s.da), f64),
         "dual_averaging_update": (row(s.da), f64, f64, f64, f64, f64),
-        "dual_averaging_final": (row(s.da), f64),
         "welford_add_diag": (f64, row(s.welford_mean), row(s.welford_m2_diag), row(s.position)),
-        "welford_add_dense": (f64, row(s.welford_mean), row(s.welford_m2_dense), row(s.position),
-                              row(s.position)),
-        "reset_welford": (row(s.welford_mean), row(s.welford_m2_diag), row(s.welford_m2_dense)),
         "fisher_add": (row(s.fisher_counts), row(s.fisher_moments), row(s.position),
                        row(s.grad)),
         "fisher_init_metric": (row(s.grad), row(s.inv_diag)),

@@ -189,7 +189,7 @@ def _update_metric(
     return STATUS_OK
 
 
-@njit
+@njit(inline="always")
 def _reset_welford(mean: np.ndarray, m2_diag: np.ndarray, m2_dense: np.ndarray) -> None:
     mean[:] = 0.0
     m2_diag[:] = 0.0
