@@ -102,8 +102,8 @@ def entry_frames() -> tuple[np.ndarray, np.ndarray]:
     return np.zeros(N_INTS, dtype=np.int64), np.zeros(N_FLOATS)
 
 
-# (written out, not as a loop over the arrays: every small Numba function, inlined or not, costs
-# a tenth of a second or more of the first compile)
+# (written out, not through a helper per array: every inlined call is typed anew, and every
+# function of its own compiles on its own, both of which cost first-run compile time)
 @njit(inline="always")
 def _put_point(ints, floats, address, data_ptr, metric_kind, inv_diag, inv_dense, chol, q, grad,
                logp, epsilon, rng_state, vec) -> None:

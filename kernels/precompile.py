@@ -15,9 +15,10 @@ process uses one core. This module uses a second:
    the two entries (:data:`HELPER_ENTRIES`: NUTS and the step-size search), loading the shared
    kernels from the cache;
 2. meanwhile this process compiles the model, then :func:`finish` compiles the rest of the
-   driver's kernels (:data:`LOCAL_KERNELS`: static HMC, the small helpers) and, once the
-   helper says its kernels are cached, the driver itself -- which does not need the entries,
-   it only calls their addresses -- and waits for the helper;
+   driver's kernels (:data:`LOCAL_KERNELS`: static HMC; the small ones are inlined into the
+   driver, see :mod:`kernels.jit`) and, once the helper says its kernels are cached, the
+   driver itself -- which does not need the entries, it only calls their addresses -- and
+   waits for the helper;
 3. the first call of the driver loads the entries from the cache.
 
 On the 2-core reference machine this takes the first run of eight schools, imports included,
