@@ -22,8 +22,8 @@ process uses one core. This module uses a second:
 3. the first call of the driver loads the entries from the cache.
 
 On the 2-core reference machine this takes the first run of eight schools, imports included,
-from about 13--17 s (all in one process, before :mod:`kernels.entries`) to 8.5--9.5 s
-(`benchmarks/mcmc_suite.py` measures it as the "full cold" time).
+from 17--20 s (all in one process) to 8--11 s; ``benchmarks/cold_start.py`` measures it against
+NumPyro and nutpie.
 
 Nothing here changes what is compiled, only where: each kernel's signature is the one
 :func:`~kernels.sampler.advance_chain` calls it with (:func:`signatures` derives them from the
