@@ -2,7 +2,7 @@
 
 The first run on a machine compiles the many-chain driver (:func:`kernels.sampler.advance_chain`),
 everything it calls and the two kernels it calls by address (:mod:`kernels.entries`: the NUTS
-transition and the step-size search) -- about 60 functions and 13--16 s of work on this
+transition and the step-size search) -- about 30 functions and 15--17 s of work on this
 project's 2-core reference machine -- into Numba's disk cache; every later process loads it in a
 fraction of a second. Numba compiles one function at a time under a global lock, so a single
 process uses one core. This module uses a second:
