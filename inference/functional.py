@@ -291,6 +291,8 @@ def check_status(state: SamplerState) -> None:
             int(c): S._STATUS_MESSAGES.get(int(state.chains.status[c]), "unknown failure")
             for c in bad
         }
+        if all(int(state.chains.status[c]) == S.STATUS_ENTRY_FAILED for c in bad):
+            raise S.SamplerError(f"the sampler failed in chain(s) {messages}")
         raise S.SamplerError(
             f"adaptation failed in chain(s) {messages}; check the model's log density (is the "
             f"posterior proper? are there discontinuities?) or start from other initial values"
