@@ -57,7 +57,8 @@ Per iteration ``i`` and chain ``c``:
 A model failure (non-zero status or non-finite density/gradient) inside a trajectory is a
 divergence of that trajectory; the chain continues. Failures of the adaptation itself (Stan
 throws) stop the chain and set its entry of ``chain_status`` (codes in
-:mod:`kernels.adaptation`); :func:`run` raises for those.
+:mod:`kernels.adaptation`), as does an entry that did not run to its end
+(:data:`kernels.entries.STATUS_ENTRY_FAILED`); :func:`run` raises for those.
 
 Arrays
 ------
