@@ -216,15 +216,16 @@ def _timing_loops():
     for ours; ``_validated`` repeats the same check for the hand-written kernels)."""
     import numba
 
-    from kernels.model_abi import STATUS_NONFINITE, evaluate
+    from kernels.model_abi import evaluate
+    from kernels.status import MODEL_NONFINITE
 
     @numba.njit
     def _validated(lp, grad):
         if not math.isfinite(lp):
-            return STATUS_NONFINITE
+            return MODEL_NONFINITE
         for j in range(grad.shape[0]):
             if not math.isfinite(grad[j]):
-                return STATUS_NONFINITE
+                return MODEL_NONFINITE
         return 0
 
     @numba.njit

@@ -4,8 +4,9 @@
 >>> # mcmc = MCMC(NUTS(model), num_warmup=1000, num_samples=1000, num_chains=4)
 >>> # mcmc.run(0, *model_args); mcmc.print_summary(); idata = mcmc.to_arviz()
 
-Modules: :mod:`inference.mcmc` (the :class:`MCMC` driver and the compiled-model protocol),
-:mod:`inference.nuts` and :mod:`inference.hmc` (kernels), :mod:`inference.functional`
+Modules: :mod:`inference.protocols` (what a compiled model and a kernel are),
+:mod:`inference.mcmc` (the :class:`MCMC` driver), :mod:`inference.nuts` and
+:mod:`inference.hmc` (the kernels), :mod:`inference.functional`
 (``init``/``step`` for hand-written loops), :mod:`inference.results`,
 :mod:`inference.arviz_export`, :mod:`inference.progress` and :mod:`inference.diagnostics`
 (R-hat, ESS, MCSE, HDI, summary tables).
@@ -13,9 +14,10 @@ Modules: :mod:`inference.mcmc` (the :class:`MCMC` driver and the compiled-model 
 
 from inference import diagnostics, functional
 from inference.hmc import HMC
-from inference.mcmc import MCMC, CompiledModelLike, SamplingWarning
+from inference.mcmc import MCMC, SamplingWarning
 from inference.nuts import NUTS
 from inference.predictive import Predictive
+from inference.protocols import CompiledModelLike, MCMCKernel
 
 __all__ = [
     "Predictive",
@@ -23,6 +25,7 @@ __all__ = [
     "NUTS",
     "HMC",
     "CompiledModelLike",
+    "MCMCKernel",
     "SamplingWarning",
     "diagnostics",
     "functional",

@@ -7,10 +7,11 @@ the standard ``submit`` works: ``dask.distributed.Client(...).get_executor()`` (
 thread pool.
 
 What a job carries: the model *recipe* (the model function and its arguments, pickled), the
-sampler configuration, the chain's row of every state array and the iteration range. A worker
+compiled sampler options, the chain's row of every state array and the iteration range. A worker
 compiles the model once per process (the machine code comes from the worker's Numba disk cache
 after its first compile) and keeps it for the following chunks; the sampler itself is
-compiled once per worker machine. The chain's random stream travels with its state, so the
+compiled once per worker machine. The worker reaches the model only through
+:class:`inference.protocols.CompiledModelLike`. The chain's random stream travels with its state, so the
 draws are those of a run on local threads, bit for bit, whatever the workers and their order.
 
 Everything else stays local: initial points, chunking, progress, the recorder and Ctrl-C
@@ -21,6 +22,7 @@ draws stay consistent).
 from __future__ import annotations
 
 import concurrent.futures
+import itertools
 import pickle
 import threading
 from collections.abc import Mapping
@@ -28,7 +30,10 @@ from typing import Any
 
 import numpy as np
 
+from inference.protocols import chain_data_pointers, is_compiled_model, resolve_model
 from kernels import sampler as S
+from kernels.options import DriverOptions
+from kernels.state import ChainState, SampleOutput, allocate_output
 
 __all__ = ["ChainExecutor", "advance_one_chain", "check_executor"]
 
@@ -44,6 +49,10 @@ _KEEP = 8
 #: One compile at a time: a multi-threaded worker may start two chains of a new model at once,
 #: and tracing a model uses the process's handler stack.
 _COMPILE_LOCK = threading.Lock()
+#: Each worker thread's slot: the index of the model's data table it evaluates with (a table
+#: holds the model's workspace, so two threads running chains at once need two).
+_THREAD_SLOT = threading.local()
+_SLOTS = itertools.count()
 
 
 def check_executor(executor: Any) -> None:
@@ -62,8 +71,6 @@ class ChainExecutor:
         self, executor: Any, model: Any, args: tuple, kwargs: Mapping[str, Any]
     ) -> None:
         check_executor(executor)
-        from inference.mcmc import is_compiled_model
-
         if is_compiled_model(model):
             raise ValueError(
                 "executor= needs the model function, which each worker compiles; a compiled "
@@ -78,14 +85,14 @@ class ChainExecutor:
             ) from err
         self.executor = executor
 
-    def advance(self, state: Any, stop: int, output: S.SampleOutput, out_offset: int) -> None:
+    def advance(self, state: Any, stop: int, output: SampleOutput, out_offset: int) -> None:
         """Advance every chain of ``state`` through ``[state.iteration, stop)`` on the executor,
         writing ``output`` and the chains' state in place (the caller moves the iteration)."""
-        config = state.config_arrays()
+        options = state.compiled_options()
         start, n_out = int(state.iteration), output.draws.shape[1]
-        chains = state.chains.arrays()
+        chains = state.chains
         futures = [
-            self.executor.submit(advance_one_chain, self.recipe, config,
+            self.executor.submit(advance_one_chain, self.recipe, options,
                                  tuple(a[c].copy() for a in chains), start, int(stop),
                                  int(out_offset), n_out)
             for c in range(state.num_chains)
@@ -107,13 +114,13 @@ class ChainExecutor:
         for c, (chain, out) in enumerate(results):
             for dst, src in zip(chains, chain):
                 dst[c] = src
-            for dst, src in zip(output.arrays(), out):
+            for dst, src in zip(output, out):
                 dst[c] = src
 
 
 def advance_one_chain(
     recipe: bytes,
-    config: tuple[np.ndarray, np.ndarray, np.ndarray],
+    options: tuple[DriverOptions, np.ndarray],
     chain: tuple[np.ndarray, ...],
     start: int,
     stop: int,
@@ -122,24 +129,25 @@ def advance_one_chain(
 ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
     """The job: one chain through ``[start, stop)``; returns its new state row and its output.
 
-    Runs in the worker. ``chain`` is the chain's row of each :class:`kernels.sampler.ChainState`
-    array, in field order; the result is ``(state rows, SampleOutput rows)``.
+    Runs in the worker. ``options`` is :meth:`kernels.options.SamplerOptions.compile`'s pair;
+    ``chain`` is the chain's row of each :class:`kernels.state.ChainState` array, in field
+    order; the result is ``(state rows, SampleOutput rows)``.
     """
     with _COMPILE_LOCK:
         model = _COMPILED.get(recipe)
         if model is None:
-            from ppl.model import compile_model
-
             fn, args, kwargs = pickle.loads(recipe)
-            model = _COMPILED[recipe] = compile_model(fn, *args, **kwargs)
+            model = _COMPILED[recipe] = resolve_model(fn, args, kwargs)
             while len(_COMPILED) > _KEEP:
                 del _COMPILED[next(iter(_COMPILED))]  # the oldest
-    state = S.ChainState(*(np.ascontiguousarray(np.asarray(a)[None]) for a in chain))
-    output = S.allocate_output(1, n_out, state.position.shape[1])
-    # a data table (with its workspace) of this job's own: a multi-threaded worker may run two
+        if not hasattr(_THREAD_SLOT, "index"):
+            _THREAD_SLOT.index = next(_SLOTS)
+    state = ChainState(*(np.ascontiguousarray(np.asarray(a)[None]) for a in chain))
+    output = allocate_output(1, n_out, state.position.shape[1])
+    # this thread's own data table (with its workspace): a multi-threaded worker may run two
     # chains of the same model at once
-    pointers, keepalive = model.kernel.pack_data_for_chains(model.arguments.data, 1)
-    S.run(int(model.logp_grad_address), pointers, config, state, output, start, stop,
+    slot = _THREAD_SLOT.index
+    pointer = chain_data_pointers(model, slot + 1)[slot]
+    S.run(int(model.logp_grad_address), [pointer], options, state, output, start, stop,
           out_offset, raise_on_error=False)
-    del keepalive
-    return tuple(a[0] for a in state.arrays()), tuple(a[0] for a in output.arrays())
+    return tuple(a[0] for a in state), tuple(a[0] for a in output)

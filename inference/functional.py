@@ -1,8 +1,8 @@
 r"""Functional sampling: ``init`` a state, then ``step`` it, for users who write their own loops.
 
 This is a thin layer over the compiled driver :mod:`kernels.sampler`: a :class:`SamplerState`
-wraps the per-chain state arrays (:class:`kernels.sampler.ChainState`), the options of the
-algorithm and the index of the next iteration; :func:`step` advances every chain by a number of
+wraps the per-chain state arrays (:class:`kernels.state.ChainState`), the options of the
+algorithm (:class:`kernels.options.SamplerOptions`) and the index of the next iteration; :func:`step` advances every chain by a number of
 iterations (compiled code, one thread per chain) and returns the new state with the draws and statistics of those
 iterations. :class:`inference.mcmc.MCMC` is built on the same functions.
 
@@ -36,11 +36,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from inference.protocols import CompiledModelLike, MCMCKernel, chain_data_pointers
 from kernels import sampler as S
-from kernels.adaptation import STATUS_OK
+from kernels.options import DriverOptions, SamplerOptions
+from kernels.state import ChainState, SampleOutput, allocate_output, init_chain_state
+from kernels.status import check_chains
 
 if TYPE_CHECKING:  # pragma: no cover
-    from inference.mcmc import CompiledModelLike
+    from inference.executor import ChainExecutor
 
 __all__ = ["SamplerState", "init", "step", "advance", "seed_to_int", "init_generator"]
 
@@ -55,25 +58,28 @@ class SamplerState:
 
     Attributes
     ----------
-    chains : kernels.sampler.ChainState
+    chains : kernels.state.ChainState
         Per-chain arrays (first axis = chain): position, log density, gradient, nominal step
         size, inverse metric, dual-averaging and Welford accumulators, random stream, status.
     iteration : int
         Global index of the next iteration.
-    num_warmup : int
-        Iterations ``0 .. num_warmup - 1`` are warmup (their schedule is fixed by this).
-    config : kernels.sampler.SamplerConfig
-        Options of the algorithm.
+    options : kernels.options.SamplerOptions
+        Options of the algorithm; ``options.num_warmup`` iterations ``0 .. num_warmup - 1``
+        are warmup (their schedule is fixed by it).
     model : CompiledModelLike
         The model; holding it keeps its compiled code and data alive.
     """
 
-    chains: S.ChainState
+    chains: ChainState
     iteration: int
-    num_warmup: int
-    config: S.SamplerConfig
+    options: SamplerOptions
     model: Any
-    _arrays: tuple | None = dataclasses.field(default=None, repr=False, compare=False)
+    _compiled: tuple | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    @property
+    def num_warmup(self) -> int:
+        """Iterations ``0 .. num_warmup - 1`` are warmup."""
+        return self.options.num_warmup
 
     @property
     def num_chains(self) -> int:
@@ -98,7 +104,7 @@ class SamplerState:
     @property
     def inverse_mass_matrix(self) -> np.ndarray:
         """Current inverse metric: ``(chains, dim)`` (diagonal) or ``(chains, dim, dim)``."""
-        return self.chains.inv_dense if self.config.metric == "dense" else self.chains.inv_diag
+        return self.chains.inv_dense if self.options.dense_mass else self.chains.inv_diag
 
     @property
     def rng_state(self) -> np.ndarray:
@@ -110,13 +116,12 @@ class SamplerState:
         """True while the next iteration is a warmup iteration."""
         return self.iteration < self.num_warmup
 
-    def config_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(int_cfg, float_cfg, schedule)`` for the driver (computed once, warnings once)."""
-        if self._arrays is None:
-            cfg = dataclasses.replace(self.config, num_warmup=self.num_warmup)
+    def compiled_options(self) -> tuple[DriverOptions, np.ndarray]:
+        """``(DriverOptions, schedule)`` for the driver (computed once, warnings once)."""
+        if self._compiled is None:
             # warn about a short warmup only while it is still ahead (not when resuming)
-            self._arrays = cfg.arrays(warn=self.is_warming_up)
-        return self._arrays
+            self._compiled = self.options.compile(warn=self.is_warming_up)
+        return self._compiled
 
     def copy(self) -> SamplerState:
         """A copy with its own chain arrays (the model is shared)."""
@@ -173,7 +178,7 @@ def init(
     seed: int | np.random.Generator,
     num_chains: int = 1,
     *,
-    kernel: Any = None,
+    kernel: MCMCKernel | None = None,
     num_warmup: int = 0,
     init_params: np.ndarray | Mapping[str, Any] | None = None,
 ) -> SamplerState:
@@ -182,7 +187,7 @@ def init(
     Parameters
     ----------
     model : CompiledModelLike
-        A compiled model (:class:`inference.mcmc.CompiledModelLike`).
+        A compiled model (:class:`inference.protocols.CompiledModelLike`).
     seed : int or numpy.random.Generator
         Seed of the chains' random streams and of the initial points.
     num_chains : int, default 1
@@ -212,96 +217,61 @@ def init(
         raise ValueError(f"num_warmup must be a non-negative integer, got {num_warmup!r}")
     num_chains = int(num_chains)
     seed = seed_to_int(seed)
-    config = kernel.sampler_config(int(num_warmup))
+    options = kernel.sampler_options(int(num_warmup))
     q0 = _initial_positions(model, seed, num_chains, init_params, kernel.init_strategy)
     try:
-        chains = S.init_chain_state(
+        chains = init_chain_state(
             int(model.logp_grad_address),
             int(model.data_pointer),
             q0,
             seed,
-            metric=config.metric,
-            step_size=kernel.step_size,
-            inv_metric=kernel.inverse_mass_matrix,
+            dense_mass=options.dense_mass,
+            step_size=options.step_size,
+            inverse_mass_matrix=options.inverse_mass_matrix,
         )
     except ValueError as err:
         raise ValueError(
             f"{err}. Pass finite initial values with init_params=, or use "
             f"init_strategy='uniform' to search for a finite starting point."
         ) from err
-    return SamplerState(chains, 0, int(num_warmup), config, model)
+    return SamplerState(chains, 0, options, model)
 
 
 def advance(
     state: SamplerState,
     stop: int,
-    output: S.SampleOutput,
+    output: SampleOutput,
     out_offset: int,
     chain_method: str = "parallel",
-    executor: Any = None,
+    executor: ChainExecutor | None = None,
 ) -> None:
     """Advance ``state`` **in place** through iterations ``[state.iteration, stop)``.
 
     Iteration ``i`` is written to output index ``i - out_offset`` of ``output`` (when inside
-    it). ``chain_method="parallel"`` runs each chain on a worker thread
-    (:func:`kernels.sampler.run`, up to ``numba.get_num_threads()`` at once);
-    ``"sequential"`` runs them one after the other on the calling thread through
-    :func:`kernels.sampler.advance_chain`; an ``executor``
+    it). ``chain_method="parallel"`` runs each chain on a worker thread (up to
+    ``numba.get_num_threads()`` at once), ``"sequential"`` one after the other on the calling
+    thread (:func:`kernels.sampler.run`); an ``executor``
     (:class:`inference.executor.ChainExecutor`) runs each chain as a job on its executor
     instead. All give identical draws.
-    Raises :class:`kernels.sampler.SamplerError` if a chain's adaptation failed.
+    Raises :class:`kernels.status.SamplerError` if a chain's adaptation failed.
     """
     start = int(state.iteration)
     if stop < start:
         raise ValueError(f"stop = {stop} is before the current iteration {start}")
-    address = int(state.model.logp_grad_address)
-    arrays = state.config_arrays()
     if executor is not None:
         executor.advance(state, stop, output, out_offset)
-    elif chain_method == "parallel":
-        pointers = chain_data_pointers(state.model, state.num_chains)
-        S.run(address, pointers, arrays, state.chains, output, start, stop, out_offset, False)
-    elif chain_method == "sequential":
-        data = int(state.model.data_pointer)
-        args = (np.int64(address), np.int64(data), *S.entry_addresses(), np.int64(start),
-                np.int64(stop))
-        chains, outs = state.chains.arrays(), output.arrays()
-        for c in range(state.num_chains):
-            S.advance_chain(np.int64(c), *args, np.int64(out_offset), *arrays, *chains, *outs)
     else:
-        raise ValueError(f"chain_method must be 'parallel' or 'sequential', got {chain_method!r}")
+        pointers = chain_data_pointers(state.model, state.num_chains)
+        S.run(int(state.model.logp_grad_address), pointers, state.compiled_options(),
+              state.chains, output, start, stop, out_offset, raise_on_error=False,
+              chain_method=chain_method)
     state.iteration = int(stop)
-    check_status(state)
-
-
-def chain_data_pointers(model, n: int) -> list[int]:
-    """One data pointer per chain: ``model.data_pointers(n)`` when the model has it (a compiled
-    model's pointer includes a workspace, which threads must not share), else its one
-    ``data_pointer`` for every chain."""
-    if hasattr(model, "data_pointers"):
-        return [int(p) for p in model.data_pointers(n)]
-    return [int(model.data_pointer)] * n
-
-
-def check_status(state: SamplerState) -> None:
-    """Raise :class:`kernels.sampler.SamplerError` naming the chains whose adaptation failed."""
-    bad = np.flatnonzero(state.chains.status != STATUS_OK)
-    if bad.size:
-        messages = {
-            int(c): S._STATUS_MESSAGES.get(int(state.chains.status[c]), "unknown failure")
-            for c in bad
-        }
-        if all(int(state.chains.status[c]) == S.STATUS_ENTRY_FAILED for c in bad):
-            raise S.SamplerError(f"the sampler failed in chain(s) {messages}")
-        raise S.SamplerError(
-            f"adaptation failed in chain(s) {messages}; check the model's log density (is the "
-            f"posterior proper? are there discontinuities?) or start from other initial values"
-        )
+    check_chains(state.chains.status)
 
 
 def step(
     state: SamplerState, num_iterations: int = 1, chain_method: str = "parallel"
-) -> tuple[SamplerState, S.SampleOutput]:
+) -> tuple[SamplerState, SampleOutput]:
     """Advance every chain by ``num_iterations`` iterations; ``state`` is not modified.
 
     Parameters
@@ -315,7 +285,7 @@ def step(
 
     Returns
     -------
-    (SamplerState, kernels.sampler.SampleOutput)
+    (SamplerState, kernels.state.SampleOutput)
         The new state, and the unconstrained draws ``(chains, num_iterations, dim)`` with
         their statistics (``lp``, ``acceptance_rate``, ``step_size``, ``tree_depth``,
         ``n_steps``, ``diverging``, ``energy``, ``energy_error``, ``max_energy_error``,
@@ -324,6 +294,6 @@ def step(
     if int(num_iterations) != num_iterations or num_iterations < 0:
         raise ValueError(f"num_iterations must be a non-negative integer, got {num_iterations!r}")
     new = state.copy()
-    output = S.allocate_output(new.num_chains, int(num_iterations), new.dim)
+    output = allocate_output(new.num_chains, int(num_iterations), new.dim)
     advance(new, new.iteration + int(num_iterations), output, new.iteration, chain_method)
     return new, output

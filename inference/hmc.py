@@ -1,11 +1,12 @@
 r"""Static-trajectory Hamiltonian Monte Carlo as a user-facing kernel: :class:`HMC`.
 
-A kernel object holds the *algorithm's options* and the model; it does not sample by itself.
+A kernel object holds the *algorithm's options* (one :class:`kernels.options.SamplerOptions`,
+checked when the kernel is made) and the model; it does not sample by itself.
 :class:`inference.mcmc.MCMC` runs it: the compiled transition and the warmup live in
-:mod:`kernels.hmc`, :mod:`kernels.adaptation`, :mod:`kernels.adaptation_fisher` and
-:mod:`kernels.sampler`. This module only validates the options and turns them into a
-:class:`kernels.sampler.SamplerConfig`.
-:class:`inference.nuts.NUTS` subclasses :class:`HMC` and shares its model handling.
+:mod:`kernels.hmc_transition`, :mod:`kernels.stan_adaptation`,
+:mod:`kernels.fisher_adaptation` and :mod:`kernels.sampler`. :class:`HMC` and
+:class:`inference.nuts.NUTS` share everything else through
+:class:`inference.protocols.MCMCKernel`.
 
 The transition (Neal 2011; Stan's ``base_static_hmc``): draw :math:`p \sim N(0, M)`, integrate
 :math:`L` leapfrog steps of size :math:`\epsilon` and accept the end point with probability
@@ -18,12 +19,12 @@ Mass-matrix adaptation (``mass_matrix_adaptation``)
 --------------------------------------------------
 ``"stan"``
     Stan's windowed adaptation (Stan Reference Manual, "Automatic parameter tuning";
-    :mod:`kernels.adaptation`): after an initial buffer of 75 iterations, the (co)variance of
+    :mod:`kernels.stan_adaptation`): after an initial buffer of 75 iterations, the (co)variance of
     the draws in windows of 25, 50, 100, ... iterations, shrunk toward :math:`10^{-3} I`,
     becomes the inverse metric at each window's end, where the step size is searched again and
     dual averaging restarts; the last 50 iterations tune the step size only.
 ``"fisher"``
-    nutpie's adaptation (Seyboldt, Carlson & Carpenter 2026; :mod:`kernels.adaptation_fisher`):
+    nutpie's adaptation (Seyboldt, Carlson & Carpenter 2026; :mod:`kernels.fisher_adaptation`):
     diagonal only, :math:`M^{-1}_{ii} = \sqrt{\mathrm{Var}[q_i] / \mathrm{Var}[\nabla_i
     \log\pi(q)]}` -- exact for Gaussians, and informative after a handful of draws because
     it uses the gradients too -- starting from :math:`1/|\nabla_i\log\pi(q_0)|`, recomputed
@@ -57,47 +58,13 @@ from typing import Any
 
 import numpy as np
 
-from inference.mcmc import CompiledModelLike, resolve_model
-from kernels.sampler import SamplerConfig
+from inference.protocols import CompiledModelLike, MCMCKernel
+from kernels.options import DEFAULT_MASS_MATRIX_ADAPTATION, SamplerOptions
 
-__all__ = ["HMC", "MASS_MATRIX_ADAPTATIONS", "DEFAULT_MASS_MATRIX_ADAPTATION"]
-
-#: Values of ``mass_matrix_adaptation``.
-MASS_MATRIX_ADAPTATIONS = ("stan", "fisher")
-#: What ``mass_matrix_adaptation=None`` means for a diagonal mass matrix (a dense one: "stan").
-DEFAULT_MASS_MATRIX_ADAPTATION = "stan"
+__all__ = ["HMC"]
 
 
-def _check_probability(name: str, value: float) -> float:
-    value = float(value)
-    if not 0.0 < value < 1.0:
-        raise ValueError(f"{name} must be in (0, 1), got {value!r}; the usual choice is 0.8")
-    return value
-
-
-def _check_adaptation(value: str | None, dense: bool) -> str:
-    if value is None:
-        return "stan" if dense else DEFAULT_MASS_MATRIX_ADAPTATION
-    if value not in MASS_MATRIX_ADAPTATIONS:
-        raise ValueError(
-            f"mass_matrix_adaptation must be 'stan', 'fisher' or None (default), got {value!r}"
-        )
-    if value == "fisher" and dense:
-        raise ValueError(
-            "mass_matrix_adaptation='fisher' estimates a diagonal mass matrix only: use "
-            "dense_mass=False, or mass_matrix_adaptation='stan' for a dense mass matrix"
-        )
-    return value
-
-
-def _check_positive(name: str, value: float) -> float:
-    value = float(value)
-    if not (value > 0.0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return value
-
-
-class HMC:
+class HMC(MCMCKernel):
     r"""Hamiltonian Monte Carlo with a static trajectory and Stan's warmup.
 
     Parameters
@@ -105,8 +72,8 @@ class HMC:
     model : callable or CompiledModelLike
         A model function (compiled with ``ppl.model.compile_model(model, *args, **kwargs)``
         when :meth:`inference.mcmc.MCMC.run` is called with the model's arguments), or an
-        already compiled model (see :class:`inference.mcmc.CompiledModelLike`; the arguments of
-        ``run`` are then ignored).
+        already compiled model (see :class:`inference.protocols.CompiledModelLike`; the
+        arguments of ``run`` are then ignored).
     num_steps : int, optional
         Fixed number of leapfrog steps per transition. When omitted, the number of steps is
         :math:`\max(1, \lfloor T / \epsilon \rfloor)` for ``trajectory_length`` :math:`T`.
@@ -126,8 +93,7 @@ class HMC:
     mass_matrix_adaptation : {"stan", "fisher"}, optional
         How the mass matrix is estimated (module docstring): ``"stan"``, Stan's windowed
         variance, or ``"fisher"``, nutpie's draw and gradient variances (diagonal only). By
-        default :data:`DEFAULT_MASS_MATRIX_ADAPTATION` for a diagonal mass matrix and
-        ``"stan"`` for a dense one.
+        default :data:`kernels.options.DEFAULT_MASS_MATRIX_ADAPTATION`.
     dense_mass : bool, default False
         Dense (full covariance) instead of diagonal mass matrix.
     inverse_mass_matrix : array, optional
@@ -144,12 +110,10 @@ class HMC:
     Examples
     --------
     >>> kernel = HMC(lambda: None, num_steps=20, step_size=0.1)
-    >>> cfg = kernel.sampler_config(num_warmup=500)
-    >>> (cfg.algorithm, cfg.hmc_num_steps, cfg.hmc_trajectory_length, cfg.jitter)
-    ('hmc', 20, 0.0, 0.2)
+    >>> options = kernel.sampler_options(num_warmup=500)
+    >>> (options.algorithm, options.num_steps, options.jitter, kernel.step_size)
+    ('hmc', 20, 0.2, 0.1)
     """
-
-    algorithm = "hmc"
 
     def __init__(
         self,
@@ -167,134 +131,34 @@ class HMC:
         max_energy_error: float = 1000.0,
         mass_matrix_adaptation: str | None = None,
     ) -> None:
-        if num_steps is not None and (int(num_steps) != num_steps or num_steps < 1):
-            raise ValueError(f"num_steps must be a positive integer or None, got {num_steps!r}")
-        if num_steps is None:
-            _check_positive("trajectory_length", trajectory_length)
-        if not 0.0 <= float(jitter) <= 1.0:
-            raise ValueError(f"jitter must be in [0, 1], got {jitter!r}")
-        self.num_steps = None if num_steps is None else int(num_steps)
-        self.trajectory_length = float(trajectory_length)
-        self.jitter = float(jitter)
-        self._init_common(
-            model,
-            step_size,
-            target_accept_prob,
-            adapt_step_size,
-            adapt_mass_matrix,
-            dense_mass,
-            inverse_mass_matrix,
-            init_strategy,
-            max_energy_error,
-            mass_matrix_adaptation,
-        )
-
-    def _init_common(
-        self,
-        model: Any,
-        step_size: float,
-        target_accept_prob: float,
-        adapt_step_size: bool,
-        adapt_mass_matrix: bool,
-        dense_mass: bool,
-        inverse_mass_matrix: np.ndarray | None,
-        init_strategy: str | Mapping[str, Any],
-        max_energy_error: float,
-        mass_matrix_adaptation: str | None = None,
-    ) -> None:
-        if model is None:
-            raise TypeError(
-                f"{type(self).__name__}(model=None): pass a model function or a compiled model"
-            )
-        self.model = model
-        self.step_size = _check_positive("step_size", step_size)
-        self.target_accept_prob = _check_probability("target_accept_prob", target_accept_prob)
-        self.adapt_step_size = bool(adapt_step_size)
-        self.adapt_mass_matrix = bool(adapt_mass_matrix)
-        self.dense_mass = bool(dense_mass)
-        self.inverse_mass_matrix = _check_inverse_mass(inverse_mass_matrix, self.dense_mass)
-        self.mass_matrix_adaptation = _check_adaptation(mass_matrix_adaptation, self.dense_mass)
-        if isinstance(init_strategy, str) and init_strategy not in ("uniform", "median"):
-            raise ValueError(
-                f"init_strategy must be 'uniform', 'median' or a dict of initial values, "
-                f"got {init_strategy!r}"
-            )
-        self.init_strategy = init_strategy
-        self.max_energy_error = _check_positive("max_energy_error", max_energy_error)
-        self._compiled_cache: tuple[tuple, CompiledModelLike] | None = None
-        self._cached_args: tuple = ()
-
-    @property
-    def metric(self) -> str:
-        """``"dense"`` or ``"diag"``: the kind of mass matrix."""
-        return "dense" if self.dense_mass else "diag"
-
-    @property
-    def max_tree_depth(self) -> int | None:
-        """Maximum NUTS tree depth; ``None`` for static HMC."""
-        return None
-
-    def get_model(self, args: tuple, kwargs: Mapping[str, Any]) -> CompiledModelLike:
-        """The compiled model for these model arguments (compiled once per argument objects).
-
-        A compiled model is returned as is. A model function is compiled with
-        ``ppl.model.compile_model``; the result is reused while the same argument *objects*
-        are passed again (e.g. ``warmup`` then ``run``).
-        """
-        key = (tuple(id(a) for a in args), tuple((k, id(v)) for k, v in sorted(kwargs.items())))
-        if self._compiled_cache is not None and self._compiled_cache[0] == key:
-            return self._compiled_cache[1]
-        compiled = resolve_model(self.model, args, kwargs)
-        self._compiled_cache = (key, compiled)
-        # hold the argument objects so that their ids cannot be reused while cached
-        self._cached_args = (args, dict(kwargs))
-        return compiled
-
-    def _adaptation_options(self) -> dict[str, Any]:
-        """The :class:`kernels.sampler.SamplerConfig` fields of the mass-matrix adaptation."""
-        return {
-            "adapt_metric": self.adapt_mass_matrix,
-            "metric_adaptation": self.mass_matrix_adaptation,
-            # nutpie starts from the gradient unless the user gave an initial mass matrix
-            "init_metric_from_gradient": self.inverse_mass_matrix is None,
-        }
-
-    def sampler_config(self, num_warmup: int) -> SamplerConfig:
-        """The :class:`kernels.sampler.SamplerConfig` of this kernel for ``num_warmup``."""
-        return SamplerConfig(
-            num_warmup=int(num_warmup),
+        options = SamplerOptions(
             algorithm="hmc",
-            metric=self.metric,
-            max_delta_h=self.max_energy_error,
-            adapt_step_size=self.adapt_step_size,
-            target_accept=self.target_accept_prob,
-            jitter=self.jitter,
-            hmc_num_steps=self.num_steps if self.num_steps is not None else 1,
-            hmc_trajectory_length=0.0 if self.num_steps is not None else self.trajectory_length,
-            **self._adaptation_options(),
+            num_steps=num_steps,
+            trajectory_length=trajectory_length,
+            step_size=step_size,
+            jitter=jitter,
+            target_accept_prob=target_accept_prob,
+            adapt_step_size=bool(adapt_step_size),
+            adapt_mass_matrix=bool(adapt_mass_matrix),
+            dense_mass=bool(dense_mass),
+            inverse_mass_matrix=inverse_mass_matrix,
+            max_energy_error=max_energy_error,
+            mass_matrix_adaptation=(DEFAULT_MASS_MATRIX_ADAPTATION if mass_matrix_adaptation is None
+                                    else mass_matrix_adaptation),
         )
+        super().__init__(model, options, init_strategy)
+
+    @property
+    def max_tree_depth(self) -> None:
+        """Static HMC builds no tree: ``None``."""
+        return None
 
     def __repr__(self) -> str:
-        steps = (
-            f"num_steps={self.num_steps}"
-            if self.num_steps is not None
-            else f"trajectory_length={self.trajectory_length:g}"
-        )
+        o = self.options
+        steps = (f"num_steps={o.num_steps}" if o.num_steps is not None
+                 else f"trajectory_length={o.trajectory_length:g}")
         return (
-            f"{type(self).__name__}({steps}, step_size={self.step_size:g}, "
-            f"target_accept_prob={self.target_accept_prob:g}, dense_mass={self.dense_mass}, "
-            f"mass_matrix_adaptation={self.mass_matrix_adaptation!r})"
+            f"HMC({steps}, step_size={o.step_size:g}, "
+            f"target_accept_prob={o.target_accept_prob:g}, dense_mass={o.dense_mass}, "
+            f"mass_matrix_adaptation={o.mass_matrix_adaptation!r})"
         )
-
-
-def _check_inverse_mass(m: np.ndarray | None, dense: bool) -> np.ndarray | None:
-    if m is None:
-        return None
-    m = np.asarray(m, dtype=np.float64)
-    want = 2 if dense else 1
-    if m.ndim != want:
-        kind = "(dim, dim) with dense_mass=True" if dense else "(dim,) with dense_mass=False"
-        raise ValueError(f"inverse_mass_matrix must have shape {kind}, got shape {m.shape}")
-    if not np.all(np.isfinite(m)):
-        raise ValueError("inverse_mass_matrix has non-finite entries")
-    return m

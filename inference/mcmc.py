@@ -1,13 +1,14 @@
 r"""Run Markov chains: :class:`MCMC` drives a :class:`~inference.nuts.NUTS` or
 :class:`~inference.hmc.HMC` kernel over many chains in compiled code.
 
-What it owns: turning a model into a compiled one (:func:`resolve_model`), initial points,
-running warmup and sampling in *chunks* of compiled iterations (so that a progress display is
+What it owns: running warmup and sampling in *chunks* of compiled iterations (so that a progress display is
 updated and Ctrl-C keeps the completed draws), thinning, the counters and the warning about
 divergences, and access to the results (samples, statistics, summary, ArviZ export). What it
-does not own: the transition and adaptation algorithms (:mod:`kernels.nuts`,
-:mod:`kernels.hmc`, :mod:`kernels.adaptation`, driven by :mod:`kernels.sampler`), the
-diagnostics (:mod:`inference.diagnostics`) and the display (:mod:`inference.progress`).
+does not own: what a kernel and a compiled model are (:mod:`inference.protocols`), initial
+points (:mod:`inference.functional`), the transition and adaptation algorithms (compiled in
+:mod:`kernels`, driven by :mod:`kernels.sampler`), the first-run compile
+(:mod:`kernels.precompile`), the diagnostics (:mod:`inference.diagnostics`) and the display
+(:mod:`inference.progress`).
 
 Reproducibility
 ---------------
@@ -46,127 +47,38 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from inference import functional as F
 from inference.executor import ChainExecutor, check_executor
 from inference.progress import ChainProgress, make_reporter
+from inference.protocols import MCMCKernel
 from inference.results import MCMCResults, check_fields, select_fields
 from kernels import precompile
-from kernels import sampler as S
+from kernels.state import CHAIN_STATE_FIELDS, ChainState, SampleOutput, allocate_output
 
-__all__ = ["CompiledModelLike", "MCMC", "SamplingWarning", "resolve_model", "is_compiled_model"]
-
-
-@runtime_checkable
-class CompiledModelLike(Protocol):
-    """What the samplers need from a compiled model (``ppl.model.compile_model`` builds one).
-
-    Attributes
-    ----------
-    dim : int
-        Dimension of the unconstrained parameter vector :math:`\\theta`.
-    logp_grad_address : int
-        Address of a C-ABI function
-        ``int64 logp_grad(double* theta, double* grad_out, double* logp_out, void* data)``
-        computing :math:`\\log p(\\theta)` (up to a constant, Jacobians included) and its
-        gradient; status 0 = success (see :mod:`kernels.model_abi`).
-    data_pointer : int
-        The ``void* data`` passed to it; the model object keeps that memory alive.  A model
-        whose function writes through it (``compile_model``'s kernels keep their workspace
-        there) also has ``data_pointers(n) -> list[int]``, one pointer per chain, which the
-        samplers use when chains run on threads; without it all chains share ``data_pointer``.
-    site_names : list of str
-        Latent sites, in order.
-    deterministic_names : list of str
-        Deterministic sites.
-    observed_data, constant_data : dict of str to ndarray
-        Observed values per observed site; other data (covariates) by name.
-    dims : dict of str to list of str
-        Dimension names of each site's leading axes (from plates); may be empty.
-    coords : dict of str to ndarray
-        Coordinate values of named dimensions; may be empty.
-    """
-
-    dim: int
-    logp_grad_address: int
-    data_pointer: int
-    site_names: list[str]
-    deterministic_names: list[str]
-    observed_data: dict[str, np.ndarray]
-    constant_data: dict[str, np.ndarray]
-    dims: dict[str, list[str]]
-    coords: dict[str, np.ndarray]
-
-    def logp_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        """Log density and gradient at one unconstrained point (Python-callable)."""
-
-    def constrain(self, draws: np.ndarray) -> dict[str, np.ndarray]:
-        """Unconstrained draws ``(..., dim)`` to every latent and deterministic site
-        ``(..., *site_shape)``, vectorised over the leading axes."""
-
-    def unconstrain(self, values: dict[str, np.ndarray]) -> np.ndarray:
-        """Constrained values of the latent sites to one unconstrained vector ``(dim,)``."""
-
-    def log_likelihood(self, draws: np.ndarray) -> dict[str, np.ndarray]:
-        """Pointwise log-likelihood per observed site, ``(..., *obs_shape)``."""
-
-    def initial_points(
-        self, rng: np.random.Generator, num_chains: int, strategy: str | dict = "uniform"
-    ) -> np.ndarray:
-        """``(num_chains, dim)`` unconstrained points with finite density ("uniform" on
-        (-2, 2), "median", or a dict of constrained values); raises if none is found."""
-
-
-_REQUIRED = ("dim", "logp_grad_address", "data_pointer", "constrain", "initial_points")
-
-
-def is_compiled_model(obj: Any) -> bool:
-    """True if ``obj`` looks like a compiled model (has the attributes samplers call)."""
-    return all(hasattr(obj, name) for name in _REQUIRED)
-
-
-def resolve_model(model: Any, args: tuple, kwargs: Mapping[str, Any]) -> CompiledModelLike:
-    """A compiled model as is; a model function compiled with ``ppl.model.compile_model``."""
-    if is_compiled_model(model):
-        return model
-    if not callable(model):
-        raise TypeError(
-            f"model must be a model function or a compiled model, got {type(model).__name__}"
-        )
-    try:
-        from ppl.model import compile_model
-    except ImportError as err:
-        raise ImportError(
-            f"cannot compile the model function {getattr(model, '__name__', model)!r}: "
-            f"ppl.model.compile_model is not available ({err}). Pass an already compiled "
-            f"model (an object with dim, logp_grad_address, data_pointer, constrain, ...) "
-            f"to NUTS/HMC instead."
-        ) from err
-    return compile_model(model, *args, **kwargs)
+__all__ = ["MCMC", "SamplingWarning"]
 
 
 class SamplingWarning(UserWarning):
     """Divergences, maximum tree depth hits, or an interrupted run."""
 
 
-# the only ChainState arrays that change after warmup (adaptation touches the others only
-# during warmup), so a snapshot taken in the sampling phase need not copy d x d metrics
-_SAMPLING_FIELDS = ("position", "logp", "grad", "rng", "status")
+# the ChainState arrays that change after warmup, so a snapshot taken in the sampling phase
+# need not copy d x d metrics
+_SAMPLING_FIELDS = tuple(f.name for f in CHAIN_STATE_FIELDS if not f.warmup_only)
 
 
-def _snapshot(chains: S.ChainState, warmup: bool) -> S.ChainState:
+def _snapshot(chains: ChainState, warmup: bool) -> ChainState:
     """A copy of ``chains`` that can be restored after an interrupted chunk."""
     if warmup:
         return chains.copy()
-    return dataclasses.replace(chains, **{f: getattr(chains, f).copy() for f in _SAMPLING_FIELDS})
+    return chains._replace(**{f: getattr(chains, f).copy() for f in _SAMPLING_FIELDS})
 
 
 class _ChunkSizer:
@@ -212,23 +124,23 @@ class _Recorder:
         self.warm_start = warm_start
         self.warm_stop = warm_stop
         self.thin = thin
-        self.out = S.allocate_output(n_chains, num_samples // thin, dim)
+        self.out = allocate_output(n_chains, num_samples // thin, dim)
         n_warm = (warm_stop - warm_start) // thin if save_warmup else 0
-        self.warm_out = S.allocate_output(n_chains, n_warm, dim) if save_warmup else None
+        self.warm_out = allocate_output(n_chains, n_warm, dim) if save_warmup else None
         self.divergences = np.zeros(n_chains, dtype=np.int64)
         self.warmup_divergences = np.zeros(n_chains, dtype=np.int64)
         self.max_depth_hits = np.zeros(n_chains, dtype=np.int64)
         self.sampled = 0  # completed sampling iterations per chain
         self.warmed = 0  # completed warmup iterations per chain
 
-    def _keep(self, chunk: S.SampleOutput, out: S.SampleOutput, rows, j) -> None:
+    def _keep(self, chunk: SampleOutput, out: SampleOutput, rows, j) -> None:
         """Rows ``rows`` of the chunk, the ``j``-th iterations of their phase, into ``out``."""
         keep = (j + 1) % self.thin == 0
         kept_rows, kept_at = rows[keep], (j[keep] + 1) // self.thin - 1
-        for src, dst in zip(chunk.arrays(), out.arrays()):
+        for src, dst in zip(chunk, out):
             dst[:, kept_at] = src[:, kept_rows]
 
-    def record(self, chunk: S.SampleOutput, first: int) -> None:
+    def record(self, chunk: SampleOutput, first: int) -> None:
         n = chunk.draws.shape[1]
         iterations = np.arange(first, first + n)
         warm = iterations < self.warm_stop
@@ -245,7 +157,7 @@ class _Recorder:
             self.sampled += rows.size
 
     @staticmethod
-    def _head(out: S.SampleOutput, k: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def _head(out: SampleOutput, k: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         stats = {name: a[:, :k].copy() for name, a in out.sample_stats().items()}
         return out.draws[:, :k].copy(), stats
 
@@ -265,8 +177,8 @@ class MCMC:
 
     Parameters
     ----------
-    kernel : NUTS or HMC
-        The algorithm and its options, holding the model.
+    kernel : MCMCKernel
+        The algorithm and its options, holding the model: ``NUTS(model)`` or ``HMC(model)``.
     num_warmup : int, default 1000
         Warmup (adaptation) iterations per chain; their draws are discarded unless
         ``save_warmup``.
@@ -352,7 +264,7 @@ class MCMC:
             )
         if chunk_size is not None and (int(chunk_size) != chunk_size or chunk_size < 1):
             raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
-        if not hasattr(kernel, "sampler_config"):
+        if not isinstance(kernel, MCMCKernel):
             raise TypeError(f"kernel must be NUTS(...) or HMC(...), got {type(kernel).__name__}")
         self.kernel = kernel
         self.num_warmup = int(num_warmup)
@@ -408,21 +320,21 @@ class MCMC:
                 f"post_warmup_state has dimension {state.dim} but the model has dim "
                 f"{model.dim}; continue with the same model"
             )
-        config = self.kernel.sampler_config(state.num_warmup)
-        if config.metric != state.config.metric:
+        options = self.kernel.sampler_options(state.num_warmup)
+        if options.dense_mass != state.options.dense_mass:
             raise ValueError(
-                f"post_warmup_state has a {state.config.metric} mass matrix but the kernel "
-                f"uses dense_mass={self.kernel.dense_mass}; use the same setting to continue"
+                f"post_warmup_state has dense_mass={state.options.dense_mass} but the kernel "
+                f"uses dense_mass={options.dense_mass}; use the same setting to continue"
             )
-        if state.is_warming_up and config.metric_adaptation != state.config.metric_adaptation:
+        adaptation = options.mass_matrix_adaptation
+        if state.is_warming_up and adaptation != state.options.mass_matrix_adaptation:
             # the two adaptations keep different estimators: one cannot finish the other's warmup
             raise ValueError(
                 f"post_warmup_state is in the middle of a warmup with mass_matrix_adaptation="
-                f"{state.config.metric_adaptation!r} but the kernel uses "
-                f"{config.metric_adaptation!r}; use the same setting to finish the warmup"
+                f"{state.options.mass_matrix_adaptation!r} but the kernel uses "
+                f"{adaptation!r}; use the same setting to finish the warmup"
             )
-        chains = state.chains.copy()
-        return F.SamplerState(chains, state.iteration, state.num_warmup, config, model)
+        return F.SamplerState(state.chains.copy(), state.iteration, options, model)
 
     def warmup(
         self,
@@ -438,10 +350,10 @@ class MCMC:
         state (same step sizes, mass matrices, positions and random streams).
         """
         self._extra_fields = check_fields(extra_fields)
-        with self._compiling() as (job, timings):
-            model, timings["model_compile"] = self._model(args, kwargs)
+        with precompile.sampler_compile(enabled=self.executor is None) as compile_job:
+            model, model_seconds = self._model(args, kwargs)
             state = self._initial_state(seed, model, init_params, self.num_warmup)
-            self._sample(state, 0, timings, job)
+            self._sample(state, 0, model_seconds, compile_job)
         self.post_warmup_state = self._last_state.copy()
 
     def run(
@@ -472,8 +384,8 @@ class MCMC:
             them all.
         """
         self._extra_fields = check_fields(extra_fields)
-        with self._compiling() as (job, timings):
-            model, timings["model_compile"] = self._model(args, kwargs)
+        with precompile.sampler_compile(enabled=self.executor is None) as compile_job:
+            model, model_seconds = self._model(args, kwargs)
             if self.post_warmup_state is not None:
                 if init_params is not None:
                     raise ValueError(
@@ -483,7 +395,7 @@ class MCMC:
                 state = self._continue_from(self.post_warmup_state, model)
             else:
                 state = self._initial_state(seed, model, init_params, self.num_warmup)
-            self._sample(state, self.num_samples, timings, job)
+            self._sample(state, self.num_samples, model_seconds, compile_job)
 
     def _progress(
         self, state: F.SamplerState, start: int, total: int, warm_stop: int, phase: str
@@ -493,39 +405,23 @@ class MCMC:
             for c in range(state.num_chains)
         ]
 
-    @contextlib.contextmanager
-    def _compiling(self) -> Iterator[tuple[precompile.SamplerCompile | None, dict]]:
-        """Around a run: on a first run, start compiling the sampler on a second core while
-        the model compiles (not needed when the chains run on an executor's workers); yield
-        the compile job and the timings so far; stop the job if the run ends early."""
-        t0 = time.perf_counter()
-        job = precompile.start() if self.executor is None else None
-        # part of the sampler's compile: _sample adds it to timings["sampler_compile"]
-        timings = {"sampler_start": time.perf_counter() - t0}
-        try:
-            yield job, timings
-        finally:
-            if job is not None:
-                job.cancel()
-
-    def _compile(self, state: F.SamplerState, job: precompile.SamplerCompile | None) -> float:
-        """Compile (or load from cache) the driver with a zero-iteration call; seconds."""
-        t0 = time.perf_counter()
-        precompile.finish(job)
-        empty = S.allocate_output(state.num_chains, 0, state.dim)
-        F.advance(state, state.iteration, empty, state.iteration, self.chain_method,
-                  self._dispatch)
-        return time.perf_counter() - t0
-
-    def _driver_compiled(self) -> bool:
-        return bool(getattr(S.advance_chain, "signatures", True))
+    def _compile(self, state: F.SamplerState, job: precompile.SamplerCompile) -> float:
+        """The sampler's compile (or load from the cache); with an executor, a zero-iteration
+        call compiles it on the workers. Returns the seconds it took."""
+        seconds = job.finish()
+        if self._dispatch is not None:
+            t0 = time.perf_counter()
+            empty = allocate_output(state.num_chains, 0, state.dim)
+            F.advance(state, state.iteration, empty, state.iteration, executor=self._dispatch)
+            seconds += time.perf_counter() - t0
+        return seconds
 
     def _sample(
         self,
         state: F.SamplerState,
         num_samples: int,
-        timings: dict,
-        job: precompile.SamplerCompile | None = None,
+        model_seconds: float,
+        job: precompile.SamplerCompile,
     ) -> None:
         """Warmup to the state's ``num_warmup`` (if not done), then ``num_samples`` iterations."""
         start = state.iteration
@@ -544,14 +440,12 @@ class MCMC:
         progress = self._progress(state, start, stop - start, warm_stop, "compiling")
         self._last_state = state
         try:
-            compiling = not self._driver_compiled()
+            compiling = job.needed or self._dispatch is not None
             if compiling:
                 reporter.start(progress)
-            compile_seconds = self._compile(state, job)
-            timings = dict(timings, warmup=0.0, sampling=0.0)
-            # the sampler's compile: its start before the model's compile (kernels.precompile)
-            # and the rest after it
-            timings["sampler_compile"] = compile_seconds + timings.pop("sampler_start", 0.0)
+            timings = {"model_compile": model_seconds,
+                       "sampler_compile": self._compile(state, job), "warmup": 0.0,
+                       "sampling": 0.0}
             for p in progress:
                 p.phase = "warmup" if start < warm_stop else "sampling"
             if not compiling:
@@ -607,7 +501,7 @@ class MCMC:
             snapshot, recorded = None, False
             try:
                 snapshot = _snapshot(state.chains, it < warm_stop)
-                chunk = S.allocate_output(state.num_chains, n, state.dim)
+                chunk = allocate_output(state.num_chains, n, state.dim)
                 t0 = time.perf_counter()
                 F.advance(state, it + n, chunk, it, self.chain_method, self._dispatch)
                 seconds = time.perf_counter() - t0

@@ -1,6 +1,6 @@
 r"""The No-U-Turn Sampler as a user-facing kernel: :class:`NUTS`.
 
-The transition is Stan's multinomial NUTS, compiled in :mod:`kernels.nuts`: the trajectory is
+The transition is Stan's multinomial NUTS, compiled in :mod:`kernels.nuts_transition`: the trajectory is
 doubled forwards or backwards in time until it makes a U-turn (Stan's generalised criterion with
 its three checks per merge) or reaches ``2**max_tree_depth - 1`` leapfrog steps; the next state
 is drawn from the whole trajectory with probabilities proportional to
@@ -12,10 +12,11 @@ averaging toward ``target_accept_prob`` and estimates the mass matrix either as 
 of 25, 50, 100, ... iterations between an initial buffer of 75 and a final buffer of 50) or as
 nutpie does (``"fisher"``: a diagonal :math:`\sqrt{\mathrm{Var}[q] / \mathrm{Var}[\nabla\log
 \pi]}` recomputed after every draw; see :mod:`inference.hmc` and
-:mod:`kernels.adaptation_fisher`).
+:mod:`kernels.fisher_adaptation`).
 
-This module only holds the options; see :class:`inference.hmc.HMC` for what the shared options
-mean and :class:`inference.mcmc.MCMC` to run the sampler.
+This module only holds the options (a :class:`kernels.options.SamplerOptions`); see
+:class:`inference.hmc.HMC` for what the shared options mean and :class:`inference.mcmc.MCMC` to
+run the sampler.
 
 References
 ----------
@@ -37,21 +38,20 @@ from typing import Any
 
 import numpy as np
 
-from inference.hmc import HMC
-from inference.mcmc import CompiledModelLike
-from kernels.sampler import SamplerConfig
+from inference.protocols import CompiledModelLike, MCMCKernel
+from kernels.options import DEFAULT_MASS_MATRIX_ADAPTATION, SamplerOptions
 
 __all__ = ["NUTS"]
 
 
-class NUTS(HMC):
+class NUTS(MCMCKernel):
     r"""No-U-Turn Sampler (Stan's multinomial variant) with Stan's or nutpie's warmup.
 
     Parameters
     ----------
     model : callable or CompiledModelLike
         A model function (compiled at ``MCMC.run`` with the model's arguments) or a compiled
-        model (:class:`inference.mcmc.CompiledModelLike`).
+        model (:class:`inference.protocols.CompiledModelLike`).
     target_accept_prob : float, default 0.8
         Target of dual-averaging step-size adaptation (Stan's ``adapt_delta``). Raise it (0.9,
         0.95, 0.99) to get a smaller step size when there are divergences.
@@ -77,8 +77,7 @@ class NUTS(HMC):
         draws per gradient evaluation (a good metric after fewer warmup draws), but on some
         posteriors (e.g. stochastic volatility) a larger step size and more divergences at the
         same ``target_accept_prob``. Default:
-        :data:`inference.hmc.DEFAULT_MASS_MATRIX_ADAPTATION` for a diagonal mass matrix,
-        ``"stan"`` with ``dense_mass=True``.
+        :data:`kernels.options.DEFAULT_MASS_MATRIX_ADAPTATION`.
     inverse_mass_matrix : array, optional
         Initial inverse mass matrix, ``(dim,)`` or ``(dim, dim)``; by default the identity, or
         with ``"fisher"`` adaptation the inverse absolute gradient at the initial point.
@@ -88,12 +87,10 @@ class NUTS(HMC):
     Examples
     --------
     >>> kernel = NUTS(lambda: None, target_accept_prob=0.9, max_tree_depth=8)
-    >>> cfg = kernel.sampler_config(num_warmup=1000)
-    >>> (cfg.algorithm, cfg.max_depth, cfg.target_accept, cfg.metric)
-    ('nuts', 8, 0.9, 'diag')
+    >>> options = kernel.sampler_options(num_warmup=1000)
+    >>> (options.algorithm, options.max_tree_depth, options.target_accept_prob, kernel.dense_mass)
+    ('nuts', 8, 0.9, False)
     """
-
-    algorithm = "nuts"
 
     def __init__(
         self,
@@ -109,49 +106,25 @@ class NUTS(HMC):
         max_energy_error: float = 1000.0,
         mass_matrix_adaptation: str | None = None,
     ) -> None:
-        if int(max_tree_depth) != max_tree_depth or not 1 <= max_tree_depth <= 30:
-            raise ValueError(
-                f"max_tree_depth must be an integer in [1, 30], got {max_tree_depth!r}"
-            )
-        self._max_tree_depth = int(max_tree_depth)
-        self.num_steps = None
-        self.trajectory_length = 0.0
-        self.jitter = 0.0
-        self._init_common(
-            model,
-            step_size,
-            target_accept_prob,
-            adapt_step_size,
-            adapt_mass_matrix,
-            dense_mass,
-            inverse_mass_matrix,
-            init_strategy,
-            max_energy_error,
-            mass_matrix_adaptation,
-        )
-
-    @property
-    def max_tree_depth(self) -> int:
-        """Maximum tree depth (number of trajectory doublings)."""
-        return self._max_tree_depth
-
-    def sampler_config(self, num_warmup: int) -> SamplerConfig:
-        """The :class:`kernels.sampler.SamplerConfig` of this kernel for ``num_warmup``."""
-        return SamplerConfig(
-            num_warmup=int(num_warmup),
+        options = SamplerOptions(
             algorithm="nuts",
-            metric=self.metric,
-            max_depth=self._max_tree_depth,
-            max_delta_h=self.max_energy_error,
-            adapt_step_size=self.adapt_step_size,
-            target_accept=self.target_accept_prob,
-            **self._adaptation_options(),
+            target_accept_prob=target_accept_prob,
+            max_tree_depth=max_tree_depth,
+            dense_mass=bool(dense_mass),
+            step_size=step_size,
+            adapt_step_size=bool(adapt_step_size),
+            adapt_mass_matrix=bool(adapt_mass_matrix),
+            inverse_mass_matrix=inverse_mass_matrix,
+            max_energy_error=max_energy_error,
+            mass_matrix_adaptation=(DEFAULT_MASS_MATRIX_ADAPTATION if mass_matrix_adaptation is None
+                                    else mass_matrix_adaptation),
         )
+        super().__init__(model, options, init_strategy)
 
     def __repr__(self) -> str:
+        o = self.options
         return (
-            f"NUTS(target_accept_prob={self.target_accept_prob:g}, "
-            f"max_tree_depth={self._max_tree_depth}, dense_mass={self.dense_mass}, "
-            f"step_size={self.step_size:g}, "
-            f"mass_matrix_adaptation={self.mass_matrix_adaptation!r})"
+            f"NUTS(target_accept_prob={o.target_accept_prob:g}, "
+            f"max_tree_depth={o.max_tree_depth}, dense_mass={o.dense_mass}, "
+            f"step_size={o.step_size:g}, mass_matrix_adaptation={o.mass_matrix_adaptation!r})"
         )

@@ -23,13 +23,13 @@ from typing import Any
 import numpy as np
 
 from inference import diagnostics
-from kernels.sampler_state import SampleOutput
+from kernels.state import OUTPUT_FIELDS
 
 __all__ = ["MCMCResults", "STAT_NAMES", "FIELD_ALIASES", "check_fields", "flatten_chains",
            "select_fields"]
 
 #: The per-draw sampler statistics every run records (ArviZ's ``sample_stats`` names).
-STAT_NAMES = tuple(f.name for f in dataclasses.fields(SampleOutput) if f.name != "draws")
+STAT_NAMES = tuple(f.name for f in OUTPUT_FIELDS if f.name != "draws")
 
 #: NumPyro's names of the same statistics, accepted by ``MCMC.run(extra_fields=...)`` so that
 #: NumPyro code runs unchanged: name -> (statistic, sign). ``potential_energy`` is NumPyro's

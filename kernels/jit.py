@@ -18,12 +18,21 @@ hundredths. They stay ordinary functions when called from Python (tests call the
 Setting the environment variable ``NUMBAYES_DISABLE_JIT=1`` before import turns :func:`njit` into
 the identity: every kernel then runs as plain Python, with readable tracebacks (slow, for
 debugging and coverage only).
+
+Kernels that the sampler's driver calls as functions of their own (not inlined) declare the
+argument types it calls them with, right above their definition, with :func:`signature`: the
+first-run compile (:mod:`kernels.precompile`) compiles each of them for exactly those types,
+possibly in another process, and the two kernels the driver calls by address
+(:mod:`kernels.entries`) are compiled and type-checked against them. A declaration is written
+in the names of :class:`kernels.kernel_types.KernelTypes` (the Numba types of the sampler's
+records), so it follows the state tables of :mod:`kernels.state` instead of repeating them.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numba
@@ -64,3 +73,42 @@ def cache_dir() -> str:
     return os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
         os.path.expanduser("~"), ".cache", "numbayes"
     )
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """The argument types (and, for kernels called by address, the result type) with which the
+    driver calls ``kernel``, as functions of a :class:`kernels.kernel_types.KernelTypes`."""
+
+    kernel: Any
+    arguments: Callable[[Any], tuple]
+    result: Callable[[Any], Any] | None = None
+
+
+#: Declarations by kernel name (the Python function's name), filled by :func:`signature`.
+DECLARED: dict[str, Declaration] = {}
+
+
+def signature(
+    arguments: Callable[[Any], tuple], result: Callable[[Any], Any] | None = None
+) -> Callable[[Any], Any]:
+    """Declare the types the driver calls the decorated kernel with (see the module docstring).
+
+    Used above :func:`njit`::
+
+        @signature(lambda t: (t.model, t.metric, t.vector, t.vector, t.vector, t.vector, t.f8))
+        @njit
+        def leapfrog(model, metric, q, p, grad, p_sharp, epsilon): ...
+
+    ``arguments(t)`` (and ``result(t)``) are evaluated only when something compiles the kernel
+    for the driver, so declarations cost nothing at import. Returns the kernel unchanged.
+    """
+
+    def declare(kernel: Any) -> Any:
+        name = getattr(kernel, "py_func", kernel).__name__
+        if name in DECLARED:
+            raise ValueError(f"kernel {name!r} declares its signature twice")
+        DECLARED[name] = Declaration(kernel, arguments, result)
+        return kernel
+
+    return declare

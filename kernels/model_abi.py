@@ -39,13 +39,16 @@ Public API
     Convenience wrapper taking 1-D contiguous ``float64`` arrays; ``grad`` is overwritten.
 ``evaluate(address, data_ptr, theta, grad) -> (status, logp)``
     Like :func:`logp_grad` but maps "status 0 with a non-finite ``logp`` or gradient" to
-    status :data:`STATUS_NONFINITE`, the check every sampler applies.
+    status :data:`kernels.status.MODEL_NONFINITE`, the check every sampler applies.
+``Model(address, data)``
+    The two integers as one record, the form in which the samplers' kernels pass a model on.
 """
 
 from __future__ import annotations
 
 import ctypes
 import math
+from typing import NamedTuple
 
 import numpy as np
 from llvmlite import ir
@@ -54,11 +57,11 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from kernels.jit import JIT_DISABLED, njit
+from kernels.status import MODEL_NONFINITE, MODEL_OK
 
 __all__ = [
     "LOGP_GRAD_SIG",
-    "STATUS_OK",
-    "STATUS_NONFINITE",
+    "Model",
     "call_logp_grad",
     "logp_grad",
     "evaluate",
@@ -73,11 +76,14 @@ LOGP_GRAD_SIG = types.int64(
     types.voidptr,
 )
 
-#: The model evaluated successfully and its log density and gradient are finite.
-STATUS_OK = 0
-#: Returned by :func:`evaluate` when the model reported success but ``logp`` or a gradient
-#: component is NaN or infinite.
-STATUS_NONFINITE = -1000
+
+
+class Model(NamedTuple):
+    """A model as the samplers' kernels pass it on: its C function's address and its data
+    pointer (each a plain ``int64``, so that one compiled sampler serves every model)."""
+
+    address: int
+    data: int
 
 _CTYPES_PROTO = ctypes.CFUNCTYPE(
     ctypes.c_int64,
@@ -262,7 +268,8 @@ def evaluate(address: int, data_ptr: int, theta: np.ndarray, grad: np.ndarray) -
     """Evaluate the model and validate the result, as every sampler does.
 
     Calls :func:`logp_grad`; if the model returned status 0 but ``logp`` or any gradient
-    component is NaN/infinite, the status becomes :data:`STATUS_NONFINITE`. A non-zero status
+    component is NaN/infinite, the status becomes :data:`kernels.status.MODEL_NONFINITE`. A
+    non-zero status
     means "this point has zero density" to the samplers (a divergence inside a trajectory).
 
     Parameters
@@ -280,11 +287,11 @@ def evaluate(address: int, data_ptr: int, theta: np.ndarray, grad: np.ndarray) -
         Status (0 = finite density and gradient) and log density.
     """
     status, logp = logp_grad(address, data_ptr, theta, grad)
-    if status != 0:
+    if status != MODEL_OK:
         return status, logp
     if not math.isfinite(logp):
-        return STATUS_NONFINITE, logp
+        return MODEL_NONFINITE, logp
     for i in range(grad.shape[0]):
         if not math.isfinite(grad[i]):
-            return STATUS_NONFINITE, logp
+            return MODEL_NONFINITE, logp
     return status, logp

@@ -40,7 +40,7 @@ import math
 
 import numpy as np
 
-from kernels.jit import JIT_DISABLED, njit
+from kernels.jit import JIT_DISABLED, njit, signature
 
 __all__ = [
     "seed_streams",
@@ -147,6 +147,7 @@ def next_uint64(state: np.ndarray) -> np.uint64:
     return result
 
 
+@signature(lambda t: (t.rng,))
 @njit
 def uniform(state: np.ndarray) -> float:
     """Draw a uniform variate on ``[0, 1)`` with 53 random bits.

@@ -23,6 +23,7 @@ static (part of the compiled code).
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -178,23 +179,25 @@ class CompiledModel:
     logp_grad_address : address of ``int64 logp_grad(double* theta, double* grad,
         double* logp, void* data)``.
     data_pointer : the ``void* data`` to pass with it (this object keeps the memory alive); it
-        includes the kernel's workspace, so it serves one thread at a time: samplers running
-        chains on threads take :meth:`data_pointers` (one per chain).
+        includes the compiled function's workspace, so it serves one thread at a time: samplers
+        running chains on threads take :meth:`data_pointers` (one per chain).
+    logp_grad : the compiled function (:class:`autodiff.codegen.LogpGradKernel`).
     site_names, deterministic_names, observed_names : the model's sites by role.
     observed_data, constant_data : the data, by site name and by argument name.
     dims, coords : ArviZ dimension names per site (plates and event axes) and plate coordinates.
     """
 
-    def __init__(self, model, arguments: _Arguments, prototype, layout: ParamLayout, kernel):
+    def __init__(self, model, arguments: _Arguments, prototype, layout: ParamLayout, logp_grad):
         self.model = model
         self.arguments = arguments
         self.prototype = prototype
         self.layout = layout
         self.dim = layout.dim
-        self.kernel = kernel
-        self.data_pointer, self._keepalive = kernel.pack_data(arguments.data)
+        self.logp_grad = logp_grad
+        self.data_pointer, self._keepalive = logp_grad.pack_data(arguments.data)
         self._chain_pointers: tuple[list[int], list[np.ndarray]] = ([], [])
-        self.logp_grad_address = kernel.address
+        self._chain_pointers_lock = threading.Lock()
+        self.logp_grad_address = logp_grad.address
         sites = list(prototype.values())
         self.site_names = layout.names()
         self.deterministic_names = [s.name for s in sites if s.type == "deterministic"]
@@ -212,17 +215,21 @@ class CompiledModel:
 
     def data_pointers(self, n: int) -> list[int]:
         """``n`` data pointers for ``n`` threads evaluating at once (same data, one workspace
-        each); kept alive by this object."""
-        pointers, keepalive = self._chain_pointers
-        if len(pointers) < n:
-            pointers, keepalive = self.kernel.pack_data_for_chains(self.arguments.data, n)
-            self._chain_pointers = (pointers, keepalive)
+        each); kept alive by this object. Pointer ``k`` never changes once made, so a thread
+        may keep using it while another asks for more."""
+        with self._chain_pointers_lock:
+            pointers, keepalive = self._chain_pointers
+            if len(pointers) < n:
+                more, more_alive = self.logp_grad.pack_data_for_chains(self.arguments.data,
+                                                                        n - len(pointers))
+                pointers, keepalive = pointers + more, keepalive + more_alive
+                self._chain_pointers = (pointers, keepalive)
         return pointers[:n]
 
     # ---- densities ---------------------------------------------------------------------------
     def logp_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """Log density and gradient at ``theta`` through the compiled code."""
-        return self.kernel(np.asarray(theta, dtype=float), *self.arguments.data)
+        return self.logp_grad(np.asarray(theta, dtype=float), *self.arguments.data)
 
     def logp_and_grad_numpy(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """The same through the un-compiled NumPy path (for debugging)."""
@@ -481,5 +488,4 @@ def compile_model(model: Callable, *args: Any, **kwargs: Any) -> CompiledModel:
         return _log_density(model, arguments, layout, theta, data)[0]
 
     graph = autodiff.make_graph(autodiff.value_and_grad(logdensity))(theta0, *arguments.data)
-    kernel = compile_logp_grad(graph)
-    return CompiledModel(model, arguments, prototype, layout, kernel)
+    return CompiledModel(model, arguments, prototype, layout, compile_logp_grad(graph))

@@ -1,7 +1,8 @@
-r"""Hand-written compiled models implementing :class:`inference.mcmc.CompiledModelLike`.
+r"""Hand-written compiled models implementing :class:`inference.protocols.CompiledModelLike`.
 
 Each model is a Numba ``@cfunc`` with the model ABI of :mod:`kernels.model_abi`
-(``int64 logp_grad(double* theta, double* grad, double* logp, void* data)``), its data in a
+(``int64 logp_grad(double* theta, double* grad, double* logp, void* data)``; the Gaussian and
+NaN-region ones are those of :mod:`tests.cfunc_models`), its data in a
 NumPy array whose address is the ``data`` pointer, and NumPy implementations of ``constrain``
 and ``log_likelihood`` (vectorised over leading axes). They stand in for
 ``ppl.model.compile_model`` in the tests of :mod:`inference`.
@@ -26,6 +27,7 @@ from numba import carray, cfunc
 from scipy import stats
 
 from kernels.model_abi import LOGP_GRAD_SIG, logp_grad
+from tests.cfunc_models import gaussian_precision, normal_nan_region
 
 __all__ = [
     "HandModel",
@@ -44,24 +46,6 @@ _MU_SCALE = 5.0
 
 
 # ---------------------------------------------------------------------------------- cfuncs
-
-
-@cfunc(LOGP_GRAD_SIG, cache=True)
-def _gaussian_logp(theta, grad, logp, data):
-    """N(mean, P^-1); data = [d, mean (d), P (d*d)]."""
-    d = int(carray(data, (1,), np.float64)[0])
-    buf = carray(data, (1 + d + d * d,), np.float64)
-    t = carray(theta, (d,))
-    g = carray(grad, (d,))
-    s = 0.0
-    for i in range(d):
-        acc = 0.0
-        for j in range(d):
-            acc += buf[1 + d + i * d + j] * (t[j] - buf[1 + j])
-        g[i] = -acc
-        s += (t[i] - buf[1 + i]) * acc
-    logp[0] = -0.5 * s
-    return 0
 
 
 @cfunc(LOGP_GRAD_SIG, cache=True)
@@ -117,23 +101,6 @@ def _eight_schools_centered_logp(theta, grad, logp, data):
     g[0] = g_mu
     g[1] = g_log_tau
     logp[0] = lp
-    return 0
-
-
-@cfunc(LOGP_GRAD_SIG, cache=True)
-def _nan_region_logp(theta, grad, logp, data):
-    """Standard normal in d = data[0] dims; NaN log density where theta[0] > data[1]."""
-    head = carray(data, (2,), np.float64)
-    d = int(head[0])
-    t = carray(theta, (d,))
-    g = carray(grad, (d,))
-    s = 0.0
-    for i in range(d):
-        s += t[i] * t[i]
-        g[i] = -t[i]
-    logp[0] = -0.5 * s
-    if t[0] > head[1]:
-        logp[0] = math.nan
     return 0
 
 
@@ -194,7 +161,7 @@ class HandModel:
 class GaussianModel(HandModel):
     """``x ~ MultivariateNormal(mean, cov)``; one latent site ``x`` of shape ``(d,)``."""
 
-    _cfunc = _gaussian_logp
+    _cfunc = gaussian_precision
 
     def __init__(self, mean, cov) -> None:
         self.mean = np.asarray(mean, dtype=np.float64)
@@ -271,7 +238,7 @@ class EightSchoolsCentered(_EightSchools):
 class NaNRegionModel(HandModel):
     """Standard normal ``x`` in ``d`` dimensions with NaN log density where ``x[0] > bound``."""
 
-    _cfunc = _nan_region_logp
+    _cfunc = normal_nan_region
 
     def __init__(self, d: int = 2, bound: float = 1.0) -> None:
         super().__init__(np.array([float(d), float(bound)]), d)

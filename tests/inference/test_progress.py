@@ -12,6 +12,7 @@ import pytest
 import inference.mcmc as mcmc_module
 from inference import MCMC, NUTS
 from inference import progress as P
+from kernels import precompile
 from tests.inference.models import EightSchoolsCentered, GaussianModel
 
 pytestmark = pytest.mark.filterwarnings("ignore::inference.SamplingWarning")
@@ -124,7 +125,7 @@ def test_compiling_state_is_shown_first(monkeypatch):
             events.append(("close", chains[0].phase))
 
     monkeypatch.setattr(mcmc_module, "make_reporter", lambda progress_bar: Recorder())
-    monkeypatch.setattr(MCMC, "_driver_compiled", lambda self: False)
+    monkeypatch.setattr(precompile, "_driver_loaded", lambda: False)  # as on a first run
     _mcmc(num_warmup=150, num_samples=50, chunk_size=100).run(0)
     assert events[0] == ("start", "compiling")
     assert events[1:] == [

@@ -6,50 +6,20 @@ import warnings
 
 import numpy as np
 import pytest
-from numba import carray, cfunc
 
-from kernels import adaptation as A
-from kernels import adaptation_fisher as F
+from kernels import fisher_adaptation as F
 from kernels import rng
 from kernels import sampler as S
-from kernels.integrators import DIAG
-from kernels.model_abi import LOGP_GRAD_SIG, evaluate
-
-
-@cfunc(LOGP_GRAD_SIG, cache=True)
-def gaussian_precision(theta, grad, logp, data):
-    """N(mean, P^-1); data = [d, mean (d), P (d*d)]."""
-    head = carray(data, (1,), np.float64)
-    d = int(head[0])
-    buf = carray(data, (1 + d + d * d,), np.float64)
-    t = carray(theta, (d,))
-    g = carray(grad, (d,))
-    s = 0.0
-    for i in range(d):
-        acc = 0.0
-        for j in range(d):
-            acc += buf[1 + d + i * d + j] * (t[j] - buf[1 + j])
-        g[i] = -acc
-        s += (t[i] - buf[1 + i]) * acc
-    logp[0] = -0.5 * s
-    return 0
-
-
-@cfunc(LOGP_GRAD_SIG, cache=True)
-def flat(theta, grad, logp, data):
-    """Improper flat density on R^d, d = data[0]."""
-    head = carray(data, (1,), np.float64)
-    g = carray(grad, (int(head[0]),))
-    for i in range(g.shape[0]):
-        g[i] = 0.0
-    logp[0] = 0.0
-    return 0
-
-
-def _gauss_data(mean, prec):
-    d = len(mean)
-    return np.concatenate([[float(d)], np.asarray(mean, float), np.asarray(prec, float).ravel()])
-
+from kernels import stan_adaptation as A
+from kernels import step_size as Z
+from kernels.integrators import phase_point
+from kernels.metric import DIAG, Metric
+from kernels.model_abi import Model, evaluate
+from kernels.options import SamplerOptions
+from kernels.state import allocate_output, init_chain_state
+from kernels.status import CHAIN_OK, STEP_SIZE_TOO_LARGE, SamplerError
+from tests.cfunc_models import flat, gaussian_precision
+from tests.cfunc_models import gauss_data as _gauss_data
 
 # ----------------------------------------------------------------------------------------------
 # Windowed schedule. Expected windows are derived by hand from Stan's documented rule: after an
@@ -123,30 +93,28 @@ def test_windows_custom_buffers():
 
 
 def test_dual_averaging_converges_to_target_on_deterministic_curve():
-    da = np.zeros(A.DA_SIZE)
-    A.dual_averaging_init(da, 1.0)
-    assert da[A.DA_MU] == pytest.approx(math.log(10.0))
+    da = np.zeros(Z.DA_SIZE)
+    Z.dual_averaging_init(da, 1.0)
+    assert da[Z.DA_MU] == pytest.approx(math.log(10.0))
     eps = 1.0
     for _ in range(3000):
-        eps = A.dual_averaging_update(da, math.exp(-eps * eps), 0.8, 0.05, 0.75, 10.0)
+        eps = Z.dual_averaging_update(da, math.exp(-eps * eps), 0.8, 0.05, 0.75, 10.0)
     target = math.sqrt(-math.log(0.8))  # exp(-eps^2) = 0.8
-    assert A.dual_averaging_final(da, eps) == pytest.approx(target, rel=0.02)
-    A.dual_averaging_restart(da)
-    assert da[A.DA_COUNTER] == 0 and A.dual_averaging_final(da, 0.3) == 0.3
+    assert Z.dual_averaging_final(da, eps) == pytest.approx(target, rel=0.02)
+    Z.dual_averaging_restart(da)
+    assert da[Z.DA_COUNTER] == 0 and Z.dual_averaging_final(da, 0.3) == 0.3
 
 
 def test_dual_averaging_reaches_target_acceptance_with_nuts():
     d = 10
     data = _gauss_data(np.zeros(d), np.diag(1.0 / np.linspace(0.5, 2.0, d) ** 2))
-    cfg = S.SamplerConfig(num_warmup=1000, adapt_metric=False)
-    state = S.init_chain_state(
-        gaussian_precision.address, data.ctypes.data, np.full((4, d), 0.3), 3
-    )
-    out = S.allocate_output(4, 1000, d)
-    S.run(gaussian_precision.address, data.ctypes.data, cfg.arrays(), state, out, 0, 1000)
+    options = SamplerOptions(num_warmup=1000, adapt_mass_matrix=False)
+    state = init_chain_state(gaussian_precision.address, data.ctypes.data, np.full((4, d), 0.3), 3)
+    out = allocate_output(4, 1000, d)
+    S.run(gaussian_precision.address, data.ctypes.data, options.compile(), state, out, 0, 1000)
     # the average adaptation statistic converges to delta = 0.8
     assert abs(out.acceptance_rate[:, 300:].mean() - 0.8) < 0.03
-    np.testing.assert_allclose(state.step_size, np.exp(state.da[:, A.DA_X_BAR]))
+    np.testing.assert_allclose(state.step_size, np.exp(state.dual_averaging[:, Z.DA_X_BAR]))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -191,24 +159,15 @@ def test_welford_matches_numpy():
 # ----------------------------------------------------------------------------------------------
 
 
+def _unit_metric(d):
+    return Metric(DIAG, np.ones(d), np.empty((0, 0)), np.empty((0, 0)))
+
+
 def _one_step_delta_h(address, data, q, eps, state):
     g = np.empty_like(q)
     _, lp = evaluate(address, data.ctypes.data, q, g)
-    vec = np.zeros((4, len(q)))
-    return A._one_step_delta_h(
-        address,
-        data.ctypes.data,
-        DIAG,
-        np.ones(len(q)),
-        np.empty((0, 0)),
-        np.empty((0, 0)),
-        q,
-        g,
-        lp,
-        eps,
-        state,
-        vec,
-    )
+    return Z._one_step_energy_change(Model(address, data.ctypes.data), _unit_metric(len(q)), q,
+                                     g, lp, eps, state, phase_point(len(q)))
 
 
 def test_init_step_size_follows_stan_heuristic():
@@ -220,21 +179,9 @@ def test_init_step_size_follows_stan_heuristic():
     _, lp = evaluate(address, data.ctypes.data, q, g)
     state = rng.seed_streams(9, 1)[0]
     replay = state.copy()
-    eps, status = A.init_step_size(
-        address,
-        data.ctypes.data,
-        DIAG,
-        np.ones(d),
-        np.empty((0, 0)),
-        np.empty((0, 0)),
-        q,
-        g,
-        lp,
-        1.0,
-        state,
-        np.zeros((4, d)),
-    )
-    assert status == A.STATUS_OK
+    eps, status = Z.find_reasonable_step_size(Model(address, data.ctypes.data), _unit_metric(d),
+                                              q, g, lp, 1.0, state, phase_point(d))
+    assert status == CHAIN_OK
     k = math.log2(eps)
     assert k == round(k) and k < 0  # only halvings of the initial 1.0
     # replay the same stream: first probe, then one probe per trial step size
@@ -254,26 +201,15 @@ def test_init_step_size_flags_improper_posterior():
     q = np.zeros(2)
     g = np.empty(2)
     state = rng.seed_streams(1, 1)[0]
-    eps, status = A.init_step_size(
-        flat.address,
-        data.ctypes.data,
-        DIAG,
-        np.ones(2),
-        np.empty((0, 0)),
-        np.empty((0, 0)),
-        q,
-        g,
-        0.0,
-        1.0,
-        state,
-        np.zeros((4, 2)),
-    )
-    assert status == A.STATUS_STEP_SIZE_TOO_LARGE and eps > 1e7
-    cfg = S.SamplerConfig(num_warmup=100)
-    st = S.init_chain_state(flat.address, data.ctypes.data, np.zeros((2, 2)), 0)
-    out = S.allocate_output(2, 10, 2)
-    with pytest.raises(S.SamplerError, match="improper"):
-        S.run(flat.address, data.ctypes.data, cfg.arrays(warn=False), st, out, 0, 110)
+    eps, status = Z.find_reasonable_step_size(Model(flat.address, data.ctypes.data),
+                                              _unit_metric(2), q, g, 0.0, 1.0, state,
+                                              phase_point(2))
+    assert status == STEP_SIZE_TOO_LARGE and eps > 1e7
+    options = SamplerOptions(num_warmup=100)
+    st = init_chain_state(flat.address, data.ctypes.data, np.zeros((2, 2)), 0)
+    out = allocate_output(2, 10, 2)
+    with pytest.raises(SamplerError, match="improper"):
+        S.run(flat.address, data.ctypes.data, options.compile(warn=False), st, out, 0, 110)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -284,12 +220,12 @@ def test_init_step_size_flags_improper_posterior():
 def test_dense_metric_adaptation_recovers_covariance():
     cov = np.array([[1.0, 1.6, 0.2], [1.6, 4.0, -0.5], [0.2, -0.5, 1.0]])
     data = _gauss_data(np.zeros(3), np.linalg.inv(cov))
-    cfg = S.SamplerConfig(num_warmup=1000, metric="dense")
-    st = S.init_chain_state(
-        gaussian_precision.address, data.ctypes.data, np.full((2, 3), 0.1), 4, metric="dense"
+    options = SamplerOptions(num_warmup=1000, dense_mass=True)
+    st = init_chain_state(
+        gaussian_precision.address, data.ctypes.data, np.full((2, 3), 0.1), 4, dense_mass=True
     )
-    out = S.allocate_output(2, 1000, 3)
-    S.run(gaussian_precision.address, data.ctypes.data, cfg.arrays(), st, out, 0, 1000)
+    out = allocate_output(2, 1000, 3)
+    S.run(gaussian_precision.address, data.ctypes.data, options.compile(), st, out, 0, 1000)
     for c in range(2):
         np.testing.assert_allclose(st.inv_dense[c], cov, atol=0.25 * np.abs(cov).max())
         np.testing.assert_allclose(st.chol[c] @ st.chol[c].T, st.inv_dense[c], atol=1e-12)
@@ -298,16 +234,16 @@ def test_dense_metric_adaptation_recovers_covariance():
 def test_diag_metric_adaptation_recovers_scales():
     sd = np.logspace(-2, 2, 6)
     data = _gauss_data(np.zeros(6), np.diag(1 / sd**2))
-    cfg = S.SamplerConfig(num_warmup=1000)
-    st = S.init_chain_state(gaussian_precision.address, data.ctypes.data, np.full((2, 6), 0.01), 8)
-    out = S.allocate_output(2, 1000, 6)
-    S.run(gaussian_precision.address, data.ctypes.data, cfg.arrays(), st, out, 0, 1000)
+    options = SamplerOptions(num_warmup=1000)
+    st = init_chain_state(gaussian_precision.address, data.ctypes.data, np.full((2, 6), 0.01), 8)
+    out = allocate_output(2, 1000, 6)
+    S.run(gaussian_precision.address, data.ctypes.data, options.compile(), st, out, 0, 1000)
     np.testing.assert_allclose(st.inv_diag / sd**2, 1.0, atol=0.35)
     assert np.all(st.welford_count == 0)  # estimator restarted at the last window's end
 
 
 # ----------------------------------------------------------------------------------------------
-# nutpie's ("Fisher") diagonal estimator: kernels.adaptation_fisher
+# nutpie's ("Fisher") diagonal estimator: kernels.fisher_adaptation
 # ----------------------------------------------------------------------------------------------
 
 
@@ -341,13 +277,16 @@ def _fisher_state(d):
     return np.zeros(F.FISHER_N_COUNTS), np.zeros((F.FISHER_N_ROWS, d))
 
 
+def _driver_options(**changes):
+    return SamplerOptions(mass_matrix_adaptation="fisher", **changes).compile(warn=False)[0]
+
+
 def _fisher_adapt(counts, moments, inv, q, g, flag=A.COLLECT, before=None, da=None):
     """One fisher_adapt call without step-size adaptation; returns its 'search now' flag."""
     before = np.full_like(q, np.nan) if before is None else before  # NaN: the chain moved
-    da = np.zeros(A.DA_SIZE) if da is None else da
-    eps, search = F.fisher_adapt(
-        flag, before, False, inv, q, g, 0.5, 0.8, counts, moments, da, 0.8, 0.05, 0.75, 10.0
-    )
+    da = np.zeros(Z.DA_SIZE) if da is None else da
+    options = _driver_options(adapt_step_size=False)
+    eps, search = F.fisher_adapt(flag, options, before, inv, q, g, 0.8, 0.5, counts, moments, da)
     assert eps == 0.5
     return search
 
@@ -418,15 +357,13 @@ def test_fisher_adapt_step_size_and_switch():
         _fisher_adapt(counts, moments, np.ones(1), one([q]), one([-q]))
     _fisher_adapt(counts, moments, np.ones(1), one([8.0]), one([-8.0]), flag=A.COLLECT | F.SWITCH)
     assert counts[F.FG_COUNT] == 5 and counts[F.BG_COUNT] == 0
-    # dual averaging: the same update as kernels.adaptation's, from the same state
-    da = np.zeros(A.DA_SIZE)
-    A.dual_averaging_init(da, 0.5)
+    # dual averaging: the same update as kernels.step_size's, from the same state
+    da = np.zeros(Z.DA_SIZE)
+    Z.dual_averaging_init(da, 0.5)
     ref = da.copy()
-    eps, search = F.fisher_adapt(
-        A.COLLECT, one([np.nan]), True, np.ones(1), one([3.0]), one([-3.0]), 0.5, 0.6,
-        counts, moments, da, 0.8, 0.05, 0.75, 10.0,
-    )
-    assert not search and eps == A.dual_averaging_update(ref, 0.6, 0.8, 0.05, 0.75, 10.0)
+    eps, search = F.fisher_adapt(A.COLLECT, _driver_options(), one([np.nan]), np.ones(1),
+                                 one([3.0]), one([-3.0]), 0.6, 0.5, counts, moments, da)
+    assert not search and eps == Z.dual_averaging_update(ref, 0.6, 0.8, 0.05, 0.75, 10.0)
     np.testing.assert_array_equal(da, ref)
 
 
@@ -476,12 +413,14 @@ def test_fisher_schedule_edge_cases():
         F.fisher_schedule(100, window_growth=0.5)
 
 
-def _fisher_run(data, q0, num_warmup, **options):
-    cfg = S.SamplerConfig(num_warmup=num_warmup, metric_adaptation="fisher", **options)
+def _fisher_run(data, q0, num_warmup, **changes):
+    options = SamplerOptions(num_warmup=num_warmup, mass_matrix_adaptation="fisher", **changes)
     n, d = q0.shape
-    st = S.init_chain_state(gaussian_precision.address, data.ctypes.data, q0, 5)
-    out = S.allocate_output(n, 10, d)
-    S.run(gaussian_precision.address, data.ctypes.data, cfg.arrays(), st, out, 0, num_warmup)
+    st = init_chain_state(gaussian_precision.address, data.ctypes.data, q0, 5,
+                          inverse_mass_matrix=options.inverse_mass_matrix)
+    out = allocate_output(n, 10, d)
+    S.run(gaussian_precision.address, data.ctypes.data, options.compile(), st, out, 0,
+          num_warmup)
     return st
 
 
@@ -493,7 +432,7 @@ def test_fisher_initial_metric_from_the_gradient_at_the_initial_point():
     st = _fisher_run(data, q0, 1)
     np.testing.assert_allclose(st.inv_diag, 1.0 / np.abs(q0 @ prec), rtol=1e-14)
     assert (st.fisher_counts[:, F.FG_COUNT] >= 1).all()
-    st = _fisher_run(data, q0, 1, init_metric_from_gradient=False)
+    st = _fisher_run(data, q0, 1, inverse_mass_matrix=np.ones(3))  # the user's initial metric
     assert (st.inv_diag == 1.0).all()
 
 
@@ -507,7 +446,7 @@ def test_fisher_metric_adaptation_recovers_scales():
 
 
 def test_fisher_rejects_a_dense_metric_and_bad_modes():
-    with pytest.raises(ValueError, match="diagonal metric only"):
-        S.SamplerConfig(metric="dense", metric_adaptation="fisher").arrays()
-    with pytest.raises(ValueError, match="metric_adaptation"):
-        S.SamplerConfig(metric_adaptation="nutpie").arrays()
+    with pytest.raises(ValueError, match="diagonal mass matrix only"):
+        SamplerOptions(dense_mass=True, mass_matrix_adaptation="fisher")
+    with pytest.raises(ValueError, match="mass_matrix_adaptation"):
+        SamplerOptions(mass_matrix_adaptation="nutpie")

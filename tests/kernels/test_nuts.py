@@ -2,9 +2,10 @@
 
 The reference below is written from the description of Stan's recursive ``build_tree``
 (multinomial sampling, uniform inside subtrees and biased at the top level, the three U-turn
-checks per merge, divergence when H - H0 > max_delta_h), in the forward/backward bookkeeping of
-Stan rather than the build-order bookkeeping of ``kernels.nuts``. It uses plain Python loops in
-index order so that every floating-point operation happens in the same order as in the
+checks per merge, divergence when H - H0 > max_energy_error), in the forward/backward
+bookkeeping of Stan rather than the build-order bookkeeping of ``kernels.nuts_transition``. It
+uses plain Python loops in index order so that every floating-point operation happens in the
+same order as in the
 compiled kernel, and it draws from the same xoshiro stream (``kernels.rng``), so both must
 produce bit-identical states and statistics.
 """
@@ -13,56 +14,13 @@ import math
 
 import numpy as np
 import pytest
-from numba import carray, cfunc
 
-from kernels import nuts, rng
-from kernels.integrators import DENSE, DIAG, cholesky_lower
-from kernels.model_abi import LOGP_GRAD_SIG, evaluate
-
-
-@cfunc(LOGP_GRAD_SIG, cache=True)
-def gaussian_precision(theta, grad, logp, data):
-    """N(mean, P^-1); data = [d, mean (d), P (d*d)]."""
-    head = carray(data, (1,), np.float64)
-    d = int(head[0])
-    buf = carray(data, (1 + d + d * d,), np.float64)
-    t = carray(theta, (d,))
-    g = carray(grad, (d,))
-    s = 0.0
-    for i in range(d):
-        acc = 0.0
-        for j in range(d):
-            acc += buf[1 + d + i * d + j] * (t[j] - buf[1 + j])
-        g[i] = -acc
-        s += (t[i] - buf[1 + i]) * acc
-    logp[0] = -0.5 * s
-    return 0
-
-
-@cfunc(LOGP_GRAD_SIG, cache=True)
-def normal_with_hole(theta, grad, logp, data):
-    """Standard normal in d = data[0] dims, undefined (status 1) where theta[0] > data[1];
-    NaN log density where theta[1] < -data[1]."""
-    head = carray(data, (2,), np.float64)
-    d = int(head[0])
-    t = carray(theta, (d,))
-    g = carray(grad, (d,))
-    if t[0] > head[1]:
-        return 1
-    s = 0.0
-    for i in range(d):
-        s += t[i] * t[i]
-        g[i] = -t[i]
-    logp[0] = -0.5 * s
-    if d > 1 and t[1] < -head[1]:
-        logp[0] = math.nan
-    return 0
-
-
-def _gauss_data(mean, prec):
-    d = len(mean)
-    return np.concatenate([[float(d)], np.asarray(mean, float), np.asarray(prec, float).ravel()])
-
+from kernels import nuts_transition as nuts
+from kernels import rng
+from kernels.metric import DENSE, DIAG, Metric, cholesky_lower
+from kernels.model_abi import Model, evaluate
+from tests.cfunc_models import gauss_data as _gauss_data
+from tests.cfunc_models import gaussian_precision, normal_with_hole
 
 # ----------------------------------------------------------------------------------------------
 # Recursive reference NUTS (plain Python)
@@ -253,37 +211,22 @@ def _compare(address, data, q0, metric_kind, inv_diag, inv_dense, eps, max_depth
     status, lp_ref = evaluate(address, data.ctypes.data, q_ref, g_ref)
     assert status == 0
     q_it, g_it, lp_it = q_ref.copy(), g_ref.copy(), lp_ref
-    vec, tree, slot = nuts.nuts_workspace(d, max_depth)
+    work = nuts.nuts_workspace(d, max_depth)
+    model, metric = Model(address, data.ctypes.data), Metric(metric_kind, inv_diag, inv_dense, chol)
     depths = []
     divergent = 0
     for _ in range(n_trans):
         q_ref, g_ref, lp_ref, st_ref = ref.transition(q_ref, g_ref, lp_ref, eps, state_ref[0])
-        out = nuts.nuts_transition(
-            address,
-            data.ctypes.data,
-            metric_kind,
-            inv_diag,
-            inv_dense,
-            chol,
-            q_it,
-            g_it,
-            lp_it,
-            eps,
-            max_depth,
-            1000.0,
-            state_it[0],
-            vec,
-            tree,
-            slot,
-        )
-        lp_it = out[0]
+        out = nuts.nuts_transition(model, metric, q_it, g_it, lp_it, eps, max_depth, 1000.0,
+                                   state_it[0], work)
+        lp_it = out.lp
         assert np.array_equal(q_it, q_ref)
         assert np.array_equal(g_it, g_ref)
         assert lp_it == lp_ref
         assert tuple(out[1:]) == st_ref
         assert np.array_equal(state_it, state_ref)
-        depths.append(out[2])
-        divergent += out[4]
+        depths.append(out.tree_depth)
+        divergent += out.diverging
     return np.array(depths), divergent
 
 
@@ -357,33 +300,18 @@ def test_transition_reports_divergence_at_model_failure():
     q = np.array([0.1, 0.0])
     g = np.empty(2)
     _, lp = evaluate(normal_with_hole.address, data.ctypes.data, q, g)
-    vec, tree, slot = nuts.nuts_workspace(2, 10)
+    work = nuts.nuts_workspace(2, 10)
     state = rng.seed_streams(0, 1)
+    model = Model(normal_with_hole.address, data.ctypes.data)
+    metric = Metric(DIAG, np.ones(2), np.empty((0, 0)), np.empty((0, 0)))
     n_div = 0
     for _ in range(50):
-        out = nuts.nuts_transition(
-            normal_with_hole.address,
-            data.ctypes.data,
-            DIAG,
-            np.ones(2),
-            np.empty((0, 0)),
-            np.empty((0, 0)),
-            q,
-            g,
-            lp,
-            1.0,
-            10,
-            1000.0,
-            state[0],
-            vec,
-            tree,
-            slot,
-        )
-        lp = out[0]
-        n_div += out[4]
+        out = nuts.nuts_transition(model, metric, q, g, lp, 1.0, 10, 1000.0, state[0], work)
+        lp = out.lp
+        n_div += out.diverging
         assert math.isfinite(lp) and q[0] <= 0.2
-        if out[4]:
-            assert out[7] == math.inf  # the failed leaf has infinite energy error
+        if out.diverging:
+            assert out.max_energy_error == math.inf  # the failed leaf has infinite energy error
     assert n_div > 0
 
 

@@ -3,9 +3,9 @@
 Each check runs in fresh Python processes on an empty temporary Numba cache, because what is
 tested is what happens on a machine's first run:
 
-* the signatures that kernels.precompile derives are the ones the driver calls its kernels
-  with (otherwise the driver would compile every kernel again beside the precompiled ones, and
-  each dispatcher would end up with two signatures);
+* the signatures declared beside the kernels (kernels.jit.signature) are the ones the driver
+  calls its kernels with (otherwise the driver would compile every kernel again beside the
+  precompiled ones, and each dispatcher would end up with two signatures);
 * the helper's kernels and entries are loaded from the cache the helper wrote, not compiled
   again;
 * the two processes never compile the same function at the same time (Numba's per-function
@@ -30,7 +30,8 @@ pytestmark = pytest.mark.slow
 
 _FIRST_RUN = """
 import json
-from kernels import entries as E, precompile as P
+from kernels import precompile as P
+from kernels.jit import DECLARED
 before = P.driver_is_cached()
 import ppl, ppl.distributions as dist
 from inference import MCMC, NUTS
@@ -40,13 +41,15 @@ def model():
 
 mcmc = MCMC(NUTS(model), num_warmup=30, num_samples=30, num_chains=2, progress_bar=False)
 mcmc.run(0)
-sigs, dispatchers = P.signatures(), P._dispatchers()
+names = (*P.SHARED_KERNELS, *P.HELPER_KERNELS, *P.HELPER_ENTRIES, *P.LOCAL_KERNELS, P.DRIVER)
+sigs = {n: P.signature_of(n) for n in names}
+kernel = {n: DECLARED[n].kernel for n in names}
 print(json.dumps({
     "before": before,
     "after": P.driver_is_cached(),
-    "mismatched": [n for n, d in dispatchers.items() if d.signatures != [sigs[n]]],
-    "helper_loaded": [n for n in P.HELPER_KERNELS if dispatchers[n]._cache_hits[sigs[n]] == 1],
-    "entries_loaded": [n for n in P.HELPER_ENTRIES if E._compiled[n].cache_hits == 1],
+    "mismatched": [n for n in names if kernel[n].signatures != [sigs[n]]],
+    "helper_loaded": [n for n in P.HELPER_KERNELS if kernel[n]._cache_hits[sigs[n]] == 1],
+    "entries_loaded": [n for n in P.HELPER_ENTRIES if kernel[n]._cache_hits[sigs[n]] == 1],
 }))
 """
 
@@ -65,7 +68,7 @@ GROUPS = {
     "helper_kernels": lambda: P.compile_kernels(P.HELPER_KERNELS),
     "local": lambda: P.compile_kernels(P.LOCAL_KERNELS),
     "entries": lambda: P.compile_entries(P.HELPER_ENTRIES),
-    "driver": lambda: P.compile_kernels(("advance_chain",)),
+    "driver": lambda: P.compile_kernels((P.DRIVER,)),
 }
 *before, recorded = sys.argv[1:]
 for group in before:
@@ -90,14 +93,14 @@ from kernels import precompile as P
 import ppl, ppl.distributions as dist
 from inference import MCMC, NUTS
 
-handles = []
-start = P.start
+helpers = []
+start = P._start_helper
 
 def recording_start():
-    handles.append(start())
-    return handles[-1]
+    helpers.append(start())
+    return helpers[-1]
 
-P.start = recording_start
+P._start_helper = recording_start
 
 def broken():
     ppl.sample("x", dist.Normal(0.0, undefined_scale))  # NameError while the model compiles
@@ -107,8 +110,8 @@ try:
     error = None
 except NameError as err:
     error = str(err)
-print(json.dumps({"error": error, "started": handles[0] is not None,
-                  "helper_exit": handles[0].helper.poll() if handles[0] else None}))
+print(json.dumps({"error": error, "started": helpers[0] is not None,
+                  "helper_exit": helpers[0].poll() if helpers[0] else None}))
 """
 
 
@@ -151,9 +154,8 @@ def test_the_two_processes_compile_disjoint_sets_of_functions(tmp_path):
     # a model kernel (compiled by the calling process while the helper runs) calls kernels of
     # kernels.cached_numpy, special, graph_ops, blas and pointers: none may be the helper's
     helper_modules = {name.rsplit(".", 1)[0] for name in helper_kernels | entries}
-    assert helper_modules <= {"kernels.nuts", "kernels.adaptation", "kernels.adaptation_fisher",
-                              "kernels.entries", "kernels.sampler", "kernels.integrators"}, (
-        helper_modules)
+    assert helper_modules <= {"kernels.nuts_transition", "kernels.stan_adaptation",
+                              "kernels.fisher_adaptation", "kernels.step_size"}, helper_modules
 
 
 def test_an_abandoned_first_run_leaves_no_helper_behind(tmp_path):

@@ -9,73 +9,17 @@ import textwrap
 import numba
 import numpy as np
 import pytest
-from numba import carray, cfunc
 
 from kernels import rng
 from kernels import sampler as S
-from kernels.adaptation_fisher import N_UPDATES
+from kernels.fisher_adaptation import N_UPDATES
 from kernels.jit import JIT_DISABLED
-from kernels.model_abi import LOGP_GRAD_SIG
+from kernels.options import SamplerOptions
+from kernels.state import allocate_output, init_chain_state, random_initial_points
+from tests.cfunc_models import diag_normal, gaussian_precision, normal_nan_region
+from tests.cfunc_models import gauss_data as _gauss_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-@cfunc(LOGP_GRAD_SIG, cache=True)
-def gaussian_precision(theta, grad, logp, data):
-    """N(mean, P^-1); data = [d, mean (d), P (d*d)]."""
-    head = carray(data, (1,), np.float64)
-    d = int(head[0])
-    buf = carray(data, (1 + d + d * d,), np.float64)
-    t = carray(theta, (d,))
-    g = carray(grad, (d,))
-    s = 0.0
-    for i in range(d):
-        acc = 0.0
-        for j in range(d):
-            acc += buf[1 + d + i * d + j] * (t[j] - buf[1 + j])
-        g[i] = -acc
-        s += (t[i] - buf[1 + i]) * acc
-    logp[0] = -0.5 * s
-    return 0
-
-
-@cfunc(LOGP_GRAD_SIG, cache=True)
-def diag_normal(theta, grad, logp, data):
-    """Independent normals N(0, sd_i^2); data = [d, sd (d)]."""
-    head = carray(data, (1,), np.float64)
-    d = int(head[0])
-    sd = carray(data, (1 + d,), np.float64)
-    t = carray(theta, (d,))
-    g = carray(grad, (d,))
-    s = 0.0
-    for i in range(d):
-        z = t[i] / sd[1 + i]
-        s += z * z
-        g[i] = -z / sd[1 + i]
-    logp[0] = -0.5 * s
-    return 0
-
-
-@cfunc(LOGP_GRAD_SIG, cache=True)
-def normal_nan_region(theta, grad, logp, data):
-    """Standard normal in d = data[0] dims whose log density is NaN where theta[0] > data[1]."""
-    head = carray(data, (2,), np.float64)
-    d = int(head[0])
-    t = carray(theta, (d,))
-    g = carray(grad, (d,))
-    s = 0.0
-    for i in range(d):
-        s += t[i] * t[i]
-        g[i] = -t[i]
-    logp[0] = -0.5 * s
-    if t[0] > head[1]:
-        logp[0] = math.nan
-    return 0
-
-
-def _gauss_data(mean, prec):
-    d = len(mean)
-    return np.concatenate([[float(d)], np.asarray(mean, float), np.asarray(prec, float).ravel()])
 
 
 def _sample(
@@ -88,19 +32,17 @@ def _sample(
     seed=1,
     init=None,
     chunks=None,
-    step_size=1.0,
-    **options,
+    **changes,
 ):
-    cfg = S.SamplerConfig(num_warmup=num_warmup, **options)
-    arrays = cfg.arrays(warn=False)
+    options = SamplerOptions(num_warmup=num_warmup, **changes)
+    compiled = options.compile(warn=False)
     q0 = np.full((n_chains, dim), 0.1) if init is None else init
-    state = S.init_chain_state(
-        address, data.ctypes.data, q0, seed, metric=cfg.metric, step_size=step_size
-    )
-    out = S.allocate_output(n_chains, num_samples, dim)
+    state = init_chain_state(address, data.ctypes.data, q0, seed, dense_mass=options.dense_mass,
+                             step_size=options.step_size)
+    out = allocate_output(n_chains, num_samples, dim)
     bounds = chunks or [0, num_warmup + num_samples]
     for a, b in zip(bounds[:-1], bounds[1:]):
-        S.run(address, data.ctypes.data, arrays, state, out, a, b, out_offset=num_warmup)
+        S.run(address, data.ctypes.data, compiled, state, out, a, b, out_offset=num_warmup)
     return state, out
 
 
@@ -121,7 +63,7 @@ def _check_moments(draws, mean, var):
 
 
 def _outputs_equal(a, b):
-    return all(np.array_equal(x, y, equal_nan=True) for x, y in zip(a.arrays(), b.arrays()))
+    return all(np.array_equal(x, y, equal_nan=True) for x, y in zip(a, b))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -139,7 +81,7 @@ def test_compiled_once_for_two_models():
         n_chains=3,
         num_warmup=50,
         num_samples=20,
-        metric="dense",
+        dense_mass=True,
     )
     _sample(
         gaussian_precision.address,
@@ -149,6 +91,7 @@ def test_compiled_once_for_two_models():
         num_warmup=0,
         num_samples=20,
         algorithm="hmc",
+        num_steps=10,
     )
     assert len(S.advance_chain.signatures) == 1
 
@@ -158,7 +101,8 @@ def test_same_draws_on_one_or_two_threads_and_any_chain_order(adaptation):
     d = 10
     data = np.concatenate([[float(d)], np.linspace(0.5, 3.0, d)])
     init = np.random.default_rng(0).normal(size=(4, d))
-    opts = {"init": init, "num_warmup": 150, "num_samples": 100, "metric_adaptation": adaptation}
+    opts = {"init": init, "num_warmup": 150, "num_samples": 100,
+            "mass_matrix_adaptation": adaptation}
     n_threads = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
@@ -168,17 +112,18 @@ def test_same_draws_on_one_or_two_threads_and_any_chain_order(adaptation):
     finally:
         numba.set_num_threads(n_threads)
     assert _outputs_equal(out1, out2)
-    assert all(np.array_equal(a, b) for a, b in zip(st1.arrays(), st2.arrays()))
+    assert all(np.array_equal(a, b) for a, b in zip(st1, st2))
 
     # chains in another order: chain k of the permuted run is chain perm[k] of the first run
     perm = np.array([2, 0, 3, 1])
-    cfg = S.SamplerConfig(num_warmup=150, metric_adaptation=adaptation)
-    state = S.init_chain_state(
+    options = SamplerOptions(num_warmup=150, mass_matrix_adaptation=adaptation)
+    state = init_chain_state(
         diag_normal.address, data.ctypes.data, init[perm], 0, rng=rng.seed_streams(1, 4)[perm]
     )
-    out = S.allocate_output(4, 100, d)
-    S.run(diag_normal.address, data.ctypes.data, cfg.arrays(), state, out, 0, 250, out_offset=150)
-    for a, b in zip(out.arrays(), out1.arrays()):
+    out = allocate_output(4, 100, d)
+    S.run(diag_normal.address, data.ctypes.data, options.compile(), state, out, 0, 250,
+          out_offset=150)
+    for a, b in zip(out, out1):
         assert np.array_equal(a, b[perm])
 
 
@@ -198,7 +143,7 @@ def test_chunked_run_equals_single_call():
         chunks=[0, 1, 74, 75, 99, 100, 199, 200, 260, 300],
     )
     assert _outputs_equal(single[1], chunked[1])
-    assert all(np.array_equal(a, b) for a, b in zip(single[0].arrays(), chunked[0].arrays()))
+    assert all(np.array_equal(a, b) for a, b in zip(single[0], chunked[0]))
 
 
 def test_chunked_run_equals_single_call_fisher():
@@ -206,12 +151,13 @@ def test_chunked_run_equals_single_call_fisher():
     # of the step-size-only window (170 of 200)
     d = 3
     data = _gauss_data([1.0, 0.0, -1.0], np.array([[1.0, 0.3, 0.0], [0.3, 4.0, 0.0], [0, 0, 0.25]]))
-    opts = {"n_chains": 2, "num_warmup": 200, "num_samples": 100, "metric_adaptation": "fisher"}
+    opts = {"n_chains": 2, "num_warmup": 200, "num_samples": 100,
+            "mass_matrix_adaptation": "fisher"}
     single = _sample(gaussian_precision.address, data, d, **opts)
     chunks = [0, 1, 2, 8, 9, 19, 57, 58, 169, 170, 171, 199, 200, 260, 300]
     chunked = _sample(gaussian_precision.address, data, d, chunks=chunks, **opts)
     assert _outputs_equal(single[1], chunked[1])
-    assert all(np.array_equal(a, b) for a, b in zip(single[0].arrays(), chunked[0].arrays()))
+    assert all(np.array_equal(a, b) for a, b in zip(single[0], chunked[0]))
     assert single[0].fisher_counts[:, N_UPDATES].min() > 100  # the Fisher path did run
 
 
@@ -220,7 +166,7 @@ def test_posterior_ill_scaled_gaussian_fisher():
     # be right within Monte Carlo error
     sd = np.logspace(-3, 3, 7)
     data = np.concatenate([[7.0], sd])
-    opts = {"seed": 6, "init": np.full((4, 7), 0.001), "metric_adaptation": "fisher"}
+    opts = {"seed": 6, "init": np.full((4, 7), 0.001), "mass_matrix_adaptation": "fisher"}
     state, out = _sample(diag_normal.address, data, 7, **opts)
     _check_moments(out.draws, np.zeros(7), sd**2)
     np.testing.assert_allclose(state.inv_diag / sd**2, 1.0, rtol=1e-8)
@@ -233,8 +179,8 @@ def test_posterior_correlated_2d_gaussian():
     cov = np.array([[1.0, 1.8], [1.8, 4.0]])  # correlation 0.9
     mean = np.array([1.0, -2.0])
     data = _gauss_data(mean, np.linalg.inv(cov))
-    for metric in ("diag", "dense"):
-        _, out = _sample(gaussian_precision.address, data, 2, seed=3, metric=metric)
+    for dense_mass in (False, True):
+        _, out = _sample(gaussian_precision.address, data, 2, seed=3, dense_mass=dense_mass)
         assert not out.diverging.any()
         _check_moments(out.draws, mean, np.diag(cov))
         x = out.draws.reshape(-1, 2)
@@ -263,9 +209,9 @@ def test_static_hmc_posterior(adaptation):
         2,
         seed=7,
         algorithm="hmc",
-        hmc_trajectory_length=2.0,
+        trajectory_length=2.0,
         jitter=0.2,
-        metric_adaptation=adaptation,
+        mass_matrix_adaptation=adaptation,
     )
     _check_moments(out.draws, np.zeros(2), np.diag(cov))
     assert (out.tree_depth == 0).all() and not out.reached_max_treedepth.any()
@@ -295,7 +241,7 @@ def test_max_treedepth_reported():
         num_warmup=0,
         num_samples=50,
         adapt_step_size=False,
-        max_depth=3,
+        max_tree_depth=3,
         step_size=0.05,
     )
     # a U-turn needs ~pi / 0.05 steps, far more than 2**3 - 1
@@ -309,7 +255,7 @@ def test_max_treedepth_reported():
         num_warmup=0,
         num_samples=50,
         adapt_step_size=False,
-        max_depth=10,
+        max_tree_depth=10,
         step_size=0.5,
     )
     assert np.array_equal(out.reached_max_treedepth, out.tree_depth == 10)
@@ -320,12 +266,12 @@ def test_random_initial_points_and_bad_init():
     data = np.array([2.0, 0.5])
     streams = rng.seed_streams(0, 3)
     pos = np.empty((3, 2))
-    tries = S.random_initial_points(
+    tries = random_initial_points(
         normal_nan_region.address, data.ctypes.data, streams, pos, 2.0, 100
     )
     assert (tries >= 1).all() and (pos[:, 0] <= 0.5).all() and (np.abs(pos) < 2).all()
     with pytest.raises(ValueError, match="chain 1"):
-        S.init_chain_state(
+        init_chain_state(
             normal_nan_region.address, data.ctypes.data, np.array([[0.0, 0.0], [1.0, 0.0]]), 0
         )
 
@@ -343,6 +289,8 @@ def test_pure_python_path_gives_identical_draws():
         from kernels.model_abi import LOGP_GRAD_SIG
         from kernels import sampler as S
         from kernels.jit import JIT_DISABLED
+        from kernels.options import SamplerOptions
+        from kernels.state import allocate_output, init_chain_state
         assert JIT_DISABLED
 
         @cfunc(LOGP_GRAD_SIG)
@@ -361,10 +309,10 @@ def test_pure_python_path_gives_identical_draws():
             return 0
 
         data = np.array([2.0, 0.5, -0.5, 2.0, 0.6, 0.6, 1.0])
-        cfg = S.SamplerConfig(num_warmup=30)
-        st = S.init_chain_state(model.address, data.ctypes.data, np.full((2, 2), 0.1), 4)
-        out = S.allocate_output(2, 10, 2)
-        S.run(model.address, data.ctypes.data, cfg.arrays(warn=False), st, out, 0, 40, 30)
+        options = SamplerOptions(num_warmup=30)
+        st = init_chain_state(model.address, data.ctypes.data, np.full((2, 2), 0.1), 4)
+        out = allocate_output(2, 10, 2)
+        S.run(model.address, data.ctypes.data, options.compile(warn=False), st, out, 0, 40, 30)
         np.save(sys.argv[1], out.draws)
         """
     )

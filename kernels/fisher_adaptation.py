@@ -4,7 +4,7 @@ This is the adaptation of nutpie / nuts-rs (``pymc-devs/nuts-rs`` @5332136:
 ``src/adapt_strategy.rs``, ``src/transform/adapt/diagonal.rs``, ``src/transform/diagonal.rs``,
 ``src/math/cpu_math.rs``, ``src/stepsize/adapt.rs``), the "diagonal Fisher" preconditioner of
 Seyboldt, Carlson & Carpenter (2026). :mod:`kernels.sampler` selects it instead of Stan's
-windowed adaptation (:mod:`kernels.adaptation`) with ``int_cfg[CFG_METRIC_ADAPTATION]``.
+windowed adaptation (:mod:`kernels.stan_adaptation`) when ``mass_matrix_adaptation="fisher"``.
 
 The estimator
     For a diagonal affine map :math:`x = \mu + \sigma \odot z`, the Fisher divergence between the
@@ -57,9 +57,10 @@ The schedule (:func:`fisher_schedule`)
     iterations 379-849, and 850-999 adapt the step size only.
 
 Step size (nuts-rs ``GlobalStrategy::adapt`` and ``stepsize/adapt.rs``)
-    Dual averaging (:mod:`kernels.adaptation`) runs through the whole warmup and is restarted
+    Dual averaging (:mod:`kernels.step_size`) runs through the whole warmup and is restarted
     only once: at the first metric update :mod:`kernels.sampler` runs the step-size search
-    (:func:`kernels.adaptation.init_step_size`) from the current point with the new metric, and
+    (:func:`kernels.step_size.find_reasonable_step_size`) from the current point with the new
+    metric, and
     sets :math:`\mu = \log(10\epsilon)`. It is *not* restarted at switches (unlike Stan's
     window ends). The final step size is
     :math:`e^{\bar x}` (nuts-rs ``use_best_guess``). Differences from nuts-rs: the step-size
@@ -88,8 +89,9 @@ import math
 
 import numpy as np
 
-from kernels.adaptation import COLLECT, dual_averaging_update, welford_add_diag
-from kernels.jit import njit
+from kernels.jit import njit, signature
+from kernels.stan_adaptation import COLLECT, welford_add_diag
+from kernels.step_size import dual_averaging_update
 
 __all__ = [
     "SWITCH",
@@ -173,9 +175,10 @@ def fisher_schedule(
     Returns
     -------
     numpy.ndarray
-        ``int8`` array of length ``num_warmup``. Bit :data:`kernels.adaptation.COLLECT`: add the
-        draw to both estimators and update the metric from the foreground (every iteration
-        before the final step-size window); bit :data:`SWITCH`: then switch estimators.
+        ``int8`` array of length ``num_warmup``. Bit :data:`kernels.stan_adaptation.COLLECT`:
+        add the draw to both estimators and update the metric from the foreground (every
+        iteration before the final step-size window); bit :data:`SWITCH`: then switch
+        estimators.
 
     Examples
     --------
@@ -244,6 +247,7 @@ def fisher_inv_metric(var_q: np.ndarray, var_g: np.ndarray, inv_diag: np.ndarray
             inv_diag[i] = min(max(ratio, FISHER_LOWER), FISHER_UPPER)
 
 
+@signature(lambda t: (t.vector, t.vector))
 @njit
 def fisher_init_metric(grad: np.ndarray, inv_diag: np.ndarray) -> None:
     r"""Initial metric :math:`M^{-1}_{ii} = 1/|\nabla_i\log\pi(x_0)|` (clamped; 1 if not finite).
@@ -261,6 +265,7 @@ def fisher_init_metric(grad: np.ndarray, inv_diag: np.ndarray) -> None:
         inv_diag[i] = 1.0 / a if math.isfinite(a) else 1.0
 
 
+@signature(lambda t: (t.row.fisher_counts, t.row.fisher_moments, t.vector, t.vector))
 @njit
 def fisher_add(counts: np.ndarray, moments: np.ndarray, q: np.ndarray, g: np.ndarray) -> None:
     """Add the draw ``q`` and its gradient ``g`` to the foreground and background estimators."""
@@ -286,33 +291,32 @@ def fisher_switch(counts: np.ndarray, moments: np.ndarray) -> None:
     counts[BG_COUNT] = 0.0
 
 
+@signature(lambda t: (t.schedule_flag, t.options, t.vector, t.vector, t.vector, t.vector, t.f8,
+                     t.f8, t.row.fisher_counts, t.row.fisher_moments, t.row.dual_averaging))
 @njit
 def fisher_adapt(
     flag: int,
+    options,
     before: np.ndarray,
-    adapt_step: bool,
     inv_diag: np.ndarray,
     q: np.ndarray,
     g: np.ndarray,
-    step_size: float,
     accept_stat: float,
+    step_size: float,
     counts: np.ndarray,
     moments: np.ndarray,
     da: np.ndarray,
-    delta: float,
-    gamma: float,
-    kappa: float,
-    t0: float,
 ) -> tuple[float, bool]:
     """One chain's adaptation after a warmup transition from ``before`` to ``q``.
 
-    With ``flag`` bit :data:`kernels.adaptation.COLLECT`: adds the draw ``q`` and its gradient
-    ``g`` to both estimators if the chain moved (``q != before``), switches them if ``flag``
-    has :data:`SWITCH`, and recomputes ``inv_diag`` from the foreground if it holds at least
+    With ``flag`` bit :data:`kernels.stan_adaptation.COLLECT`: adds the draw ``q`` and its
+    gradient ``g`` to both estimators if the chain moved (``q != before``), switches them if
+    ``flag`` has :data:`SWITCH`, and recomputes ``inv_diag`` from the foreground if it holds at least
     :data:`FISHER_MIN_COUNT` draws. After the first metric update the caller must search a step
     size for the new metric and restart dual averaging there (nuts-rs ``GlobalStrategy::adapt``
     runs ``step_size.init`` at the first change); every other iteration makes a dual-averaging
-    update here (if ``adapt_step``).
+    update here (if ``options.adapt_step_size``; ``options`` is the driver's
+    :class:`kernels.options.DriverOptions`).
 
     Returns
     -------
@@ -333,6 +337,7 @@ def fisher_adapt(
             counts[N_UPDATES] += 1.0
             if counts[N_UPDATES] == 1.0:
                 return step_size, True
-    if adapt_step:
-        step_size = dual_averaging_update(da, accept_stat, delta, gamma, kappa, t0)
+    if options.adapt_step_size:
+        step_size = dual_averaging_update(da, accept_stat, options.target_accept_prob,
+                                          options.gamma, options.kappa, options.t0)
     return step_size, False

@@ -1,24 +1,16 @@
-r"""Stan's warmup: dual-averaging step size, Welford metric estimates, windowed schedule.
+r"""Stan's warmup: Welford estimates of the mass matrix in a windowed schedule, in one call.
 
 Everything here follows Stan (``stepsize_adaptation.hpp``, ``windowed_adaptation.hpp``,
-``var_adaptation.hpp``, ``covar_adaptation.hpp``, ``base_hmc::init_stepsize``; Stan Reference
+``var_adaptation.hpp``, ``covar_adaptation.hpp``; Stan Reference
 Manual, "HMC algorithm parameters" / "Automatic parameter tuning"), itself based on Hoffman &
 Gelman (2014, JMLR 15:1593, section 3.2: Nesterov's dual averaging for the step size) and
-Betancourt (2017, arXiv:1701.02434).
+Betancourt (2017, arXiv:1701.02434). The step size is tuned by :mod:`kernels.step_size`.
 
-Dual averaging (one chain's ``da`` row: ``[counter, s_bar, x_bar, mu]``)
-    :func:`dual_averaging_update` does, with adaptation statistic :math:`a` capped at 1,
-    ``counter += 1``; :math:`\eta = 1/(\text{counter} + t_0)`;
-    :math:`\bar s \leftarrow (1-\eta)\bar s + \eta(\delta - a)`;
-    :math:`x = \mu - \bar s\sqrt{\text{counter}}/\gamma`;
-    :math:`\bar x \leftarrow (1 - \text{counter}^{-\kappa})\bar x + \text{counter}^{-\kappa} x`;
-    returns :math:`\epsilon = e^x`. Stan's constants: :math:`\delta = 0.8`, :math:`\gamma = 0.05`,
-    :math:`\kappa = 0.75`, :math:`t_0 = 10`. :math:`\mu = \log(10\,\epsilon_{init})` at the
-    start (``epsilon_init`` = the user's initial step size, set *before* the initial step-size
-    search, as Stan's services do) and :math:`\mu = \log(10\,\epsilon)` after every metric
-    update, each time followed by :func:`dual_averaging_restart` (``counter = s_bar = x_bar =
-    0``). At the end of warmup the step size becomes :math:`e^{\bar x}`
-    (:func:`dual_averaging_final`).
+One warmup iteration (:func:`stan_adapt`, Stan's ``adapt_diag_e_nuts::transition``)
+    A dual-averaging update of the step size; the draw enters the chain's Welford estimator
+    (:class:`Welford`) when the schedule says so; at the end of a slow window the regularised
+    variance (or covariance, with its Cholesky factor) becomes the inverse metric, the estimator
+    restarts, and the caller searches a new step size and restarts dual averaging from it.
 
 Welford estimators
     :func:`welford_add_diag` / :func:`welford_add_dense` keep a running mean and sum of squared
@@ -43,7 +35,8 @@ Windowed schedule (:func:`warmup_schedule`)
     ``term_buffer`` iterations begins. For ``num_warmup = 1000`` (75/25/50) the windows are
     ``[75, 100), [100, 150), [150, 250), [250, 450), [450, 950)`` and ``[950, 1000)`` is the
     terminal buffer. At the end of each window the metric is updated, the step size is
-    re-initialised with :func:`init_step_size` and dual averaging restarts.
+    re-initialised with :func:`kernels.step_size.find_reasonable_step_size` and dual averaging
+    restarts.
 
     *Deliberate differences from Stan's C++* (its behaviour there is not the documented one):
     (1) in the 15/75/10 fallback Stan's ``set_window_params`` does not call ``restart()``, so the
@@ -53,42 +46,25 @@ Windowed schedule (:func:`warmup_schedule`)
     regularise the old metric to :math:`10^{-3} I`; Stan PR #3037). (3) When no dual-averaging
     update happened since the last restart (``term_buffer = 0``), the final step size stays the
     current one instead of :math:`e^0 = 1` (Stan issue #3023).
-
-Step-size initialisation (:func:`init_step_size`, Stan's ``init_stepsize``)
-    From the current point: draw a momentum, take one leapfrog step, :math:`\Delta = H_0 - h`;
-    direction = up if :math:`\Delta > \log 0.8` else down. Then repeat: fresh momentum, one
-    step with the current :math:`\epsilon`; stop once :math:`\Delta` has crossed
-    :math:`\log 0.8`, otherwise double (up) or halve (down) :math:`\epsilon`. Fails when
-    :math:`\epsilon > 10^7` (improper posterior) or :math:`\epsilon = 0`.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
-from kernels.integrators import hamiltonian, leapfrog, sample_momentum, velocity
-from kernels.jit import njit
+from kernels.jit import njit, signature
+from kernels.metric import DENSE, Metric, cholesky_lower
+from kernels.status import CHAIN_OK, METRIC_NONFINITE, METRIC_NOT_PD
+from kernels.step_size import dual_averaging_update
 
 __all__ = [
-    "DA_SIZE",
-    "DA_COUNTER",
-    "DA_S_BAR",
-    "DA_X_BAR",
-    "DA_MU",
     "COLLECT",
     "WINDOW_END",
-    "STATUS_OK",
-    "STATUS_STEP_SIZE_TOO_LARGE",
-    "STATUS_STEP_SIZE_ZERO",
-    "STATUS_METRIC_NONFINITE",
-    "STATUS_METRIC_NOT_PD",
-    "dual_averaging_init",
-    "dual_averaging_restart",
-    "dual_averaging_update",
-    "dual_averaging_final",
+    "Welford",
     "welford_add_diag",
     "welford_add_dense",
     "welford_variance",
@@ -97,94 +73,35 @@ __all__ = [
     "regularize_dense",
     "warmup_schedule",
     "adaptation_windows",
-    "init_step_size",
+    "update_metric",
+    "stan_adapt",
 ]
 
-#: Length of one chain's dual-averaging state row.
-DA_SIZE = 4
-#: Index of the number of updates since the last restart.
-DA_COUNTER = 0
-#: Index of :math:`\bar s`, the running average of ``delta - accept_stat``.
-DA_S_BAR = 1
-#: Index of :math:`\bar x`, the averaged log step size.
-DA_X_BAR = 2
-#: Index of :math:`\mu`, the shrinkage target of :math:`\log\epsilon`.
-DA_MU = 3
-
-#: Schedule flag: add this iteration's draw to the metric estimator.
+#: Schedule flag: add this iteration's draw to the mass-matrix estimator.
 COLLECT = 1
-#: Schedule flag: a slow window ends after this iteration (metric update).
+#: Schedule flag: a slow window ends after this iteration (mass-matrix update).
 WINDOW_END = 2
 
-#: Chain status: running normally.
-STATUS_OK = 0
-#: Chain status: step-size search passed 1e7 (Stan: "Posterior is improper").
-STATUS_STEP_SIZE_TOO_LARGE = 1
-#: Chain status: step-size search reached 0 (Stan: "No acceptably small step size").
-STATUS_STEP_SIZE_ZERO = 2
-#: Chain status: the regularised metric estimate was not finite (Stan: "Numerical overflow").
-STATUS_METRIC_NONFINITE = 3
-#: Chain status: the dense metric estimate was not positive definite (no Cholesky factor).
-STATUS_METRIC_NOT_PD = 4
 
+class Welford(NamedTuple):
+    """One chain's running estimate of the draws' (co)variance (Welford's algorithm).
 
-# --------------------------------------------------------------------------------------------
-# Dual averaging
-# --------------------------------------------------------------------------------------------
-
-
-@njit(inline="always")
-def dual_averaging_restart(da: np.ndarray) -> None:
-    """Stan's ``restart()``: ``counter = s_bar = x_bar = 0`` (``mu`` is kept)."""
-    da[DA_COUNTER] = 0.0
-    da[DA_S_BAR] = 0.0
-    da[DA_X_BAR] = 0.0
-
-
-@njit(inline="always")
-def dual_averaging_init(da: np.ndarray, step_size: float) -> None:
-    """Set :math:`\\mu = \\log(10\\,\\epsilon)` and restart (start of warmup, window ends)."""
-    da[DA_MU] = math.log(10.0 * step_size)
-    dual_averaging_restart(da)
-
-
-@njit
-def dual_averaging_update(
-    da: np.ndarray, accept_stat: float, delta: float, gamma: float, kappa: float, t0: float
-) -> float:
-    """One dual-averaging update (Stan's ``learn_stepsize``); returns the new step size.
-
-    Parameters
+    Attributes
     ----------
-    da : float64[DA_SIZE]
-        The chain's state ``[counter, s_bar, x_bar, mu]``, updated in place.
-    accept_stat : float
-        Adaptation statistic of the last transition (capped at 1).
-    delta, gamma, kappa, t0 : float
-        Target acceptance, scaling, shrinkage exponent, iteration offset (0.8, 0.05, 0.75, 10).
-
-    Returns
-    -------
-    float
-        :math:`\\exp(x)`, the step size for the next transition.
+    count : float64[1]
+        Draws added since the last window end (an array of one, so kernels update it in place).
+    mean : float64[dim]
+        Their mean.
+    m2_diag : float64[dim]
+        Sums of squared deviations (diagonal metric).
+    m2_dense : float64[dim, dim]
+        Sums of outer products of deviations (dense metric; ``(0, 0)`` for a diagonal one).
     """
-    da[DA_COUNTER] += 1.0
-    counter = da[DA_COUNTER]
-    a = 1.0 if accept_stat > 1.0 else accept_stat
-    eta = 1.0 / (counter + t0)
-    da[DA_S_BAR] = (1.0 - eta) * da[DA_S_BAR] + eta * (delta - a)
-    x = da[DA_MU] - da[DA_S_BAR] * math.sqrt(counter) / gamma
-    x_eta = counter ** (-kappa)
-    da[DA_X_BAR] = (1.0 - x_eta) * da[DA_X_BAR] + x_eta * x
-    return math.exp(x)
 
-
-@njit(inline="always")
-def dual_averaging_final(da: np.ndarray, step_size: float) -> float:
-    """Step size at the end of warmup: :math:`e^{\\bar x}` (``step_size`` if no update yet)."""
-    if da[DA_COUNTER] == 0.0:
-        return step_size
-    return math.exp(da[DA_X_BAR])
+    count: np.ndarray
+    mean: np.ndarray
+    m2_diag: np.ndarray
+    m2_dense: np.ndarray
 
 
 # --------------------------------------------------------------------------------------------
@@ -192,6 +109,7 @@ def dual_averaging_final(da: np.ndarray, step_size: float) -> float:
 # --------------------------------------------------------------------------------------------
 
 
+@signature(lambda t: (t.f8, t.vector, t.vector, t.vector))
 @njit
 def welford_add_diag(count: float, mean: np.ndarray, m2: np.ndarray, q: np.ndarray) -> float:
     """Add draw ``q`` to a running mean / per-coordinate ``m2``; returns the new count."""
@@ -362,123 +280,92 @@ def adaptation_windows(schedule: np.ndarray) -> list[tuple[int, int]]:
 
 
 # --------------------------------------------------------------------------------------------
-# Step-size initialisation
+# One warmup iteration
 # --------------------------------------------------------------------------------------------
 
 
+@signature(lambda t: (t.f8, t.welford, t.metric))
 @njit
-def _one_step_delta_h(
-    address: int,
-    data_ptr: int,
-    metric_kind: int,
-    inv_diag: np.ndarray,
-    inv_dense: np.ndarray,
-    chol: np.ndarray,
-    q: np.ndarray,
-    grad: np.ndarray,
-    logp: float,
-    epsilon: float,
-    rng_state: np.ndarray,
-    vec: np.ndarray,
-) -> float:
-    """Fresh momentum, one leapfrog step from ``(q, grad)``; returns :math:`H_0 - h`."""
-    qn = vec[0]
-    p = vec[1]
-    gn = vec[2]
-    ps = vec[3]
-    for i in range(q.shape[0]):
-        qn[i] = q[i]
-        gn[i] = grad[i]
-    sample_momentum(metric_kind, inv_diag, chol, rng_state, p)
-    velocity(metric_kind, inv_diag, inv_dense, p, ps)
-    H0 = hamiltonian(logp, p, ps)
-    status, logp_new = leapfrog(
-        address, data_ptr, metric_kind, inv_diag, inv_dense, qn, p, gn, ps, epsilon
-    )
-    h = math.inf
-    if status == 0:
-        h = hamiltonian(logp_new, p, ps)
-    return H0 - h
+def update_metric(count: float, welford: Welford, metric: Metric) -> int:
+    """End of a slow window: the regularised variance (covariance and its Cholesky factor) of
+    the window's ``count`` draws becomes the inverse metric; returns a chain status.
+
+    A window that collected no draws leaves the metric unchanged (see the module docstring).
+    """
+    if count == 0.0:
+        return CHAIN_OK
+    if metric.kind == DENSE:
+        welford_covariance(count, welford.m2_dense, metric.inv_dense)
+        if not regularize_dense(metric.inv_dense, count):
+            return METRIC_NONFINITE
+        if not cholesky_lower(metric.inv_dense, metric.chol):
+            return METRIC_NOT_PD
+    else:
+        welford_variance(count, welford.m2_diag, metric.inv_diag)
+        if not regularize_diag(metric.inv_diag, count):
+            return METRIC_NONFINITE
+    return CHAIN_OK
 
 
 @njit(inline="always")
-def init_step_size(
-    address: int,
-    data_ptr: int,
-    metric_kind: int,
-    inv_diag: np.ndarray,
-    inv_dense: np.ndarray,
-    chol: np.ndarray,
+def _restart(welford: Welford) -> None:
+    welford.count[0] = 0.0
+    welford.mean[:] = 0.0
+    welford.m2_diag[:] = 0.0
+    welford.m2_dense[:] = 0.0
+
+
+@njit(inline="always")
+def stan_adapt(
+    flag: int,
+    options,
+    metric: Metric,
+    welford: Welford,
     q: np.ndarray,
-    grad: np.ndarray,
-    logp: float,
-    epsilon: float,
-    rng_state: np.ndarray,
-    vec: np.ndarray,
-) -> tuple[float, int]:
-    """Stan's step-size heuristic (``init_stepsize``) from the point ``(q, grad, logp)``.
+    scratch: np.ndarray,
+    accept_stat: float,
+    step_size: float,
+    da: np.ndarray,
+) -> tuple[float, bool, int]:
+    """Stan's adaptation after one warmup transition that ended at ``q`` (module docstring).
 
     Parameters
     ----------
-    address, data_ptr, metric_kind, inv_diag, inv_dense, chol
-        Model and inverse metric (see :mod:`kernels.integrators`).
-    q, grad : float64[:]
-        Current position and gradient (not modified).
-    logp : float
-        Log density at ``q``.
-    epsilon : float
-        Starting step size; returned unchanged if it is 0, NaN or above 1e7 (as Stan does).
-    rng_state : uint64[4]
-        The chain's random stream.
-    vec : float64[4, dim] (at least)
-        Workspace.
+    flag : int
+        The schedule's flags of this iteration (:data:`COLLECT`, :data:`WINDOW_END`).
+    options : kernels.options.DriverOptions
+        ``adapt_step_size``, ``adapt_mass_matrix`` and the dual-averaging constants.
+    metric, welford
+        The chain's inverse metric and estimator, updated in place.
+    q, scratch : float64[dim]
+        The draw, and a scratch vector.
+    accept_stat, step_size : float
+        The transition's acceptance statistic and the current nominal step size.
+    da : float64[DA_SIZE]
+        The chain's dual-averaging state.
 
     Returns
     -------
-    (float, int)
-        The new step size and a status: :data:`STATUS_OK`,
-        :data:`STATUS_STEP_SIZE_TOO_LARGE` or :data:`STATUS_STEP_SIZE_ZERO`.
+    (float, bool, int)
+        The nominal step size for the next transition; whether the caller must now search a
+        step size and restart dual averaging from it (a window ended); a chain status.
     """
-    if epsilon == 0.0 or epsilon > 1e7 or math.isnan(epsilon):
-        return epsilon, STATUS_OK
-    log_target = math.log(0.8)
-    dh = _one_step_delta_h(
-        address,
-        data_ptr,
-        metric_kind,
-        inv_diag,
-        inv_dense,
-        chol,
-        q,
-        grad,
-        logp,
-        epsilon,
-        rng_state,
-        vec,
-    )
-    direction = 1 if dh > log_target else -1
-    while True:
-        dh = _one_step_delta_h(
-            address,
-            data_ptr,
-            metric_kind,
-            inv_diag,
-            inv_dense,
-            chol,
-            q,
-            grad,
-            logp,
-            epsilon,
-            rng_state,
-            vec,
-        )
-        if direction == 1 and not (dh > log_target):
-            break
-        if direction == -1 and not (dh < log_target):
-            break
-        epsilon = 2.0 * epsilon if direction == 1 else 0.5 * epsilon
-        if epsilon > 1e7:
-            return epsilon, STATUS_STEP_SIZE_TOO_LARGE
-        if epsilon == 0.0:
-            return epsilon, STATUS_STEP_SIZE_ZERO
-    return epsilon, STATUS_OK
+    if options.adapt_step_size:
+        step_size = dual_averaging_update(da, accept_stat, options.target_accept_prob,
+                                          options.gamma, options.kappa, options.t0)
+    if not options.adapt_mass_matrix:
+        return step_size, False, CHAIN_OK
+    if flag & COLLECT:
+        if metric.kind == DENSE:
+            welford.count[0] = welford_add_dense(welford.count[0], welford.mean,
+                                                 welford.m2_dense, q, scratch)
+        else:
+            welford.count[0] = welford_add_diag(welford.count[0], welford.mean,
+                                                welford.m2_diag, q)
+    if flag & WINDOW_END:
+        status = update_metric(welford.count[0], welford, metric)
+        if status != CHAIN_OK:
+            return step_size, False, status
+        _restart(welford)
+        return step_size, True, CHAIN_OK
+    return step_size, False, CHAIN_OK

@@ -1,0 +1,163 @@
+r"""The Euclidean metric of Hamiltonian Monte Carlo: the :class:`Metric` record and its operations.
+
+The Hamiltonian is :math:`H(q, p) = -\log \pi(q) + \tfrac12 p^\top M^{-1} p`, with the
+*inverse metric* (inverse mass matrix) :math:`M^{-1}` either diagonal or dense (symmetric
+positive definite). Momenta are drawn from :math:`N(0, M)`. Following Stan's reference manual
+("Hamiltonian Monte Carlo") and Betancourt (2017, "A Conceptual Introduction to Hamiltonian
+Monte Carlo", arXiv:1701.02434):
+
+* velocity / "sharp" momentum :math:`p^\sharp = M^{-1} p = \partial K / \partial p`
+  (:func:`velocity`);
+* kinetic energy :math:`K = \tfrac12 p \cdot p^\sharp` (:func:`kinetic_energy`) and the total
+  energy :math:`H` (:func:`hamiltonian`);
+* momentum draws: diagonal :math:`p_i = z_i / \sqrt{M^{-1}_{ii}}`; dense
+  :math:`p = L^{-\top} z` with :math:`M^{-1} = L L^\top` (Cholesky), so that
+  :math:`\mathrm{Cov}(p) = (L L^\top)^{-1} = M` (:func:`sample_momentum`) -- Stan's
+  ``diag_e_metric`` / ``dense_e_metric`` recipes.
+
+A :class:`Metric` carries its kind (:data:`DIAG` or :data:`DENSE`) and always both the diagonal
+and the dense arrays (the unused one may be empty, e.g. shape ``(0, 0)``), so that a single
+compiled sampler serves both kinds. All loops run in index order with no fast-math, so results
+are reproducible bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from kernels.jit import njit, signature
+from kernels.rng import normal_fill
+
+__all__ = [
+    "DIAG",
+    "DENSE",
+    "Metric",
+    "velocity",
+    "kinetic_energy",
+    "hamiltonian",
+    "sample_momentum",
+    "cholesky_lower",
+]
+
+#: :attr:`Metric.kind` of a diagonal inverse metric (``inv_diag`` is used).
+DIAG = 0
+#: :attr:`Metric.kind` of a dense inverse metric (``inv_dense`` and its Cholesky factor are used).
+DENSE = 1
+
+
+class Metric(NamedTuple):
+    """One chain's inverse metric :math:`M^{-1}`.
+
+    Attributes
+    ----------
+    kind : int
+        :data:`DIAG` or :data:`DENSE`.
+    inv_diag : float64[:]
+        The diagonal of :math:`M^{-1}` (used when ``kind == DIAG``).
+    inv_dense : float64[:, :]
+        The dense :math:`M^{-1}` (used when ``kind == DENSE``; may be ``(0, 0)`` otherwise).
+    chol : float64[:, :]
+        Its lower Cholesky factor :math:`L`, :math:`M^{-1} = L L^\top` (dense kind only).
+    """
+
+    kind: int
+    inv_diag: np.ndarray
+    inv_dense: np.ndarray
+    chol: np.ndarray
+
+
+@njit
+def velocity(metric: Metric, p: np.ndarray, out: np.ndarray) -> None:
+    """Compute the sharp momentum :math:`p^\\sharp = M^{-1} p` into ``out``.
+
+    ``out`` must not alias ``p`` for a dense metric.
+    """
+    n = p.shape[0]
+    if metric.kind == DENSE:
+        inv_dense = metric.inv_dense
+        for i in range(n):
+            s = 0.0
+            for j in range(n):
+                s += inv_dense[i, j] * p[j]
+            out[i] = s
+    else:
+        inv_diag = metric.inv_diag
+        for i in range(n):
+            out[i] = inv_diag[i] * p[i]
+
+
+@njit
+def kinetic_energy(p: np.ndarray, p_sharp: np.ndarray) -> float:
+    """Kinetic energy :math:`\\tfrac12 p \\cdot p^\\sharp` (``p_sharp`` from :func:`velocity`)."""
+    s = 0.0
+    for i in range(p.shape[0]):
+        s += p[i] * p_sharp[i]
+    return 0.5 * s
+
+
+@signature(lambda t: (t.f8, t.vector, t.vector))
+@njit
+def hamiltonian(logp: float, p: np.ndarray, p_sharp: np.ndarray) -> float:
+    """Total energy :math:`H = -\\log\\pi(q) + K(p)`; NaN is mapped to ``+inf`` (as Stan does)."""
+    h = -logp + kinetic_energy(p, p_sharp)
+    if math.isnan(h):
+        return math.inf
+    return h
+
+
+@signature(lambda t: (t.metric, t.rng, t.vector))
+@njit
+def sample_momentum(metric: Metric, rng_state: np.ndarray, p: np.ndarray) -> None:
+    """Draw a momentum :math:`p \\sim N(0, M)` into ``p``.
+
+    ``dim`` standard normals ``z`` are drawn with :func:`kernels.rng.normal_fill` (the stream
+    consumption is the same for both kinds); then diagonal: ``p_i = z_i / sqrt(inv_diag_i)``;
+    dense: solve :math:`L^\\top p = z` by back substitution with the Cholesky factor ``chol``.
+    ``rng_state`` (the chain's ``uint64[4]`` stream) is advanced in place.
+    """
+    normal_fill(rng_state, p)
+    n = p.shape[0]
+    if metric.kind == DENSE:
+        chol = metric.chol
+        for i in range(n - 1, -1, -1):
+            s = p[i]
+            for j in range(i + 1, n):
+                s -= chol[j, i] * p[j]
+            p[i] = s / chol[i, i]
+    else:
+        inv_diag = metric.inv_diag
+        for i in range(n):
+            p[i] = p[i] / math.sqrt(inv_diag[i])
+
+
+@njit(inline="always")
+def cholesky_lower(a: np.ndarray, out: np.ndarray) -> bool:
+    """Lower Cholesky factor :math:`L` of a symmetric positive definite matrix, ``a = L L^T``.
+
+    Plain Cholesky--Banachiewicz in index order (no pivoting), reading only the lower triangle
+    of ``a``; the strict upper triangle of ``out`` is set to zero. ``out`` may not alias ``a``.
+
+    Returns
+    -------
+    bool
+        ``False`` if a pivot is not strictly positive and finite (``a`` is not numerically
+        positive definite); ``out`` is then incomplete.
+    """
+    n = a.shape[0]
+    for i in range(n):
+        for j in range(i + 1, n):
+            out[i, j] = 0.0
+        for j in range(i + 1):
+            s = a[i, j]
+            for k in range(j):
+                s -= out[i, k] * out[j, k]
+            if i == j:
+                if not (s > 0.0) or not math.isfinite(s):
+                    return False
+                out[i, i] = math.sqrt(s)
+            else:
+                out[i, j] = s / out[j, j]
+    return True
