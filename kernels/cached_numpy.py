@@ -6,8 +6,8 @@ Numba implements those NumPy functions as *overloads*, small functions it compil
 argument type the first time a process uses them, and it never stores them on disk by
 themselves -- only inside the cached machine code of the function that called them.  A new
 model is a new function, so every fresh process that compiled a new model paid for
-``np.dot``, ``np.empty`` and ``carray`` again (0.7 s, 0.2 s and 0.07 s measured here for a
-logistic regression).  Behind an ``@njit(cache=True)`` wrapper, each overload is compiled once
+``np.dot``, ``np.empty`` and ``carray`` again (``benchmarks/gradient.py`` measures a new
+model's compile).  Behind an ``@njit(cache=True)`` wrapper, each overload is compiled once
 per machine and argument type, and later processes load it from Numba's cache in
 milliseconds; LLVM still inlines the wrapper into its caller.
 

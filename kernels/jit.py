@@ -10,10 +10,10 @@ through :func:`njit` here, so that the compile options and the debugging switch 
 
 Small kernels that the sampler calls from one place are ``@njit(inline="always")``: Numba then
 inlines them into their caller's intermediate representation instead of compiling each one on
-its own. A function of its own costs a tenth of a second or more of the first run's compile
-(Numba runs LLVM's optimiser and code generator on every function, and again on every caller,
-which links in its callees' code), while typing the inlined body in the caller costs a few
-hundredths. They stay ordinary functions when called from Python (tests call them).
+its own. A function of its own costs far more of the first run's compile (Numba runs LLVM's
+optimiser and code generator on every function, and again on every caller, which links in its
+callees' code) than typing the inlined body in the caller. They stay ordinary functions when
+called from Python (tests call them).
 
 Setting the environment variable ``NUMBAYES_DISABLE_JIT=1`` before import turns :func:`njit` into
 the identity: every kernel then runs as plain Python, with readable tracebacks (slow, for

@@ -13,9 +13,9 @@ which chains are scheduled.
 
 Why threads and not a ``prange`` loop: both run the same machine code, but a ``parallel=True``
 driver makes Numba compile (and optimise) the whole sampler a second time inside its parallel
-region -- about 7 s more of the one-time compile on this 2-core machine -- and Numba's default
-threading layer aborts when two Python threads enter parallel regions at once. Handing a chain
-to a thread costs microseconds per chunk.
+region, which would more than double the one-time compile, and Numba's default threading layer
+aborts when two Python threads enter parallel regions at once. Handing a chain to a thread costs
+microseconds per chunk.
 
 Iterations and chunks
 ---------------------
