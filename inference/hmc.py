@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 
 from inference.protocols import CompiledModelLike, MCMCKernel
-from kernels.options import DEFAULT_MASS_MATRIX_ADAPTATION, SamplerOptions
+from kernels.options import SamplerOptions
 
 __all__ = ["HMC"]
 
@@ -143,8 +143,7 @@ class HMC(MCMCKernel):
             dense_mass=bool(dense_mass),
             inverse_mass_matrix=inverse_mass_matrix,
             max_energy_error=max_energy_error,
-            mass_matrix_adaptation=(DEFAULT_MASS_MATRIX_ADAPTATION if mass_matrix_adaptation is None
-                                    else mass_matrix_adaptation),
+            mass_matrix_adaptation=mass_matrix_adaptation,
         )
         super().__init__(model, options, init_strategy)
 

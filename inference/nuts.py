@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from inference.protocols import CompiledModelLike, MCMCKernel
-from kernels.options import DEFAULT_MASS_MATRIX_ADAPTATION, SamplerOptions
+from kernels.options import SamplerOptions
 
 __all__ = ["NUTS"]
 
@@ -116,8 +116,7 @@ class NUTS(MCMCKernel):
             adapt_mass_matrix=bool(adapt_mass_matrix),
             inverse_mass_matrix=inverse_mass_matrix,
             max_energy_error=max_energy_error,
-            mass_matrix_adaptation=(DEFAULT_MASS_MATRIX_ADAPTATION if mass_matrix_adaptation is None
-                                    else mass_matrix_adaptation),
+            mass_matrix_adaptation=mass_matrix_adaptation,
         )
         super().__init__(model, options, init_strategy)
 

@@ -91,7 +91,7 @@ class SamplerOptions:
     adapt_step_size, adapt_mass_matrix : bool
         Tune the step size (dual averaging) and estimate the mass matrix during warmup.
     mass_matrix_adaptation : {"stan", "fisher"}
-        Stan's windowed (co)variance of the draws (:mod:`kernels.stan_adaptation`: windows
+        (``None``: :data:`DEFAULT_MASS_MATRIX_ADAPTATION`.) Stan's windowed (co)variance of the draws (:mod:`kernels.stan_adaptation`: windows
         ``init_buffer``, ``base_window``, ``term_buffer``) or nutpie's diagonal estimate from
         draws and gradients (:mod:`kernels.fisher_adaptation`: ``early_window``,
         ``step_size_window``, ``early_switch_freq``, ``switch_freq``, ``window_growth``).
@@ -149,6 +149,8 @@ class SamplerOptions:
     window_growth: float = 1.5
 
     def __post_init__(self) -> None:
+        if self.mass_matrix_adaptation is None:  # (what NUTS(..., mass_matrix_adaptation=None) means)
+            object.__setattr__(self, "mass_matrix_adaptation", DEFAULT_MASS_MATRIX_ADAPTATION)
         _choice("algorithm", self.algorithm, ALGORITHMS)
         _choice("mass_matrix_adaptation", self.mass_matrix_adaptation, MASS_MATRIX_ADAPTATIONS)
         if self.mass_matrix_adaptation == "fisher" and self.dense_mass:
