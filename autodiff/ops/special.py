@@ -50,12 +50,24 @@ _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 
 
 def _np_log1pexp(x):
+    """NumPy's ``logaddexp(0, x)`` is exactly ``max(x, 0) + log1p(exp(-|x|))``, the formula of
+    :func:`kernels.special.log1pexp` (with ``log 2`` at 0, which ``log1p(1)`` rounds to)."""
     return np.logaddexp(0.0, x)
 
 
-def _np_log1mexp(x):
+def _np_expit(x):
+    """``1 / (1 + e)`` for ``x >= 0`` and ``e / (1 + e)`` below, ``e = exp(-|x|)``: the formula
+    of :func:`kernels.special.expit`."""
     x = np.asarray(x, dtype=float)
-    return np.where(x < np.log(2.0), np.log(-np.expm1(-x)), np.log1p(-np.exp(-x)))
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0.0, 1.0, e) / (1.0 + e)
+
+
+def _np_log1mexp(a):
+    """``log1p(-exp(-a))`` above ``log 2``, ``log(-expm1(-a))`` up to it: the formula of
+    :func:`kernels.special.log1mexp` (Maechler 2012); NaN below 0."""
+    a = np.asarray(a, dtype=float)
+    return np.where(a > np.log(2.0), np.log1p(-np.exp(-a)), np.log(-np.expm1(-a)))
 
 
 gammaln_p = def_elementwise("gammaln", sp.gammaln, (lambda ans, x: digamma(x),))
@@ -84,7 +96,7 @@ log_ndtr_p = def_elementwise(
     sp.log_ndtr,
     (lambda ans, x: exp(sub(sub(mul(-0.5, mul(x, x)), ans), _LOG_SQRT_2PI)),),
 )
-expit_p = def_elementwise("expit", sp.expit, (lambda ans, x: mul(ans, sub(1.0, ans)),))
+expit_p = def_elementwise("expit", _np_expit, (lambda ans, x: mul(ans, sub(1.0, ans)),))
 logit_p = def_elementwise("logit", sp.logit, (lambda ans, p: div(1.0, mul(p, sub(1.0, p))),))
 log1pexp_p = def_elementwise("log1pexp", _np_log1pexp, (lambda ans, x: expit(x),))
 log1mexp_p = def_elementwise("log1mexp", _np_log1mexp, (lambda ans, x: div(1.0, expm1(x)),))
