@@ -23,11 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from autodiff.codegen.lowering import _SCALAR_OPS, _SPECIAL, _UFUNC
 from autodiff.ir import Graph, Var
-
-_FUSIBLE = set(_UFUNC) | set(_SPECIAL) | {"polygamma", "select", "convert_element_type",
-                                           "stop_gradient", "broadcast_to"}
+from autodiff.lowering import scalar_expr
 
 
 def _is_vector_gather(eqn) -> bool:
@@ -55,9 +52,8 @@ def _fusible(eqn) -> bool:
         return _is_vector_gather(eqn)
     if name == "cumsum":  # a running sum joins a forward loop over a vector (carried, in order)
         return eqn.outputs[0].aval.ndim == 1 and not eqn.params["reverse"]
-    if name not in _FUSIBLE or len(eqn.outputs) != 1 or eqn.outputs[0].aval.ndim == 0:
-        return False
-    return True
+    # elementwise in compiled code: one element is the primitive's scalar template
+    return eqn.primitive.scalar_template is not None and eqn.outputs[0].aval.ndim > 0
 
 
 def plan_fusion(graph: Graph) -> list:
@@ -220,31 +216,6 @@ def _element(name: str, aval, shape: tuple) -> str:
     return f"{name}[{', '.join(subs)}]"
 
 
-def _scalar_expr(eqn, ins: list[str]) -> str:
-    """The scalar expression computing one element of an elementwise equation."""
-    name = eqn.primitive.name
-    if name in ("stop_gradient", "broadcast_to"):
-        return ins[0]
-    if name == "select":
-        return f"({ins[1]} if {ins[0]} else {ins[2]})"
-    if name == "convert_element_type":
-        dtype = np.dtype(eqn.params["dtype"])
-        return f"np.{'bool_' if dtype.name == 'bool' else dtype.name}({ins[0]})"
-    if name in _SCALAR_OPS:
-        return f"({ins[0]} {_SCALAR_OPS[name]} {ins[1]})"
-    if name == "log1pexp":  # max(x, 0) + log1p(exp(-|x|)): accurate for every x
-        x = ins[0]  # (a conditional, not max(): max is a Numba overload, compiled per process)
-        return f"(({x} if {x} > 0.0 else 0.0) + np.log1p(np.exp(-abs({x}))))"
-    if name == "expit":  # 1/(1+e) or e/(1+e) with e = exp(-|x|): no overflow, shares the exp
-        x = ins[0]
-        return f"((1.0 if {x} >= 0 else np.exp(-abs({x}))) / (1.0 + np.exp(-abs({x}))))"
-    if name == "polygamma":
-        n = eqn.params["n"]
-        return f"sp.trigamma({ins[0]})" if n == 1 else f"sp.polygamma({n}, {ins[0]})"
-    fn = _SPECIAL.get(name) or _UFUNC[name]
-    return f"{fn}({', '.join(ins)})"
-
-
 _CHEAP = {"add", "sub", "mul", "neg", "select", "convert_element_type", "stop_gradient",
           "broadcast_to", "gather", "abs", "sign", "lt", "le", "gt", "ge", "eq", "ne", "maximum", "minimum",
           "logical_and", "logical_or", "logical_not", "logical_xor"}
@@ -294,10 +265,11 @@ def plan_materialization(plan: list, graph: Graph) -> tuple[set[int], dict[int, 
 
 
 def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict,
-                 alloc, dying: frozenset | set = frozenset()) -> list[str]:
+                 alloc, may_overwrite=lambda atom: False) -> list[str]:
     """Source lines for one fused loop over ``shape``; ``alloc(aval)`` gives the source of each
     stored array (an allocation, or a slice of the caller's workspace); a scatter-add whose base
-    is in ``dying`` (read by nothing else) accumulates into the base itself."""
+    the loop may overwrite (``may_overwrite(atom)``: read by nothing else) accumulates into the
+    base itself."""
     lines: list[str] = []
     for e in eqns:  # arrays that outlive the loop are allocated once, before it
         out = e.outputs[0]
@@ -307,7 +279,7 @@ def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict
             continue
         if e.primitive.name == "scatter_add":
             base = name(e.inputs[0])
-            if base in dying:
+            if may_overwrite(e.inputs[0]):
                 lines.append(f"{name(out)} = {base}")
             else:
                 lines.append(f"{name(out)} = {alloc(out.aval)}")
@@ -360,7 +332,7 @@ def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict
                 lines.append(f"{reciprocals[q]} = 1.0 / {q}")
             body.append(f"t_{name(out)} = ({ins[0]} * {reciprocals[q]})")
         else:
-            body.append(f"t_{name(out)} = {_scalar_expr(e, ins)}")
+            body.append(f"t_{name(out)} = {scalar_expr(e, ins)}")
         ready.add(out.id)
 
     for e in eqns:
