@@ -19,6 +19,8 @@ from autodiff.core import Primitive, bind, bind1, get_aval
 from autodiff.lowering import lower_elementwise
 from autodiff.ops._rules import def_elementwise, unbroadcast
 
+_INV_LN2 = 1.0 / np.log(2.0)
+
 # One row per primitive: name, NumPy implementation, compiled scalar template, partials.
 # Partials are called as partial(ans, *args); short lambdas keep each row on one line.
 add_p = def_elementwise("add", np.add, "({0} + {1})", (lambda ans, x, y: 1.0, lambda ans, x, y: 1.0))
@@ -35,6 +37,7 @@ div_p = def_elementwise(
 neg_p = def_elementwise("neg", np.negative, "np.negative({0})", (lambda ans, x: -1.0,))
 exp_p = def_elementwise("exp", np.exp, "np.exp({0})", (lambda ans, x: ans,))
 log_p = def_elementwise("log", np.log, "np.log({0})", (lambda ans, x: div(1.0, x),))
+log2_p = def_elementwise("log2", np.log2, "np.log2({0})", (lambda ans, x: div(_INV_LN2, x),))
 log1p_p = def_elementwise("log1p", np.log1p, "np.log1p({0})", (lambda ans, x: div(1.0, add(x, 1.0)),))
 expm1_p = def_elementwise("expm1", np.expm1, "np.expm1({0})", (lambda ans, x: add(ans, 1.0),))
 sqrt_p = def_elementwise("sqrt", np.sqrt, "np.sqrt({0})", (lambda ans, x: div(0.5, ans),))
@@ -264,6 +267,7 @@ logaddexp, arctan2, mod, floor_divide = (
 lt, le, gt, ge, eq, ne = map(_binary, (lt_p, le_p, gt_p, ge_p, eq_p, ne_p))
 logical_and, logical_or, logical_xor = _binary(and_p), _binary(or_p), _binary(xor_p)
 neg, exp, log, log1p, expm1, sqrt = map(_unary, (neg_p, exp_p, log_p, log1p_p, expm1_p, sqrt_p))
+log2 = _unary(log2_p)
 sin, cos, tan, tanh, arctan = map(_unary, (sin_p, cos_p, tan_p, tanh_p, arctan_p))
 arcsin, arccos, sinh, cosh = map(_unary, (arcsin_p, arccos_p, sinh_p, cosh_p))
 arcsinh, arctanh, abs, sign = map(_unary, (arcsinh_p, arctanh_p, abs_p, sign_p))  # noqa: A001
