@@ -228,7 +228,7 @@ def dlog1mexp(a: float) -> float:
     return math.nan
 
 
-@njit
+@njit(inline="always")
 def log1pexp(x: float) -> float:
     """Softplus ``log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))``, accurate for all ``x``.
 
@@ -236,7 +236,9 @@ def log1pexp(x: float) -> float:
     (``x -> -inf``, where the value is ``~ exp(x)``), and for large ``x`` the correction
     vanishes below ``x``'s last bit.  This is also what NumPy's ``logaddexp(0, x)`` computes, so
     the eager primitive (:mod:`autodiff.ops.special`) and compiled code agree.  A conditional,
-    not ``max``: ``max`` is a Numba overload that would be compiled in every process.
+    not ``max``: ``max`` is a Numba overload that would be compiled in every process.  Inlined
+    into its callers (``inline="always"``): generated loops call it per element, and a model
+    compiled into an empty cache then compiles no function of its own for it.
     """
     return (x if x > 0.0 else 0.0) + math.log1p(math.exp(-abs(x)))
 
@@ -247,13 +249,14 @@ def dlog1pexp(x: float) -> float:
     return expit(x)
 
 
-@njit
+@njit(inline="always")
 def expit(x: float) -> float:
     """The logistic function ``1 / (1 + exp(-x))``, as ``1 / (1 + e)`` for ``x >= 0`` and
     ``e / (1 + e)`` below, with ``e = exp(-|x|)``.
 
     No ``exp`` overflows (``1 / (1 + exp(-x))`` flushes to 0 below ``x = -709.8``, where the
-    value is still ``~ exp(x)``, a subnormal), and both branches share one ``exp``.
+    value is still ``~ exp(x)``, a subnormal), and both branches share one ``exp``.  Inlined
+    into its callers, like :func:`log1pexp`.
     """
     e = math.exp(-abs(x))
     return (1.0 if x >= 0 else e) / (1.0 + e)
