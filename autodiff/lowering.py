@@ -2,9 +2,10 @@
 
 A primitive's ``lower`` rule turns one equation into lines of NumPy-in-Numba source that assign
 its outputs.  Every rule has one signature, ``rule(ctx: LoweringContext) -> list[str]``, and is
-registered on the primitive right beside its other rules (``reduce_sum_p.lower = ...`` in
-:mod:`autodiff.ops.reductions`), as JAX registers a lowering beside a primitive's definition.
-The compiler (:mod:`autodiff.codegen`) looks a rule up as ``eqn.primitive.lower`` and nowhere else.
+registered on the primitive in the module that defines it, in that module's "Numba lowering"
+section (``reduce_sum_p.lower = ...`` in :mod:`autodiff.ops.reductions`), as JAX registers a
+lowering beside a primitive's definition.  The compiler (:mod:`autodiff.codegen`) looks a rule
+up as ``eqn.primitive.lower`` and nowhere else.
 
 An elementwise primitive needs no rule of its own: it carries a *scalar template*
 (``Primitive.scalar_template``), the source of one element as a format string over its operands'
@@ -15,8 +16,9 @@ result (:func:`lower_elementwise`) and the loop body in a fused loop
 Templates call NumPy (``np``) or the scalar kernels of :mod:`kernels.special` (``sp``), the names
 the generated module imports (see :data:`autodiff.codegen.emit.HEADER`).
 
-This module sits below both the primitive families (:mod:`autodiff.ops`), which import it to write
-their rules, and the compiler, which builds the contexts: neither imports the other through it.
+This module imports nothing of the project at run time.  The primitive families
+(:mod:`autodiff.ops`) import it to write their rules, the compiler imports it to build the
+contexts, and so the families never import the compiler, nor the compiler the families.
 Rules never raise inside generated code: linear algebra goes through NaN-signalling kernels in
 ``kernels.graph_ops``, because a model kernel is a C function that cannot propagate exceptions.
 """
