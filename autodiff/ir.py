@@ -226,6 +226,10 @@ def format_eqn_rhs(eqn: Eqn, name, indent: int = 4) -> str:
 def format_param(value: Any, indent: int) -> str:
     if isinstance(value, Graph):
         return "\n" + pretty_print(value, indent)
+    if isinstance(value, tuple) and value and all(isinstance(v, Graph) for v in value):
+        # cond's branches: printed as graphs, never as reprs, which carry variable ids that
+        # depend on what the process traced before (and would make generated code differ)
+        return "(" + ",".join(format_param(v, indent) for v in value) + ")"
     if isinstance(value, np.dtype):
         return value.name
     return repr(value)

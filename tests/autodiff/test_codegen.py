@@ -204,3 +204,17 @@ def test_a_new_model_compiles_one_function_once_the_library_is_cached(tmp_path):
     first = run(40, 3)  # compiles the library's helpers into the empty cache
     assert "logp_grad" in first and len(first) > 1
     assert run(57, 4) == ["logp_grad"]
+
+
+def test_generated_code_of_a_cond_does_not_depend_on_what_was_traced_before():
+    """The printed branches (in the graph's text and the source's comments) carry no variable
+    ids, so the same function traced twice is one module, one disk-cache entry."""
+    from autodiff.codegen import graph_to_source
+
+    def f(p, x):
+        return autodiff.cond(p, lambda x: x * x, lambda x: -x, x)
+
+    first = autodiff.make_graph(f)(np.int64(0), np.ones(3))
+    second = autodiff.make_graph(f)(np.int64(0), np.ones(3))
+    assert "Var(" not in str(first)
+    assert graph_to_source(first)[0] == graph_to_source(second)[0]
