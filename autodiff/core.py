@@ -2,7 +2,7 @@
 
 Every differentiable operation is a :class:`Primitive`: one object that holds all of its rules in
 one place (the NumPy ``impl``, the ``shape_rule``, the ``jvp`` and ``vjp`` rules, the ``batch``
-rule for ``vmap`` and, once compiled code exists, the Numba ``lower`` rule).  Calling an operation
+rule for ``vmap`` and the Numba ``lower`` rule).  Calling an operation
 ``binds`` the primitive to its arguments.  What ``bind`` does depends on the arguments: plain
 NumPy arrays are evaluated by ``impl``; *tracers* belong to a transformation (forward mode,
 reverse mode, batching, staging to a graph) and are handed to that transformation's interpreter.
@@ -50,7 +50,12 @@ class Primitive:
         primal; ``needs[i]`` says whether the cotangent of input ``i`` is wanted.
     batch : ``batch(values, dims, **params)`` -> ``(out, out_dim)``; a dim is ``0`` (batched on
         the leading axis) or ``None`` (not batched), and so is ``out_dim``.
-    lower : the Numba lowering, filled by the compiler.
+    lower : ``lower(ctx)`` -> lines of Numba source assigning the outputs, given a
+        :class:`autodiff.lowering.LoweringContext`; registered beside the primitive's definition.
+    scalar_template : for primitives that are elementwise in compiled code, the source of one
+        element: a format string over the operands' element sources (``"np.exp({0})"``) or a
+        function of the params returning one.  It lowers scalar results and is the body of
+        fused loops (see :mod:`autodiff.lowering`).
     nondiff : the output does not depend differentiably on the inputs (comparisons, ``floor``,
         ``argsort``...): its derivative is zero, and no jvp/vjp rule is needed.
     """
@@ -67,6 +72,7 @@ class Primitive:
         self.vjp: Callable | None = None
         self.batch: Callable | None = None
         self.lower: Callable | None = None
+        self.scalar_template: str | Callable[..., str] | None = None
         REGISTRY[name] = self
 
     def bind(self, *args: Any, **params: Any) -> Any:

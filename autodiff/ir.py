@@ -21,6 +21,7 @@ so evaluating a graph on NumPy arrays is NumPy, and evaluating it on tracers tra
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +86,38 @@ class Graph:
     @property
     def out_avals(self) -> list[ShapedArray]:
         return [v.aval for v in self.outputs]
+
+    def reads(self) -> Iterator[Atom]:
+        """Every atom read: each equation's inputs in order, then the graph's outputs."""
+        for eqn in self.eqns:
+            yield from eqn.inputs
+        yield from self.outputs
+
+    def use_counts(self) -> dict[int, int]:
+        """``var id -> number of reads`` (by equations, and once per place among the outputs)."""
+        counts: dict[int, int] = {}
+        for atom in self.reads():
+            if isinstance(atom, Var):
+                counts[atom.id] = counts.get(atom.id, 0) + 1
+        return counts
+
+    def readers(self) -> dict[int, list[tuple[Eqn, int]]]:
+        """``var id -> [(equation, input position), ...]``: who reads each variable, in order.
+        Being a graph output is not a read here (see :meth:`output_ids`)."""
+        readers: dict[int, list[tuple[Eqn, int]]] = {}
+        for eqn in self.eqns:
+            for k, atom in enumerate(eqn.inputs):
+                if isinstance(atom, Var):
+                    readers.setdefault(atom.id, []).append((eqn, k))
+        return readers
+
+    def producers(self) -> dict[int, Eqn]:
+        """``var id -> the equation defining it`` (graph inputs have none)."""
+        return {v.id: eqn for eqn in self.eqns for v in eqn.outputs}
+
+    def output_ids(self) -> set[int]:
+        """The ids of the variables among the graph's outputs."""
+        return {a.id for a in self.outputs if isinstance(a, Var)}
 
     def __str__(self) -> str:
         return pretty_print(self)
@@ -193,6 +226,10 @@ def format_eqn_rhs(eqn: Eqn, name, indent: int = 4) -> str:
 def format_param(value: Any, indent: int) -> str:
     if isinstance(value, Graph):
         return "\n" + pretty_print(value, indent)
+    if isinstance(value, tuple) and value and all(isinstance(v, Graph) for v in value):
+        # cond's branches: printed as graphs, never as reprs, which carry variable ids that
+        # depend on what the process traced before (and would make generated code differ)
+        return "(" + ",".join(format_param(v, indent) for v in value) + ")"
     if isinstance(value, np.dtype):
         return value.name
     return repr(value)

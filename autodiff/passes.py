@@ -1,12 +1,19 @@
-"""Graph-to-graph optimisation passes: dead-code elimination and common-subexpression elimination.
+"""Graph-to-graph optimisation passes, and the analyses the code generator reads.
 
 Each pass is a small function ``Graph -> Graph`` that preserves :func:`autodiff.eval_graph`'s
-results (the tests check that).  Constant folding happens at trace time: operations whose inputs
-are all constants are evaluated eagerly while staging, so they never reach the graph.
+results (the tests check that): dead-code and common-subexpression elimination, algebraic
+clean-up, accumulation of scatters.  Constant folding happens at trace time: operations whose
+inputs are all constants are evaluated eagerly while staging, so they never reach the graph.
+
+:func:`lowering_facts` is an analysis, not a pass: from the graph's readers
+(:meth:`autodiff.ir.Graph.readers`) it finds the values whose one reader may overwrite them and
+the reshapes and transposes that generated code can skip; the lowering rules read these facts
+through their :class:`autodiff.lowering.LoweringContext`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -137,14 +144,7 @@ def accumulate_scatters(graph: Graph) -> Graph:
     from autodiff.ops.indexing import scatter_add_p
 
     producers: dict[int, Eqn] = {}
-    uses: dict[int, int] = {}
-    for eqn in graph.eqns:
-        for a in eqn.inputs:
-            if isinstance(a, Var):
-                uses[a.id] = uses.get(a.id, 0) + 1
-    for a in graph.outputs:
-        if isinstance(a, Var):
-            uses[a.id] = uses.get(a.id, 0) + 1
+    uses = graph.use_counts()
     eqns: list[Eqn] = []
     for eqn in graph.eqns:
         for v in eqn.outputs:
@@ -176,3 +176,119 @@ def accumulate_scatters(graph: Graph) -> Graph:
 def optimize(graph: Graph) -> Graph:
     """The standard pipeline applied before compilation."""
     return dce(accumulate_scatters(dce(cse(simplify(dce(graph))))))
+
+
+# --------------------------------------------------------------------------------------------
+# Analyses for the code generator
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoweringFacts:
+    """How a graph's values are read, as far as the code generator cares (keys are var ids).
+
+    Attributes
+    ----------
+    read_once : array values read by exactly one equation, and neither inputs nor outputs of the
+        graph: that equation may write its result into them (a scatter updates them in place).
+    matmul_transposes : 2-D transposes read only by 2-D matrix products -> the matrix
+        transposed; BLAS reads the transposed view, and no transposed copy is made.
+    matvec_vectors : ``(k, 1)`` or ``(1, k)`` reshapes of a vector read only as the vector of
+        matrix-vector products -> that 1-D vector (``A @ x`` with a 1-D ``x`` is traced as
+        reshape, matmul, reshape).
+    flat_products : matrix-vector products whose one reader flattens them to 1-D: they are
+        computed 1-D, and the flattening reshape is the product itself.
+    unit_scalars : scalars reshaped to one element only to be the update of scatters into arrays
+        of more than one element -> the scalar, which the scatter then adds itself.
+    """
+
+    read_once: frozenset[int]
+    matmul_transposes: dict[int, Var]
+    matvec_vectors: dict[int, Var]
+    flat_products: frozenset[int]
+    unit_scalars: dict[int, Any]
+
+
+def lowering_facts(graph: Graph) -> LoweringFacts:
+    """The :class:`LoweringFacts` of ``graph``, from one pass over its readers."""
+    readers, outputs = graph.readers(), graph.output_ids()
+    inputs = {v.id for v in graph.inputs}
+    read_once = frozenset(
+        v.id for eqn in graph.eqns for v in eqn.outputs
+        if len(readers.get(v.id, ())) == 1 and v.id not in outputs and v.id not in inputs
+        and v.aval.ndim
+    )
+    vectors, flat = _matrix_vector_products(graph, readers, outputs)
+    return LoweringFacts(
+        read_once=read_once,
+        matmul_transposes=_matmul_only_transposes(graph, readers, outputs),
+        matvec_vectors=vectors,
+        flat_products=flat,
+        unit_scalars=_scalar_scatter_updates(graph, readers, outputs),
+    )
+
+
+def _is_matrix_product(eqn: Eqn) -> bool:
+    return eqn.primitive.name == "matmul" and all(x.aval.ndim == 2 for x in eqn.inputs)
+
+
+def _matmul_only_transposes(graph: Graph, readers: dict, outputs: set[int]) -> dict[int, Var]:
+    found = {}
+    for eqn in graph.eqns:
+        if eqn.primitive.name != "transpose" or not isinstance(eqn.inputs[0], Var):
+            continue
+        out = eqn.outputs[0]
+        users = readers.get(out.id, [])
+        if (out.aval.ndim == 2 and users and out.id not in outputs
+                and all(_is_matrix_product(r) for r, _ in users)):
+            found[out.id] = eqn.inputs[0]
+    return found
+
+
+def _scalar_scatter_updates(graph: Graph, readers: dict, outputs: set[int]) -> dict[int, Any]:
+    """Only scatters into arrays of more than one element qualify: those are never hoisted into a
+    fused loop's preamble (see :func:`autodiff.codegen.fusion.plan_fusion`), where they would be
+    lowered without this fact."""
+    found = {}
+    for e in graph.eqns:
+        if e.primitive.name != "reshape" or e.inputs[0].aval.ndim != 0:
+            continue
+        out = e.outputs[0]
+        users = readers.get(out.id, [])
+        if out.id in outputs or not users:
+            continue
+        if all(r.primitive.name in ("scatter", "scatter_add") and k == 1
+               and r.outputs[0].aval.size > 1 and r.outputs[0].aval.dtype == out.aval.dtype
+               for r, k in users):
+            found[out.id] = e.inputs[0]
+    return found
+
+
+def _matrix_vector_products(graph: Graph, readers: dict, outputs: set[int]
+                            ) -> tuple[dict[int, Var], frozenset[int]]:
+    producer = graph.producers()
+
+    def vector_position(e) -> int | None:
+        if not _is_matrix_product(e):
+            return None
+        a, b = (x.aval for x in e.inputs)
+        return 1 if b.shape[1] == 1 else (0 if a.shape[0] == 1 else None)
+
+    vectors: dict[int, Var] = {}
+    flat: set[int] = set()
+    for e in graph.eqns:
+        pos = vector_position(e)
+        if pos is None:
+            continue
+        v = e.inputs[pos]
+        p = producer.get(v.id) if isinstance(v, Var) else None
+        if (p is not None and p.primitive.name == "reshape" and isinstance(p.inputs[0], Var)
+                and p.inputs[0].aval.ndim == 1 and v.id not in outputs
+                and all(k == vector_position(r) for r, k in readers[v.id])):
+            vectors[v.id] = p.inputs[0]
+        out = e.outputs[0]
+        users = readers.get(out.id, [])
+        if (out.id not in outputs and len(users) == 1 and users[0][0].primitive.name == "reshape"
+                and users[0][0].outputs[0].aval.ndim == 1):
+            flat.add(out.id)
+    return vectors, frozenset(flat)

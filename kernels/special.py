@@ -14,7 +14,7 @@ submodules' functions as the very same dispatcher objects:
   :func:`ndtr`, :func:`ndtri`, :func:`ndtri_exp`, :func:`log_ndtr`, :func:`xlogy`,
   :func:`xlog1py`, :func:`i0`, :func:`i0e`, :func:`i1`, :func:`i1e`, :func:`gammainc`,
   :func:`gammaincc`, :func:`gammaincinv`, :func:`gammainccinv`, :func:`betainc`,
-  :func:`betaincc`, :func:`betaincinv`, :func:`expit`, :func:`logit`, :func:`log_expit`. Its
+  :func:`betaincc`, :func:`betaincinv`, :func:`logit`, :func:`log_expit`. Its
   docstring explains why binding by symbol name is needed; :data:`SCIPY_BINDINGS` lists the
   capsules.
 * :mod:`kernels.special_polygamma` -- :func:`trigamma` and :func:`polygamma` of any order
@@ -28,9 +28,11 @@ submodules' functions as the very same dispatcher objects:
     :func:`log1mexp_neg` is the same function for the **negative argument** convention,
     :math:`\log(1 - e^{x})` for :math:`x \le 0` (Stan's ``log1m_exp``). :func:`dlog1mexp` is the
     derivative :math:`d/da\,\log(1-e^{-a}) = 1/\mathrm{expm1}(a)`.
-  - :func:`log1pexp` -- softplus :math:`\log(1 + e^{x})` with Maechler's thresholds
-    (``exp(x)`` for ``x <= -37``, ``log1p(exp(x))`` up to 18, ``x + exp(-x)`` up to 33.3, then
-    ``x``); its derivative :func:`dlog1pexp` is the logistic function.
+  - :func:`log1pexp` -- softplus :math:`\log(1 + e^{x}) = \max(x, 0) + \mathrm{log1p}(e^{-|x|})`;
+    its derivative :func:`dlog1pexp` is the logistic function :func:`expit`, computed as
+    :math:`1/(1+e)` or :math:`e/(1+e)` with :math:`e = e^{-|x|}` (no overflow). These are the
+    formulas the compiled code of :mod:`autodiff` uses for scalars and in fused loops alike, and
+    that its eager primitives compute vectorised.
   - :func:`logaddexp` and :func:`logsumexp` (1-D ``float64`` array) -- shift by the maximum and
     add ``log1p`` of the remaining terms; infinities and NaN are handled explicitly.
   - :func:`dlog_ndtr` -- :math:`\frac{d}{dx}\log\Phi(x) = \phi(x)/\Phi(x)`; for ``x < 0`` as
@@ -91,7 +93,6 @@ from kernels.special_scipy import (
     erfcinv,
     erfcx,
     erfinv,
-    expit,
     gammainc,
     gammaincc,
     gammainccinv,
@@ -125,7 +126,6 @@ __all__ = [
     "erfcinv",
     "erfcx",
     "erfinv",
-    "expit",
     "gammainc",
     "gammaincc",
     "gammainccinv",
@@ -148,6 +148,7 @@ __all__ = [
     "dlog1mexp",
     "dlog1pexp",
     "dlog_ndtr",
+    "expit",
     "i1e_over_i0e",
     "log1mexp",
     "log1mexp_neg",
@@ -227,26 +228,38 @@ def dlog1mexp(a: float) -> float:
     return math.nan
 
 
-@njit
+@njit(inline="always")
 def log1pexp(x: float) -> float:
-    """Softplus ``log(1 + exp(x))``, accurate and overflow-free for all ``x``.
+    """Softplus ``log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))``, accurate for all ``x``.
 
-    Maechler's (2012) thresholds: ``exp(x)`` for ``x <= -37``, ``log1p(exp(x))`` for
-    ``x <= 18``, ``x + exp(-x)`` for ``x <= 33.3`` and ``x`` beyond.
+    ``exp(-|x|)`` never overflows, ``log1p`` keeps the relative accuracy of small results
+    (``x -> -inf``, where the value is ``~ exp(x)``), and for large ``x`` the correction
+    vanishes below ``x``'s last bit.  This is also what NumPy's ``logaddexp(0, x)`` computes, so
+    the eager primitive (:mod:`autodiff.ops.special`) and compiled code agree.  A conditional,
+    not ``max``: ``max`` is a Numba overload that would be compiled in every process.  Inlined
+    into its callers (``inline="always"``): generated loops call it per element, and a model
+    compiled into an empty cache then compiles no function of its own for it.
     """
-    if x <= -37.0:
-        return math.exp(x)
-    if x <= 18.0:
-        return math.log1p(math.exp(x))
-    if x <= 33.3:
-        return x + math.exp(-x)
-    return x
+    return (x if x > 0.0 else 0.0) + math.log1p(math.exp(-abs(x)))
 
 
 @njit
 def dlog1pexp(x: float) -> float:
     """Derivative of :func:`log1pexp`: the logistic function ``expit(x)``."""
     return expit(x)
+
+
+@njit(inline="always")
+def expit(x: float) -> float:
+    """The logistic function ``1 / (1 + exp(-x))``, as ``1 / (1 + e)`` for ``x >= 0`` and
+    ``e / (1 + e)`` below, with ``e = exp(-|x|)``.
+
+    No ``exp`` overflows (``1 / (1 + exp(-x))`` flushes to 0 below ``x = -709.8``, where the
+    value is still ``~ exp(x)``, a subnormal), and both branches share one ``exp``.  Inlined
+    into its callers, like :func:`log1pexp`.
+    """
+    e = math.exp(-abs(x))
+    return (1.0 if x >= 0 else e) / (1.0 + e)
 
 
 @njit

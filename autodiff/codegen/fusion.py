@@ -23,11 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from autodiff.codegen.lowering import _SCALAR_OPS, _SPECIAL, _UFUNC
 from autodiff.ir import Graph, Var
-
-_FUSIBLE = set(_UFUNC) | set(_SPECIAL) | {"polygamma", "select", "convert_element_type",
-                                           "stop_gradient", "broadcast_to"}
+from autodiff.lowering import scalar_expr
 
 
 def _is_vector_gather(eqn) -> bool:
@@ -55,88 +52,105 @@ def _fusible(eqn) -> bool:
         return _is_vector_gather(eqn)
     if name == "cumsum":  # a running sum joins a forward loop over a vector (carried, in order)
         return eqn.outputs[0].aval.ndim == 1 and not eqn.params["reverse"]
-    if name not in _FUSIBLE or len(eqn.outputs) != 1 or eqn.outputs[0].aval.ndim == 0:
-        return False
-    return True
+    # elementwise in compiled code: one element is the primitive's scalar template
+    return eqn.primitive.scalar_template is not None and eqn.outputs[0].aval.ndim > 0
+
+
+def _is_scalar(eqn) -> bool:
+    """One value of one element: computed before or after a loop without closing it."""
+    return (not eqn.primitive.multiple_results and all(v.aval.size == 1 for v in eqn.outputs)
+            and eqn.primitive.name not in ("cond", "scan"))
+
+
+def _starts_loop(eqn) -> bool:
+    """An elementwise equation whose result has at least the rank of each operand."""
+    return _fusible(eqn) and all(a.aval.ndim <= eqn.outputs[0].aval.ndim for a in eqn.inputs)
+
+
+class _OpenLoop:
+    """The loop being built: its shape, the values it computes element by element, its
+    accumulators (full sums and vector scatter-adds: complete only after the loop) and the values
+    computed after it (:func:`plan_fusion` defers scalar work that reads the accumulators)."""
+
+    def __init__(self, eqn=None):
+        self.shape = eqn.outputs[0].aval.shape if eqn is not None else None
+        self.elements: set[int] = {eqn.outputs[0].id} if eqn is not None else set()
+        self.accumulators: set[int] = set()
+        self.late: set[int] = set()
+
+    def joins(self, eqn) -> str | None:
+        """How ``eqn`` joins the loop -- ``"element"``, ``"accumulator"`` -- or None.
+
+        An elementwise equation of the loop's shape joins as an element, unless it reads an
+        accumulator or a value computed after the loop, or gathers from a vector that the loop
+        itself computes (a fused gather needs the whole vector first); a full sum of an element,
+        or a vector scatter-add of an element into a base from outside the loop, joins as an
+        accumulator.
+        """
+        if self.shape is None:
+            return None
+        ids = [a.id for a in eqn.inputs if isinstance(a, Var)]
+        reads_after_loop = any(i in self.accumulators or i in self.late for i in ids)
+        first = eqn.inputs[0] if eqn.inputs else None
+        first_is_element = isinstance(first, Var) and first.id in self.elements
+        if eqn.primitive.name == "reduce_sum":
+            full = len(eqn.params["axes"]) == len(self.shape)
+            return "accumulator" if first_is_element and full else None
+        if _is_vector_scatter_add(eqn, self.shape):
+            update = eqn.inputs[1]
+            update_is_element = isinstance(update, Var) and update.id in self.elements
+            joins = update_is_element and not first_is_element and not reads_after_loop
+            return "accumulator" if joins else None
+        if (_starts_loop(eqn) and eqn.outputs[0].aval.shape == self.shape
+                and not reads_after_loop and not (_is_vector_gather(eqn) and first_is_element)):
+            return "element"
+        return None
+
+    def add(self, eqn, how: str) -> None:
+        (self.elements if how == "element" else self.accumulators).add(eqn.outputs[0].id)
 
 
 def plan_fusion(graph: Graph) -> list:
     """Group fusible equations with one output shape into clusters (one loop each).
 
-    A sum of a cluster value over all its axes joins the cluster as an accumulator.  While a
-    cluster is open, scalar equations that do not depend on it are hoisted before its loop, and
-    scalar equations that depend on its sums are deferred after it, so that independent
-    elementwise work (a log density's terms and its gradient's residuals, say) shares one loop.
+    Equations join the open loop by :meth:`_OpenLoop.joins` (sums of loop values become
+    accumulators).  While a cluster is open, scalar equations that do not depend on it are hoisted
+    before its loop, and scalar equations that depend on it are deferred after it, so that
+    independent elementwise work (a log density's terms and its gradient's residuals, say) shares
+    one loop.
     """
     items: list = []
     cluster: list = []
     hoisted: list = []
     deferred: list = []
-    shape: tuple | None = None
-    members: set[int] = set()
-    accumulated: set[int] = set()  # the cluster's sums and scatter-adds: complete after the loop
-    late: set[int] = set()  # outputs of deferred equations
+    loop = _OpenLoop()
 
     def close():
-        nonlocal cluster, hoisted, deferred, shape, members, accumulated, late
+        nonlocal cluster, hoisted, deferred, loop
         items.extend(("eqn", e) for e in hoisted)
         if cluster:  # even one equation: a loop compiles faster than a NumPy array expression
-            items.append(("cluster", shape, cluster))
+            items.append(("cluster", loop.shape, cluster))
         items.extend(("eqn", e) for e in deferred)
-        cluster, hoisted, deferred, shape = [], [], [], None
-        members, accumulated, late = set(), set(), set()
+        cluster, hoisted, deferred, loop = [], [], [], _OpenLoop()
 
     for eqn in fusion_order(graph):
-        out_shape = eqn.outputs[0].aval.shape if eqn.outputs else None
-        var_inputs = [a.id for a in eqn.inputs if isinstance(a, Var)]
-        depends = any(i in members for i in var_inputs)
-        depends_late = any(i in late for i in var_inputs)
-        if _fusible(eqn) and all(a.aval.ndim <= len(out_shape) for a in eqn.inputs):
-            reads_reduction = any(isinstance(a, Var) and a.id in accumulated for a in eqn.inputs)
-            reads_own_vector = _is_vector_gather(eqn) and isinstance(eqn.inputs[0], Var) and (
-                eqn.inputs[0].id in members
-            )
-            if cluster and (out_shape != shape or reads_reduction or depends_late
-                            or reads_own_vector):
-                close()
+        how = loop.joins(eqn)
+        if how is not None:
             cluster.append(eqn)
-            shape = out_shape
-            members.add(eqn.outputs[0].id)
+            loop.add(eqn, how)
             continue
-        if (
-            cluster
-            and eqn.primitive.name == "reduce_sum"
-            and isinstance(eqn.inputs[0], Var)
-            and eqn.inputs[0].id in members
-            and eqn.inputs[0].id not in accumulated
-            and len(eqn.params["axes"]) == len(shape)
-        ):
-            cluster.append(eqn)  # accumulated inside the loop
-            members.add(eqn.outputs[0].id)
-            accumulated.add(eqn.outputs[0].id)
+        if _starts_loop(eqn):
+            close()
+            cluster, loop = [eqn], _OpenLoop(eqn)
             continue
-        if (
-            cluster
-            and _is_vector_scatter_add(eqn, shape)
-            and not (isinstance(eqn.inputs[0], Var) and eqn.inputs[0].id in members)
-            and not any(isinstance(a, Var) and a.id in accumulated for a in eqn.inputs)
-            and not depends_late
-        ):
-            cluster.append(eqn)  # accumulated inside the loop, into a copy of its base
-            members.add(eqn.outputs[0].id)
-            accumulated.add(eqn.outputs[0].id)
-            continue
-        scalar = (
-            not eqn.primitive.multiple_results
-            and all(v.aval.size == 1 for v in eqn.outputs)
-            and eqn.primitive.name not in ("cond", "scan")
-        )
-        if cluster and scalar and not depends and not depends_late:
-            hoisted.append(eqn)  # computed before the loop; the cluster stays open
-            continue
-        if cluster and scalar:
-            deferred.append(eqn)  # computed after the loop; the cluster stays open
-            late.update(v.id for v in eqn.outputs)
+        if cluster and _is_scalar(eqn):
+            var_inputs = [a.id for a in eqn.inputs if isinstance(a, Var)]
+            if not any(i in loop.elements or i in loop.accumulators or i in loop.late
+                       for i in var_inputs):
+                hoisted.append(eqn)  # computed before the loop; the cluster stays open
+            else:
+                deferred.append(eqn)  # computed after the loop; the cluster stays open
+                loop.late.update(v.id for v in eqn.outputs)
             continue
         close()
         items.append(("eqn", eqn))
@@ -151,58 +165,33 @@ def fusion_order(graph: Graph) -> list:
     shapes (a log density's terms of length N, then a prior term of length K, then the rest of
     the likelihood...); :func:`plan_fusion` closes a loop at every change of shape.  List
     scheduling fixes that: among the equations whose inputs are ready, take one that joins the
-    open loop (elementwise, same shape, not reading the loop's own sums; or a full sum of a loop
-    value), else a scalar equation (which never closes a loop), else the earliest in the graph.
+    open loop (:meth:`_OpenLoop.joins`, the rule :func:`plan_fusion` applies), else a scalar
+    equation (which never closes a loop), else the earliest in the graph.
     """
     eqns = list(graph.eqns)
-    produced_by = {v.id: k for k, e in enumerate(eqns) for v in e.outputs}
-    pending = [0] * len(eqns)
-    users: list[list[int]] = [[] for _ in eqns]
-    for k, e in enumerate(eqns):
-        deps = {produced_by[a.id] for a in e.inputs if isinstance(a, Var) and a.id in produced_by}
-        pending[k] = len(deps)
-        for d in deps:
-            users[d].append(k)
-    ready = sorted(k for k in range(len(eqns)) if pending[k] == 0)
+    index = {id(e): k for k, e in enumerate(eqns)}
+    producers, readers = graph.producers(), graph.readers()
+    pending = [len({id(producers[a.id]) for a in e.inputs
+                    if isinstance(a, Var) and a.id in producers}) for e in eqns]
+    ready = [k for k in range(len(eqns)) if pending[k] == 0]
     order: list = []
-    shape: tuple | None = None
-    members: set[int] = set()  # array values of the open loop
-    sums: set[int] = set()  # its full sums (reading one closes the loop)
-
-    def joins(e) -> bool:
-        if shape is None:
-            return False
-        ids = [a.id for a in e.inputs if isinstance(a, Var)]
-        if e.primitive.name == "reduce_sum":
-            return (ids[0] in members if ids else False) and len(e.params["axes"]) == len(shape)
-        if _is_vector_scatter_add(e, shape):
-            base, upd = e.inputs[0], e.inputs[1]
-            return (isinstance(upd, Var) and upd.id in members
-                    and not (isinstance(base, Var) and base.id in members))
-        return (_fusible(e) and e.outputs[0].aval.shape == shape
-                and all(a.aval.ndim <= len(shape) for a in e.inputs)
-                and not any(i in sums for i in ids)
-                and not (_is_vector_gather(e) and ids and ids[0] in members))
-
-    def is_scalar(e) -> bool:
-        return (not e.primitive.multiple_results and all(v.aval.size == 1 for v in e.outputs)
-                and e.primitive.name not in ("cond", "scan"))
-
+    loop = _OpenLoop()
     while ready:
-        pick = next((k for k in ready if joins(eqns[k])), None)
+        pick = next((k for k in ready if loop.joins(eqns[k])), None)
         if pick is None:
-            pick = next((k for k in ready if is_scalar(eqns[k])), ready[0])
+            pick = next((k for k in ready if _is_scalar(eqns[k])), ready[0])
         ready.remove(pick)
         e = eqns[pick]
         order.append(e)
-        if joins(e):
-            accumulates = e.primitive.name in ("reduce_sum", "scatter_add")
-            (sums if accumulates else members).add(e.outputs[0].id)
-        elif _fusible(e) and all(a.aval.ndim <= e.outputs[0].aval.ndim for a in e.inputs):
-            shape, members, sums = e.outputs[0].aval.shape, {e.outputs[0].id}, set()
-        elif not is_scalar(e):
-            shape, members, sums = None, set(), set()
-        for u in users[pick]:
+        how = loop.joins(e)
+        if how is not None:
+            loop.add(e, how)
+        elif _starts_loop(e):
+            loop = _OpenLoop(e)
+        elif not _is_scalar(e):
+            loop = _OpenLoop()
+        users = {index[id(r)] for v in e.outputs for r, _ in readers.get(v.id, ())}
+        for u in users:
             pending[u] -= 1
             if pending[u] == 0:
                 ready.append(u)
@@ -218,31 +207,6 @@ def _element(name: str, aval, shape: tuple) -> str:
     subs = ["0" if d == 1 and shape[offset + k] != 1 else f"o{offset + k}"
             for k, d in enumerate(aval.shape)]
     return f"{name}[{', '.join(subs)}]"
-
-
-def _scalar_expr(eqn, ins: list[str]) -> str:
-    """The scalar expression computing one element of an elementwise equation."""
-    name = eqn.primitive.name
-    if name in ("stop_gradient", "broadcast_to"):
-        return ins[0]
-    if name == "select":
-        return f"({ins[1]} if {ins[0]} else {ins[2]})"
-    if name == "convert_element_type":
-        dtype = np.dtype(eqn.params["dtype"])
-        return f"np.{'bool_' if dtype.name == 'bool' else dtype.name}({ins[0]})"
-    if name in _SCALAR_OPS:
-        return f"({ins[0]} {_SCALAR_OPS[name]} {ins[1]})"
-    if name == "log1pexp":  # max(x, 0) + log1p(exp(-|x|)): accurate for every x
-        x = ins[0]  # (a conditional, not max(): max is a Numba overload, compiled per process)
-        return f"(({x} if {x} > 0.0 else 0.0) + np.log1p(np.exp(-abs({x}))))"
-    if name == "expit":  # 1/(1+e) or e/(1+e) with e = exp(-|x|): no overflow, shares the exp
-        x = ins[0]
-        return f"((1.0 if {x} >= 0 else np.exp(-abs({x}))) / (1.0 + np.exp(-abs({x}))))"
-    if name == "polygamma":
-        n = eqn.params["n"]
-        return f"sp.trigamma({ins[0]})" if n == 1 else f"sp.polygamma({n}, {ins[0]})"
-    fn = _SPECIAL.get(name) or _UFUNC[name]
-    return f"{fn}({', '.join(ins)})"
 
 
 _CHEAP = {"add", "sub", "mul", "neg", "select", "convert_element_type", "stop_gradient",
@@ -294,10 +258,11 @@ def plan_materialization(plan: list, graph: Graph) -> tuple[set[int], dict[int, 
 
 
 def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict,
-                 alloc, dying: frozenset | set = frozenset()) -> list[str]:
+                 alloc, may_overwrite=lambda atom: False) -> list[str]:
     """Source lines for one fused loop over ``shape``; ``alloc(aval)`` gives the source of each
     stored array (an allocation, or a slice of the caller's workspace); a scatter-add whose base
-    is in ``dying`` (read by nothing else) accumulates into the base itself."""
+    the loop may overwrite (``may_overwrite(atom)``: read by nothing else) accumulates into the
+    base itself."""
     lines: list[str] = []
     for e in eqns:  # arrays that outlive the loop are allocated once, before it
         out = e.outputs[0]
@@ -307,7 +272,7 @@ def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict
             continue
         if e.primitive.name == "scatter_add":
             base = name(e.inputs[0])
-            if base in dying:
+            if may_overwrite(e.inputs[0]):
                 lines.append(f"{name(out)} = {base}")
             else:
                 lines.append(f"{name(out)} = {alloc(out.aval)}")
@@ -360,7 +325,7 @@ def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict
                 lines.append(f"{reciprocals[q]} = 1.0 / {q}")
             body.append(f"t_{name(out)} = ({ins[0]} * {reciprocals[q]})")
         else:
-            body.append(f"t_{name(out)} = {_scalar_expr(e, ins)}")
+            body.append(f"t_{name(out)} = {scalar_expr(e, ins)}")
         ready.add(out.id)
 
     for e in eqns:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from autodiff.codegen.emit import _call_arg, _Module, emit_body, load_source
-from autodiff.codegen.lowering import _shape
-from autodiff.ir import Graph
+from autodiff.avals import aval_of
+from autodiff.codegen.emit import Module, call_arg, emit_body, load_source
+from autodiff.ir import Graph, Lit
+from autodiff.lowering import shape_src
+from autodiff.passes import optimize
 from kernels import model_abi
 from kernels.jit import JIT_DISABLED
 
@@ -72,7 +74,7 @@ class LogpGradKernel:
         theta = np.ascontiguousarray(theta, dtype=np.float64)
         if JIT_DISABLED:
             outs = self.module.compiled(
-                theta, *[_call_arg(d, a) for d, a in zip(data, self.data_avals)], *self.consts
+                theta, *[call_arg(d, a) for d, a in zip(data, self.data_avals)], *self.consts
             )
             return float(outs[0]), np.asarray(outs[1], dtype=np.float64)
         pointer, keepalive = self.pack_data(list(data))
@@ -89,8 +91,6 @@ def compile_logp_grad(graph: Graph) -> LogpGradKernel:
     ``void* data`` argument: a table of ``int64`` addresses, one per array, whose shapes and
     dtypes are fixed by the graph.  New data of the same shapes reuses the compiled code.
     """
-    from autodiff.passes import optimize
-
     graph = optimize(graph)
     theta_aval = graph.inputs[0].aval
     if theta_aval.ndim != 1 or graph.out_avals[0].shape != () or graph.out_avals[1] != theta_aval:
@@ -98,7 +98,7 @@ def compile_logp_grad(graph: Graph) -> LogpGradKernel:
             "compile_logp_grad: the graph must map (theta[dim], *data) to (logp[], grad[dim]); "
             f"got inputs {graph.in_avals} and outputs {graph.out_avals}"
         )
-    module = _Module()
+    module = Module()
     module.workspace = 0  # intermediate float64 arrays become slices of a workspace
     zeros = _gradient_accumulator(graph)
     if zeros is not None:
@@ -125,8 +125,8 @@ def compile_logp_grad(graph: Graph) -> LogpGradKernel:
         f"    table_ = cn.i8_view(data_ptr, (np.int64({entries}),))",
     ]
     bound = args[1:] + [f"c{k}" for k in range(len(consts))]
-    for k, (target, aval) in enumerate(zip(bound, data_avals + [_aval_of(c) for c in consts])):
-        shape = _shape(aval) if aval.ndim else "(np.int64(1),)"
+    for k, (target, aval) in enumerate(zip(bound, data_avals + [aval_of(c) for c in consts])):
+        shape = shape_src(aval) if aval.ndim else "(np.int64(1),)"
         view = f"cn.{_VIEW[aval.dtype.name]}(table_[{k}], {shape})"
         lines.append(f"    {target} = {view}" + ("[0]" if aval.ndim == 0 else ""))
     if workspace:
@@ -158,27 +158,11 @@ def _gradient_accumulator(graph: Graph):
     buffer itself: of the gradient's shape, used once, by a scatter (as the operand written to).
     Reverse mode builds a gradient that way (zeros, then one scatter-add per parameter block),
     so writing into the caller's buffer saves an allocation and a copy per evaluation."""
-    from autodiff.ir import Lit
-
-    uses: dict[int, int] = {}
-    candidates = []
-    for eqn in graph.eqns:
-        for k, a in enumerate(eqn.inputs):
-            if isinstance(a, Lit):
-                uses[id(a)] = uses.get(id(a), 0) + 1
-                if (k == 0 and eqn.primitive.name in ("scatter_add", "scatter")
-                        and a.val.shape == graph.inputs[0].aval.shape
-                        and a.val.dtype == np.float64 and not a.val.any()):
-                    candidates.append(a)
-    for a in graph.outputs:
-        if isinstance(a, Lit):
-            uses[id(a)] = uses.get(id(a), 0) + 1
-    usable = [a for a in candidates if uses[id(a)] == 1]
+    candidates = [
+        a for eqn in graph.eqns for k, a in enumerate(eqn.inputs)
+        if isinstance(a, Lit) and k == 0 and eqn.primitive.name in ("scatter_add", "scatter")
+        and a.val.shape == graph.inputs[0].aval.shape and a.val.dtype == np.float64
+        and not a.val.any()
+    ]
+    usable = [a for a in candidates if sum(b is a for b in graph.reads()) == 1]
     return usable[0] if len(usable) == 1 else None
-
-
-def _aval_of(x: np.ndarray):
-    from autodiff.avals import aval_of
-
-    return aval_of(x)
-

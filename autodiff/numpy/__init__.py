@@ -40,6 +40,7 @@ from autodiff.ops.elementwise import (  # noqa: F401
     isnan,
     log,
     log1p,
+    log2,
     logaddexp,
     logical_and,
     logical_not,
@@ -189,10 +190,6 @@ def clip(a, a_min=None, a_max=None):
 def sinc(x):
     safe = where(equal(x, 0.0), 1.0, x)
     return where(equal(x, 0.0), 1.0, divide(sin(multiply(pi, safe)), multiply(pi, safe)))
-
-
-def log2(x):
-    return divide(log(x), _np.log(2.0))
 
 
 def log10(x):

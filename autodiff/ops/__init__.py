@@ -1,7 +1,10 @@
-"""The primitive families.  Importing this package registers every primitive.
+"""The primitive families.  Importing this package registers every primitive, with all its rules.
 
-``REQUIRED_RULES`` lists the rules each primitive must hold; :func:`check_registry` reports the
-ones that are missing (the registry-completeness test calls it).
+``REQUIRED_RULES`` lists the rules each primitive must hold, the Numba ``lower`` rule included;
+:func:`check_registry` reports the ones that are missing (the registry-completeness test calls
+it).  ``INTERNAL`` primitives are exempt: they exist only while a transformation runs and never
+reach a graph that is compiled or evaluated (``reverse_input`` marks the inputs of a reverse-mode
+trace).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from autodiff.ops import (  # noqa: F401  (imported for registration)
     structural,
 )
 
-REQUIRED_RULES = ("impl", "shape_rule", "jvp", "vjp", "batch")
+REQUIRED_RULES = ("impl", "shape_rule", "jvp", "vjp", "batch", "lower")
 INTERNAL = {"reverse_input"}
 
 

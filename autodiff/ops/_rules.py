@@ -11,6 +11,7 @@ import numpy as np
 from autodiff.avals import ShapedArray, broadcast_shapes
 from autodiff.batching import elementwise_batch
 from autodiff.core import Primitive, bind, get_aval
+from autodiff.lowering import lower_elementwise
 
 
 @lru_cache(maxsize=4096)
@@ -32,10 +33,19 @@ def elementwise_shape_rule(primitive: Primitive) -> Callable:
 
 
 def def_elementwise(
-    name: str, impl: Callable, partials: tuple[Callable, ...] | None, nondiff: bool = False
+    name: str,
+    impl: Callable,
+    scalar: str | Callable[..., str],
+    partials: tuple[Callable, ...] | None,
+    nondiff: bool = False,
 ) -> Primitive:
-    """Register an elementwise primitive.
+    """Register an elementwise primitive: every rule it has comes from this one row.
 
+    ``impl`` is the NumPy implementation.  ``scalar`` is the compiled code of one element, a
+    format string over the operands' element sources (``"np.exp({0})"``, ``"({0} + {1})"``,
+    ``"sp.log1pexp({0})"`` with ``sp`` :mod:`kernels.special`), or a function of the params
+    returning one; it lowers scalar results and is the body of fused loops (see
+    :mod:`autodiff.lowering`), so ``impl`` and ``scalar`` must compute the same formula.
     ``partials[i](ans, *args)`` is ∂ out / ∂ args[i] as an autodiff expression (elementwise, may
     broadcast); JVP and VJP rules are both derived from it, with broadcasting undone in the VJP.
     ``None`` for a partial means the output does not depend differentiably on that argument.
@@ -44,6 +54,8 @@ def def_elementwise(
     prim.impl = _quiet(impl)
     prim.shape_rule = elementwise_shape_rule(prim)
     prim.batch = elementwise_batch(prim)
+    prim.scalar_template = scalar
+    prim.lower = lower_elementwise
     if partials is not None:
         prim.jvp = _jvp_from_partials(prim, partials)
         prim.vjp = _vjp_from_partials(partials)

@@ -23,6 +23,7 @@ import numpy as np
 from autodiff.avals import ShapedArray
 from autodiff.core import Primitive, Tracer, bind, get_aval
 from autodiff.ir import Graph, eval_graph
+from autodiff.lowering import LoweringContext, dtype_src, shape_src
 from autodiff.staging import trace_to_graph
 from autodiff.tree import tree_flatten, tree_unflatten
 
@@ -515,3 +516,47 @@ def fori_loop(lower: int, upper: int, body_fun: Callable, init_val: Any) -> Any:
         step, (np.asarray(lower, np.int64), init_val), None, length=max(upper - lower, 0)
     )
     return val
+
+
+# --------------------------------------------------------------------------------------------
+# Numba lowering: each branch (or the body) is a function of the generated module of its own,
+# called with the operands and the constants it needs
+# --------------------------------------------------------------------------------------------
+
+
+def _lower_cond(ctx: LoweringContext) -> list[str]:
+    index, operands = ctx.ins[0], ctx.ins[1:]
+    branches = [ctx.emit_subgraph(g, "branch") for g in ctx.params["branches"]]
+    lines = []
+    for k, (fn, consts) in enumerate(branches):
+        head = "if" if k == 0 else ("elif" if k < len(branches) - 1 else "else")
+        cond_src = f" {index} == {k}" if head != "else" else ""
+        lines.append(f"{head}{cond_src}:")
+        lines.append(f"    r_ = {fn}({', '.join([*operands, *consts])})")
+    return lines + [f"{o} = r_[{k}]" for k, o in enumerate(ctx.outs)]
+
+
+def _lower_scan(ctx: LoweringContext) -> list[str]:
+    fn, consts = ctx.emit_subgraph(ctx.params["body"], "body")
+    nc, nk, length = ctx.params["n_consts"], ctx.params["n_carry"], ctx.params["length"]
+    ins, outs, out_avals = ctx.ins, ctx.outs, ctx.out_avals
+    c_in, k_in, x_in = ins[:nc], ins[nc : nc + nk], ins[nc + nk :]
+    carry = [f"{o}_c" for o in outs[:nk]]
+    lines = []
+    for name, src, aval in zip(carry, k_in, ctx.in_avals[nc : nc + nk]):
+        lines.append(f"{name} = cn.ascontiguousarray({src})" if aval.ndim else f"{name} = {src}")
+    for o, aval in zip(outs[nk:], out_avals[nk:]):
+        lines.append(f"{o} = cn.empty({shape_src(aval)}, {dtype_src(aval)})")
+    t = f"{length - 1} - i_" if ctx.params["reverse"] else "i_"
+    args = [*c_in, *carry, *[f"{x}[t_]" for x in x_in], *consts]
+    lines += [f"for i_ in range({length}):", f"    t_ = {t}", f"    r_ = {fn}({', '.join(args)})"]
+    for k, (name, aval) in enumerate(zip(carry, out_avals[:nk])):
+        lines.append(f"    {name} = cn.ascontiguousarray(r_[{k}])" if aval.ndim
+                     else f"    {name} = r_[{k}]")
+    for k, o in enumerate(outs[nk:]):
+        lines.append(f"    {o}[t_] = r_[{nk + k}]")
+    return lines + [f"{o} = {c}" for o, c in zip(outs[:nk], carry)]
+
+
+cond_p.lower = _lower_cond
+scan_p.lower = _lower_scan

@@ -23,6 +23,7 @@ import numpy as np
 
 from autodiff.avals import ShapedArray, broadcast_shapes
 from autodiff.core import Primitive, Tracer, bind, get_aval
+from autodiff.lowering import LoweringContext, LoweringError, loops
 
 # --------------------------------------------------------------------------------------------
 # Index normalisation and shapes
@@ -364,6 +365,123 @@ def _scatter_batch_rule(primitive):
 gather_p.batch = _gather_batch
 scatter_add_p.batch = _scatter_batch_rule(scatter_add_p)
 scatter_p.batch = _scatter_batch_rule(scatter_p)
+
+# --------------------------------------------------------------------------------------------
+# Numba lowering: loops over the gathered (or scattered) positions
+# --------------------------------------------------------------------------------------------
+
+
+def _index_plan(x_aval: ShapedArray, spec: tuple, idx_avals: list) -> tuple[tuple, list]:
+    """For each gathered output axis, a loop; for each axis of ``x``, an index expression.
+
+    Returns ``(out_shape, x_exprs)`` where ``x_exprs[k]`` is Python source (in loop variables
+    ``o0, o1, ...`` and index-array names ``idx0, idx1, ...``) for the index into axis ``k`` of
+    ``x``, following NumPy's placement of advanced-index axes.
+    """
+    out_shape = gather_shape(x_aval.shape, spec, [a.shape for a in idx_avals])
+    dims, bcast, contiguous = _layout(spec, [a.shape for a in idx_avals])
+    has_adv = "A" in dims
+    n_b = len(bcast)
+    # output position of each basic entry, and where the broadcast block starts
+    basic_pos, pos = [], 0
+    if has_adv and not contiguous:
+        pos = n_b
+    adv_start = 0
+    seen_adv = False
+    for d in dims:
+        if d == "A":
+            if contiguous and not seen_adv:
+                adv_start, pos = pos, pos + n_b
+            seen_adv = True
+            basic_pos.append(None)
+        else:
+            basic_pos.append(pos)
+            pos += 1
+    exprs, k_arr = [], 0
+    dim_iter = iter(range(len(dims)))
+    for e in spec:
+        if e[0] == "n":
+            next(dim_iter)
+            continue
+        if e[0] == "s":
+            p = basic_pos[next(dim_iter)]
+            exprs.append(f"{e[1]} + {e[3]} * o{p}" if e[3] != 1 else f"{e[1]} + o{p}")
+        elif e[0] == "i":
+            if has_adv:
+                next(dim_iter)
+            exprs.append(str(e[1]))
+        else:
+            next(dim_iter)
+            shape = idx_avals[k_arr].shape
+            subs = [
+                "0" if d == 1 and bcast[n_b - len(shape) + j] != 1
+                else f"o{adv_start + n_b - len(shape) + j}"
+                for j, d in enumerate(shape)
+            ]
+            exprs.append(f"idx{k_arr}[{', '.join(subs)}]" if shape else f"idx{k_arr}")
+            k_arr += 1
+    return out_shape, exprs
+
+
+def _bind_index_names(ins: list[str], start: int) -> list[str]:
+    return [f"idx{k} = {name}" for k, name in enumerate(ins[start:])]
+
+
+def _basic_view(spec: tuple) -> str | None:
+    """``a:b`` / ``k`` index source when ``spec`` is basic (a view, no copy), else None."""
+    parts = []
+    for e in spec:
+        if e[0] == "s":
+            parts.append(f"{e[1]}:{'' if e[2] < 0 else e[2]}:{e[3]}" if e[3] != 1 else f"{e[1]}:{e[2]}")
+        elif e[0] == "i":
+            parts.append(str(e[1]))
+        else:
+            return None
+    return ", ".join(parts)
+
+
+def _lower_gather(ctx: LoweringContext) -> list[str]:
+    x, out, spec = ctx.ins[0], ctx.out, ctx.params["spec"]
+    view = _basic_view(spec)
+    if view is not None and ctx.in_avals[0].ndim:
+        return [f"{out} = {x}[{view}]"]
+    out_shape, exprs = _index_plan(ctx.in_avals[0], spec, ctx.in_avals[1:])
+    src = f"{x}[{', '.join(exprs)}]" if exprs else x
+    lines = _bind_index_names(ctx.ins, 1)
+    if not out_shape:
+        return lines + [f"{out} = {src}"]
+    lines.append(f"{out} = {ctx.alloc(ctx.out_aval)}")
+    target = f"{out}[{', '.join(f'o{k}' for k in range(len(out_shape)))}]"
+    return lines + loops(out_shape, f"{target} = {src}")
+
+
+def _lower_scatter(accumulate: bool):
+    def lower(ctx: LoweringContext) -> list[str]:
+        operand, out, out_aval = ctx.in_avals[0], ctx.out, ctx.out_aval
+        if operand.ndim == 0:
+            raise LoweringError("scatter into a scalar has no Numba lowering")
+        out_shape, exprs = _index_plan(operand, ctx.params["spec"], ctx.in_avals[2:])
+        lines = _bind_index_names(ctx.ins, 2)
+        if ctx.may_overwrite(0) and operand.dtype == out_aval.dtype:
+            lines.append(f"{out} = {ctx.ins[0]}")  # read by nothing else: updated in place
+        else:
+            lines.append(f"{out} = cn.astype({ctx.ins[0]}, np.{out_aval.dtype.name})")  # a copy
+        unit = ctx.input_fact(ctx.facts.unit_scalars, 1)
+        if unit is not None:  # the update is a scalar reshaped to shape (1,): use the scalar
+            upd = unit
+        elif out_shape:
+            upd = f"{ctx.ins[1]}[{', '.join(f'o{k}' for k in range(len(out_shape)))}]"
+        else:
+            upd = ctx.ins[1]
+        op = "+=" if accumulate else "="
+        return lines + loops(out_shape, f"{out}[{', '.join(exprs)}] {op} {upd}")
+
+    return lower
+
+
+gather_p.lower = _lower_gather
+scatter_add_p.lower = _lower_scatter(accumulate=True)
+scatter_p.lower = _lower_scatter(accumulate=False)
 
 # --------------------------------------------------------------------------------------------
 # User-level functions

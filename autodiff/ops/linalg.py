@@ -14,6 +14,7 @@ import scipy.linalg
 from autodiff.avals import ShapedArray, broadcast_shapes
 from autodiff.batching import batch_size_of, materialize
 from autodiff.core import Primitive, bind1, get_aval
+from autodiff.lowering import LoweringContext, reshaped, shape_src
 from autodiff.ops._rules import unbroadcast
 
 
@@ -419,3 +420,105 @@ slogdet_p.batch = lambda vals, dims: (slogdet(vals[0]), [0, 0])
 
 def slogdet(a):
     return bind1(slogdet_p, a)
+
+
+# --------------------------------------------------------------------------------------------
+# Numba lowering: 2-D matrix products through BLAS (``kernels.blas``), everything else through
+# the batched, NaN-signalling kernels of ``kernels.graph_ops`` (``gk``) on (B, n, m) stacks
+# --------------------------------------------------------------------------------------------
+
+
+def _as_stack(name: str, aval: ShapedArray, batch: tuple, tail: tuple) -> str:
+    """Source viewing ``name`` broadcast to ``batch + tail`` as a C-contiguous (B, *tail) stack."""
+    full = (*batch, *tail)
+    size = int(np.prod(batch)) if batch else 1
+    src = f"cn.broadcast_to({name}, {full})" if aval.shape != full else name
+    return reshaped(src, (size, *tail))
+
+
+def _lower_matrix_product(ctx: LoweringContext) -> list[str]:
+    """A 2-D product; a transposed matrix is never copied: (S^T) x = matvec_t(S, x)."""
+    out, (a_name, b_name) = ctx.out, ctx.ins
+    m, k = ctx.in_avals[0].shape
+    n = ctx.in_avals[1].shape[1]
+    ta, tb = (ctx.input_fact(ctx.facts.matmul_transposes, i) for i in (0, 1))
+    flat = ctx.output_in(ctx.facts.flat_products)
+    if n == 1 and tb is None:  # matrix-vector product
+        x = ctx.input_fact(ctx.facts.matvec_vectors, 1) or reshaped(b_name, (k,))
+        prod = f"blas.matvec_t({ta}, {x})" if ta else f"blas.matvec({a_name}, {x})"
+        return [f"{out} = {prod if flat else reshaped(prod, (m, 1))}"]
+    if m == 1 and ta is None:  # x B = B^T x
+        x = ctx.input_fact(ctx.facts.matvec_vectors, 0) or reshaped(a_name, (k,))
+        prod = f"blas.matvec({tb}, {x})" if tb else f"blas.matvec_t({b_name}, {x})"
+        return [f"{out} = {prod if flat else reshaped(prod, (1, n))}"]
+    ops = [f"{t}.T" if t else name for t, name in zip((ta, tb), ctx.ins)]
+    return [f"{out} = blas.matmat({ops[0]}, {ops[1]})"]
+
+
+def _lower_matmul(ctx: LoweringContext) -> list[str]:
+    a, b = ctx.in_avals
+    if a.ndim == 2 and b.ndim == 2:
+        return _lower_matrix_product(ctx)
+    batch = ctx.out_aval.shape[:-2]
+    stacks = ", ".join(_as_stack(x, aval, batch, aval.shape[-2:]) for x, aval in zip(ctx.ins, (a, b)))
+    return [f"{ctx.out} = " + reshaped(f"gk.batched_dot({stacks})", ctx.out_aval.shape)]
+
+
+def _lower_einsum(ctx: LoweringContext) -> list[str]:
+    """Loops over the output's indices, then the summed ones, accumulating the product."""
+    out, ins = ctx.out, ctx.ins
+    inputs, output = parse_einsum(ctx.params["subscripts"], len(ins))
+    sizes = {}
+    for sub, aval in zip(inputs, ctx.in_avals):
+        sizes.update(zip(sub, aval.shape))
+    summed = [c for c in dict.fromkeys("".join(inputs)) if c not in output]
+    order = list(output) + summed
+    product = " * ".join(f"{n}[{', '.join('i_' + c for c in sub)}]" if sub else n
+                         for n, sub in zip(ins, inputs))
+    target = f"{out}[{', '.join('i_' + c for c in output)}]" if output else f"{out}_acc"
+    lines = [f"{out} = cn.zeros({shape_src(ctx.out_aval)}, np.float64)" if output
+             else f"{out}_acc = 0.0"]
+    for depth, c in enumerate(order):
+        lines.append("    " * depth + f"for i_{c} in range({sizes[c]}):")
+    lines.append("    " * len(order) + f"{target} += {product}")
+    if not output:
+        lines.append(f"{out} = {out}_acc")
+    return lines
+
+
+def _lower_cholesky(ctx: LoweringContext) -> list[str]:
+    a = ctx.in_avals[0]
+    stack = _as_stack(ctx.ins[0], a, a.shape[:-2], a.shape[-2:])
+    return [f"{ctx.out} = " + reshaped(f"gk.cholesky_batched({stack})", ctx.out_aval.shape)]
+
+
+def _lower_solve(kind: str):
+    def lower(ctx: LoweringContext) -> list[str]:
+        a, b = ctx.in_avals
+        batch = ctx.out_aval.shape[:-2]
+        sa = _as_stack(ctx.ins[0], a, batch, a.shape[-2:])
+        sb = _as_stack(ctx.ins[1], b, batch, b.shape[-2:])
+        p = ctx.params
+        extra = f", {p['lower']}, {p['trans']}" if kind == "solve_triangular" else ""
+        call = f"gk.{kind}_batched({sa}, {sb}{extra})"
+        return [f"{ctx.out} = " + reshaped(call, ctx.out_aval.shape)]
+
+    return lower
+
+
+def _lower_slogdet(ctx: LoweringContext) -> list[str]:
+    a, (sign, logdet) = ctx.in_avals[0], ctx.outs
+    stack = _as_stack(ctx.ins[0], a, a.shape[:-2], a.shape[-2:])
+    lines = [f"{sign}_s, {logdet}_l = gk.slogdet_batched({stack})"]
+    for o, suffix, aval in zip(ctx.outs, ("_s", "_l"), ctx.out_avals):
+        lines.append(f"{o} = {o}{suffix}[0]" if aval.ndim == 0
+                     else f"{o} = {reshaped(o + suffix, aval.shape)}")
+    return lines
+
+
+matmul_p.lower = _lower_matmul
+einsum_p.lower = _lower_einsum
+cholesky_p.lower = _lower_cholesky
+solve_triangular_p.lower = _lower_solve("solve_triangular")
+solve_p.lower = _lower_solve("solve")
+slogdet_p.lower = _lower_slogdet

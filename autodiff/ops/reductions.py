@@ -11,6 +11,7 @@ import numpy as np
 
 from autodiff.avals import ShapedArray, normalize_axis
 from autodiff.core import Primitive, bind1, get_aval
+from autodiff.lowering import LoweringContext, LoweringRule, reshaped
 
 
 def _reduced_shape(shape: tuple, axes: tuple) -> tuple:
@@ -200,6 +201,72 @@ argmin_p = Primitive("argmin", nondiff=True)
 argmin_p.impl = lambda x, axis: np.argmin(x, axis=axis)
 argmin_p.shape_rule = argmax_p.shape_rule
 argmin_p.batch = lambda vals, dims, axis: (bind1(argmin_p, vals[0], axis=axis + 1), 0)
+
+# --------------------------------------------------------------------------------------------
+# Numba lowering: the reduced axes are moved last and the operand seen as a (rows, reduced)
+# matrix, which the row kernels of ``kernels.graph_ops`` (``gk``) reduce or scan
+# --------------------------------------------------------------------------------------------
+
+
+def _rows(x: str, aval: ShapedArray, axes: tuple) -> tuple[list[str], str, tuple]:
+    """Lines that move ``axes`` last and reshape to (rows, reduced); the kept shape."""
+    keep = [i for i in range(aval.ndim) if i not in axes]
+    perm = tuple(keep + list(axes))
+    kept = tuple(aval.shape[i] for i in keep)
+    rows = int(np.prod(kept)) if kept else 1
+    red = int(np.prod([aval.shape[a] for a in axes]))
+    src = x if aval.ndim else f"cn.full((1,), {x})"
+    if perm != tuple(range(aval.ndim)) and aval.ndim:
+        src = f"cn.transpose({src}, {perm})"
+    return [f"{x}_r = {reshaped(src, (rows, red))}"], f"{x}_r", kept
+
+
+def _rows_result(ctx: LoweringContext, kind: str, axes: tuple) -> list[str]:
+    """``gk.rows_<kind>`` of the operand's rows, reshaped to the kept axes (or its one value)."""
+    lines, rows, kept = _rows(ctx.ins[0], ctx.in_avals[0], axes)
+    call = f"gk.rows_{kind}({rows})"
+    return lines + [f"{ctx.out} = {call}[0]" if not kept else f"{ctx.out} = {reshaped(call, kept)}"]
+
+
+def _lower_reduction(kind: str) -> LoweringRule:
+    def lower(ctx: LoweringContext) -> list[str]:
+        aval, x, out = ctx.in_avals[0], ctx.ins[0], ctx.out
+        if kind == "sum" and aval.ndim == 1 and aval.dtype == np.float64:
+            # the sum of a float vector: a loop in place (gk.rows_sum allocates its result), in
+            # the same order as rows_sum
+            return [f"{out} = 0.0", f"for j_ in range({aval.shape[0]}):", f"    {out} += {x}[j_]"]
+        return _rows_result(ctx, kind, ctx.params["axes"])
+
+    return lower
+
+
+def _lower_along_axis(kind: str) -> LoweringRule:
+    """cumsum, cumprod, argsort: a result of the operand's shape, computed along one axis."""
+
+    def lower(ctx: LoweringContext) -> list[str]:
+        aval, axis = ctx.in_avals[0], ctx.params["axis"]
+        lines, rows, kept = _rows(ctx.ins[0], aval, (axis,))
+        moved = (*kept, aval.shape[axis])
+        perm = [i for i in range(aval.ndim) if i != axis] + [axis]
+        back = tuple(int(p) for p in np.argsort(perm))
+        reverse = f", {ctx.params['reverse']}" if "reverse" in ctx.params else ""
+        res = reshaped(f"gk.rows_{kind}({rows}{reverse})", moved)
+        if kind != "argsort" and back == tuple(range(len(back))):
+            return lines + [f"{ctx.out} = {res}"]  # np.transpose with axes is costly to compile
+        return lines + [f"{ctx.out} = cn.ascontiguousarray(cn.transpose({res}, {back}))"]
+
+    return lower
+
+
+reduce_sum_p.lower = _lower_reduction("sum")
+reduce_max_p.lower = _lower_reduction("max")
+reduce_min_p.lower = _lower_reduction("min")
+reduce_prod_p.lower = _lower_reduction("prod")
+cumsum_p.lower = _lower_along_axis("cumsum")
+cumprod_p.lower = _lower_along_axis("cumprod")
+argsort_p.lower = _lower_along_axis("argsort")
+argmax_p.lower = lambda ctx: _rows_result(ctx, "argmax", (ctx.params["axis"],))
+argmin_p.lower = lambda ctx: _rows_result(ctx, "argmin", (ctx.params["axis"],))
 
 # --------------------------------------------------------------------------------------------
 # Functions

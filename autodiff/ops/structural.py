@@ -14,6 +14,7 @@ import numpy as np
 from autodiff.avals import ShapedArray, normalize_axis
 from autodiff.batching import batch_size_of, materialize
 from autodiff.core import Primitive, bind1, get_aval
+from autodiff.lowering import LoweringContext, reshaped, shape_src
 from autodiff.ops._rules import unbroadcast
 
 # --------------------------------------------------------------------------------------------
@@ -213,6 +214,48 @@ def concatenate(xs: Sequence, axis: int = 0):
         return xs[0]
     return bind1(concatenate_p, *xs, axis=axis)
 
+
+# --------------------------------------------------------------------------------------------
+# Numba lowering
+# --------------------------------------------------------------------------------------------
+
+
+def _lower_reshape(ctx: LoweringContext) -> list[str]:
+    facts, out, (x,), (x_aval,) = ctx.facts, ctx.out, ctx.ins, ctx.in_avals
+    if ctx.output_in(facts.matvec_vectors) or ctx.output_in(facts.unit_scalars):
+        return []  # its readers read the vector (or the scalar) it views instead
+    if ctx.input_in(facts.flat_products, 0):
+        return [f"{out} = {x}"]  # the product was computed 1-D already
+    if ctx.out_aval.ndim == 0:
+        return [f"{out} = {x}[{', '.join('0' for _ in range(x_aval.ndim))}]" if x_aval.ndim
+                else f"{out} = {x}"]
+    if x_aval.ndim == 0:
+        return [f"{out} = cn.full({shape_src(ctx.out_aval)}, {x})"]
+    return [f"{out} = {reshaped(x, ctx.out_aval.shape)}"]
+
+
+def _lower_transpose(ctx: LoweringContext) -> list[str]:
+    if ctx.output_in(ctx.facts.matmul_transposes):
+        return []  # only read by matrix products, which take the transposed view
+    x, perm = ctx.ins[0], ctx.params["perm"]
+    if perm == (1, 0):
+        return [f"{ctx.out} = cn.ascontiguousarray({x}.T)"]
+    return [f"{ctx.out} = cn.ascontiguousarray(cn.transpose({x}, {perm}))"]
+
+
+def _lower_broadcast_to(ctx: LoweringContext) -> list[str]:
+    x = f"cn.full((1,), {ctx.ins[0]})" if ctx.in_avals[0].ndim == 0 else ctx.ins[0]
+    return [f"{ctx.out} = cn.ascontiguousarray(cn.broadcast_to({x}, {shape_src(ctx.out_aval)}))"]
+
+
+reshape_p.lower = _lower_reshape
+transpose_p.lower = _lower_transpose
+broadcast_to_p.lower = _lower_broadcast_to
+# in a fused loop, the element of the broadcast operand (read at the loop's index) is the value
+broadcast_to_p.scalar_template = "{0}"
+concatenate_p.lower = lambda ctx: [
+    f"{ctx.out} = cn.concatenate(({''.join(n + ', ' for n in ctx.ins)}), {ctx.params['axis']})"
+]
 
 # --------------------------------------------------------------------------------------------
 # Composites

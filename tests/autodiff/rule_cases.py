@@ -66,6 +66,7 @@ UNARY = {
     "exp": (anp.exp, REAL),
     "log": (anp.log, POS),
     "log1p": (anp.log1p, POS),
+    "log2": (anp.log2, POS),
     "expm1": (anp.expm1, REAL),
     "sqrt": (anp.sqrt, POS),
     "sin": (anp.sin, REAL),

@@ -23,6 +23,7 @@ import pytest
 import scipy.special as sc
 
 import kernels.special as ks
+from kernels import special_scipy
 from kernels.jit import JIT_DISABLED
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -126,9 +127,16 @@ def test_every_binding_is_public():
 @pytest.mark.parametrize("name, capsule, arity", ks.SCIPY_BINDINGS, ids=BOUND)
 def test_binding_equals_scipy_exactly(name, capsule, arity):
     grid = {1: (GRID_1,), 2: GRID_2, 3: GRID_3}[arity]
-    ours = compiled(getattr(ks, name), *grid)
+    ours = compiled(getattr(special_scipy, name), *grid)
     reference = getattr(sc, name)(*grid)
     np.testing.assert_array_equal(ours, reference)  # NaN positions must match too
+
+
+def test_public_functions_are_the_bindings_but_expit():
+    """``kernels.special.expit`` is in-house (see its docstring); every other binding is public
+    as the very same dispatcher."""
+    shadowed = [name for name in BOUND if getattr(ks, name) is not getattr(special_scipy, name)]
+    assert shadowed == ["expit"]
 
 
 def test_bindings_accept_integer_arguments():
@@ -226,7 +234,8 @@ LOG1PEXP_GRID = np.concatenate(
         _TAIL,
         [0.0, np.inf, -np.inf, np.nan],
         np.linspace(-60.0, 60.0, 1201),
-        *(_ulps_around(t) for t in (-37.0, 18.0, 33.3)),  # Maechler's thresholds
+        np.linspace(-745.0, -700.0, 91),  # where exp(-x) overflows but expit(x) is subnormal
+        _ulps_around(0.0),  # where max(x, 0) + log1p(exp(-|x|)) switches sides
     ]
 )
 
@@ -237,9 +246,26 @@ def test_log1pexp_vs_scipy():
     assert_rel(compiled(ks.log1pexp, x), -sc.log_expit(-x), 2e-15)
 
 
+def test_log1pexp_is_numpys_logaddexp_with_zero():
+    """One algorithm: the eager primitive computes ``np.logaddexp(0, x)``, the same formula."""
+    x = LOG1PEXP_GRID
+    with np.errstate(invalid="ignore"):  # NaN
+        reference = np.logaddexp(0.0, x)
+    np.testing.assert_array_equal(compiled(ks.log1pexp, x), reference)
+
+
+def test_expit_vs_mpmath():
+    x = LOG1PEXP_GRID[np.isfinite(LOG1PEXP_GRID) & (LOG1PEXP_GRID > -745.0)]
+    reference = _mp_map(lambda mp, v: 1 / (1 + mp.exp(-v)), x)
+    assert_rel(compiled(ks.expit, x), reference, 4e-16)
+    got = compiled(ks.expit, np.array([np.inf, -np.inf, np.nan, -1000.0]))
+    np.testing.assert_array_equal(got, [1.0, 0.0, np.nan, 0.0])
+
+
 def test_dlog1pexp_is_expit():
     x = LOG1PEXP_GRID
-    np.testing.assert_array_equal(compiled(ks.dlog1pexp, x), sc.expit(x))
+    np.testing.assert_array_equal(compiled(ks.dlog1pexp, x), compiled(ks.expit, x))
+    assert_rel(compiled(ks.dlog1pexp, x[x > -700.0]), sc.expit(x[x > -700.0]), 4e-16)
 
 
 def test_logaddexp_vs_numpy():
@@ -533,7 +559,7 @@ def test_disabled_jit_runs_as_plain_python(tmp_path):
         n = arity.get(name, 2 if name in ("logaddexp", "polygamma") else 1)
         args = np.array(points[{1: "one", 2: "two", 3: "three"}[n]], dtype=float).reshape(-1, n)
         got = np.array(child[name])
-        if name in arity:  # the plain-Python path calls scipy.special itself
+        if name in arity and name != "expit":  # the plain-Python path calls scipy.special
             np.testing.assert_array_equal(got, getattr(sc, name)(*args.T), err_msg=name)
         # plain Python and compiled code agree (math.* and LLVM may differ in the last bit)
         assert_rel(got, compiled(getattr(ks, name), *args.T), 1e-15)

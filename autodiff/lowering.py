@@ -1,0 +1,212 @@
+"""Lowering to Numba: the context every lowering rule takes, and the source helpers they share.
+
+A primitive's ``lower`` rule turns one equation into lines of NumPy-in-Numba source that assign
+its outputs.  Every rule has one signature, ``rule(ctx: LoweringContext) -> list[str]``, and is
+registered on the primitive in the module that defines it, in that module's "Numba lowering"
+section (``reduce_sum_p.lower = ...`` in :mod:`autodiff.ops.reductions`), as JAX registers a
+lowering beside a primitive's definition.  The compiler (:mod:`autodiff.codegen`) looks a rule
+up as ``eqn.primitive.lower`` and nowhere else.
+
+An elementwise primitive needs no rule of its own: it carries a *scalar template*
+(``Primitive.scalar_template``), the source of one element as a format string over its operands'
+element sources -- ``"np.exp({0})"``, ``"({0} + {1})"``, ``"sp.log1pexp({0})"`` -- or a function
+of the equation's parameters returning one.  The same template is the statement for a scalar
+result (:func:`lower_elementwise`) and the loop body in a fused loop
+(:mod:`autodiff.codegen.fusion`), so an operation compiles to one algorithm wherever it appears.
+Templates call NumPy (``np``) or the scalar kernels of :mod:`kernels.special` (``sp``), the names
+the generated module imports (see :data:`autodiff.codegen.emit.HEADER`).
+
+This module imports nothing of the project at run time.  The primitive families
+(:mod:`autodiff.ops`) import it to write their rules, the compiler imports it to build the
+contexts, and so the families never import the compiler, nor the compiler the families.
+Rules never raise inside generated code: linear algebra goes through NaN-signalling kernels in
+``kernels.graph_ops``, because a model kernel is a C function that cannot propagate exceptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from autodiff.avals import ShapedArray
+    from autodiff.core import Primitive
+    from autodiff.ir import Atom, Eqn, Graph
+    from autodiff.passes import LoweringFacts
+
+#: A lowering rule: the source lines computing one equation's outputs.
+LoweringRule = Callable[["LoweringContext"], list[str]]
+
+
+class LoweringError(NotImplementedError):
+    """A primitive (or a form of it) has no Numba lowering yet."""
+
+
+class FunctionScope(Protocol):
+    """The function being written, as the compiler exposes it to lowering rules."""
+
+    facts: LoweringFacts
+
+    def name(self, atom: Atom) -> str:
+        """The source naming ``atom`` (a variable's name, a literal's value or constant)."""
+
+    def alloc(self, aval: ShapedArray) -> str:
+        """Source of a new array for ``aval`` (a workspace slice or an allocation)."""
+
+    def may_overwrite(self, atom: Atom) -> bool:
+        """Whether the equation reading ``atom`` may write its result into it."""
+
+    def emit_subgraph(self, graph: Graph, prefix: str) -> tuple[str, list[str]]:
+        """Write ``graph`` as a function of the module: its name and the constants it takes."""
+
+
+@dataclass(frozen=True)
+class LoweringContext:
+    """What a lowering rule sees: one equation, the names of its operands (``ins``) and results
+    (``outs``) in the generated source, and the function being written (``scope``), which knows
+    how the graph reads each value (:class:`autodiff.passes.LoweringFacts`) and can allocate
+    arrays and emit sub-graphs (the branches of ``cond``, the body of ``scan``)."""
+
+    eqn: Eqn
+    outs: list[str]
+    ins: list[str]
+    scope: FunctionScope
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.eqn.params
+
+    @property
+    def in_avals(self) -> list[ShapedArray]:
+        return [a.aval for a in self.eqn.inputs]
+
+    @property
+    def out_avals(self) -> list[ShapedArray]:
+        return [v.aval for v in self.eqn.outputs]
+
+    @property
+    def out(self) -> str:
+        """The name of the (single) result."""
+        return self.outs[0]
+
+    @property
+    def out_aval(self) -> ShapedArray:
+        return self.eqn.outputs[0].aval
+
+    @property
+    def facts(self) -> LoweringFacts:
+        return self.scope.facts
+
+    def alloc(self, aval: ShapedArray) -> str:
+        return self.scope.alloc(aval)
+
+    def emit_subgraph(self, graph: Graph, prefix: str) -> tuple[str, list[str]]:
+        return self.scope.emit_subgraph(graph, prefix)
+
+    def may_overwrite(self, k: int) -> bool:
+        """Whether input ``k`` is read by this equation only, so it may be written in place."""
+        return self.scope.may_overwrite(self.eqn.inputs[k])
+
+    def input_fact(self, table: dict, k: int) -> str | None:
+        """The source of the atom that ``table`` (one of the facts' maps) gives for input ``k``."""
+        atom = self.eqn.inputs[k]
+        found = table.get(getattr(atom, "id", None))
+        return None if found is None else self.scope.name(found)
+
+    def input_in(self, ids: Any, k: int) -> bool:
+        """Whether input ``k`` is a variable whose id is in ``ids`` (a set or map of the facts)."""
+        return getattr(self.eqn.inputs[k], "id", None) in ids
+
+    def output_in(self, ids: Any) -> bool:
+        """Whether the (single) result's id is in ``ids`` (a set or map of the facts)."""
+        return self.eqn.outputs[0].id in ids
+
+
+# --------------------------------------------------------------------------------------------
+# Source helpers shared by the rules
+# --------------------------------------------------------------------------------------------
+
+
+def shape_src(aval: ShapedArray) -> str:
+    """Source of ``aval``'s shape as a tuple of ``np.int64`` values: a bare ``5000`` would be
+    typed as the literal 5000, and a disk-cached helper (``cn.empty``...) called with it would
+    be compiled anew for every size instead of once per number of dimensions."""
+    return tuple_src(aval.shape)
+
+
+def tuple_src(dims: Sequence[int]) -> str:
+    """Source of a tuple of ``np.int64`` values (see :func:`shape_src`)."""
+    return "(" + "".join(f"np.int64({d}), " for d in dims) + ")"
+
+
+def reshaped(src: str, dims: Sequence[int]) -> str:
+    """Source reshaping the array ``src`` to ``dims`` (a view when ``src`` is contiguous).
+    ``ndarray.reshape`` itself is avoided in generated code: Numba compiles a helper for it in
+    every process, while ``cn.reshape`` is loaded from the disk cache."""
+    return f"cn.reshape({src}, {tuple_src(dims)})"
+
+
+def dtype_src(aval: ShapedArray) -> str:
+    """Source of ``aval``'s NumPy scalar type (``np.float64``, ``np.bool_``...)."""
+    return "np.bool_" if aval.dtype.name == "bool" else f"np.{aval.dtype.name}"
+
+
+def loops(shape: Sequence[int], body: str) -> list[str]:
+    """Nested loops ``for o0 in range(n0): for o1 ...`` around the statement ``body``."""
+    lines = [f"{'    ' * k}for o{k} in range({n}):" for k, n in enumerate(shape)]
+    return lines + [f"{'    ' * len(shape)}{body}"]
+
+
+# --------------------------------------------------------------------------------------------
+# Elementwise primitives: one scalar template, for scalars and for fused loops alike
+# --------------------------------------------------------------------------------------------
+
+
+def scalar_template(primitive: Primitive, params: dict[str, Any]) -> str:
+    """The format string computing one element of ``primitive`` applied with ``params``."""
+    template = primitive.scalar_template
+    if template is None:
+        raise LoweringError(f"primitive '{primitive.name}' is not elementwise in compiled code")
+    return template(**params) if callable(template) else template
+
+
+def scalar_expr(eqn: Eqn, operands: Sequence[str]) -> str:
+    """Source of one element of an elementwise equation, from its operands' element sources."""
+    return scalar_template(eqn.primitive, eqn.params).format(*operands)
+
+
+def lower_elementwise(ctx: LoweringContext) -> list[str]:
+    """The lowering rule of every elementwise primitive, from its scalar template.
+
+    A scalar result is one statement.  An array result is normally computed in a fused loop
+    (:func:`autodiff.codegen.fusion.plan_fusion` takes every elementwise equation with an array
+    result); this rule writes the same loop for one equation, over its broadcast operands.
+    """
+    template = scalar_template(ctx.eqn.primitive, ctx.params)
+    if ctx.out_aval.ndim == 0:  # scalars stay Python scalars in generated code
+        return [f"{ctx.out} = {_unparenthesised(template).format(*ctx.ins)}"]
+    out, shape = ctx.out, shape_src(ctx.out_aval)
+    lines = [f"{out} = {ctx.alloc(ctx.out_aval)}", f"{out}_f = cn.ravel({out})"]
+    flat = []
+    for k, (name, aval) in enumerate(zip(ctx.ins, ctx.in_avals)):
+        if aval.ndim == 0:
+            flat.append(name)
+        else:
+            lines.append(f"{out}_{k} = cn.ravel(cn.broadcast_to({name}, {shape}))")
+            flat.append(f"{out}_{k}[_i]")
+    return lines + [f"for _i in range({out}_f.size):",
+                    f"    {out}_f[_i] = {template.format(*flat)}"]
+
+
+def _unparenthesised(template: str) -> str:
+    """``template`` without the parentheses around all of it, if it has them: ``({0} + {1})``
+    needs them inside an expression, not as the right-hand side of an assignment."""
+    if not (template.startswith("(") and template.endswith(")")):
+        return template
+    depth = 0
+    for k, c in enumerate(template):
+        depth += {"(": 1, ")": -1}.get(c, 0)
+        if depth == 0 and k < len(template) - 1:
+            return template  # the first parenthesis closes before the end: "(a) + (b)"
+    return template[1:-1]
