@@ -32,8 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from autodiff.avals import ShapedArray
     from autodiff.core import Primitive
-    from autodiff.ir import Atom, Eqn, Graph
-    from autodiff.passes import LoweringFacts
+    from autodiff.ir import Atom, Eqn, Graph, Var
 
 #: A lowering rule: the source lines computing one equation's outputs.
 LoweringRule = Callable[["LoweringContext"], list[str]]
@@ -62,10 +61,36 @@ class FunctionScope(Protocol):
 
 
 @dataclass(frozen=True)
+class LoweringFacts:
+    """How a graph's values are read, as far as the code generator cares (keys are var ids).
+
+    Attributes
+    ----------
+    read_once : array values read by exactly one equation, and neither inputs nor outputs of the
+        graph: that equation may write its result into them (a scatter updates them in place).
+    matmul_transposes : 2-D transposes read only by 2-D matrix products -> the matrix
+        transposed; BLAS reads the transposed view, and no transposed copy is made.
+    matvec_vectors : ``(k, 1)`` or ``(1, k)`` reshapes of a vector read only as the vector of
+        matrix-vector products -> that 1-D vector (``A @ x`` with a 1-D ``x`` is traced as
+        reshape, matmul, reshape).
+    flat_products : matrix-vector products whose one reader flattens them to 1-D: they are
+        computed 1-D, and the flattening reshape is the product itself.
+    unit_scalars : scalars reshaped to one element only to be the update of scatters into arrays
+        of more than one element -> the scalar, which the scatter then adds itself.
+    """
+
+    read_once: frozenset[int]
+    matmul_transposes: dict[int, Var]
+    matvec_vectors: dict[int, Var]
+    flat_products: frozenset[int]
+    unit_scalars: dict[int, Any]
+
+
+@dataclass(frozen=True)
 class LoweringContext:
     """What a lowering rule sees: one equation, the names of its operands (``ins``) and results
     (``outs``) in the generated source, and the function being written (``scope``), which knows
-    how the graph reads each value (:class:`autodiff.passes.LoweringFacts`) and can allocate
+    how the graph reads each value (:class:`LoweringFacts`, computed by :func:`autodiff.passes.lowering_facts`) and can allocate
     arrays and emit sub-graphs (the branches of ``cond``, the body of ``scan``)."""
 
     eqn: Eqn

@@ -13,12 +13,12 @@ through their :class:`autodiff.lowering.LoweringContext`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from autodiff.ir import Eqn, Graph, Lit, Var
+from autodiff.lowering import LoweringFacts
 
 
 def dce(graph: Graph) -> Graph:
@@ -181,32 +181,6 @@ def optimize(graph: Graph) -> Graph:
 # --------------------------------------------------------------------------------------------
 # Analyses for the code generator
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LoweringFacts:
-    """How a graph's values are read, as far as the code generator cares (keys are var ids).
-
-    Attributes
-    ----------
-    read_once : array values read by exactly one equation, and neither inputs nor outputs of the
-        graph: that equation may write its result into them (a scatter updates them in place).
-    matmul_transposes : 2-D transposes read only by 2-D matrix products -> the matrix
-        transposed; BLAS reads the transposed view, and no transposed copy is made.
-    matvec_vectors : ``(k, 1)`` or ``(1, k)`` reshapes of a vector read only as the vector of
-        matrix-vector products -> that 1-D vector (``A @ x`` with a 1-D ``x`` is traced as
-        reshape, matmul, reshape).
-    flat_products : matrix-vector products whose one reader flattens them to 1-D: they are
-        computed 1-D, and the flattening reshape is the product itself.
-    unit_scalars : scalars reshaped to one element only to be the update of scatters into arrays
-        of more than one element -> the scalar, which the scatter then adds itself.
-    """
-
-    read_once: frozenset[int]
-    matmul_transposes: dict[int, Var]
-    matvec_vectors: dict[int, Var]
-    flat_products: frozenset[int]
-    unit_scalars: dict[int, Any]
 
 
 def lowering_facts(graph: Graph) -> LoweringFacts:

@@ -20,8 +20,8 @@ import numpy as np
 
 from autodiff.codegen.fusion import emit_cluster, plan_fusion, plan_materialization
 from autodiff.ir import Atom, Eqn, Graph, Lit, format_eqn_rhs
-from autodiff.lowering import LoweringContext, LoweringError, dtype_src, shape_src
-from autodiff.passes import LoweringFacts, lowering_facts, optimize
+from autodiff.lowering import LoweringContext, LoweringError, LoweringFacts, dtype_src, shape_src
+from autodiff.passes import lowering_facts, optimize
 from kernels.jit import JIT_DISABLED, cache_dir
 
 __all__ = [
