@@ -11,8 +11,9 @@ compiled sampler options, the chain's row of every state array and the iteration
 compiles the model once per process (the machine code comes from the worker's Numba disk cache
 after its first compile) and keeps it for the following chunks; the sampler itself is
 compiled once per worker machine. The worker reaches the model only through
-:class:`inference.protocols.CompiledModelLike`. The chain's random stream travels with its state, so the
-draws are those of a run on local threads, bit for bit, whatever the workers and their order.
+:class:`inference.protocols.CompiledModelLike`. The chain's random stream travels with its
+state, so the draws are those of a run on local threads, bit for bit, whatever the workers and
+their order.
 
 Everything else stays local: initial points, chunking, progress, the recorder and Ctrl-C
 handling (a Ctrl-C waits for the chunk's jobs to finish, as with threads, so the state and the

@@ -2,9 +2,9 @@ r"""Functional sampling: ``init`` a state, then ``step`` it, for users who write
 
 This is a thin layer over the compiled driver :mod:`kernels.sampler`: a :class:`SamplerState`
 wraps the per-chain state arrays (:class:`kernels.state.ChainState`), the options of the
-algorithm (:class:`kernels.options.SamplerOptions`) and the index of the next iteration; :func:`step` advances every chain by a number of
-iterations (compiled code, one thread per chain) and returns the new state with the draws and statistics of those
-iterations. :class:`inference.mcmc.MCMC` is built on the same functions.
+algorithm (:class:`kernels.options.SamplerOptions`) and the index of the next iteration;
+:func:`step` advances every chain by a number of iterations (compiled code, one thread per
+chain) and returns the new state with the draws and statistics of those iterations. :class:`inference.mcmc.MCMC` is built on the same functions.
 
 Iterations are numbered globally from 0; iterations below ``state.num_warmup`` are warmup (the
 kernel's adaptation -- Stan's or nutpie's -- runs during them), later ones are sampling. Because

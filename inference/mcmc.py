@@ -1,9 +1,10 @@
 r"""Run Markov chains: :class:`MCMC` drives a :class:`~inference.nuts.NUTS` or
 :class:`~inference.hmc.HMC` kernel over many chains in compiled code.
 
-What it owns: running warmup and sampling in *chunks* of compiled iterations (so that a progress display is
-updated and Ctrl-C keeps the completed draws), thinning, the counters and the warning about
-divergences, and access to the results (samples, statistics, summary, ArviZ export). What it
+What it owns: running warmup and sampling in *chunks* of compiled iterations (so that a
+progress display is updated and Ctrl-C keeps the completed draws), thinning, the counters and
+the warning about divergences, and access to the results (samples, statistics, summary, ArviZ
+export). What it
 does not own: what a kernel and a compiled model are (:mod:`inference.protocols`), initial
 points (:mod:`inference.functional`), the transition and adaptation algorithms (compiled in
 :mod:`kernels`, driven by :mod:`kernels.sampler`), the first-run compile
@@ -555,7 +556,8 @@ class MCMC:
 
     @property
     def last_state(self) -> F.SamplerState:
-        """The state after the last completed iteration (see :class:`inference.functional.SamplerState`)."""
+        """The state after the last completed iteration
+        (:class:`inference.functional.SamplerState`)."""
         if self._last_state is None:
             raise RuntimeError("no state yet: call mcmc.run(...) or mcmc.warmup(...) first")
         return self._last_state

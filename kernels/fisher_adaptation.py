@@ -311,8 +311,8 @@ def fisher_adapt(
 
     With ``flag`` bit :data:`kernels.stan_adaptation.COLLECT`: adds the draw ``q`` and its
     gradient ``g`` to both estimators if the chain moved (``q != before``), switches them if
-    ``flag`` has :data:`SWITCH`, and recomputes ``inv_diag`` from the foreground if it holds at least
-    :data:`FISHER_MIN_COUNT` draws. After the first metric update the caller must search a step
+    ``flag`` has :data:`SWITCH`, and recomputes ``inv_diag`` from the foreground if it holds at
+    least :data:`FISHER_MIN_COUNT` draws. After the first metric update the caller must search a step
     size for the new metric and restart dual averaging there (nuts-rs ``GlobalStrategy::adapt``
     runs ``step_size.init`` at the first change); every other iteration makes a dual-averaging
     update here (if ``options.adapt_step_size``; ``options`` is the driver's

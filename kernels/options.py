@@ -91,10 +91,11 @@ class SamplerOptions:
     adapt_step_size, adapt_mass_matrix : bool
         Tune the step size (dual averaging) and estimate the mass matrix during warmup.
     mass_matrix_adaptation : {"stan", "fisher"}
-        (``None``: :data:`DEFAULT_MASS_MATRIX_ADAPTATION`.) Stan's windowed (co)variance of the draws (:mod:`kernels.stan_adaptation`: windows
+        Stan's windowed (co)variance of the draws (:mod:`kernels.stan_adaptation`: windows
         ``init_buffer``, ``base_window``, ``term_buffer``) or nutpie's diagonal estimate from
         draws and gradients (:mod:`kernels.fisher_adaptation`: ``early_window``,
-        ``step_size_window``, ``early_switch_freq``, ``switch_freq``, ``window_growth``).
+        ``step_size_window``, ``early_switch_freq``, ``switch_freq``, ``window_growth``);
+        ``None`` means :data:`DEFAULT_MASS_MATRIX_ADAPTATION`.
     target_accept_prob : float
         Dual averaging's target :math:`\\delta` (Stan's ``adapt_delta``).
     gamma, kappa, t0 : float
@@ -149,7 +150,7 @@ class SamplerOptions:
     window_growth: float = 1.5
 
     def __post_init__(self) -> None:
-        if self.mass_matrix_adaptation is None:  # (what NUTS(..., mass_matrix_adaptation=None) means)
+        if self.mass_matrix_adaptation is None:  # NUTS(..., mass_matrix_adaptation=None)
             object.__setattr__(self, "mass_matrix_adaptation", DEFAULT_MASS_MATRIX_ADAPTATION)
         _choice("algorithm", self.algorithm, ALGORITHMS)
         _choice("mass_matrix_adaptation", self.mass_matrix_adaptation, MASS_MATRIX_ADAPTATIONS)
