@@ -8,6 +8,11 @@ on an empty cache (as :mod:`mcmc_suite`'s cold full run: imports, model building
 compile, warmup and sampling, to the draws in NumPy arrays), so drift affects every library
 alike; the medians over the rounds are compared.
 
+Each round also runs a **second process** on the cache the first one filled (the user's
+second session: everything loads from disk), and for numbayes the first run's seconds are split
+into its phases (imports, model compile, sampler compile -- the two-process first-run compile of
+:mod:`kernels.precompile` -- warmup and sampling), medians over the rounds.
+
 Run::
 
     python benchmarks/cold_start.py                                  # eight schools, 5 rounds
@@ -45,23 +50,30 @@ def main(argv: list[str] | None = None) -> None:
 
     print(machine_facts())
     print(f"{args.model}: NUTS, {args.chains} chains x ({args.warmup} + {args.draws}); seconds "
-          f"from before the import to the draws, each on an empty compile cache\n")
-    print("round " + " ".join(f"{lib:>15}" for lib in libraries), flush=True)
-    walls: dict[str, list[float]] = {lib: [] for lib in libraries}
+          f"from before the import to the draws: 'first' on an empty compile cache, 'second' "
+          f"in the next process on the cache the first one filled\n")
+    columns = [f"{lib} {which}" for lib in libraries for which in ("first", "second")]
+    print("round " + " ".join(f"{c:>22}" for c in columns), flush=True)
+    walls: dict[str, list[float]] = {c: [] for c in columns}
+    phases: list[dict[str, float]] = []  # numbayes' first runs
     for k in range(args.rounds):
-        cells = []
         for lib in libraries:
             with tempfile.TemporaryDirectory(prefix="cold_start_") as root:
-                folder = Caches(root).empty()
-                m = run_worker(lib, args.model, cfg, 0, Caches.env(lib, folder), args.timeout)
-            if m.error:
-                print(f"{lib} failed: {m.error}", file=sys.stderr)
-                walls[lib].append(float("nan"))
-            else:
-                walls[lib].append(m.runs[0]["wall"])
-            cells.append(f"{walls[lib][-1]:15.2f}")
-        print(f"{k + 1:5d} " + " ".join(cells), flush=True)
-    print("median" + " ".join(f"{np.nanmedian(walls[lib]):15.2f}" for lib in libraries))
+                env = Caches.env(lib, Caches(root).empty())
+                for which in ("first", "second"):
+                    m = run_worker(lib, args.model, cfg, 0, env, args.timeout)
+                    if m.error:
+                        print(f"{lib} ({which}) failed: {m.error}", file=sys.stderr)
+                    wall = float("nan") if m.error else m.runs[0]["wall"]
+                    walls[f"{lib} {which}"].append(wall)
+                    if lib == "numbayes" and which == "first" and not m.error:
+                        phases.append(m.runs[0]["phases"])
+        print(f"{k + 1:5d} " + " ".join(f"{walls[c][-1]:22.2f}" for c in columns), flush=True)
+    print("median" + " ".join(f"{np.nanmedian(walls[c]):22.2f}" for c in columns))
+    if phases:
+        names = [name for name in phases[0] if all(name in p for p in phases)]
+        medians = ", ".join(f"{n} {np.median([p[n] for p in phases]):.2f}" for n in names)
+        print(f"\nnumbayes first run by phase (medians, s): {medians}")
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"\nload average after the run: {load}")
 

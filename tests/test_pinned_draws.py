@@ -29,6 +29,7 @@ import autodiff.numpy as anp
 import ppl
 from inference import HMC, MCMC, NUTS
 from ppl import dist
+from tests import posteriordb
 from tests.inference.models import EightSchoolsCentered, GaussianModel
 from tests.posteriordb_models import model_args
 
@@ -112,18 +113,7 @@ CASES = {
     **{
         f"posteriordb_{name}": (lambda name=name: NUTS(model_args(name)[0]), {},
                                 _posteriordb(name))
-        for name in (
-            "arK-arK",
-            "diamonds-diamonds",
-            "eight_schools-eight_schools_centered",
-            "eight_schools-eight_schools_noncentered",
-            "garch-garch11",
-            "gp_pois_regr-gp_regr",
-            "hmm_example-hmm_example",
-            "kidiq-kidscore_momiq",
-            "low_dim_gauss_mix-low_dim_gauss_mix",
-            "sblrc-blr",
-        )
+        for name in posteriordb.NAMES
     },
 }
 
