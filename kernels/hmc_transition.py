@@ -55,7 +55,7 @@ def steps_for_length(trajectory_length: float, nominal: float) -> int:
 
 @signature(lambda t: (t.model, t.metric, t.vector, t.vector, t.f8, t.f8, t.i8, t.f8, t.rng,
                       t.phase_point))
-@njit
+@njit(borrow=True)
 def hmc_transition(
     model: Model,
     metric: Metric,

@@ -54,7 +54,7 @@ def phase_point(dim: int) -> PhasePoint:
 
 
 @signature(lambda t: (t.vector, t.vector))
-@njit
+@njit(borrow=True)
 def copy_into(src: np.ndarray, dst: np.ndarray) -> None:
     """``dst[:] = src`` for vectors, as an explicit loop."""
     for i in range(src.shape[0]):
@@ -62,7 +62,7 @@ def copy_into(src: np.ndarray, dst: np.ndarray) -> None:
 
 
 @signature(lambda t: (t.model, t.metric, t.phase_point, t.f8))
-@njit
+@njit(borrow=True)
 def leapfrog(model: Model, metric: Metric, z: PhasePoint, epsilon: float) -> tuple[int, float]:
     """One leapfrog step of size ``epsilon`` from ``z``, in place (see the module docstring).
 

@@ -15,6 +15,15 @@ optimiser and code generator on every function, and again on every caller, which
 callees' code) than typing the inlined body in the caller. They stay ordinary functions when
 called from Python (tests call them).
 
+Kernels on the samplers' hot path -- everything a leapfrog step or a transition calls -- are
+``@njit(borrow=True)``: compiled without Numba's reference counting of arrays. Numba otherwise
+increments an array's reference count when a function receives it and when a record's field is
+read, and decrements it afterwards, each an atomic operation through a call; LLVM removes only
+the pairs it can prove redundant, which leaves dozens per leapfrog step once records are passed
+between functions with branches and loops. A borrowing kernel may only *borrow* the arrays it is
+given, which the caller keeps alive for the length of the call: it must not allocate an array or
+keep one, and Numba refuses to compile one that does.
+
 Setting the environment variable ``NUMBAYES_DISABLE_JIT=1`` before import turns :func:`njit` into
 the identity: every kernel then runs as plain Python, with readable tracebacks (slow, for
 debugging and coverage only).
@@ -46,7 +55,9 @@ def njit(*args: Any, **options: Any) -> Any:
     """``numba.njit`` with the project's defaults; the identity when JIT is disabled.
 
     Usable bare (``@njit``), with options (``@njit(parallel=True)``) or with an explicit signature
-    (``@njit("float64(float64)")``), exactly like ``numba.njit``.
+    (``@njit("float64(float64)")``), exactly like ``numba.njit``. One option of our own:
+    ``borrow=True`` compiles a kernel that borrows its arrays, without reference counting (see
+    the module docstring).
     """
     if args and callable(args[0]) and not options and len(args) == 1:
         return _compile(args[0], (), {})
@@ -62,6 +73,8 @@ def _compile(fn: Callable, signature: tuple, options: dict[str, Any]) -> Any:
     if JIT_DISABLED:
         return fn
     merged = {**DEFAULT_OPTIONS, **options}
+    if merged.pop("borrow", False):
+        merged["_nrt"] = False  # Numba's switch for its reference-counting runtime
     return numba.njit(*signature, **merged)(fn)
 
 

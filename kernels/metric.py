@@ -69,7 +69,7 @@ class Metric(NamedTuple):
     chol: np.ndarray
 
 
-@njit
+@njit(borrow=True)
 def velocity(metric: Metric, p: np.ndarray, out: np.ndarray) -> None:
     """Compute the sharp momentum :math:`p^\\sharp = M^{-1} p` into ``out``.
 
@@ -89,7 +89,7 @@ def velocity(metric: Metric, p: np.ndarray, out: np.ndarray) -> None:
             out[i] = inv_diag[i] * p[i]
 
 
-@njit
+@njit(borrow=True)
 def kinetic_energy(p: np.ndarray, p_sharp: np.ndarray) -> float:
     """Kinetic energy :math:`\\tfrac12 p \\cdot p^\\sharp` (``p_sharp`` from :func:`velocity`)."""
     s = 0.0
@@ -99,7 +99,7 @@ def kinetic_energy(p: np.ndarray, p_sharp: np.ndarray) -> float:
 
 
 @signature(lambda t: (t.f8, t.vector, t.vector))
-@njit
+@njit(borrow=True)
 def hamiltonian(logp: float, p: np.ndarray, p_sharp: np.ndarray) -> float:
     """Total energy :math:`H = -\\log\\pi(q) + K(p)`; NaN is mapped to ``+inf`` (as Stan does)."""
     h = -logp + kinetic_energy(p, p_sharp)
@@ -109,7 +109,7 @@ def hamiltonian(logp: float, p: np.ndarray, p_sharp: np.ndarray) -> float:
 
 
 @signature(lambda t: (t.metric, t.rng, t.vector))
-@njit
+@njit(borrow=True)
 def sample_momentum(metric: Metric, rng_state: np.ndarray, p: np.ndarray) -> None:
     """Draw a momentum :math:`p \\sim N(0, M)` into ``p``.
 

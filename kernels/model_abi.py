@@ -263,7 +263,7 @@ else:
         return _call_with_stack_logp(address, theta.ctypes.data, grad.ctypes.data, data_ptr)
 
 
-@njit
+@njit(borrow=True)
 def evaluate(address: int, data_ptr: int, theta: np.ndarray, grad: np.ndarray) -> tuple[int, float]:
     """Evaluate the model and validate the result, as every sampler does.
 

@@ -164,7 +164,7 @@ def nuts_workspace(dim: int, max_tree_depth: int) -> NutsWorkspace:
     return NutsWorkspace(forward, backward, np.zeros(dim), np.zeros(dim), np.zeros(dim), subtrees)
 
 
-@njit
+@njit(borrow=True)
 def log_sum_exp(a: float, b: float) -> float:
     """:math:`\\log(e^a + e^b)` as in Stan Math (``-inf`` and ``+inf`` handled exactly).
 
@@ -180,7 +180,7 @@ def log_sum_exp(a: float, b: float) -> float:
     return b + math.log1p(math.exp(a - b))
 
 
-@njit
+@njit(borrow=True)
 def _no_u_turn(ps_a: np.ndarray, ps_b: np.ndarray, x: np.ndarray, y: np.ndarray) -> bool:
     """Stan's criterion with :math:`\\rho = x + y`: ``ps_a . rho > 0 and ps_b . rho > 0``."""
     sa = 0.0
@@ -192,7 +192,7 @@ def _no_u_turn(ps_a: np.ndarray, ps_b: np.ndarray, x: np.ndarray, y: np.ndarray)
     return sb > 0.0 and sa > 0.0
 
 
-@njit
+@njit(borrow=True)
 def _merge_checks(
     a_beg_ps: np.ndarray,
     a_end_p: np.ndarray,
@@ -323,7 +323,7 @@ def _build_subtree(
 @signature(lambda t: (t.model, t.metric, t.vector, t.vector, t.f8, t.f8, t.i8, t.f8, t.rng,
                       t.nuts_workspace),
            result=lambda t: t.transition_stats)
-@njit
+@njit(borrow=True)
 def nuts_transition(
     model: Model,
     metric: Metric,

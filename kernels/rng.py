@@ -108,13 +108,13 @@ def _py_next_uint64(state: np.ndarray) -> int:
     return result
 
 
-@njit
+@njit(borrow=True)
 def _rotl(x: np.uint64, k: int) -> np.uint64:
     """Rotate a 64-bit word left by ``k`` bits (``0 < k < 64``)."""
     return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
 
 
-@njit
+@njit(borrow=True)
 def next_uint64(state: np.ndarray) -> np.uint64:
     """Advance a xoshiro256** state by one step and return the 64-bit output.
 
@@ -148,7 +148,7 @@ def next_uint64(state: np.ndarray) -> np.uint64:
 
 
 @signature(lambda t: (t.rng,))
-@njit
+@njit(borrow=True)
 def uniform(state: np.ndarray) -> float:
     """Draw a uniform variate on ``[0, 1)`` with 53 random bits.
 
@@ -173,7 +173,7 @@ if JIT_DISABLED:
         return float(_py_next_uint64(state) >> 11) * _TWO_POW_M53
 
 
-@njit
+@njit(borrow=True)
 def _polar_pair(state: np.ndarray) -> tuple[float, float]:
     """Two independent standard normals by Marsaglia's polar method."""
     while True:
@@ -185,7 +185,7 @@ def _polar_pair(state: np.ndarray) -> tuple[float, float]:
             return u * f, v * f
 
 
-@njit
+@njit(borrow=True)
 def normal(state: np.ndarray) -> float:
     """Draw one standard normal variate (polar method; the pair's second value is dropped).
 
@@ -203,7 +203,7 @@ def normal(state: np.ndarray) -> float:
     return x
 
 
-@njit
+@njit(borrow=True)
 def normal_fill(state: np.ndarray, out: np.ndarray) -> None:
     """Fill ``out`` with independent standard normals, two per polar-method pair.
 
@@ -229,7 +229,7 @@ def normal_fill(state: np.ndarray, out: np.ndarray) -> None:
         out[i] = a
 
 
-@njit
+@njit(borrow=True)
 def exponential(state: np.ndarray) -> float:
     """Draw a standard exponential variate, ``-log1p(-u)`` with ``u`` uniform on ``[0, 1)``.
 

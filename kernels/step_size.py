@@ -132,7 +132,7 @@ def dual_averaging_final(da: np.ndarray, step_size: float) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-@njit
+@njit(borrow=True)
 def _one_step_energy_change(
     model: Model,
     metric: Metric,
@@ -154,7 +154,7 @@ def _one_step_energy_change(
 
 @signature(lambda t: (t.model, t.metric, t.vector, t.vector, t.f8, t.f8, t.rng, t.phase_point),
            result=lambda t: t.step_size_search)
-@njit
+@njit(borrow=True)
 def find_reasonable_step_size(
     model: Model,
     metric: Metric,
