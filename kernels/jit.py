@@ -4,7 +4,8 @@ Every Numba function in ``kernels/`` (and every function that ``autodiff`` gener
 through :func:`njit` here, so that the compile options and the debugging switch live in one spot:
 
 * ``cache=True`` -- compiled machine code is written to Numba's disk cache and loaded by the next
-  process (``NUMBA_CACHE_DIR`` chooses the folder; see :func:`cache_dir`).
+  process (the folder, its checks and its repair: :mod:`kernels.cache`, configured when this
+  module is imported).
 * ``nogil=True`` -- kernels release the GIL so chains can run on Python threads.
 * ``fastmath=False`` -- samplers must be reproducible and IEEE-exact.
 
@@ -46,9 +47,14 @@ from typing import Any
 
 import numba
 
+from kernels import cache
+
 JIT_DISABLED: bool = os.environ.get("NUMBAYES_DISABLE_JIT", "0") not in ("", "0", "false", "False")
 
 DEFAULT_OPTIONS: dict[str, Any] = {"cache": True, "nogil": True, "fastmath": False}
+
+if not JIT_DISABLED:
+    cache.configure()  # before anything is compiled or loaded
 
 
 def njit(*args: Any, **options: Any) -> Any:
@@ -76,16 +82,6 @@ def _compile(fn: Callable, signature: tuple, options: dict[str, Any]) -> Any:
     if merged.pop("borrow", False):
         merged["_nrt"] = False  # Numba's switch for its reference-counting runtime
     return numba.njit(*signature, **merged)(fn)
-
-
-def cache_dir() -> str:
-    """The folder where compiled code is cached (``NUMBA_CACHE_DIR`` or a per-user default).
-
-    The per-user default is ``~/.cache/numbayes``; removing that folder clears every cache.
-    """
-    return os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
-        os.path.expanduser("~"), ".cache", "numbayes"
-    )
 
 
 @dataclass(frozen=True)

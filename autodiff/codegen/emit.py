@@ -10,9 +10,11 @@ that builds the same graph loads machine code from Numba's disk cache instead of
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import sys
+import threading
+import types
+import warnings
 from collections.abc import Callable
 
 import numba
@@ -22,7 +24,8 @@ from autodiff.codegen.fusion import emit_cluster, plan_fusion, plan_materializat
 from autodiff.ir import Atom, Eqn, Graph, Lit, format_eqn_rhs
 from autodiff.lowering import LoweringContext, LoweringError, LoweringFacts, dtype_src, shape_src
 from autodiff.passes import lowering_facts, optimize
-from kernels.jit import JIT_DISABLED, cache_dir
+from kernels.cache import CacheRepairWarning, cache_dir, check_folder
+from kernels.jit import JIT_DISABLED
 
 __all__ = [
     "HEADER",
@@ -208,24 +211,48 @@ def graph_to_source(graph: Graph, fn_name: str = "compiled") -> tuple[str, list[
 
 
 def load_source(source: str) -> object:
-    """Write ``source`` to its content-addressed file in the cache folder and import it."""
+    """Write ``source`` to its content-addressed file in the cache folder and import it.
+
+    The file is named after a hash of the source (and Numba's version); a file already there is
+    used only if it holds exactly ``source``, and otherwise (truncated, garbled, replaced by
+    someone else's code) it is rewritten, with a :class:`kernels.cache.CacheRepairWarning`.
+    What runs is ``source`` itself, compiled from memory under the file's name (which Numba's
+    disk cache needs), never what the file holds at import time.
+    """
     digest = hashlib.sha256((source + numba.__version__).encode()).hexdigest()[:24]
     module_name = f"numbayes_generated_{digest}"
     if module_name in sys.modules:
         return sys.modules[module_name]
     folder = os.path.join(cache_dir(), "generated")
-    os.makedirs(folder, exist_ok=True)
+    check_folder(folder)
     path = os.path.join(folder, module_name + ".py")
-    if not os.path.exists(path):
-        tmp = f"{path}.{os.getpid()}.tmp"
+    if not _holds(path, source):
+        if os.path.exists(path):
+            warnings.warn(f"the generated model source {path} did not hold the code its name "
+                          f"stands for (damaged or replaced); it was written again",
+                          CacheRepairWarning, stacklevel=2)
+        tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
         with open(tmp, "w") as f:
             f.write(source)
         os.replace(tmp, path)  # atomic: concurrent processes never see a half-written file
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # Numba's cache loader re-imports the module by name
-    spec.loader.exec_module(module)
+    module = types.ModuleType(module_name)
+    module.__file__ = path
+    sys.modules[module_name] = module  # Numba's cache loader looks the module up by name
+    try:
+        exec(compile(source, path, "exec"), module.__dict__)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
     return module
+
+
+def _holds(path: str, source: str) -> bool:
+    """Whether the file at ``path`` exists and holds exactly ``source``."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read() == source
+    except (FileNotFoundError, UnicodeDecodeError):
+        return False
 
 
 def call_arg(a, aval):
