@@ -8,7 +8,8 @@ export). What it
 does not own: what a kernel and a compiled model are (:mod:`inference.protocols`), initial
 points (:mod:`inference.functional`), the transition and adaptation algorithms (compiled in
 :mod:`kernels`, driven by :mod:`kernels.sampler`), the first-run compile
-(:mod:`kernels.precompile`), the diagnostics (:mod:`inference.diagnostics`) and the display
+(:mod:`kernels.precompile`), the estimate and check of the memory a run keeps
+(:mod:`inference.resources`), the diagnostics (:mod:`inference.diagnostics`) and the display
 (:mod:`inference.progress`).
 
 Reproducibility
@@ -59,16 +60,13 @@ from inference import functional as F
 from inference.executor import ChainExecutor, check_executor
 from inference.progress import ChainProgress, make_reporter
 from inference.protocols import MCMCKernel
+from inference.resources import RunBytes, check_memory, estimate_run_bytes, value_bytes_per_draw
 from inference.results import MCMCResults, check_fields, select_fields
+from inference.sampling_warnings import SamplingWarning
 from kernels import precompile
 from kernels.state import CHAIN_STATE_FIELDS, ChainState, SampleOutput, allocate_output
 
 __all__ = ["MCMC", "SamplingWarning"]
-
-
-class SamplingWarning(UserWarning):
-    """Divergences, maximum tree depth hits, or an interrupted run."""
-
 
 # the ChainState arrays that change after warmup, so a snapshot taken in the sampling phase
 # need not copy d x d metrics
@@ -159,6 +157,11 @@ class _Recorder:
 
     @staticmethod
     def _head(out: SampleOutput, k: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        # a complete run hands over its arrays (a copy would double the memory at the end, and
+        # resources.estimate_run_bytes counts them once); a truncated one copies its head so
+        # that the unused tail is freed
+        if k == out.draws.shape[1]:
+            return out.draws, out.sample_stats()
         stats = {name: a[:, :k].copy() for name, a in out.sample_stats().items()}
         return out.draws[:, :k].copy(), stats
 
@@ -233,6 +236,13 @@ class MCMC:
     stops, the completed draws are kept (the results are truncated to them), ``last_state``
     is the state after them, and a :class:`SamplingWarning` says so; the exception is not
     re-raised.
+
+    Before allocating anything, ``run`` and ``warmup`` estimate the memory the run will keep
+    (:mod:`inference.resources`): if the draws, statistics and chain state exceed the
+    available memory they raise :class:`inference.resources.InsufficientMemoryError` (a
+    ``MemoryError``) naming the estimate and the options that shrink it (``thinning``,
+    ``num_samples``, ``num_chains``, ``save_warmup``); above half of it, a
+    :class:`inference.resources.MemoryUsageWarning`.
     """
 
     def __init__(
@@ -353,6 +363,7 @@ class MCMC:
         self._extra_fields = check_fields(extra_fields)
         with precompile.sampler_compile(enabled=self.executor is None) as compile_job:
             model, model_seconds = self._model(args, kwargs)
+            check_memory(self._run_bytes(model, self.num_warmup, 0))
             state = self._initial_state(seed, model, init_params, self.num_warmup)
             self._sample(state, 0, model_seconds, compile_job)
         self.post_warmup_state = self._last_state.copy()
@@ -387,6 +398,7 @@ class MCMC:
         self._extra_fields = check_fields(extra_fields)
         with precompile.sampler_compile(enabled=self.executor is None) as compile_job:
             model, model_seconds = self._model(args, kwargs)
+            check_memory(self._run_bytes(model, self._warmup_left(), self.num_samples))
             if self.post_warmup_state is not None:
                 if init_params is not None:
                     raise ValueError(
@@ -397,6 +409,27 @@ class MCMC:
             else:
                 state = self._initial_state(seed, model, init_params, self.num_warmup)
             self._sample(state, self.num_samples, model_seconds, compile_job)
+
+    def _warmup_left(self) -> int:
+        """Warmup iterations the next :meth:`run` performs (a continued state may have some
+        left)."""
+        state = self.post_warmup_state
+        return self.num_warmup if state is None else max(0, state.num_warmup - state.iteration)
+
+    def _run_bytes(self, model: Any, num_warmup: int, num_samples: int) -> RunBytes:
+        """The memory a run of ``model`` keeps (:func:`inference.resources.estimate_run_bytes`)."""
+        sites, log_likelihood = value_bytes_per_draw(model)
+        return estimate_run_bytes(
+            self.num_chains,
+            num_samples,
+            int(model.dim),
+            thinning=self.thinning,
+            num_warmup=num_warmup,
+            save_warmup=self.save_warmup,
+            dense_mass=bool(self.kernel.options.dense_mass),
+            site_bytes_per_draw=sites,
+            log_likelihood_bytes_per_draw=log_likelihood,
+        )
 
     def _progress(
         self, state: F.SamplerState, start: int, total: int, warm_stop: int, phase: str
