@@ -9,8 +9,8 @@ Modules: :mod:`inference.protocols` (what a compiled model and a kernel are),
 :mod:`inference.hmc` (the kernels), :mod:`inference.functional`
 (``init``/``step`` for hand-written loops), :mod:`inference.results`,
 :mod:`inference.arviz_export`, :mod:`inference.progress`, :mod:`inference.diagnostics`
-(R-hat, ESS, MCSE, HDI, summary tables) and :mod:`inference.resources` (the memory a run
-keeps, checked before it starts).
+(R-hat, ESS, MCSE, HDI, summary tables), :mod:`inference.resources` (the memory a run keeps,
+checked before it starts) and :mod:`inference.termination` (SIGTERM keeps the draws).
 """
 
 from inference import diagnostics, functional

@@ -2,15 +2,15 @@ r"""Run Markov chains: :class:`MCMC` drives a :class:`~inference.nuts.NUTS` or
 :class:`~inference.hmc.HMC` kernel over many chains in compiled code.
 
 What it owns: running warmup and sampling in *chunks* of compiled iterations (so that a
-progress display is updated and Ctrl-C keeps the completed draws), thinning, the counters and
-the warning about divergences, and access to the results (samples, statistics, summary, ArviZ
-export). What it
+progress display is updated and Ctrl-C or SIGTERM keeps the completed draws), thinning, the
+counters and the warning about divergences, and access to the results (samples, statistics,
+summary, ArviZ export). What it
 does not own: what a kernel and a compiled model are (:mod:`inference.protocols`), initial
 points (:mod:`inference.functional`), the transition and adaptation algorithms (compiled in
 :mod:`kernels`, driven by :mod:`kernels.sampler`), the first-run compile
 (:mod:`kernels.precompile`), the estimate and check of the memory a run keeps
-(:mod:`inference.resources`), the diagnostics (:mod:`inference.diagnostics`) and the display
-(:mod:`inference.progress`).
+(:mod:`inference.resources`), the SIGTERM handler (:mod:`inference.termination`), the
+diagnostics (:mod:`inference.diagnostics`) and the display (:mod:`inference.progress`).
 
 Reproducibility
 ---------------
@@ -63,6 +63,7 @@ from inference.protocols import MCMCKernel
 from inference.resources import RunBytes, check_memory, estimate_run_bytes, value_bytes_per_draw
 from inference.results import MCMCResults, check_fields, select_fields
 from inference.sampling_warnings import SamplingWarning
+from inference.termination import StopRequest, sigterm_stops_sampling
 from kernels import precompile
 from kernels.state import CHAIN_STATE_FIELDS, ChainState, SampleOutput, allocate_output
 
@@ -235,7 +236,11 @@ class MCMC:
     On ``KeyboardInterrupt`` (Ctrl-C) the current chunk finishes or is discarded, sampling
     stops, the completed draws are kept (the results are truncated to them), ``last_state``
     is the state after them, and a :class:`SamplingWarning` says so; the exception is not
-    re-raised.
+    re-raised. SIGTERM (what cluster schedulers send before killing a job) does the same when
+    ``run`` or ``warmup`` is called from the main thread: the current chunk finishes, its
+    draws are kept, and ``run`` returns normally so that the script can save them; a second
+    SIGTERM goes to the previous handler (by default it ends the process). See
+    :mod:`inference.termination`.
 
     Before allocating anything, ``run`` and ``warmup`` estimate the memory the run will keep
     (:mod:`inference.resources`): if the draws, statistics and chain state exceed the
@@ -473,31 +478,32 @@ class MCMC:
         reporter = make_reporter(self.progress_bar)
         progress = self._progress(state, start, stop - start, warm_stop, "compiling")
         self._last_state = state
-        try:
-            compiling = job.needed or self._dispatch is not None
-            if compiling:
-                reporter.start(progress)
-            timings = {"model_compile": model_seconds,
-                       "sampler_compile": self._compile(state, job), "warmup": 0.0,
-                       "sampling": 0.0}
-            for p in progress:
-                p.phase = "warmup" if start < warm_stop else "sampling"
-            if not compiling:
-                reporter.start(progress)
-            sizer = _ChunkSizer(self.chunk_size)
-            interrupted = self._loop(
-                state, stop, warm_stop, rec, sizer, progress, reporter, timings
-            )
-        except BaseException:
-            reporter.close(progress)
-            raise
-        self._results = self._make_results(state, rec, warm_stop - start, timings, interrupted)
+        with sigterm_stops_sampling() as request:
+            try:
+                compiling = job.needed or self._dispatch is not None
+                if compiling:
+                    reporter.start(progress)
+                timings = {"model_compile": model_seconds,
+                           "sampler_compile": self._compile(state, job), "warmup": 0.0,
+                           "sampling": 0.0}
+                for p in progress:
+                    p.phase = "warmup" if start < warm_stop else "sampling"
+                if not compiling:
+                    reporter.start(progress)
+                sizer = _ChunkSizer(self.chunk_size)
+                stopped_by = self._loop(
+                    state, stop, warm_stop, rec, sizer, progress, reporter, timings, request
+                )
+            except BaseException:
+                reporter.close(progress)
+                raise
+        self._results = self._make_results(state, rec, warm_stop - start, timings, stopped_by)
         for p in progress:
-            p.phase = "interrupted" if interrupted else "done"
+            p.phase = "interrupted" if stopped_by else "done"
         reporter.close(progress, self._closing_message(timings, rec, warm_stop - start))
-        self._warn(interrupted, rec, num_samples)
+        self._warn(stopped_by, rec, num_samples)
 
-    def _make_results(self, state, rec, num_warmup, timings, interrupted) -> MCMCResults:
+    def _make_results(self, state, rec, num_warmup, timings, stopped_by) -> MCMCResults:
         draws, stats = rec.kept()
         warmup_draws, warmup_stats = rec.kept_warmup()
         return MCMCResults(
@@ -514,21 +520,29 @@ class MCMC:
             max_tree_depth=self.kernel.max_tree_depth,
             target_accept_prob=self.kernel.target_accept_prob,
             timings=timings,
-            interrupted=interrupted,
+            interrupted=stopped_by is not None,
             warmup_draws=warmup_draws,
             warmup_stats=warmup_stats,
+            stopped_by=stopped_by,
         )
 
-    def _loop(self, state, stop, warm_stop, rec, sizer, progress, reporter, timings) -> bool:
-        """Run chunks until ``stop``; True if interrupted (KeyboardInterrupt).
+    def _loop(
+        self, state, stop, warm_stop, rec, sizer, progress, reporter, timings,
+        request: StopRequest,
+    ) -> str | None:
+        """Run chunks until ``stop``; if interrupted, return what stopped it
+        (``"KeyboardInterrupt"``, or the signal's name when ``request`` is set), else None.
 
         Before each chunk the chain state is copied; if the interrupt arrives after the
         compiled call but before the chunk's draws are recorded, the copy is restored, so
-        ``last_state`` always matches the kept draws.
+        ``last_state`` always matches the kept draws. A signal recorded in ``request`` is
+        read before each chunk, so it stops the run only between recorded chunks.
         """
         start = state.iteration
         t_begin = time.perf_counter()
         while state.iteration < stop:
+            if request:
+                return request.signal_name
             it = state.iteration
             boundary = warm_stop if it < warm_stop else stop
             n = sizer.next(boundary - it)
@@ -561,8 +575,8 @@ class MCMC:
                     # the chunk's draws were not kept: rewind so last_state matches the draws
                     state.chains = snapshot
                     state.iteration = it
-                return True
-        return False
+                return "KeyboardInterrupt"
+        return None
 
     def _closing_message(self, timings: dict, rec: _Recorder, n_warm: int) -> str:
         seconds = timings["warmup"] + timings["sampling"]
@@ -571,10 +585,10 @@ class MCMC:
             f"draws) took {seconds:.2f} s; {int(rec.divergences.sum())} divergences"
         )
 
-    def _warn(self, interrupted: bool, rec: _Recorder, num_samples: int) -> None:
-        if interrupted:
+    def _warn(self, stopped_by: str | None, rec: _Recorder, num_samples: int) -> None:
+        if stopped_by is not None:
             warnings.warn(
-                f"Sampling was interrupted (KeyboardInterrupt) after {rec.sampled} of "
+                f"Sampling was interrupted ({stopped_by}) after {rec.sampled} of "
                 f"{num_samples} sampling iterations per chain; the {rec.sampled // self.thinning}"
                 f" completed draws per chain are kept and mcmc.last_state is the state after "
                 f"them (continue with mcmc.post_warmup_state = mcmc.last_state).",
