@@ -8,8 +8,9 @@ Modules: :mod:`inference.protocols` (what a compiled model and a kernel are),
 :mod:`inference.mcmc` (the :class:`MCMC` driver), :mod:`inference.nuts` and
 :mod:`inference.hmc` (the kernels), :mod:`inference.functional`
 (``init``/``step`` for hand-written loops), :mod:`inference.results`,
-:mod:`inference.arviz_export`, :mod:`inference.progress` and :mod:`inference.diagnostics`
-(R-hat, ESS, MCSE, HDI, summary tables).
+:mod:`inference.arviz_export`, :mod:`inference.progress`, :mod:`inference.diagnostics`
+(R-hat, ESS, MCSE, HDI, summary tables), :mod:`inference.resources` (the memory a run keeps,
+checked before it starts) and :mod:`inference.termination` (SIGTERM keeps the draws).
 """
 
 from inference import diagnostics, functional
@@ -18,6 +19,7 @@ from inference.mcmc import MCMC, SamplingWarning
 from inference.nuts import NUTS
 from inference.predictive import Predictive
 from inference.protocols import CompiledModelLike, MCMCKernel
+from inference.resources import InsufficientMemoryError, MemoryUsageWarning
 
 __all__ = [
     "Predictive",
@@ -27,6 +29,8 @@ __all__ = [
     "CompiledModelLike",
     "MCMCKernel",
     "SamplingWarning",
+    "InsufficientMemoryError",
+    "MemoryUsageWarning",
     "diagnostics",
     "functional",
 ]

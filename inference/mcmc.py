@@ -2,14 +2,15 @@ r"""Run Markov chains: :class:`MCMC` drives a :class:`~inference.nuts.NUTS` or
 :class:`~inference.hmc.HMC` kernel over many chains in compiled code.
 
 What it owns: running warmup and sampling in *chunks* of compiled iterations (so that a
-progress display is updated and Ctrl-C keeps the completed draws), thinning, the counters and
-the warning about divergences, and access to the results (samples, statistics, summary, ArviZ
-export). What it
+progress display is updated and Ctrl-C or SIGTERM keeps the completed draws), thinning, the
+counters and the warning about divergences, and access to the results (samples, statistics,
+summary, ArviZ export). What it
 does not own: what a kernel and a compiled model are (:mod:`inference.protocols`), initial
 points (:mod:`inference.functional`), the transition and adaptation algorithms (compiled in
 :mod:`kernels`, driven by :mod:`kernels.sampler`), the first-run compile
-(:mod:`kernels.precompile`), the diagnostics (:mod:`inference.diagnostics`) and the display
-(:mod:`inference.progress`).
+(:mod:`kernels.precompile`), the estimate and check of the memory a run keeps
+(:mod:`inference.resources`), the SIGTERM handler (:mod:`inference.termination`), the
+diagnostics (:mod:`inference.diagnostics`) and the display (:mod:`inference.progress`).
 
 Reproducibility
 ---------------
@@ -59,16 +60,14 @@ from inference import functional as F
 from inference.executor import ChainExecutor, check_executor
 from inference.progress import ChainProgress, make_reporter
 from inference.protocols import MCMCKernel
+from inference.resources import RunBytes, check_memory, estimate_run_bytes, value_bytes_per_draw
 from inference.results import MCMCResults, check_fields, select_fields
+from inference.sampling_warnings import SamplingWarning
+from inference.termination import StopRequest, sigterm_stops_sampling
 from kernels import precompile
 from kernels.state import CHAIN_STATE_FIELDS, ChainState, SampleOutput, allocate_output
 
 __all__ = ["MCMC", "SamplingWarning"]
-
-
-class SamplingWarning(UserWarning):
-    """Divergences, maximum tree depth hits, or an interrupted run."""
-
 
 # the ChainState arrays that change after warmup, so a snapshot taken in the sampling phase
 # need not copy d x d metrics
@@ -159,6 +158,11 @@ class _Recorder:
 
     @staticmethod
     def _head(out: SampleOutput, k: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        # a complete run hands over its arrays (a copy would double the memory at the end, and
+        # resources.estimate_run_bytes counts them once); a truncated one copies its head so
+        # that the unused tail is freed
+        if k == out.draws.shape[1]:
+            return out.draws, out.sample_stats()
         stats = {name: a[:, :k].copy() for name, a in out.sample_stats().items()}
         return out.draws[:, :k].copy(), stats
 
@@ -232,7 +236,18 @@ class MCMC:
     On ``KeyboardInterrupt`` (Ctrl-C) the current chunk finishes or is discarded, sampling
     stops, the completed draws are kept (the results are truncated to them), ``last_state``
     is the state after them, and a :class:`SamplingWarning` says so; the exception is not
-    re-raised.
+    re-raised. SIGTERM (what cluster schedulers send before killing a job) does the same when
+    ``run`` or ``warmup`` is called from the main thread: the current chunk finishes, its
+    draws are kept, and ``run`` returns normally so that the script can save them; a second
+    SIGTERM goes to the previous handler (by default it ends the process). See
+    :mod:`inference.termination`.
+
+    Before allocating anything, ``run`` and ``warmup`` estimate the memory the run will keep
+    (:mod:`inference.resources`): if the draws, statistics and chain state exceed the
+    available memory they raise :class:`inference.resources.InsufficientMemoryError` (a
+    ``MemoryError``) naming the estimate and the options that shrink it (``thinning``,
+    ``num_samples``, ``num_chains``, ``save_warmup``); above half of it, a
+    :class:`inference.resources.MemoryUsageWarning`.
     """
 
     def __init__(
@@ -353,6 +368,7 @@ class MCMC:
         self._extra_fields = check_fields(extra_fields)
         with precompile.sampler_compile(enabled=self.executor is None) as compile_job:
             model, model_seconds = self._model(args, kwargs)
+            check_memory(self._run_bytes(model, self.num_warmup, 0))
             state = self._initial_state(seed, model, init_params, self.num_warmup)
             self._sample(state, 0, model_seconds, compile_job)
         self.post_warmup_state = self._last_state.copy()
@@ -387,6 +403,7 @@ class MCMC:
         self._extra_fields = check_fields(extra_fields)
         with precompile.sampler_compile(enabled=self.executor is None) as compile_job:
             model, model_seconds = self._model(args, kwargs)
+            check_memory(self._run_bytes(model, self._warmup_left(), self.num_samples))
             if self.post_warmup_state is not None:
                 if init_params is not None:
                     raise ValueError(
@@ -397,6 +414,27 @@ class MCMC:
             else:
                 state = self._initial_state(seed, model, init_params, self.num_warmup)
             self._sample(state, self.num_samples, model_seconds, compile_job)
+
+    def _warmup_left(self) -> int:
+        """Warmup iterations the next :meth:`run` performs (a continued state may have some
+        left)."""
+        state = self.post_warmup_state
+        return self.num_warmup if state is None else max(0, state.num_warmup - state.iteration)
+
+    def _run_bytes(self, model: Any, num_warmup: int, num_samples: int) -> RunBytes:
+        """The memory a run of ``model`` keeps (:func:`inference.resources.estimate_run_bytes`)."""
+        sites, log_likelihood = value_bytes_per_draw(model)
+        return estimate_run_bytes(
+            self.num_chains,
+            num_samples,
+            int(model.dim),
+            thinning=self.thinning,
+            num_warmup=num_warmup,
+            save_warmup=self.save_warmup,
+            dense_mass=bool(self.kernel.options.dense_mass),
+            site_bytes_per_draw=sites,
+            log_likelihood_bytes_per_draw=log_likelihood,
+        )
 
     def _progress(
         self, state: F.SamplerState, start: int, total: int, warm_stop: int, phase: str
@@ -440,31 +478,32 @@ class MCMC:
         reporter = make_reporter(self.progress_bar)
         progress = self._progress(state, start, stop - start, warm_stop, "compiling")
         self._last_state = state
-        try:
-            compiling = job.needed or self._dispatch is not None
-            if compiling:
-                reporter.start(progress)
-            timings = {"model_compile": model_seconds,
-                       "sampler_compile": self._compile(state, job), "warmup": 0.0,
-                       "sampling": 0.0}
-            for p in progress:
-                p.phase = "warmup" if start < warm_stop else "sampling"
-            if not compiling:
-                reporter.start(progress)
-            sizer = _ChunkSizer(self.chunk_size)
-            interrupted = self._loop(
-                state, stop, warm_stop, rec, sizer, progress, reporter, timings
-            )
-        except BaseException:
-            reporter.close(progress)
-            raise
-        self._results = self._make_results(state, rec, warm_stop - start, timings, interrupted)
+        with sigterm_stops_sampling() as request:
+            try:
+                compiling = job.needed or self._dispatch is not None
+                if compiling:
+                    reporter.start(progress)
+                timings = {"model_compile": model_seconds,
+                           "sampler_compile": self._compile(state, job), "warmup": 0.0,
+                           "sampling": 0.0}
+                for p in progress:
+                    p.phase = "warmup" if start < warm_stop else "sampling"
+                if not compiling:
+                    reporter.start(progress)
+                sizer = _ChunkSizer(self.chunk_size)
+                stopped_by = self._loop(
+                    state, stop, warm_stop, rec, sizer, progress, reporter, timings, request
+                )
+            except BaseException:
+                reporter.close(progress)
+                raise
+        self._results = self._make_results(state, rec, warm_stop - start, timings, stopped_by)
         for p in progress:
-            p.phase = "interrupted" if interrupted else "done"
+            p.phase = "interrupted" if stopped_by else "done"
         reporter.close(progress, self._closing_message(timings, rec, warm_stop - start))
-        self._warn(interrupted, rec, num_samples)
+        self._warn(stopped_by, rec, num_samples)
 
-    def _make_results(self, state, rec, num_warmup, timings, interrupted) -> MCMCResults:
+    def _make_results(self, state, rec, num_warmup, timings, stopped_by) -> MCMCResults:
         draws, stats = rec.kept()
         warmup_draws, warmup_stats = rec.kept_warmup()
         return MCMCResults(
@@ -481,21 +520,29 @@ class MCMC:
             max_tree_depth=self.kernel.max_tree_depth,
             target_accept_prob=self.kernel.target_accept_prob,
             timings=timings,
-            interrupted=interrupted,
+            interrupted=stopped_by is not None,
             warmup_draws=warmup_draws,
             warmup_stats=warmup_stats,
+            stopped_by=stopped_by,
         )
 
-    def _loop(self, state, stop, warm_stop, rec, sizer, progress, reporter, timings) -> bool:
-        """Run chunks until ``stop``; True if interrupted (KeyboardInterrupt).
+    def _loop(
+        self, state, stop, warm_stop, rec, sizer, progress, reporter, timings,
+        request: StopRequest,
+    ) -> str | None:
+        """Run chunks until ``stop``; if interrupted, return what stopped it
+        (``"KeyboardInterrupt"``, or the signal's name when ``request`` is set), else None.
 
         Before each chunk the chain state is copied; if the interrupt arrives after the
         compiled call but before the chunk's draws are recorded, the copy is restored, so
-        ``last_state`` always matches the kept draws.
+        ``last_state`` always matches the kept draws. A signal recorded in ``request`` is
+        read before each chunk, so it stops the run only between recorded chunks.
         """
         start = state.iteration
         t_begin = time.perf_counter()
         while state.iteration < stop:
+            if request:
+                return request.signal_name
             it = state.iteration
             boundary = warm_stop if it < warm_stop else stop
             n = sizer.next(boundary - it)
@@ -528,8 +575,8 @@ class MCMC:
                     # the chunk's draws were not kept: rewind so last_state matches the draws
                     state.chains = snapshot
                     state.iteration = it
-                return True
-        return False
+                return "KeyboardInterrupt"
+        return None
 
     def _closing_message(self, timings: dict, rec: _Recorder, n_warm: int) -> str:
         seconds = timings["warmup"] + timings["sampling"]
@@ -538,10 +585,10 @@ class MCMC:
             f"draws) took {seconds:.2f} s; {int(rec.divergences.sum())} divergences"
         )
 
-    def _warn(self, interrupted: bool, rec: _Recorder, num_samples: int) -> None:
-        if interrupted:
+    def _warn(self, stopped_by: str | None, rec: _Recorder, num_samples: int) -> None:
+        if stopped_by is not None:
             warnings.warn(
-                f"Sampling was interrupted (KeyboardInterrupt) after {rec.sampled} of "
+                f"Sampling was interrupted ({stopped_by}) after {rec.sampled} of "
                 f"{num_samples} sampling iterations per chain; the {rec.sampled // self.thinning}"
                 f" completed draws per chain are kept and mcmc.last_state is the state after "
                 f"them (continue with mcmc.post_warmup_state = mcmc.last_state).",

@@ -119,12 +119,14 @@ class MCMCResults:
     timings : dict of str to float
         Seconds: ``model_compile``, ``sampler_compile``, ``warmup``, ``sampling``.
     interrupted : bool
-        True if the run was stopped early (KeyboardInterrupt); the arrays hold the completed
-        draws only.
+        True if the run was stopped early (KeyboardInterrupt or SIGTERM); the arrays hold the
+        completed draws only.
     warmup_draws : ndarray, shape (chain, warmup draw, dim), or None
         Kept unconstrained warmup draws (thinned), when the run saved them.
     warmup_stats : dict of str to ndarray, or None
         Their per-draw statistics.
+    stopped_by : str or None
+        What interrupted the run: ``"KeyboardInterrupt"``, ``"SIGTERM"``, or None.
     """
 
     model: Any
@@ -143,6 +145,7 @@ class MCMCResults:
     interrupted: bool = False
     warmup_draws: np.ndarray | None = None
     warmup_stats: dict[str, np.ndarray] | None = None
+    stopped_by: str | None = None
     _constrained: dict[str, np.ndarray] | None = dataclasses.field(default=None, repr=False)
     _log_likelihood: dict[str, np.ndarray] | None = dataclasses.field(default=None, repr=False)
     _warmup_constrained: dict[str, np.ndarray] | None = dataclasses.field(
@@ -264,7 +267,9 @@ class MCMCResults:
         """The text printed by :meth:`inference.mcmc.MCMC.print_summary`."""
         lines = []
         if self.interrupted:
-            lines.append(f"Interrupted: {self.num_draws} draws per chain were completed and kept.")
+            by = f" ({self.stopped_by})" if self.stopped_by else ""
+            lines.append(f"Interrupted{by}: {self.num_draws} draws per chain were completed and "
+                         f"kept.")
         table = None
         if self.num_draws >= 4:
             table = self.summary(prob, exclude_deterministic)
