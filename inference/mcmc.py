@@ -301,6 +301,8 @@ class MCMC:
         self._last_state: F.SamplerState | None = None
         self._results: MCMCResults | None = None
         self._extra_fields: tuple[str, ...] | None = None  # the last run's selection
+        # (compiled model, its bytes per draw of sites and log-likelihood), see _run_bytes
+        self._value_bytes: tuple[Any, tuple[int, int]] | None = None
 
     # ------------------------------------------------------------------ running
 
@@ -423,7 +425,11 @@ class MCMC:
 
     def _run_bytes(self, model: Any, num_warmup: int, num_samples: int) -> RunBytes:
         """The memory a run of ``model`` keeps (:func:`inference.resources.estimate_run_bytes`)."""
-        sites, log_likelihood = value_bytes_per_draw(model)
+        # measured once per compiled model (a warm run of a small model is tens of ms; the
+        # measurement calls two compiled functions from Python)
+        if self._value_bytes is None or self._value_bytes[0] is not model:
+            self._value_bytes = (model, value_bytes_per_draw(model))
+        sites, log_likelihood = self._value_bytes[1]
         return estimate_run_bytes(
             self.num_chains,
             num_samples,
