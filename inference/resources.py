@@ -51,6 +51,7 @@ __all__ = [
     "estimate_run_bytes",
     "value_bytes_per_draw",
     "available_memory",
+    "cgroup_available",
     "check_memory",
     "format_bytes",
 ]
@@ -319,16 +320,61 @@ def _meminfo_available(path: str = "/proc/meminfo") -> int | None:
     return None
 
 
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None  # cgroup v2 writes "max" for no limit
+
+
+def cgroup_available(proc_cgroup: str = "/proc/self/cgroup",
+                     root: str = "/sys/fs/cgroup") -> int | None:
+    """Bytes this process's control group may still allocate (its limit minus its usage), or
+    None when it has no limit or none can be read.
+
+    A batch job or a container is killed at its cgroup's limit, which is usually far below the
+    machine's free memory; cgroup v2 (``memory.max``, ``memory.current``) and v1
+    (``memory.limit_in_bytes``, ``memory.usage_in_bytes`` under the ``memory`` controller)
+    are both read.
+    """
+    try:
+        with open(proc_cgroup) as f:
+            lines = [line.strip().split(":", 2) for line in f if line.count(":") >= 2]
+    except OSError:
+        return None
+    for _, controllers, path in lines:
+        if controllers == "":  # v2: the unified hierarchy
+            folder = os.path.join(root, path.lstrip("/"))
+            limit = _read_int(os.path.join(folder, "memory.max"))
+            usage = _read_int(os.path.join(folder, "memory.current"))
+        elif "memory" in controllers.split(","):
+            folder = os.path.join(root, "memory", path.lstrip("/"))
+            limit = _read_int(os.path.join(folder, "memory.limit_in_bytes"))
+            usage = _read_int(os.path.join(folder, "memory.usage_in_bytes"))
+        else:
+            continue
+        if limit is not None and limit < 1 << 60:  # v1 writes a huge number for no limit
+            return max(0, limit - (usage or 0))
+    return None
+
+
 def available_memory() -> int | None:
     """Bytes of memory available to a new allocation now, or None if unknown.
 
     Linux's ``MemAvailable`` (free memory plus the page cache and buffers the kernel can
     reclaim), else the free physical pages (``os.sysconf``, which counts no reclaimable
-    cache and so errs low), else None: the check is then skipped.
+    cache and so errs low), else None: the check is then skipped. Under a memory limit of the
+    process's control group (a batch job, a container) the smaller of the two
+    (:func:`cgroup_available`).
     """
     found = _meminfo_available()
+    limited = cgroup_available()
     if found is not None:
-        return found
+        return found if limited is None else min(found, limited)
+    if limited is not None:
+        return limited
     try:
         pages, size = os.sysconf("SC_AVPHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):

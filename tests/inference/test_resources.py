@@ -240,3 +240,42 @@ def test_available_memory_sources(monkeypatch, tmp_path):
 def test_format_bytes():
     assert [format_bytes(n) for n in (0, 1023, 1024, 10.25 * 2**20, 999.6 * GiB, 5 * 2**40)] \
         == ["0 B", "1023 B", "1.00 KiB", "10.2 MiB", "1000 GiB", "5.00 TiB"]
+
+
+def _cgroup_tree(tmp_path, proc_line, files):
+    proc = tmp_path / "cgroup"
+    proc.write_text(proc_line + "\n")
+    for rel, text in files.items():
+        path = tmp_path / "fs" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")
+    return str(proc), str(tmp_path / "fs")
+
+
+def test_a_cgroup_v2_limit_bounds_the_available_memory(tmp_path):
+    from inference.resources import cgroup_available
+
+    proc, root = _cgroup_tree(tmp_path, "0::/job/42", {
+        "job/42/memory.max": str(8 << 30), "job/42/memory.current": str(3 << 30)})
+    assert cgroup_available(proc, root) == 5 << 30
+
+
+def test_a_cgroup_v1_limit_bounds_the_available_memory(tmp_path):
+    from inference.resources import cgroup_available
+
+    proc, root = _cgroup_tree(tmp_path, "7:memory:/slurm/job9", {
+        "memory/slurm/job9/memory.limit_in_bytes": str(4 << 30),
+        "memory/slurm/job9/memory.usage_in_bytes": str(1 << 30)})
+    assert cgroup_available(proc, root) == 3 << 30
+
+
+@pytest.mark.parametrize("proc_line, files", [
+    ("0::/", {"memory.max": "max", "memory.current": "123"}),
+    ("5:memory:/", {"memory/memory.limit_in_bytes": str(2**63 - 4096)}),
+    ("3:cpu,cpuacct:/", {}),
+])
+def test_no_cgroup_limit_means_no_bound(tmp_path, proc_line, files):
+    from inference.resources import cgroup_available
+
+    proc, root = _cgroup_tree(tmp_path, proc_line, files)
+    assert cgroup_available(proc, root) is None
