@@ -113,9 +113,12 @@ def to_datatree(results: MCMCResults):
     dims = dict(getattr(model, "dims", None) or {})
     coords = dict(getattr(model, "coords", None) or {})
     attrs = library_attrs()
+    # the kept chains under their original indices (a failed chain leaves a gap, not a shift)
+    chains = {"chain": results.chain_index}
+    coords = {**coords, **chains}
     groups = {
         "posterior": _dataset(results.constrained(), _SAMPLE_DIMS, dims, coords, attrs),
-        "sample_stats": _dataset(results.stats, _SAMPLE_DIMS, {}, {}, attrs),
+        "sample_stats": _dataset(results.stats, _SAMPLE_DIMS, {}, chains, attrs),
     }
     log_lik = results.log_likelihood()
     if log_lik:
@@ -124,7 +127,8 @@ def to_datatree(results: MCMCResults):
         groups["warmup_posterior"] = _dataset(
             results.warmup_constrained(), _SAMPLE_DIMS, dims, coords, attrs
         )
-        groups["warmup_sample_stats"] = _dataset(results.warmup_stats, _SAMPLE_DIMS, {}, {}, attrs)
+        groups["warmup_sample_stats"] = _dataset(results.warmup_stats, _SAMPLE_DIMS, {}, chains,
+                                                 attrs)
     for group in ("observed_data", "constant_data"):
         values = dict(getattr(model, group, None) or {})
         if values:

@@ -244,6 +244,8 @@ def advance(
     out_offset: int,
     chain_method: str = "parallel",
     executor: ChainExecutor | None = None,
+    *,
+    check: bool = True,
 ) -> None:
     """Advance ``state`` **in place** through iterations ``[state.iteration, stop)``.
 
@@ -253,7 +255,12 @@ def advance(
     thread (:func:`kernels.sampler.run`); an ``executor``
     (:class:`inference.executor.ChainExecutor`) runs each chain as a job on its executor
     instead. All give identical draws.
-    Raises :class:`kernels.status.SamplerError` if a chain's adaptation failed.
+
+    With ``check`` (the default) raises :class:`kernels.status.SamplerError` if a chain's
+    adaptation failed. ``check=False`` leaves the failure in ``state.chains.status`` instead:
+    :class:`inference.mcmc.MCMC` uses it to keep sampling the other chains (a failed chain's
+    driver returns at once on every later call, since its status stays set) and to report the
+    failed ones at the end.
     """
     start = int(state.iteration)
     if stop < start:
@@ -266,7 +273,8 @@ def advance(
               state.chains, output, start, stop, out_offset, raise_on_error=False,
               chain_method=chain_method)
     state.iteration = int(stop)
-    check_chains(state.chains.status)
+    if check:
+        check_chains(state.chains.status)
 
 
 def step(

@@ -3,7 +3,8 @@ r"""Run Markov chains: :class:`MCMC` drives a :class:`~inference.nuts.NUTS` or
 
 What it owns: running warmup and sampling in *chunks* of compiled iterations (so that a
 progress display is updated and Ctrl-C or SIGTERM keeps the completed draws), thinning, the
-counters and the warning about divergences, and access to the results (samples, statistics,
+counters and the warning about divergences, chains whose adaptation failed (reported and
+left out of the results while the others finish), and access to the results (samples, statistics,
 summary, ArviZ export). What it
 does not own: what a kernel and a compiled model are (:mod:`inference.protocols`), initial
 points (:mod:`inference.functional`), the transition and adaptation algorithms (compiled in
@@ -66,6 +67,7 @@ from inference.sampling_warnings import SamplingWarning
 from inference.termination import StopRequest, sigterm_stops_sampling
 from kernels import precompile
 from kernels.state import CHAIN_STATE_FIELDS, ChainState, SampleOutput, allocate_output
+from kernels.status import CHAIN_MESSAGES, CHAIN_OK, check_chains
 
 __all__ = ["MCMC", "SamplingWarning"]
 
@@ -132,6 +134,39 @@ class _Recorder:
         self.max_depth_hits = np.zeros(n_chains, dtype=np.int64)
         self.sampled = 0  # completed sampling iterations per chain
         self.warmed = 0  # completed warmup iterations per chain
+        #: chain -> the iteration at which it stopped, the first one it did not complete (None:
+        #: it had stopped before this run)
+        self.failed_at: dict[int, int | None] = {}
+
+    def note_failures(self, status: np.ndarray, chunk: SampleOutput | None, first: int) -> None:
+        """Record the chains whose status became non-OK in the chunk starting at ``first``.
+
+        A stopped chain's driver writes no more rows, and a row's ``n_steps`` is at least 1
+        for every transition run, so the chunk's leading rows with steps give the iteration at
+        which the chain stopped exactly (``chunk=None``: the chain was already stopped).
+        """
+        for c in np.flatnonzero(np.asarray(status) != CHAIN_OK):
+            c = int(c)
+            if c in self.failed_at:
+                continue
+            if chunk is None:
+                self.failed_at[c] = None
+                continue
+            ran = chunk.n_steps[c] > 0
+            done = int(np.argmin(ran)) if not ran.all() else ran.size
+            self.failed_at[c] = first + done
+
+    def select_chains(self, keep: np.ndarray) -> None:
+        """Keep only chains ``keep`` in the kept arrays and counters: the one place where
+        failed chains are dropped, so that draws, statistics and counters always agree."""
+        if keep.size == self.divergences.size:
+            return
+        self.out = SampleOutput(*(a[keep] for a in self.out))
+        if self.warm_out is not None:
+            self.warm_out = SampleOutput(*(a[keep] for a in self.warm_out))
+        self.divergences = self.divergences[keep]
+        self.warmup_divergences = self.warmup_divergences[keep]
+        self.max_depth_hits = self.max_depth_hits[keep]
 
     def _keep(self, chunk: SampleOutput, out: SampleOutput, rows, j) -> None:
         """Rows ``rows`` of the chunk, the ``j``-th iterations of their phase, into ``out``."""
@@ -230,6 +265,16 @@ class MCMC:
         matrices, random streams (:class:`inference.functional.SamplerState`).
     results : MCMCResults
         Draws, statistics, counters and timings of the last run.
+    failed_chains : dict of int to str
+        The chains of the last run whose adaptation failed (kernels.status: the step-size search
+        ran away or reached 0, the mass-matrix estimate overflowed or was not positive
+        definite), by their index among the ``num_chains``, with the reason. A chain that fails
+        stops where it is while the others run to the end: the results (samples, statistics,
+        summary, diagnostics, ArviZ export) then hold only the chains that completed, and a
+        :class:`SamplingWarning` names each failed chain, its reason and the iteration at which
+        it stopped. If every chain fails, :meth:`run` raises
+        :class:`kernels.status.SamplerError` instead. ``last_state`` and ``post_warmup_state``
+        keep every chain; a failed chain stays failed when the state is continued.
 
     Notes
     -----
@@ -300,6 +345,8 @@ class MCMC:
         self.post_warmup_state: F.SamplerState | None = None
         self._last_state: F.SamplerState | None = None
         self._results: MCMCResults | None = None
+        #: chain index -> reason, of the last run (see the class docstring)
+        self.failed_chains: dict[int, str] = {}
         self._extra_fields: tuple[str, ...] | None = None  # the last run's selection
         # (compiled model, its bytes per draw of sites and log-likelihood), see _run_bytes
         self._value_bytes: tuple[Any, tuple[int, int]] | None = None
@@ -481,6 +528,8 @@ class MCMC:
             self.thinning,
             self.save_warmup,
         )
+        rec.note_failures(state.chains.status, None, start)  # failed in an earlier run
+        self.failed_chains = {}
         reporter = make_reporter(self.progress_bar)
         progress = self._progress(state, start, stop - start, warm_stop, "compiling")
         self._last_state = state
@@ -500,16 +549,32 @@ class MCMC:
                 stopped_by = self._loop(
                     state, stop, warm_stop, rec, sizer, progress, reporter, timings, request
                 )
+                self.failed_chains = self._failures(state)
+                # every chain failed: nothing to report but the reasons (as F.advance would)
+                if len(self.failed_chains) == state.num_chains:
+                    check_chains(state.chains.status)
             except BaseException:
                 reporter.close(progress)
                 raise
         self._results = self._make_results(state, rec, warm_stop - start, timings, stopped_by)
         for p in progress:
-            p.phase = "interrupted" if stopped_by else "done"
+            p.phase = ("failed" if p.chain in self.failed_chains else
+                       "interrupted" if stopped_by else "done")
         reporter.close(progress, self._closing_message(timings, rec, warm_stop - start))
+        self._warn_failed(state, rec)
         self._warn(stopped_by, rec, num_samples)
 
+    @staticmethod
+    def _failures(state: F.SamplerState) -> dict[int, str]:
+        """Chain index -> reason, for every chain of ``state`` whose adaptation failed."""
+        status = state.chains.status
+        return {int(c): CHAIN_MESSAGES.get(int(status[c]), f"status {int(status[c])}")
+                for c in np.flatnonzero(status != CHAIN_OK)}
+
     def _make_results(self, state, rec, num_warmup, timings, stopped_by) -> MCMCResults:
+        # the results hold the chains that completed; last_state keeps them all
+        keep = np.flatnonzero(state.chains.status == CHAIN_OK)
+        rec.select_chains(keep)
         draws, stats = rec.kept()
         warmup_draws, warmup_stats = rec.kept_warmup()
         return MCMCResults(
@@ -530,6 +595,8 @@ class MCMC:
             warmup_draws=warmup_draws,
             warmup_stats=warmup_stats,
             stopped_by=stopped_by,
+            chain_ids=keep,
+            failed_chains=dict(self.failed_chains),
         )
 
     def _loop(
@@ -557,15 +624,21 @@ class MCMC:
                 snapshot = _snapshot(state.chains, it < warm_stop)
                 chunk = allocate_output(state.num_chains, n, state.dim)
                 t0 = time.perf_counter()
-                F.advance(state, it + n, chunk, it, self.chain_method, self._dispatch)
+                # a failed chain is reported at the end; the others go on
+                F.advance(state, it + n, chunk, it, self.chain_method, self._dispatch,
+                          check=False)
                 seconds = time.perf_counter() - t0
                 rec.record(chunk, it)
+                rec.note_failures(state.chains.status, chunk, it)
                 recorded = True
                 sizer.observe(n, seconds)
                 timings["warmup" if it < warm_stop else "sampling"] += seconds
                 phase = "warmup" if state.iteration < warm_stop else "sampling"
                 elapsed = time.perf_counter() - t_begin
                 for c, p in enumerate(progress):
+                    if c in rec.failed_at:
+                        p.phase = "failed"
+                        continue
                     p.phase, p.iteration, p.elapsed = phase, state.iteration - start, elapsed
                     p.divergences = int(
                         rec.warmup_divergences[c] if phase == "warmup" else rec.divergences[c]
@@ -576,6 +649,8 @@ class MCMC:
                 reporter.update(progress)
                 if self.progress_callback is not None:
                     self.progress_callback(progress)
+                if len(rec.failed_at) == state.num_chains:
+                    return None  # every chain failed: _sample raises
             except KeyboardInterrupt:
                 if not recorded and snapshot is not None:
                     # the chunk's draws were not kept: rewind so last_state matches the draws
@@ -589,6 +664,27 @@ class MCMC:
         return (
             f"Sampling {rec.divergences.size} chain(s) x ({n_warm} warmup + {rec.sampled} "
             f"draws) took {seconds:.2f} s; {int(rec.divergences.sum())} divergences"
+        )
+
+    def _warn_failed(self, state: F.SamplerState, rec: _Recorder) -> None:
+        """One :class:`SamplingWarning` naming each failed chain, its reason and where it
+        stopped, so that a run that returns normally does not hide a lost chain."""
+        if not self.failed_chains:
+            return
+        parts = []
+        for c, reason in sorted(self.failed_chains.items()):
+            at = rec.failed_at.get(c)
+            where = ("before this run" if at is None else
+                     f"at iteration {at} ({'warmup' if at < state.num_warmup else 'sampling'})")
+            parts.append(f"chain {c} stopped {where}: {reason}")
+        kept = state.num_chains - len(self.failed_chains)
+        warnings.warn(
+            f"adaptation failed in {len(self.failed_chains)} of {state.num_chains} chains; "
+            f"{'; '.join(parts)}. The results hold the other {kept} chain(s) only (see "
+            f"mcmc.failed_chains). Check the model's log density (is the posterior proper? are "
+            f"there discontinuities?) or start from other initial values.",
+            SamplingWarning,
+            stacklevel=4,
         )
 
     def _warn(self, stopped_by: str | None, rec: _Recorder, num_samples: int) -> None:

@@ -127,6 +127,13 @@ class MCMCResults:
         Their per-draw statistics.
     stopped_by : str or None
         What interrupted the run: ``"KeyboardInterrupt"``, ``"SIGTERM"``, or None.
+    chain_ids : ndarray of int, or None
+        The index of each kept chain among the chains that were run (None: ``0, 1, ...``).
+        Chains whose adaptation failed are not kept, so the indices may have gaps; the ArviZ
+        export uses them as the ``chain`` coordinate so that a chain keeps its name.
+    failed_chains : dict of int to str
+        The chains that were left out because their adaptation failed, with the reason
+        (:data:`kernels.status.CHAIN_MESSAGES`).
     """
 
     model: Any
@@ -146,6 +153,8 @@ class MCMCResults:
     warmup_draws: np.ndarray | None = None
     warmup_stats: dict[str, np.ndarray] | None = None
     stopped_by: str | None = None
+    chain_ids: np.ndarray | None = None
+    failed_chains: dict[int, str] = dataclasses.field(default_factory=dict)
     _constrained: dict[str, np.ndarray] | None = dataclasses.field(default=None, repr=False)
     _log_likelihood: dict[str, np.ndarray] | None = dataclasses.field(default=None, repr=False)
     _warmup_constrained: dict[str, np.ndarray] | None = dataclasses.field(
@@ -156,6 +165,13 @@ class MCMCResults:
     def num_chains(self) -> int:
         """Number of chains."""
         return int(self.draws.shape[0])
+
+    @property
+    def chain_index(self) -> np.ndarray:
+        """The index of each kept chain among the chains that were run (see ``chain_ids``)."""
+        if self.chain_ids is None:
+            return np.arange(self.num_chains)
+        return np.asarray(self.chain_ids)
 
     @property
     def num_draws(self) -> int:
@@ -266,6 +282,9 @@ class MCMCResults:
     def report(self, prob: float = 0.9, exclude_deterministic: bool = True) -> str:
         """The text printed by :meth:`inference.mcmc.MCMC.print_summary`."""
         lines = []
+        if self.failed_chains:
+            failed = ", ".join(f"{c} ({why})" for c, why in sorted(self.failed_chains.items()))
+            lines.append(f"Chains left out because their adaptation failed: {failed}.")
         if self.interrupted:
             by = f" ({self.stopped_by})" if self.stopped_by else ""
             lines.append(f"Interrupted{by}: {self.num_draws} draws per chain were completed and "
