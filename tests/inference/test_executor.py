@@ -108,3 +108,28 @@ def test_dask_cluster_gives_the_same_draws(local):
         remote = _draws(counting)
     _same(local, remote)
     assert counting.jobs >= 3 * (250 // 60)
+
+
+def test_a_dask_worker_that_dies_mid_run_changes_no_draw(local):
+    """A worker killed while the run goes on: its jobs are run again elsewhere (Dask reschedules
+    the tasks of a lost worker; each job is a pure function of the chain's state, random stream
+    included), and the draws equal an undisturbed run's."""
+    distributed = pytest.importorskip("distributed")
+    import os
+    import signal
+
+    killed = []
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        pids = client.run(os.getpid)  # worker address -> process id
+
+        def kill_one_worker(progress):
+            if not killed and progress[0].iteration >= 60:
+                victim = sorted(pids)[0]
+                os.kill(pids[victim], signal.SIGKILL)
+                killed.append(victim)
+
+        remote = _draws(client.get_executor(), progress_callback=kill_one_worker)
+        assert killed and pids[killed[0]] not in client.run(os.getpid).values()  # it did die
+    _same(local, remote)
