@@ -11,11 +11,14 @@ and sample the normal. With a fixed seed the outcome is deterministic.
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 from numba import carray, cfunc
 
+import autodiff.numpy as anp
+import ppl
 from inference import diagnostics
 from inference import functional as F
 from inference.mcmc import MCMC
@@ -24,6 +27,7 @@ from inference.sampling_warnings import SamplingWarning
 from kernels.model_abi import LOGP_GRAD_SIG
 from kernels.state import allocate_output
 from kernels.status import CHAIN_MESSAGES, CHAIN_OK, STEP_SIZE_TOO_LARGE, SamplerError
+from ppl import constraints, dist
 from tests.inference.models import HandModel
 
 _RADIUS = 10.0
@@ -147,3 +151,23 @@ def test_functional_advance_raises_unless_told_not_to_check():
     assert list(state.chains.status) == [CHAIN_OK, STEP_SIZE_TOO_LARGE]
     with pytest.raises(SamplerError, match=r"chain\(s\) \{1: "):
         F.step(state, 5)
+
+
+def normal_then_flat_model():
+    """The same density written as a model function (executors need one to send to workers)."""
+    x = ppl.sample("x", dist.ImproperUniform(constraints.real, (), (_DIM,)))
+    ppl.factor("density", -0.5 * anp.minimum(anp.sum(x * x), _RADIUS * _RADIUS))
+
+
+def test_a_failed_chain_under_an_executor_is_left_out_the_same_way():
+    with ThreadPoolExecutor(2) as pool:
+        mcmc = MCMC(NUTS(normal_then_flat_model), num_warmup=200, num_samples=300,
+                    num_chains=3, progress_bar=False, chunk_size=50, executor=pool)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            mcmc.run(1, init_params=_start(0.5, 50.0, -0.5))
+    assert set(mcmc.failed_chains) == {1}
+    assert any("chain 1" in str(w.message) for w in caught
+               if issubclass(w.category, SamplingWarning))
+    draws = mcmc.get_samples(group_by_chain=True)["x"]
+    assert draws.shape == (2, 300, _DIM) and np.all(np.isfinite(draws))
