@@ -415,11 +415,13 @@ class MCMC:
         state (same step sizes, mass matrices, positions and random streams).
         """
         self._extra_fields = check_fields(extra_fields)
-        with precompile.sampler_compile(enabled=self.executor is None) as compile_job:
+        # SIGTERM is recorded from the start: a first run's model compile takes seconds too
+        with sigterm_stops_sampling() as request, \
+                precompile.sampler_compile(enabled=self.executor is None) as compile_job:
             model, model_seconds = self._model(args, kwargs)
             check_memory(self._run_bytes(model, self.num_warmup, 0))
             state = self._initial_state(seed, model, init_params, self.num_warmup)
-            self._sample(state, 0, model_seconds, compile_job)
+            self._sample(state, 0, model_seconds, compile_job, request)
         self.post_warmup_state = self._last_state.copy()
 
     def run(
@@ -450,7 +452,9 @@ class MCMC:
             them all.
         """
         self._extra_fields = check_fields(extra_fields)
-        with precompile.sampler_compile(enabled=self.executor is None) as compile_job:
+        # SIGTERM is recorded from the start: a first run's model compile takes seconds too
+        with sigterm_stops_sampling() as request, \
+                precompile.sampler_compile(enabled=self.executor is None) as compile_job:
             model, model_seconds = self._model(args, kwargs)
             check_memory(self._run_bytes(model, self._warmup_left(), self.num_samples))
             if self.post_warmup_state is not None:
@@ -462,7 +466,7 @@ class MCMC:
                 state = self._continue_from(self.post_warmup_state, model)
             else:
                 state = self._initial_state(seed, model, init_params, self.num_warmup)
-            self._sample(state, self.num_samples, model_seconds, compile_job)
+            self._sample(state, self.num_samples, model_seconds, compile_job, request)
 
     def _warmup_left(self) -> int:
         """Warmup iterations the next :meth:`run` performs (a continued state may have some
@@ -514,8 +518,10 @@ class MCMC:
         num_samples: int,
         model_seconds: float,
         job: precompile.SamplerCompile,
+        request: StopRequest,
     ) -> None:
-        """Warmup to the state's ``num_warmup`` (if not done), then ``num_samples`` iterations."""
+        """Warmup to the state's ``num_warmup`` (if not done), then ``num_samples`` iterations;
+        a signal recorded in ``request`` stops it before the next chunk."""
         start = state.iteration
         warm_stop = max(start, state.num_warmup)
         stop = warm_stop + num_samples
@@ -533,29 +539,30 @@ class MCMC:
         reporter = make_reporter(self.progress_bar)
         progress = self._progress(state, start, stop - start, warm_stop, "compiling")
         self._last_state = state
-        with sigterm_stops_sampling() as request:
-            try:
-                compiling = job.needed or self._dispatch is not None
-                if compiling:
-                    reporter.start(progress)
-                timings = {"model_compile": model_seconds,
-                           "sampler_compile": self._compile(state, job), "warmup": 0.0,
-                           "sampling": 0.0}
-                for p in progress:
-                    p.phase = "warmup" if start < warm_stop else "sampling"
-                if not compiling:
-                    reporter.start(progress)
-                sizer = _ChunkSizer(self.chunk_size)
-                stopped_by = self._loop(
-                    state, stop, warm_stop, rec, sizer, progress, reporter, timings, request
-                )
-                self.failed_chains = self._failures(state)
-                # every chain failed: nothing to report but the reasons (as F.advance would)
-                if len(self.failed_chains) == state.num_chains:
-                    check_chains(state.chains.status)
-            except BaseException:
-                reporter.close(progress)
-                raise
+        try:
+            compiling = job.needed or self._dispatch is not None
+            if compiling:
+                reporter.start(progress)
+            # stopped while the model compiled: no sampler compile, _loop returns at once
+            # (sampler_compile's exit abandons the background compile as after an error)
+            timings = {"model_compile": model_seconds,
+                       "sampler_compile": 0.0 if request else self._compile(state, job),
+                       "warmup": 0.0, "sampling": 0.0}
+            for p in progress:
+                p.phase = "warmup" if start < warm_stop else "sampling"
+            if not compiling:
+                reporter.start(progress)
+            sizer = _ChunkSizer(self.chunk_size)
+            stopped_by = self._loop(
+                state, stop, warm_stop, rec, sizer, progress, reporter, timings, request
+            )
+            self.failed_chains = self._failures(state)
+            # every chain failed: nothing to report but the reasons (as F.advance would)
+            if len(self.failed_chains) == state.num_chains:
+                check_chains(state.chains.status)
+        except BaseException:
+            reporter.close(progress)
+            raise
         self._results = self._make_results(state, rec, warm_stop - start, timings, stopped_by)
         for p in progress:
             p.phase = ("failed" if p.chain in self.failed_chains else

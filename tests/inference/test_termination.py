@@ -186,3 +186,54 @@ def test_sigterm_from_outside_keeps_the_draws(tmp_path):
     assert report["num_samples"] == kept and report["iteration"] == 100 + kept
     assert report["stopped_by"] == "SIGTERM" and report["handler_restored"]
     assert any("interrupted (SIGTERM)" in w for w in report["warnings"]), report["warnings"]
+
+
+@pytest.mark.skipif(not os.path.exists(f"/proc/{os.getpid()}/task"), reason="Linux /proc")
+def test_sigterm_to_the_process_group_during_a_first_compile(tmp_path):
+    """A scheduler signals the whole job: during a first run that is also the background process
+    compiling half of the sampler (kernels.precompile). The run must stop cleanly (no draws
+    yet) and leave a cache the next run completes from."""
+    script, started = tmp_path / "long_run.py", tmp_path / "sampling"
+    script.write_text(_SCRIPT)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "empty_cache"), PYTHONPATH=os.pathsep.join(
+        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+
+    def start():
+        return subprocess.Popen([sys.executable, str(script), str(started)], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+
+    child = start()
+    children = pathlib.Path(f"/proc/{child.pid}/task/{child.pid}/children")
+    try:
+        deadline = time.monotonic() + 120
+        while child.poll() is None and time.monotonic() < deadline and not (
+                children.exists() and children.read_text().split()):
+            time.sleep(0.02)  # until the background compile process exists
+        time.sleep(1.0)  # the run's own half of the compile is under way (seconds long)
+        assert child.poll() is None and not started.exists()
+        os.killpg(child.pid, signal.SIGTERM)
+        out, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+    assert child.returncode == 0, err
+    assert "Traceback" not in err
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["kept"] == 0 and report["stopped_by"] == "SIGTERM"
+    # the next run on that cache samples (and is stopped as usual once it does)
+    child = start()
+    try:
+        deadline = time.monotonic() + 180
+        while not started.exists() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert started.exists(), f"sampling did not start: {child.poll()}"
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    assert child.returncode == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["kept"] > 0
