@@ -159,15 +159,11 @@ _SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_sigterm_from_outside_keeps_the_draws(tmp_path):
-    script, started = tmp_path / "long_run.py", tmp_path / "sampling"
-    script.write_text(_SCRIPT)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-    child = subprocess.Popen([sys.executable, str(script), str(started)], cwd=ROOT, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _terminate_once_sampling(child: subprocess.Popen, started: pathlib.Path) -> dict:
+    """SIGTERM ``child`` (running ``_SCRIPT``) once it has draws; its exit must be clean.
+    Returns the report it printed."""
     try:
-        deadline = time.monotonic() + 120  # a first run may compile the sampler
+        deadline = time.monotonic() + 180  # a first run may compile the sampler
         while not started.exists() and child.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
         assert started.exists(), f"sampling did not start: {child.poll()}"
@@ -178,7 +174,17 @@ def test_sigterm_from_outside_keeps_the_draws(tmp_path):
             child.kill()
             child.communicate()
     assert child.returncode == 0, err
-    report = json.loads(out.strip().splitlines()[-1])
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_sigterm_from_outside_keeps_the_draws(tmp_path):
+    script, started = tmp_path / "long_run.py", tmp_path / "sampling"
+    script.write_text(_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    child = subprocess.Popen([sys.executable, str(script), str(started)], cwd=ROOT, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    report = _terminate_once_sampling(child, started)
     kept = report["kept"]
     assert 0 < kept < 100_000
     assert report["x_shape"] == [2, kept, 2] and report["flat_shape"] == [2 * kept, 2]
@@ -223,17 +229,4 @@ def test_sigterm_to_the_process_group_during_a_first_compile(tmp_path):
     report = json.loads(out.strip().splitlines()[-1])
     assert report["kept"] == 0 and report["stopped_by"] == "SIGTERM"
     # the next run on that cache samples (and is stopped as usual once it does)
-    child = start()
-    try:
-        deadline = time.monotonic() + 180
-        while not started.exists() and child.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert started.exists(), f"sampling did not start: {child.poll()}"
-        child.send_signal(signal.SIGTERM)
-        out, err = child.communicate(timeout=60)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.communicate()
-    assert child.returncode == 0, err
-    assert json.loads(out.strip().splitlines()[-1])["kept"] > 0
+    assert _terminate_once_sampling(start(), started)["kept"] > 0
