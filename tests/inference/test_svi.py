@@ -9,6 +9,8 @@ site's probability); the tolerances below are about five of those standard devia
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.optimize
@@ -379,3 +381,43 @@ def test_guide_draws_match_the_guide_distribution_in_the_compiled_step():
 
         result = SVI(model, guide, optim.SGD(1e-9), Trace_ELBO(4)).run(0, 5, progress_bar=False)
         np.testing.assert_allclose(result.losses, 0.0, atol=1e-12, err_msg=repr(family))
+
+
+# ---- results: predictive draws and ArviZ ---------------------------------------------------------
+
+
+def test_predictive_with_a_guide_and_arviz_export():
+    import arviz as az
+
+    from inference import Predictive
+
+    params = {"loc": np.array(1.0), "scale": np.array(0.5)}
+    draws = Predictive(normal_model, guide=normal_guide, params=params, num_samples=4000)(0, Y)
+    assert draws["y"].shape == (4000, len(Y))
+    # y_i = mu + e_i with mu ~ N(1, 0.5^2): mean 1, variance 0.25 + 1 (tolerance: 5 MC SEs)
+    np.testing.assert_allclose(draws["y"].mean(0), 1.0, atol=5 * np.sqrt(1.25 / 4000))
+    np.testing.assert_allclose(draws["y"].var(0), 1.25, rtol=5 * np.sqrt(2 / 4000))
+    svi = SVI(normal_model, normal_guide, optim.Adam(0.01), Trace_ELBO())
+    idata = svi.to_arviz(params, Y, num_samples=500)
+    posterior = np.asarray(idata.posterior["mu"])
+    assert posterior.shape == (1, 500)
+    assert abs(posterior.mean() - 1.0) < 5 * 0.5 / np.sqrt(500)
+    log_lik = np.asarray(idata.log_likelihood["y"])
+    assert log_lik.shape == (1, 500, len(Y))
+    np.testing.assert_allclose(log_lik[0, :, 2], st.norm(posterior[0], 1.0).logpdf(Y[2]))
+    assert np.asarray(idata.posterior_predictive["y"]).shape == (1, 500, len(Y))
+    np.testing.assert_array_equal(np.asarray(idata.observed_data["y"]), Y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pareto k of these arbitrary params: not the point
+        assert np.isfinite(az.loo(idata).elpd_loo)
+
+
+def test_the_progress_bar_runs_in_chunks_without_changing_the_result(monkeypatch, capsys):
+    import inference.svi
+
+    svi = SVI(normal_model, normal_guide, optim.Adam(0.01), Trace_ELBO())
+    quiet = svi.run(0, 500, Y, progress_bar=False)
+    monkeypatch.setattr(inference.svi, "progress_enabled", lambda requested: requested)
+    shown = svi.run(0, 500, Y, progress_bar=True)
+    np.testing.assert_array_equal(quiet.losses, shown.losses)
+    assert "loss" in capsys.readouterr().err
