@@ -40,6 +40,7 @@ from ppl.runtime import (
     CondIndepStackFrame,
     Message,
     Messenger,
+    apply_handlers,
     apply_stack,
     check_finite,
     concrete_value,
@@ -103,14 +104,17 @@ def sample(
     name : the site name, unique within the model.
     fn : a :class:`~ppl.distributions.Distribution`.
     obs : observed data: the site is then a likelihood term and returns ``obs``.
-    obs_mask : boolean array broadcastable to ``fn.batch_shape``: True where ``obs`` is
-        observed.  As in NumPyro the site is split in two: ``name + "_observed"`` scores the
-        observed entries, the latent ``name + "_unobserved"`` (full shape, its log-density
-        masked to the missing entries) imputes the others, and the deterministic ``name`` joins
-        them.  The unobserved site's masked-out entries have a flat density, so this is meant
-        for SVI and for imputation by prediction, like NumPyro's; under MCMC those entries are
-        improper directions.  NaN/inf at missing entries are allowed (they are replaced by an
-        observed value before scoring, so they cannot poison gradients).
+    obs_mask : boolean array broadcastable to the batch shape of ``obs``: True where ``obs``
+        is observed. The site is split in three: ``name + "_observed"`` scores the observed
+        entries; the latent ``name + "_unobserved"`` holds the missing entries only (shape
+        ``(number missing, *event_shape)``; under MCMC they are sampled with the other
+        parameters, a proper posterior imputation); the deterministic ``name`` is the data with
+        the imputed entries in place. NaN/inf at missing entries are allowed (they are
+        replaced by an observed value before scoring, so they cannot poison gradients). When
+        the data or the mask are traced, or a plate subsamples, NumPyro's split is used
+        instead: a full-size ``name + "_unobserved"`` whose log density is masked to the
+        missing entries (its other entries are flat: fine for SVI and prediction, improper
+        under MCMC).
     infer : hints for inference algorithms, copied into the site's ``infer`` dict.
     sample_shape : extra leading dims of independent draws.
 
@@ -186,6 +190,10 @@ def _fill_missing(obs: Any, obs_mask: Any, event_dim: int) -> Any:
 
 
 def _masked_observe(name, fn, obs, obs_mask, infer, sample_shape) -> Any:
+    imputation = _Imputation.build(fn, obs, obs_mask)
+    if imputation is not None:
+        return imputation.observe(name, infer)
+    # Traced data or mask (or a subsampled plate): NumPyro's split into two full-size sites.
     with _mask_handler(mask=obs_mask):
         filled = _fill_missing(obs, obs_mask, fn.event_dim)
         observed = _sample_site(f"{name}_observed", fn, filled, infer, sample_shape)
@@ -193,6 +201,104 @@ def _masked_observe(name, fn, obs, obs_mask, infer, sample_shape) -> Any:
         unobserved = _sample_site(f"{name}_unobserved", fn, None, infer, sample_shape)
     keep = anp.reshape(obs_mask, tuple(anp.shape(obs_mask)) + (1,) * fn.event_dim)
     return deterministic(name, anp.where(keep, observed, unobserved))
+
+
+class _Imputation:
+    r"""Missing entries of concrete data imputed by a latent vector of just those entries.
+
+    With ``m`` entries missing, the latent site ``name + "_unobserved"`` has shape
+    ``(m, *event_shape)`` and density :math:`\prod_{i\ \text{missing}} p_i(z_i)`; the site
+    ``name + "_observed"`` scores the observed entries only (its pointwise log-likelihood is
+    the data's); the deterministic ``name`` is the data with the imputed entries in place.
+    So under MCMC the imputed entries are proper parameters (NumPyro's full-size latent would
+    leave the observed positions flat, an improper direction), and the model's dimension
+    grows by ``m``, not by the data's size.
+    """
+
+    def __init__(self, fn, filled, keep, missing, position):
+        self.fn, self.filled, self.keep = fn, filled, keep
+        self.missing, self.position = missing, position
+
+    @classmethod
+    def build(cls, fn, obs, obs_mask) -> _Imputation | None:
+        if isinstance(obs, Tracer) or isinstance(obs_mask, Tracer) or _subsampling():
+            return None
+        data, keep = concrete_value(obs), concrete_value(obs_mask)
+        if data is None or keep is None:
+            return None
+        batch = data.shape[: data.ndim - fn.event_dim]
+        try:
+            keep = np.broadcast_to(np.asarray(keep, dtype=bool), batch)
+        except ValueError:
+            return None
+        if keep.all() or not keep.any():
+            return None
+        flat_keep = keep.reshape(-1)
+        missing = np.flatnonzero(~flat_keep)
+        position = np.zeros(flat_keep.size, dtype=np.int64)
+        position[missing] = np.arange(missing.size)
+        filled = np.asarray(_fill_missing(data, keep, fn.event_dim))
+        try:  # leading batch dims beyond the data's (e.g. Predictive's draws) are kept
+            full_batch = np.broadcast_shapes(tuple(fn.batch_shape), batch)
+        except ValueError:
+            return None
+        full = fn.expand(full_batch) if tuple(fn.batch_shape) != full_batch else fn
+        return cls(full, filled, keep, missing, position)
+
+    @property
+    def lead(self) -> tuple[int, ...]:
+        """Batch dims of the distribution left of the data's."""
+        return tuple(self.fn.batch_shape)[: len(self.fn.batch_shape) - self.keep.ndim]
+
+    def join(self, imputed: Any) -> Any:
+        """The data with ``imputed`` (``(..., m, *event)``) at the missing entries."""
+        event = tuple(self.fn.event_shape)
+        axis = anp.ndim(imputed) - len(event) - 1
+        flat = self.filled.reshape((-1, *event))
+        spread = anp.take(imputed, self.position, axis=axis)  # entry i: its imputed value
+        keep = self.keep.reshape((-1,) + (1,) * len(event))
+        joined = anp.where(keep, flat, spread)
+        lead = tuple(anp.shape(joined))[: anp.ndim(joined) - len(event) - 1]
+        return anp.reshape(joined, lead + self.filled.shape)
+
+    def observe(self, name: str, infer: dict | None) -> Any:
+        from ppl.distributions.base import Distribution
+
+        imputation = self
+
+        class MissingEntries(Distribution):
+            """The distribution of the missing entries alone (their own batch elements)."""
+
+            support = imputation.fn.support
+
+            def __init__(self):
+                super().__init__((*imputation.lead, imputation.missing.size),
+                                 imputation.fn.event_shape, validate_args=False)
+
+            def _log_prob(self, value):
+                full = imputation.fn.log_prob(imputation.join(value))
+                lead = tuple(anp.shape(full))[: anp.ndim(full) - imputation.keep.ndim]
+                flat = anp.reshape(full, lead + (-1,))
+                return anp.take(flat, imputation.missing, axis=len(lead))
+
+            def _sample(self, rng, shape):
+                sample_shape = shape[: len(shape) - len(self.batch_shape) - self.event_dim]
+                draw = np.asarray(imputation.fn.sample(rng, sample_shape))
+                lead = draw.shape[: draw.ndim - imputation.keep.ndim - self.event_dim]
+                flat = draw.reshape(lead + (-1,) + tuple(self.event_shape))
+                return np.take(flat, imputation.missing, axis=len(lead))
+
+        msg = Message(type="sample", name=f"{name}_unobserved", fn=MissingEntries(),
+                      kwargs={"sample_shape": ()}, infer=dict(infer or {}))
+        # the vector of missing entries has no plate dimension: plates do not broadcast it
+        apply_handlers(msg, [h for h in _STACK if not isinstance(h, plate)])
+        with _mask_handler(mask=self.keep):
+            _sample_site(f"{name}_observed", self.fn, self.filled, infer, ())
+        return deterministic(name, self.join(msg.value))
+
+
+def _subsampling() -> bool:
+    return any(isinstance(h, plate) and h.subsample_size < h.size for h in _STACK)
 
 
 # --------------------------------------------------------------------------------------------
