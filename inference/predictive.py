@@ -85,7 +85,12 @@ class Predictive:
         rng = np.random.default_rng(seed)
         if self.guide is not None:
             self.posterior = self.guide_draws(rng, args, kwargs)
-        proto = handlers.trace(handlers.seed(self.model, rng)).get_trace(*args, **kwargs)
+        # one draw's values in the prototype too: a latent with no sampler (ImproperUniform)
+        # then never has to be drawn
+        first = {k: v[0] for k, v in self.posterior.items()}
+        model = handlers.substitute(self.model, data=first, strict=False) if first else \
+            self.model
+        proto = handlers.trace(handlers.seed(model, rng)).get_trace(*args, **kwargs)
         sites = self._sites(proto)
         try:
             out = self._vectorised(rng, proto, args, kwargs)

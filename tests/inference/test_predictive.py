@@ -60,3 +60,17 @@ def test_model_without_batch_plates_falls_back_to_a_loop_with_a_warning():
 def test_needs_samples_or_num_samples():
     with pytest.raises(ValueError, match="num_samples"):
         Predictive(normal_model)
+
+
+def test_posterior_predictive_of_a_model_with_an_improper_latent():
+    """ImproperUniform has no sampler: with posterior samples it is never drawn."""
+    from ppl import constraints
+
+    def model(n):
+        scale = ppl.sample("scale", dist.ImproperUniform(constraints.positive))
+        with ppl.plate("data", n):
+            ppl.sample("y", dist.Normal(0.0, scale))
+
+    samples = {"scale": np.array([0.1, 1.0, 10.0])}
+    draws = Predictive(model, posterior_samples=samples)(0, 2000)
+    np.testing.assert_allclose(draws["y"].std(1), samples["scale"], rtol=5 / np.sqrt(2 * 2000))
