@@ -12,6 +12,7 @@ from ppl import distributions as dist
 from ppl.control_flow import scan
 from ppl.distributions import enable_validation
 from ppl.primitives import deterministic, factor, param, plate, sample, subsample
+from ppl.render import model_graph, render_model
 from ppl.transforms import biject_to
 
 __all__ = [
@@ -22,8 +23,10 @@ __all__ = [
     "enable_validation",
     "factor",
     "handlers",
+    "model_graph",
     "param",
     "plate",
+    "render_model",
     "sample",
     "scan",
     "subsample",
