@@ -11,15 +11,20 @@ Modules: :mod:`inference.protocols` (what a compiled model and a kernel are),
 :mod:`inference.arviz_export`, :mod:`inference.progress`, :mod:`inference.diagnostics`
 (R-hat, ESS, MCSE, HDI, summary tables), :mod:`inference.resources` (the memory a run keeps,
 checked before it starts) and :mod:`inference.termination` (SIGTERM keeps the draws).
+Variational inference: :mod:`inference.svi` (:class:`SVI`), :mod:`inference.elbo` (the
+objectives), :mod:`inference.optim` (the optimisers) and :mod:`inference.variational` (model
+and guide traced into one compiled ELBO gradient).
 """
 
-from inference import diagnostics, functional
+from inference import diagnostics, functional, optim
+from inference.elbo import RenyiELBO, Trace_ELBO, TraceMeanField_ELBO
 from inference.hmc import HMC
 from inference.mcmc import MCMC, SamplingWarning
 from inference.nuts import NUTS
 from inference.predictive import Predictive
 from inference.protocols import CompiledModelLike, MCMCKernel
 from inference.resources import InsufficientMemoryError, MemoryUsageWarning
+from inference.svi import SVI, NonFiniteLossError, SVIRunResult, SVIState
 
 __all__ = [
     "Predictive",
@@ -33,4 +38,12 @@ __all__ = [
     "MemoryUsageWarning",
     "diagnostics",
     "functional",
+    "SVI",
+    "SVIState",
+    "SVIRunResult",
+    "NonFiniteLossError",
+    "Trace_ELBO",
+    "TraceMeanField_ELBO",
+    "RenyiELBO",
+    "optim",
 ]

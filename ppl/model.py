@@ -91,14 +91,16 @@ class _Unconstrained(Messenger):
         site = self.layout[msg.name]
         u = anp.reshape(self.theta[site.offset : site.offset + site.size],
                         site.unconstrained_shape)
-        transform = _bijector(msg)
+        transform = site_bijector(msg)
         value = transform(u)
         self.log_jacobians.append(anp.sum(transform.log_abs_det_jacobian(u, value)))
         msg.value = value
         msg.done = True
 
 
-def _bijector(msg: Message):
+def site_bijector(msg: Message):
+    """The bijector from the real line to the support of sample site ``msg`` (the error names
+    the site when there is none)."""
     support = msg.fn.support
     try:
         return biject_to(support)
@@ -117,7 +119,7 @@ def _is_data(x: Any) -> bool:
     return isinstance(x, np.ndarray) and x.dtype.kind in "fiub"
 
 
-class _Arguments:
+class ModelArguments:
     """The model's arguments split into data arrays (graph inputs) and static values."""
 
     def __init__(self, model: Callable, args: tuple, kwargs: dict):
@@ -187,7 +189,7 @@ class CompiledModel:
     dims, coords : ArviZ dimension names per site (plates and event axes) and plate coordinates.
     """
 
-    def __init__(self, model, arguments: _Arguments, prototype, layout: ParamLayout, logp_grad):
+    def __init__(self, model, arguments: ModelArguments, prototype, layout: ParamLayout, logp_grad):
         self.model = model
         self.arguments = arguments
         self.prototype = prototype
@@ -286,7 +288,7 @@ class CompiledModel:
         parts = []
         for site in self.layout.sites:
             msg = tr[site.name]
-            u = _bijector(msg).inverse(np.asarray(values[site.name], dtype=float))
+            u = site_bijector(msg).inverse(np.asarray(values[site.name], dtype=float))
             parts.append(np.reshape(np.asarray(u, dtype=float), -1))
         return np.concatenate(parts) if parts else np.zeros(0)
 
@@ -400,7 +402,7 @@ def _dims_and_coords(sites: list[Message]) -> tuple[dict, dict]:
 # --------------------------------------------------------------------------------------------
 
 
-def _log_density(model, arguments: _Arguments, layout: ParamLayout, theta, data,
+def _log_density(model, arguments: ModelArguments, layout: ParamLayout, theta, data,
                  with_density: bool = True):
     args, kwargs = arguments.rebuild(list(data))
     handler = _Unconstrained(model, layout, theta)
@@ -425,14 +427,14 @@ class _InitToUniform(Messenger):
     def process_message(self, msg: Message) -> None:
         if msg.type != "sample" or msg.is_observed or msg.value is not None or msg.fn.is_discrete:
             return
-        transform = _bijector(msg)
+        transform = site_bijector(msg)
         shape = msg.fn.shape(msg.kwargs.get("sample_shape", ()))
         u = self.rng.uniform(-2.0, 2.0, tuple(transform.inverse_shape(shape)))
         msg.value = np.asarray(transform(u))
         msg.done = True
 
 
-def _prototype(model, arguments: _Arguments, seed: int = 0):
+def _prototype(model, arguments: ModelArguments, seed: int = 0):
     args, kwargs = arguments.rebuild(arguments.data)
     rng = np.random.default_rng(seed)
     return handlers.trace(handlers.seed(_InitToUniform(model, rng), seed)).get_trace(
@@ -453,7 +455,7 @@ def build_layout(prototype) -> ParamLayout:
                 "marginalise it out of the model (sum its probabilities with logsumexp), or "
                 "observe it",
             )
-        transform = _bijector(msg)
+        transform = site_bijector(msg)
         value = np.asarray(msg.value, dtype=float)
         u_shape = tuple(transform.inverse_shape(value.shape))
         size = int(np.prod(u_shape))
@@ -477,7 +479,7 @@ def compile_model(model: Callable, *args: Any, **kwargs: Any) -> CompiledModel:
     >>> cm.dim, cm.site_names
     (2, ['mu', 'sigma'])
     """
-    arguments = _Arguments(model, args, kwargs)
+    arguments = ModelArguments(model, args, kwargs)
     prototype = _prototype(model, arguments)
     layout = build_layout(prototype)
     if layout.dim == 0:
