@@ -514,6 +514,29 @@ def test_auto_normal_fits_the_conjugate_normal_posterior():
     within_mc_error(draws, mean)
 
 
+@pytest.mark.parametrize("cls", [AutoNormal, AutoDiagonalNormal], ids=lambda c: c.__name__)
+def test_a_positive_site_fits_its_exact_posterior_through_the_jacobian(cls):
+    """x ~ LogNormal(0.5, 1), y_i ~ Normal(log x, 1): log x has the conjugate normal posterior,
+    which the guide's normal on the unconstrained scale (u = log x) matches exactly only if the
+    log-Jacobian of exp enters the ELBO once and with the right sign."""
+    y = np.array([1.3, 0.2, 0.9, 1.6, 0.4])
+
+    def lognormal_model(y):
+        x = ppl.sample("x", dist.LogNormal(0.5, 1.0))
+        with ppl.plate("n", len(y)):
+            ppl.sample("y", dist.Normal(np.log(x), 1.0), obs=y)
+
+    precision = 1.0 + len(y)
+    mean, sd = (0.5 + y.sum()) / precision, precision**-0.5
+    guide = cls(lognormal_model)
+    params = fit(guide, lognormal_model, y)
+    key = "auto" if cls is AutoDiagonalNormal else "x_auto"
+    assert abs(np.squeeze(params[f"{key}_loc"]) - mean) < 0.03 * sd
+    assert abs(np.squeeze(params[f"{key}_scale"]) / sd - 1) < 0.03
+    assert_allclose(np.squeeze(guide.median(params)["x"]), np.exp(np.squeeze(
+        params[f"{key}_loc"])), rtol=1e-12)
+
+
 N_REG, D_REG, NOISE, TAU = 30, 3, 0.8, 2.0
 X_REG = np.random.default_rng(1).normal(size=(N_REG, D_REG))
 Y_REG = X_REG @ np.array([1.0, -0.5, 0.3]) + NOISE * np.random.default_rng(2).normal(size=N_REG)
