@@ -33,7 +33,7 @@ import numpy as np
 
 from inference.results import MCMCResults
 
-__all__ = ["to_datatree", "to_arviz", "library_attrs"]
+__all__ = ["guide_to_arviz", "to_datatree", "to_arviz", "library_attrs"]
 
 _SAMPLE_DIMS = ("chain", "draw")
 
@@ -138,9 +138,59 @@ def to_datatree(results: MCMCResults):
 
 def to_arviz(results: MCMCResults):
     """``arviz.InferenceData`` on ArviZ < 1 (via ``az.from_datatree``), the DataTree on 1.x."""
+    return _for_installed_arviz(to_datatree(results))
+
+
+def guide_to_arviz(model: Any, guide: Any, params: Mapping[str, Any], *args: Any,
+                   num_samples: int = 1000, seed: int = 0, posterior_predictive: bool = True,
+                   **kwargs: Any):
+    """ArviZ groups from a fitted guide: ``num_samples`` guide draws as the posterior (one
+    chain; latent and deterministic sites), the pointwise ``log_likelihood`` of the observed
+    sites at each draw (for ``az.loo``), the ``posterior_predictive`` of the observed sites,
+    and the ``observed_data``. What ``SVI.to_arviz`` returns.
+    """
+    from inference.predictive import Predictive, _per_draw, batched_trace
+    from ppl import handlers
+    from ppl.model import site_dims_and_coords
+    from ppl.runtime import site_log_prob
+
+    rng = np.random.default_rng(seed)
+    proto = handlers.trace(handlers.seed(model, rng)).get_trace(*args, **kwargs)
+    draws = Predictive(model, guide=guide, params=dict(params),
+                       num_samples=num_samples).guide_draws(rng, args, kwargs)
+    tr = batched_trace(model, proto, draws, num_samples, rng, args, kwargs,
+                       redraw_observed=False)
+    observed = [n for n, s in proto.items() if s.type == "sample" and s.is_observed]
+    posterior, log_lik = {}, {}
+    for name, site in tr.items():
+        if name not in proto or site.type not in ("sample", "deterministic"):
+            continue
+        if site.type == "deterministic" or not site.is_observed:
+            posterior[name] = _per_draw(site.value, num_samples, proto[name].value)[None]
+        else:
+            one = np.zeros(proto[name].fn.batch_shape)
+            log_lik[name] = _per_draw(site_log_prob(site), num_samples, one)[None]
+    dims, coords = site_dims_and_coords(list(proto.values()))
+    attrs = library_attrs()
+    groups = {"posterior": _dataset(posterior, _SAMPLE_DIMS, dims, coords, attrs)}
+    if log_lik:
+        groups["log_likelihood"] = _dataset(log_lik, _SAMPLE_DIMS, dims, coords, attrs)
+    if posterior_predictive and observed:
+        predicted = Predictive(model, posterior_samples=draws, return_sites=observed)(
+            rng, *args, **kwargs)
+        groups["posterior_predictive"] = _dataset(
+            {n: v[None] for n, v in predicted.items()}, _SAMPLE_DIMS, dims, coords, attrs)
+    if observed:
+        groups["observed_data"] = _dataset(
+            {n: np.asarray(proto[n].value) for n in observed}, (), dims, coords, attrs)
+    import xarray as xr
+
+    return _for_installed_arviz(xr.DataTree.from_dict(groups))
+
+
+def _for_installed_arviz(tree: Any):
     import arviz as az
 
-    tree = to_datatree(results)
     major = int(str(az.__version__).split(".")[0])
     if major < 1:
         return az.from_datatree(tree)

@@ -21,7 +21,9 @@ from ppl import handlers
 
 class Predictive:
     """Draw from the prior predictive (``num_samples=``) or the posterior predictive
-    (``posterior_samples=`` a dict site -> ``(num_samples, ...)``, e.g. ``mcmc.get_samples()``).
+    (``posterior_samples=`` a dict site -> ``(num_samples, ...)``, e.g. ``mcmc.get_samples()``;
+    or ``guide=`` a fitted SVI guide with its ``params=`` and ``num_samples=``, whose draws of
+    the latent sites take the place of posterior samples, as in NumPyro).
 
     ``Predictive(model, ...)(seed, *args, **kwargs)`` returns a dict site -> array of shape
     ``(num_samples, ...)`` for ``return_sites`` (default: the observed sites and deterministic
@@ -46,10 +48,18 @@ class Predictive:
         num_samples: int | None = None,
         return_sites: list[str] | None = None,
         batch_ndims: int = 1,
+        *,
+        guide: Callable | None = None,
+        params: dict[str, Any] | None = None,
     ):
         if posterior_samples is None and num_samples is None:
             raise ValueError("Predictive: give posterior_samples= or num_samples=")
+        if guide is not None and (posterior_samples is not None or num_samples is None):
+            raise ValueError("Predictive: with a guide, give num_samples= (the guide's draws "
+                             "replace posterior_samples)")
         self.model = model
+        self.guide = guide
+        self.params = dict(params or {})
         self.batch_ndims = batch_ndims
         self.batch_shape: tuple[int, ...] = ()
         self.posterior: dict[str, np.ndarray] = {}
@@ -73,6 +83,8 @@ class Predictive:
 
     def __call__(self, seed: int | np.random.Generator, *args: Any, **kwargs: Any) -> dict:
         rng = np.random.default_rng(seed)
+        if self.guide is not None:
+            self.posterior = self.guide_draws(rng, args, kwargs)
         proto = handlers.trace(handlers.seed(self.model, rng)).get_trace(*args, **kwargs)
         sites = self._sites(proto)
         try:
@@ -100,36 +112,35 @@ class Predictive:
         return [n for n, s in proto.items() if s.type in ("sample", "deterministic")]
 
     def _vectorised(self, rng, proto, args, kwargs) -> dict[str, np.ndarray]:
-        nesting = max((-f.dim for s in proto.values() for f in s.cond_indep_stack), default=0)
-        dim = -(nesting + 1)
-        data = {}
-        for name, value in self.posterior.items():
-            site = proto.get(name)
-            if site is None:
-                continue
-            event_dim = site.fn.event_dim if site.type == "sample" else 0
-            site_shape = np.shape(site.value)
-            batch_rank = len(site_shape) - event_dim
-            pad = (1,) * (nesting - batch_rank)
-            data[name] = np.reshape(value, (self.num_samples, *pad, *site_shape))
-
-        def batched(*a, **k):
-            with ppl.plate("_predictive_draws", self.num_samples, dim=dim):
-                return self.model(*a, **k)
-
-        model = handlers.substitute(batched, data=data, strict=False) if data else batched
-        model = _unobserve(model)
-        tr = handlers.trace(handlers.seed(model, rng)).get_trace(*args, **kwargs)
+        tr = batched_trace(self.model, proto, self.posterior, self.num_samples, rng, args,
+                           kwargs, redraw_observed=True)
         out = {}
         for name, site in tr.items():
             if site.type not in ("sample", "deterministic") or name not in proto:
                 continue
-            value = np.asarray(site.value)
-            full = (self.num_samples, *np.shape(proto[name].value))
-            # (N, 1, ..., 1, *shape) from the extra plate; or no draws axis at all (constant)
-            out[name] = value.reshape(full) if value.size == np.prod(full) else np.broadcast_to(
-                value, full)
+            out[name] = _per_draw(site.value, self.num_samples, proto[name].value)
         return out
+
+    def guide_draws(self, rng: np.random.Generator, args: tuple, kwargs: dict
+                    ) -> dict[str, np.ndarray]:
+        """``num_samples`` draws of the guide's latent sites with ``params`` fixed: the
+        autoguides' own ``sample_posterior`` when there is one, else the guide run once per
+        draw (a guide is small: its cost is the Python of one call per draw)."""
+        sample_posterior = getattr(self.guide, "sample_posterior", None)
+        if sample_posterior is not None:
+            seed = int(rng.integers(2**31))
+            draws = sample_posterior(seed, self.params, *args,
+                                     sample_shape=(self.num_samples,), **kwargs)
+            return {k: np.asarray(v) for k, v in draws.items()}
+        guide = handlers.substitute(self.guide, data=self.params, strict=False)
+        draws: dict[str, list] = {}
+        for _ in range(self.num_samples):
+            tr = handlers.trace(handlers.seed(guide, rng)).get_trace(*args, **kwargs)
+            for name, site in tr.items():
+                if site.type == "sample" and not site.is_observed and \
+                        not site.infer.get("is_auxiliary", False):
+                    draws.setdefault(name, []).append(np.asarray(site.value))
+        return {k: np.stack(v) for k, v in draws.items()}
 
     def _looped(self, rng, args, kwargs) -> dict[str, np.ndarray]:
         draws: dict[str, list] = {}
@@ -142,6 +153,44 @@ class Predictive:
                 if site.type in ("sample", "deterministic"):
                     draws.setdefault(name, []).append(np.asarray(site.value))
         return {k: np.stack(v) for k, v in draws.items()}
+
+
+def batched_trace(model: Callable, proto: dict, values: dict[str, np.ndarray], num_samples: int,
+                  rng: np.random.Generator, args: tuple, kwargs: dict,
+                  redraw_observed: bool) -> dict:
+    """One trace of ``model`` for ``num_samples`` draws at once: the model runs inside an extra
+    plate of that size, left of every plate it uses (``proto``, a trace of one run, tells how
+    many), with ``values`` (site -> ``(num_samples, ...)``) substituted; observed sites are
+    redrawn (``redraw_observed``) or kept at the data."""
+    nesting = max((-f.dim for s in proto.values() for f in s.cond_indep_stack), default=0)
+    dim = -(nesting + 1)
+    data = {}
+    for name, value in values.items():
+        site = proto.get(name)
+        if site is None:
+            continue
+        event_dim = site.fn.event_dim if site.type == "sample" else 0
+        site_shape = np.shape(site.value)
+        batch_rank = len(site_shape) - event_dim
+        pad = (1,) * (nesting - batch_rank)
+        data[name] = np.reshape(value, (num_samples, *pad, *site_shape))
+
+    def batched(*a, **k):
+        with ppl.plate("_predictive_draws", num_samples, dim=dim):
+            return model(*a, **k)
+
+    run = handlers.substitute(batched, data=data, strict=False) if data else batched
+    if redraw_observed:
+        run = _unobserve(run)
+    return handlers.trace(handlers.seed(run, rng)).get_trace(*args, **kwargs)
+
+
+def _per_draw(value: Any, num_samples: int, one_draw: Any) -> np.ndarray:
+    """``value`` of a batched trace as ``(num_samples, *shape of one draw)``: it has the extra
+    plate's axis and size-1 padding, or no draws axis at all (a constant)."""
+    value = np.asarray(value)
+    full = (num_samples, *np.shape(one_draw))
+    return value.reshape(full) if value.size == np.prod(full) else np.broadcast_to(value, full)
 
 
 def _unobserve(model):

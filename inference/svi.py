@@ -176,6 +176,17 @@ class SVI:
         del keep
         return -float(elbo)
 
+    def to_arviz(self, params: dict[str, Any], *args: Any, num_samples: int = 1000,
+                 seed: int = 0, posterior_predictive: bool = True, **kwargs: Any) -> Any:
+        """ArviZ data from the fitted guide: ``num_samples`` guide draws as the posterior, the
+        pointwise log-likelihood at each, the posterior predictive and the observed data
+        (:func:`inference.arviz_export.guide_to_arviz`)."""
+        from inference.arviz_export import guide_to_arviz
+
+        return guide_to_arviz(self.model, self.guide, params, *args, num_samples=num_samples,
+                              seed=seed, posterior_predictive=posterior_predictive,
+                              **{**self.static_kwargs, **kwargs})
+
     # ---- the compiled loop -----------------------------------------------------------------------
     def run(self, seed: int, num_steps: int, *args: Any, progress_bar: bool = True,
             stable_update: bool = False, init_state: SVIState | None = None,

@@ -211,7 +211,7 @@ class CompiledModel:
             n: d for n, d in zip(arguments.data_names(), arguments.data)
             if not any(d is np.asarray(v) for v in self.observed_data.values())
         }
-        self.dims, self.coords = _dims_and_coords(sites)
+        self.dims, self.coords = site_dims_and_coords(sites)
         self._constrain_fn = None
         self._loglik_fn = None
 
@@ -381,7 +381,9 @@ def _is_float_like(x) -> bool:
     return np.issubdtype(autodiff.core.get_aval(x).dtype, np.floating)
 
 
-def _dims_and_coords(sites: list[Message]) -> tuple[dict, dict]:
+def site_dims_and_coords(sites: list[Message]) -> tuple[dict, dict]:
+    """ArviZ dimension names of each sample/deterministic site (plates name their axes, others
+    are ``<site>_dim_<k>``) and the plates' coordinates."""
     dims, coords = {}, {}
     for s in sites:
         if s.type not in ("sample", "deterministic"):

@@ -333,7 +333,7 @@ class plate(Messenger):
     ):
         self.name, self.size = name, _check_plate_args(name, size, subsample_size, dim)
         self.dim, self._indices = self._allocate(name, self.size, subsample_size, dim)
-        self.subsample_size = len(self._indices)
+        self.subsample_size = int(anp.shape(self._indices)[0])
         super().__init__()
 
     @staticmethod
@@ -347,8 +347,11 @@ class plate(Messenger):
             value=np.arange(size) if full else None,
         )
         apply_stack(msg)
-        indices = np.asarray(concrete_value(msg.value)) if msg.value is not None else None
-        if indices is None or indices.ndim != 1:
+        if isinstance(msg.value, Tracer):  # indices drawn inside compiled code (SVI's loop)
+            indices = msg.value
+        else:
+            indices = np.asarray(concrete_value(msg.value)) if msg.value is not None else None
+        if indices is None or anp.ndim(indices) != 1:
             raise PlateError(name, f"the plate's indices must be a 1-d array, got {msg.value!r}")
         used = {frame.dim: frame.name for frame in msg.cond_indep_stack}
         if dim is None:
