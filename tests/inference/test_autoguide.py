@@ -637,3 +637,29 @@ def test_every_guide_runs_under_svi_on_every_kind_of_support(cls):
     assert_allclose(draws["p"].sum(-1), 1.0, rtol=1e-12)
     assert np.all(draws["sigma"] > 0) and np.all((draws["theta"] > 0) & (draws["theta"] < 1))
     assert_allclose(np.sum(draws["L"] ** 2, -1), 1.0, rtol=1e-12)
+
+
+def test_auto_normal_with_local_latents_in_a_subsampled_plate():
+    """mu ~ N(0, 1), z_i ~ N(mu, 1), y_i ~ N(z_i, 0.5), 4 of 10 rows per step: the guide's
+    full-size loc/scale are subsampled with the model's plate, and the fit reaches the exact
+    posterior means and the mean-field scales 1 / sqrt(diag(precision))."""
+    y = np.linspace(-1.0, 2.0, 10)
+
+    def local(y):
+        mu = ppl.sample("mu", dist.Normal(0.0, 1.0))
+        with ppl.plate("n", 10, subsample_size=4):
+            z = ppl.sample("z", dist.Normal(mu, 1.0))
+            ppl.sample("y", dist.Normal(z, 0.5), obs=ppl.subsample(y, event_dim=0))
+
+    precision = np.zeros((11, 11))
+    precision[0, 0], precision[0, 1:], precision[1:, 0] = 11.0, -1.0, -1.0
+    precision[1:, 1:] = 5.0 * np.eye(10)
+    mean = np.linalg.solve(precision, np.concatenate([[0.0], 4.0 * y]))
+    guide = AutoNormal(local)
+    params = SVI(local, guide, optim.Adam(optim.exponential_decay(0.02, 3000, 0.1)),
+                 Trace_ELBO(num_particles=4)).run(0, 9000, y, progress_bar=False).params
+    assert params["z_auto_loc"].shape == (10,)
+    assert_allclose(params["z_auto_loc"], mean[1:], atol=0.03)
+    assert abs(params["mu_auto_loc"] - mean[0]) < 0.03
+    assert_allclose(params["mu_auto_scale"], 1 / np.sqrt(11.0), rtol=0.05)
+    assert_allclose(params["z_auto_scale"], 1 / np.sqrt(5.0), rtol=0.05)
