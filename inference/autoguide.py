@@ -205,8 +205,13 @@ class AutoGuide:
         ``"uniform"`` (uniform in (-2, 2) on the unconstrained scale), ``"median"`` (the median
         of 15 prior draws of each site), a dict of constrained values for some sites (the others
         uniform), or a function ``site -> constrained value or None`` (NumPyro's
-        ``init_to_*`` protocol; ``None`` falls back to uniform). Draws that give the model a
-        non-finite log density are retried, up to 100 times.
+        ``init_to_*`` protocol; it is called for each latent site, whose ``site.rng`` is the
+        setup's generator; ``None`` falls back to uniform). Draws that give the model a
+        non-finite log density are retried, up to 100 times. A value is projected onto the
+        support as ``T(T^{-1}(value))`` (a median of simplex draws is not on the simplex).
+
+    NumPyro's ``create_plates`` is not supported: the guide creates the model's plates itself,
+    subsampling as the prototype did.
 
     A guide is set up lazily: its first call runs the model on the same arguments (under
     ``handlers.block``, with a generator from the enclosing ``seed``, or seed 0 without one).

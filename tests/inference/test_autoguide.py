@@ -17,6 +17,7 @@ from numpy.testing import assert_allclose
 from scipy import optimize, stats
 from scipy.special import expit, logit
 
+import autodiff
 import inference
 import ppl
 from inference import SVI, Trace_ELBO, autoguide, optim
@@ -400,6 +401,15 @@ def test_laplace_posterior_at_the_exact_map_is_the_analytic_inverse_hessian():
     q = guide.quantiles({"auto_loc": b_map}, [0.025, 0.975])["beta"]
     sd = np.sqrt(np.diag(np.linalg.inv(hessian)))
     assert_allclose(q, b_map + np.outer([-1, 1], 1.959963984540054 * sd), rtol=1e-8)
+
+
+def test_laplace_hessian_fn_is_used():
+    b_map, hessian = logistic_map_and_hessian()
+    guide = AutoLaplaceApproximation(
+        logistic_model, hessian_fn=lambda f, x: autodiff.hessian(f)(x) + 0.5 * np.eye(len(x)))
+    handlers.seed(guide, 0)(X_LR, Y_LR)
+    posterior = guide.get_posterior({"auto_loc": b_map})
+    assert_allclose(posterior.precision_matrix, hessian + 0.5 * np.eye(D_LR), rtol=1e-10)
 
 
 def test_laplace_warns_on_a_hessian_that_is_not_positive_definite():
