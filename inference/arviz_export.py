@@ -149,7 +149,7 @@ def guide_to_arviz(model: Any, guide: Any, params: Mapping[str, Any], *args: Any
     sites at each draw (for ``az.loo``), the ``posterior_predictive`` of the observed sites,
     and the ``observed_data``. What ``SVI.to_arviz`` returns.
     """
-    from inference.predictive import Predictive, _per_draw, batched_trace
+    from inference.predictive import Predictive, _is_scan_site, _per_draw, batched_trace
     from ppl import handlers
     from ppl.model import site_dims_and_coords
     from ppl.runtime import site_log_prob
@@ -166,10 +166,12 @@ def guide_to_arviz(model: Any, guide: Any, params: Mapping[str, Any], *args: Any
         if name not in proto or site.type not in ("sample", "deterministic"):
             continue
         if site.type == "deterministic" or not site.is_observed:
-            posterior[name] = _per_draw(site.value, num_samples, proto[name].value)[None]
+            posterior[name] = _per_draw(site.value, num_samples, proto[name].value,
+                                        _is_scan_site(proto[name]))[None]
         else:
             one = np.zeros(proto[name].fn.batch_shape)
-            log_lik[name] = _per_draw(site_log_prob(site), num_samples, one)[None]
+            log_lik[name] = _per_draw(site_log_prob(site), num_samples, one,
+                                      _is_scan_site(proto[name]))[None]
     dims, coords = site_dims_and_coords(list(proto.values()))
     attrs = library_attrs()
     groups = {"posterior": _dataset(posterior, _SAMPLE_DIMS, dims, coords, attrs)}

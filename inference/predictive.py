@@ -118,7 +118,8 @@ class Predictive:
         for name, site in tr.items():
             if site.type not in ("sample", "deterministic") or name not in proto:
                 continue
-            out[name] = _per_draw(site.value, self.num_samples, proto[name].value)
+            out[name] = _per_draw(site.value, self.num_samples, proto[name].value,
+                                  _is_scan_site(proto[name]))
         return out
 
     def guide_draws(self, rng: np.random.Generator, args: tuple, kwargs: dict
@@ -171,6 +172,12 @@ def batched_trace(model: Callable, proto: dict, values: dict[str, np.ndarray], n
             continue
         event_dim = site.fn.event_dim if site.type == "sample" else 0
         site_shape = np.shape(site.value)
+        if _is_scan_site(site):  # (N, T, *step) -> (T, N, pad, *step): time stays leftmost
+            step_shape = site_shape[1:]
+            pad = (1,) * (nesting - (len(step_shape) - event_dim))
+            draws = np.reshape(value, (num_samples, site_shape[0], *pad, *step_shape))
+            data[name] = np.moveaxis(draws, 0, 1)
+            continue
         batch_rank = len(site_shape) - event_dim
         pad = (1,) * (nesting - batch_rank)
         data[name] = np.reshape(value, (num_samples, *pad, *site_shape))
@@ -185,21 +192,36 @@ def batched_trace(model: Callable, proto: dict, values: dict[str, np.ndarray], n
     return handlers.trace(handlers.seed(run, rng)).get_trace(*args, **kwargs)
 
 
-def _per_draw(value: Any, num_samples: int, one_draw: Any) -> np.ndarray:
+def _per_draw(value: Any, num_samples: int, one_draw: Any, scan_site: bool = False
+              ) -> np.ndarray:
     """``value`` of a batched trace as ``(num_samples, *shape of one draw)``: it has the extra
-    plate's axis and size-1 padding, or no draws axis at all (a constant)."""
+    plate's axis and size-1 padding, or no draws axis at all (a constant). A ``ppl.scan``
+    site has its time axis first and the draws axis second."""
     value = np.asarray(value)
     full = (num_samples, *np.shape(one_draw))
-    return value.reshape(full) if value.size == np.prod(full) else np.broadcast_to(value, full)
+    if value.size != np.prod(full):
+        return np.broadcast_to(value, full)
+    if scan_site and value.ndim >= 2 and value.shape[1] == num_samples:
+        value = np.moveaxis(value, 1, 0)
+    return value.reshape(full)
+
+
+def _is_scan_site(site: Any) -> bool:
+    from ppl.control_flow import SCAN_INFO
+
+    return SCAN_INFO in site.infer
 
 
 def _unobserve(model):
     """Observed sites are re-drawn (predictive), not held at the data."""
-    from ppl.runtime import Messenger
+    from ppl.runtime import Messenger, scan_sites
 
     class Unobserve(Messenger):
         def process_message(self, msg):
-            if msg.type == "sample" and msg.is_observed:
+            if msg.type == "scan":
+                for stand_in in scan_sites(msg):
+                    self.process_message(stand_in)
+            elif msg.type == "sample" and msg.is_observed:
                 msg.is_observed = False
                 msg.value = None
 

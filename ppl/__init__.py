@@ -9,6 +9,7 @@
 
 from ppl import constraints, handlers, transforms
 from ppl import distributions as dist
+from ppl.control_flow import scan
 from ppl.distributions import enable_validation
 from ppl.primitives import deterministic, factor, param, plate, sample, subsample
 from ppl.transforms import biject_to
@@ -24,6 +25,7 @@ __all__ = [
     "param",
     "plate",
     "sample",
+    "scan",
     "subsample",
     "transforms",
 ]

@@ -47,7 +47,7 @@ import autodiff.numpy as anp
 from autodiff import Tracer
 from ppl import runtime
 from ppl.errors import DuplicateSiteError, SiteError, UnknownSiteError
-from ppl.runtime import Message, Messenger, apply_handlers, check_finite
+from ppl.runtime import Message, Messenger, apply_handlers, check_finite, scan_sites
 
 __all__ = [
     "block",
@@ -167,7 +167,7 @@ class seed(Messenger):
         if msg.rng is None and msg.value is None:
             msg.rng = self.rng
 
-    on_sample = on_param = on_plate = _supply
+    on_sample = on_param = on_plate = on_scan = _supply
 
 
 # --------------------------------------------------------------------------------------------
@@ -267,6 +267,10 @@ class condition(_NameChecked):
         msg.value = value
         msg.is_observed = True
 
+    def on_scan(self, msg: Message) -> None:
+        for site in scan_sites(msg):
+            self.on_sample(site)
+
 
 class substitute(_NameChecked):
     """Fix the values of sites without marking them observed.
@@ -312,6 +316,10 @@ class substitute(_NameChecked):
             msg.value = value
 
     on_sample = on_param = on_deterministic = on_plate = _substitute
+
+    def on_scan(self, msg: Message) -> None:
+        for site in scan_sites(msg):
+            self._substitute(site)
 
 
 class do(_NameChecked):
@@ -403,6 +411,10 @@ class replay(Messenger):
         if recorded is not None and recorded["type"] == "plate":
             msg.value = recorded["value"]
 
+    def on_scan(self, msg: Message) -> None:
+        for site in scan_sites(msg):
+            self.on_sample(site)
+
 
 class block(Messenger):
     """Hide sites from the handlers outside this one (they still run and get values).
@@ -444,6 +456,10 @@ class block(Messenger):
         super().__init__(fn)
 
     def process_message(self, msg: Message) -> None:
+        if msg.type == "scan" and not self.hide_fn(msg):
+            for site in scan_sites(msg):  # hide the loop's sites one by one
+                site.stop = site.stop or bool(self.hide_fn(site))
+            return
         if self.hide_fn(msg):
             msg.stop = True
 

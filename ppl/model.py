@@ -36,7 +36,7 @@ from autodiff.codegen import compile_logp_grad
 from autodiff.tree import tree_flatten, tree_unflatten
 from ppl import handlers, runtime
 from ppl.errors import ModelError, SiteError
-from ppl.runtime import Message, Messenger
+from ppl.runtime import Message, Messenger, scan_sites
 from ppl.transforms import biject_to
 
 # --------------------------------------------------------------------------------------------
@@ -85,14 +85,26 @@ class _Unconstrained(Messenger):
         self.theta = theta
         self.log_jacobians: list = []
 
-    def process_message(self, msg: Message) -> None:
+    def _value(self, msg: Message) -> tuple[Any, Any, Any] | None:
         if msg.type != "sample" or msg.is_observed or msg.name not in self.layout:
-            return
+            return None
         site = self.layout[msg.name]
         u = anp.reshape(self.theta[site.offset : site.offset + site.size],
                         site.unconstrained_shape)
         transform = site_bijector(msg)
-        value = transform(u)
+        return transform, u, transform(u)
+
+    def process_message(self, msg: Message) -> None:
+        if msg.type == "scan":  # ppl.scan asks for its sites' values (no Jacobian: it
+            for stand_in in scan_sites(msg):  # is added when the stacked site is sent)
+                found = self._value(stand_in)
+                if found is not None:
+                    stand_in.value = found[2]
+            return
+        found = self._value(msg)
+        if found is None:
+            return
+        transform, u, value = found
         self.log_jacobians.append(anp.sum(transform.log_abs_det_jacobian(u, value)))
         msg.value = value
         msg.done = True
@@ -427,6 +439,10 @@ class _InitToUniform(Messenger):
         self.rng = rng
 
     def process_message(self, msg: Message) -> None:
+        if msg.type == "scan":
+            for stand_in in scan_sites(msg):
+                self.process_message(stand_in)
+            return
         if msg.type != "sample" or msg.is_observed or msg.value is not None or msg.fn.is_discrete:
             return
         transform = site_bijector(msg)

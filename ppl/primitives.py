@@ -376,7 +376,7 @@ class plate(Messenger):
 
     def on_sample(self, msg: Message) -> None:
         msg.cond_indep_stack.append(self._frame)
-        self._broadcast(msg)
+        broadcast_to_plates(msg)
         if self.subsample_size < self.size:
             factor = self.size / self.subsample_size
             msg.scale = factor if msg.scale is None else msg.scale * factor
@@ -384,22 +384,7 @@ class plate(Messenger):
     def _add_frame(self, msg: Message) -> None:
         msg.cond_indep_stack.append(self._frame)
 
-    on_param = on_plate = on_deterministic = _add_frame
-
-    def _broadcast(self, msg: Message) -> None:
-        frames = msg.cond_indep_stack
-        sample_shape = tuple(msg.kwargs.get("sample_shape", ()))
-        given = sample_shape + tuple(msg.fn.batch_shape)
-        target = list(given)
-        depth = max(-f.dim for f in frames)
-        target = [1] * max(depth - len(target), 0) + target
-        for frame in frames:
-            if target[frame.dim] not in (1, frame.size):
-                raise _plate_mismatch(msg, given, frames)
-            target[frame.dim] = frame.size
-        msg.kwargs["sample_shape"] = ()
-        if tuple(target) != tuple(msg.fn.batch_shape):
-            msg.fn = msg.fn.expand(tuple(target))
+    on_param = on_plate = on_deterministic = on_scan = _add_frame
 
     def _subsample_value(self, msg: Message, statement: str) -> None:
         event_dim = msg.kwargs.get("event_dim")
@@ -424,6 +409,24 @@ class plate(Messenger):
 
     def after_subsample(self, msg: Message) -> None:
         self._subsample_value(msg, "the data passed to subsample()")
+
+
+def broadcast_to_plates(msg: Message) -> None:
+    """Expand a sample site's distribution so that its batch shape has each enclosing plate's
+    size at the plate's dim (``sample_shape`` folded in); a mismatch names both shapes."""
+    frames = msg.cond_indep_stack
+    sample_shape = tuple(msg.kwargs.get("sample_shape", ()))
+    given = sample_shape + tuple(msg.fn.batch_shape)
+    target = list(given)
+    depth = max(-f.dim for f in frames)
+    target = [1] * max(depth - len(target), 0) + target
+    for frame in frames:
+        if target[frame.dim] not in (1, frame.size):
+            raise _plate_mismatch(msg, given, frames)
+        target[frame.dim] = frame.size
+    msg.kwargs["sample_shape"] = ()
+    if tuple(target) != tuple(msg.fn.batch_shape):
+        msg.fn = msg.fn.expand(tuple(target))
 
 
 def _check_plate_args(name: Any, size: Any, subsample_size: Any, dim: Any) -> int:

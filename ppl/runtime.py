@@ -55,6 +55,7 @@ __all__ = [
     "apply_stack",
     "check_finite",
     "concrete_value",
+    "scan_sites",
     "site_log_prob",
     "trace_log_density",
 ]
@@ -77,7 +78,8 @@ class Message:
 
     Attributes
     ----------
-    type : ``"sample"``, ``"param"``, ``"deterministic"``, ``"plate"`` or ``"subsample"``.
+    type : ``"sample"``, ``"param"``, ``"deterministic"``, ``"plate"``, ``"subsample"`` or
+        ``"scan"`` (sent by ``ppl.scan`` to ask for its sites' values: :func:`scan_sites`).
     name : the site name (``None`` for ``subsample`` messages).
     fn : the distribution of a ``sample`` site (after handlers: expanded by plates...).
     args, kwargs : arguments of the site's default action (``kwargs["sample_shape"]`` for
@@ -349,6 +351,15 @@ def check_finite(name: str, value: Any, where: str, mask: Any = None, event_dim:
             "remove or impute them, or pass obs_mask=np.isfinite(data) to sample() to treat "
             "them as missing values",
         )
+
+
+def scan_sites(msg: Message) -> list[Message]:
+    """The stand-ins of a ``scan`` message's sites that no ``block`` has hidden.
+
+    ``ppl.scan`` sends one ``scan`` message before it runs its body: its
+    ``kwargs["sites"]`` are stacked stand-ins of the body's sample sites, which handlers that
+    fix values fill in (``on_scan``) exactly as they would fill the sites themselves."""
+    return [site for site in msg.kwargs.get("sites", ()) if not site.stop]
 
 
 def site_log_prob(site: Message) -> Any:
