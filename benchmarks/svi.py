@@ -49,9 +49,8 @@ SVI_MODELS = ("eight_schools_noncentred", "logistic_regression")
 
 def _numbayes(model_name: str, steps: int, warm_runs: int) -> dict[str, Any]:
     started = time.perf_counter()
-    from inference.autoguide import AutoNormal
-
     from inference import SVI, Trace_ELBO, optim
+    from inference.autoguide import AutoNormal
 
     suite = MODELS[model_name]
     model = suite.for_lang(lang_numbayes())

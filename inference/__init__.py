@@ -12,11 +12,23 @@ Modules: :mod:`inference.protocols` (what a compiled model and a kernel are),
 (R-hat, ESS, MCSE, HDI, summary tables), :mod:`inference.resources` (the memory a run keeps,
 checked before it starts) and :mod:`inference.termination` (SIGTERM keeps the draws).
 Variational inference: :mod:`inference.svi` (:class:`SVI`), :mod:`inference.elbo` (the
-objectives), :mod:`inference.optim` (the optimisers) and :mod:`inference.variational` (model
-and guide traced into one compiled ELBO gradient).
+objectives), :mod:`inference.optim` (the optimisers), :mod:`inference.variational` (model
+and guide traced into one compiled ELBO gradient) and :mod:`inference.autoguide` (automatic
+guides: ``AutoNormal``, ``AutoDelta``, ``AutoDiagonalNormal``, ``AutoMultivariateNormal``,
+``AutoLowRankMultivariateNormal``, ``AutoLaplaceApproximation``).
 """
 
-from inference import diagnostics, functional, optim
+from inference import autoguide, diagnostics, functional, optim
+from inference.autoguide import (
+    AutoContinuous,
+    AutoDelta,
+    AutoDiagonalNormal,
+    AutoGuide,
+    AutoLaplaceApproximation,
+    AutoLowRankMultivariateNormal,
+    AutoMultivariateNormal,
+    AutoNormal,
+)
 from inference.elbo import RenyiELBO, Trace_ELBO, TraceMeanField_ELBO
 from inference.hmc import HMC
 from inference.mcmc import MCMC, SamplingWarning
@@ -46,4 +58,13 @@ __all__ = [
     "TraceMeanField_ELBO",
     "RenyiELBO",
     "optim",
+    "autoguide",
+    "AutoGuide",
+    "AutoContinuous",
+    "AutoNormal",
+    "AutoDelta",
+    "AutoDiagonalNormal",
+    "AutoMultivariateNormal",
+    "AutoLowRankMultivariateNormal",
+    "AutoLaplaceApproximation",
 ]

@@ -36,6 +36,7 @@ __all__ = [
     "GaussianRandomWalk",
     "LKJ",
     "LKJCholesky",
+    "LowRankMultivariateNormal",
     "MultivariateNormal",
     "MultivariateStudentT",
     "ZeroSumNormal",
@@ -203,6 +204,126 @@ class MultivariateNormal(_LocScaleTril):
     @property
     def variance(self):
         return anp.sum(anp.square(self.scale_tril), -1)
+
+
+class LowRankMultivariateNormal(Distribution):
+    r"""Multivariate normal with a low-rank plus diagonal covariance,
+    :math:`\Sigma = WW^T + \operatorname{diag}(D)` (``cov_factor`` :math:`W`, :math:`k \times r`;
+    ``cov_diag`` :math:`D > 0`, length :math:`k`).
+
+    The density costs :math:`O(kr^2)`, never a :math:`k \times k` factorisation: with the
+    capacitance matrix :math:`C = I_r + W^T D^{-1} W = L_C L_C^T`, the Woodbury identity and the
+    matrix determinant lemma give
+
+    .. math::
+        (x-\mu)^T \Sigma^{-1} (x-\mu) = \|(x-\mu)/\sqrt D\|^2 - \|L_C^{-1} W^T D^{-1}(x-\mu)\|^2,
+        \qquad \log\det\Sigma = 2\sum_i \log (L_C)_{ii} + \sum_j \log D_j,
+
+    and :math:`\log p(x) = -\tfrac12\big((x-\mu)^T\Sigma^{-1}(x-\mu) + \log\det\Sigma
+    + k\log 2\pi\big)`.  A draw is :math:`\mu + W\varepsilon_r + \sqrt D\,\varepsilon_k` with
+    standard normal :math:`\varepsilon` (reparameterised in all three parameters).
+    NumPyro's ``LowRankMultivariateNormal(loc, cov_factor, cov_diag)``; the guide
+    :class:`inference.autoguide.AutoLowRankMultivariateNormal` uses it.
+
+    >>> import numpy as np
+    >>> d = LowRankMultivariateNormal(np.zeros(3), np.ones((3, 1)), np.ones(3))
+    >>> d.covariance_matrix
+    array([[2., 1., 1.],
+           [1., 2., 1.],
+           [1., 1., 2.]])
+    """
+
+    arg_constraints = {
+        "loc": constraints.real_vector,
+        "cov_factor": constraints.independent(constraints.real, 2),
+        "cov_diag": constraints.independent(constraints.positive, 1),
+    }
+    support = constraints.real_vector
+    reparametrized_params = ["loc", "cov_factor", "cov_diag"]
+    has_rsample = True
+
+    def __init__(self, loc, cov_factor, cov_diag, *, validate_args=None):
+        cls = type(self).__name__
+        cov_factor, cov_diag = as_param(cov_factor), as_param(cov_diag)
+        wshape, dshape = anp.shape(cov_factor), anp.shape(cov_diag)
+        if len(wshape) < 2:
+            raise ValueError(f"{cls}: 'cov_factor' must be a (batch of) k x r matrix, got shape "
+                             f"{wshape}")
+        k, r = wshape[-2], wshape[-1]
+        if len(dshape) == 0 or dshape[-1] != k:
+            raise ValueError(f"{cls}: 'cov_diag' of shape {dshape} does not match 'cov_factor' of "
+                             f"shape {wshape}; its last axis must have length {k}")
+        loc = _vector_loc(cls, loc, k)
+        shapes = [anp.shape(loc)[:-1], wshape[:-2], dshape[:-1]]
+        try:
+            batch = tuple(np.broadcast_shapes(*shapes))
+        except ValueError:
+            raise ValueError(f"{cls}: batch shapes of the parameters {shapes} do not broadcast"
+                             ) from None
+        self.loc = anp.broadcast_to(loc, batch + (k,))
+        self.cov_factor = anp.broadcast_to(cov_factor, batch + (k, r))
+        self.cov_diag = anp.broadcast_to(cov_diag, batch + (k,))
+        super().__init__(batch, (k,), validate_args)
+
+    @_lazy
+    def _capacitance_tril(self):
+        """:math:`L_C`, the Cholesky factor of :math:`I_r + W^T D^{-1} W`."""
+        W = self.cov_factor
+        r = anp.shape(W)[-1]
+        Wt_Dinv = _mT(W) / anp.expand_dims(self.cov_diag, -2)
+        return anp.linalg.cholesky(anp.matmul(Wt_Dinv, W) + np.eye(r))
+
+    def _log_prob(self, value):
+        k = self.event_shape[-1]
+        diff = anp.subtract(value, self.loc)
+        Dinv_diff = diff / self.cov_diag
+        Wt_Dinv_diff = anp.matmul(_mT(self.cov_factor), anp.expand_dims(Dinv_diff, -1))[..., 0]
+        L = self._capacitance_tril
+        z = _tril_solve(L, Wt_Dinv_diff)
+        mahalanobis = anp.sum(diff * Dinv_diff, -1) - anp.sum(anp.square(z), -1)
+        log_det = 2.0 * anp.sum(anp.log(_diag(L)), -1) + anp.sum(anp.log(self.cov_diag), -1)
+        return -0.5 * (mahalanobis + log_det) - k * _HALF_LOG_2PI
+
+    def _rsample(self, rng, shape):
+        r = anp.shape(self.cov_factor)[-1]
+        eps_w = rng.standard_normal(tuple(shape[:-1]) + (r,))
+        eps_d = rng.standard_normal(tuple(shape))
+        return (anp.add(self.loc, _tril_matvec(self.cov_factor, eps_w))
+                + anp.sqrt(self.cov_diag) * eps_d)
+
+    def _entropy(self):
+        k = self.event_shape[-1]
+        log_det = (2.0 * anp.sum(anp.log(_diag(self._capacitance_tril)), -1)
+                   + anp.sum(anp.log(self.cov_diag), -1))
+        return anp.broadcast_to(k * (0.5 + _HALF_LOG_2PI) + 0.5 * log_det, self.batch_shape)
+
+    @_lazy
+    def covariance_matrix(self):
+        k = self.event_shape[-1]
+        return (anp.matmul(self.cov_factor, _mT(self.cov_factor))
+                + anp.expand_dims(self.cov_diag, -1) * np.eye(k))
+
+    @_lazy
+    def precision_matrix(self):
+        r"""Woodbury: :math:`D^{-1} - D^{-1} W C^{-1} W^T D^{-1}`."""
+        k = self.event_shape[-1]
+        Dinv = 1.0 / self.cov_diag
+        A = _mT(anp.linalg.solve_triangular(self._capacitance_tril,
+                                            _mT(self.cov_factor) * anp.expand_dims(Dinv, -2),
+                                            lower=True))
+        return anp.expand_dims(Dinv, -1) * np.eye(k) - anp.matmul(A, _mT(A))
+
+    @_lazy
+    def scale_tril(self):
+        return anp.linalg.cholesky(self.covariance_matrix)
+
+    @property
+    def mean(self):
+        return self.loc
+
+    @property
+    def variance(self):
+        return anp.sum(anp.square(self.cov_factor), -1) + self.cov_diag
 
 
 class MultivariateStudentT(_LocScaleTril):

@@ -49,7 +49,9 @@ def _fill_index(k: int, offset: int) -> np.ndarray:
 
 
 def _vec_to_tril(v, k: int, offset: int):
-    padded = anp.concatenate([v, anp.zeros_like(v[..., :1])], axis=-1)
+    # The trailing zero is made from the shape, not sliced from v: v may be empty (the
+    # off-diagonal part of a 1 x 1 matrix).
+    padded = anp.concatenate([v, anp.zeros(tuple(anp.shape(v))[:-1] + (1,))], axis=-1)
     return padded[..., _fill_index(k, offset)]
 
 

@@ -115,6 +115,63 @@ def test_mvn_argument_errors_name_the_problem():
         dist.MultivariateNormal(LOC, covariance_matrix=-COV, validate_args=True)
 
 
+# ---- low-rank multivariate normal -------------------------------------------------------------
+
+
+def _low_rank(batch=(2,)):
+    rng = np.random.default_rng(7)
+    W = rng.normal(size=batch + (4, 2))
+    D = rng.uniform(0.3, 2.0, size=batch + (4,))
+    loc = rng.normal(size=(4,))
+    return loc, W, D, W @ np.swapaxes(W, -1, -2) + D[..., None] * np.eye(4)
+
+
+def test_low_rank_mvn_log_prob_vs_scipy_with_batches():
+    loc, W, D, cov = _low_rank()
+    d = dist.LowRankMultivariateNormal(loc, W, D)
+    assert (d.batch_shape, d.event_shape) == ((2,), (4,))
+    x = RNG.normal(size=(5, 2, 4)) * 2
+    expected = np.stack([stats.multivariate_normal(loc, cov[b]).logpdf(x[:, b])
+                         for b in range(2)], axis=1)
+    assert_allclose(d.log_prob(x), expected, rtol=1e-12)
+    assert_allclose(d.covariance_matrix, cov, rtol=1e-12)
+    assert_allclose(d.precision_matrix, np.linalg.inv(cov), rtol=1e-10, atol=1e-12)
+    assert_allclose(d.scale_tril, np.linalg.cholesky(cov), rtol=1e-12)
+    assert_allclose(d.variance, np.diagonal(cov, 0, -2, -1), rtol=1e-12)
+    assert_allclose(d.entropy(), [stats.multivariate_normal(loc, c).entropy() for c in cov],
+                    rtol=1e-12)
+
+
+def test_low_rank_mvn_sample_moments():
+    loc, W, D, cov = _low_rank(())
+    s = dist.LowRankMultivariateNormal(loc, W, D).sample(np.random.default_rng(3), (40000,))
+    assert s.shape == (40000, 4)
+    within_mc_error(s, loc)
+    centred = s - loc
+    within_mc_error(centred[:, :, None] * centred[:, None, :], cov)
+
+
+def test_low_rank_mvn_gradient_vs_finite_differences():
+    loc, W, D, _ = _low_rank(())
+    x = RNG.normal(size=(3, 4))
+
+    def f(w):
+        return anp.sum(dist.LowRankMultivariateNormal(loc, w, D).log_prob(x))
+
+    assert_allclose(autodiff.grad(f)(W), fd_grad(lambda w: float(f(w)), W), rtol=1e-6,
+                    atol=1e-7)
+
+
+def test_low_rank_mvn_argument_errors():
+    with pytest.raises(ValueError, match="cov_diag"):
+        dist.LowRankMultivariateNormal(np.zeros(3), np.ones((3, 1)), np.ones(2))
+    with pytest.raises(ValueError, match="cov_factor"):
+        dist.LowRankMultivariateNormal(np.zeros(3), np.ones(3), np.ones(3))
+    with pytest.raises(ValueError, match="cov_diag"):
+        dist.LowRankMultivariateNormal(np.zeros(3), np.ones((3, 1)), -np.ones(3),
+                                       validate_args=True)
+
+
 # ---- multivariate Student-t -------------------------------------------------------------------
 
 

@@ -99,6 +99,7 @@ CASES = [
     Case("corr_cholesky", T.CorrCholeskyTransform, 6, free=strict_lower, big=15.0),
     Case("lower_cholesky", T.LowerCholeskyTransform, 6, free=lower),
     Case("softplus_lower_cholesky", T.SoftplusLowerCholeskyTransform, 6, free=lower),
+    Case("lower_cholesky_1x1", T.LowerCholeskyTransform, 1, free=lower),
     Case("positive_definite", T.PositiveDefiniteTransform, 6, free=lower, big=3.0),
     Case("corr_matrix", lambda: biject_to(C.corr_matrix), 3, free=strict_lower, big=5.0),
     Case("cholesky", T.CholeskyTransform, 6, embed=symmetric_from_lower, free=lower,
