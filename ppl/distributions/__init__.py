@@ -62,6 +62,7 @@ from ppl.distributions.discrete import (
     ZeroInflatedNegativeBinomial2,
     ZeroInflatedPoisson,
 )
+from ppl.distributions.kl import kl_divergence, register_kl
 from ppl.distributions.mixtures import MixtureGeneral, MixtureSameFamily
 from ppl.distributions.multivariate import (
     LKJ,
@@ -133,4 +134,6 @@ __all__ = [
     "ZeroSumNormal",
     "enable_validation",
     "is_validation_enabled",
+    "kl_divergence",
+    "register_kl",
 ]
