@@ -34,6 +34,7 @@ import numpy as np
 import autodiff.numpy as anp
 from autodiff.scipy.special import logsumexp
 from ppl import runtime
+from ppl.distributions import kl_divergence
 from ppl.errors import SiteError
 
 __all__ = ["ELBO", "RenyiELBO", "TraceMeanField_ELBO", "Trace_ELBO"]
@@ -93,7 +94,6 @@ class TraceMeanField_ELBO(ELBO):  # noqa: N801  (NumPyro's name)
     """
 
     def particle_terms(self, model_trace: dict, guide_trace: dict) -> Any:
-        kl_divergence = _kl_registry()
         kls = {}
         for name, q_site in guide_trace.items():
             p_site = model_trace.get(name)
@@ -171,11 +171,3 @@ def _log_density(trace: dict) -> Any:
     return runtime.trace_log_density(trace)
 
 
-def _kl_registry():
-    from ppl import distributions
-
-    kl = getattr(distributions, "kl_divergence", None)
-    if kl is None:
-        def kl(p, q):
-            raise NotImplementedError
-    return kl

@@ -421,3 +421,42 @@ def test_the_progress_bar_runs_in_chunks_without_changing_the_result(monkeypatch
     shown = svi.run(0, 500, Y, progress_bar=True)
     np.testing.assert_array_equal(quiet.losses, shown.losses)
     assert "loss" in capsys.readouterr().err
+
+
+# ---- TraceMeanField_ELBO ---------------------------------------------------------------------
+
+
+def test_trace_mean_field_estimates_the_same_elbo_and_uses_the_analytic_kl():
+    """At fixed params both losses are unbiased estimates of the same -ELBO; and for a model
+    with no likelihood, TraceMeanField's loss is exactly KL(q || prior), every step."""
+    from inference import TraceMeanField_ELBO
+
+    params = {"loc": 1.0, "scale": 0.3}
+    mc = SVI(normal_model, normal_guide, optim.SGD(1e-300), Trace_ELBO()).run(
+        0, 4000, Y, progress_bar=False, init_params=params).losses
+    analytic = SVI(normal_model, normal_guide, optim.SGD(1e-300), TraceMeanField_ELBO()).run(
+        0, 4000, Y, progress_bar=False, init_params=params).losses
+    se = np.sqrt(mc.var() / mc.size + analytic.var() / analytic.size)
+    assert abs(mc.mean() - analytic.mean()) < 5 * se
+
+    def prior_only():
+        ppl.sample("mu", dist.Normal(0.0, PRIOR_SD))
+
+    def guide():
+        normal_guide(None)
+
+    losses = SVI(prior_only, guide, optim.SGD(1e-300), TraceMeanField_ELBO()).run(
+        0, 20, progress_bar=False, init_params=params).losses
+    q_sd, p_sd = params["scale"], PRIOR_SD
+    kl = np.log(p_sd / q_sd) + (q_sd**2 + params["loc"] ** 2) / (2 * p_sd**2) - 0.5
+    np.testing.assert_allclose(losses, kl, rtol=1e-12)
+
+
+def test_trace_mean_field_reaches_the_mean_field_optimum():
+    from inference import TraceMeanField_ELBO
+
+    svi = SVI(regression, mean_field_guide, decaying(0.02), TraceMeanField_ELBO(16))
+    result = svi.run(2, STEPS, X, Y_REG, progress_bar=False)
+    mean, _, precision = regression_posterior()
+    np.testing.assert_allclose(result.params["loc"], mean, atol=0.01)
+    np.testing.assert_allclose(result.params["scale"], np.diag(precision) ** -0.5, rtol=0.025)
