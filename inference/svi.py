@@ -44,6 +44,7 @@ from inference.progress import progress_enabled
 from inference.variational import CompiledELBO, compile_elbo
 from kernels import model_abi, rng
 from kernels.optimizers import STATE_ROWS
+from kernels.precompile import background_compile
 from kernels.status import MODEL_OK
 from kernels.svi_loop import svi_steps
 from ppl.model import ModelArguments
@@ -115,8 +116,10 @@ class SVI:
         key = _signature(args, kwargs)
         compiled = self._compiled.get(key)
         if compiled is None or init_params is not None:
-            compiled = compile_elbo(self.model, self.guide, self.loss, args, kwargs, seed,
-                                    init_params)
+            # the first run in a machine compiles the step loop too: on the other core
+            with background_compile(("svi_steps",)):
+                compiled = compile_elbo(self.model, self.guide, self.loss, args, kwargs, seed,
+                                        init_params)
             self._compiled[key] = compiled
         self._last = compiled
         data = ModelArguments(self.model, args, kwargs).data

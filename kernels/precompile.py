@@ -52,6 +52,8 @@ __all__ = [
     "compile_kernels",
     "compile_entries",
     "driver_is_cached",
+    "background_compile",
+    "is_cached",
 ]
 
 #: Set ``NUMBAYES_PARALLEL_COMPILE=0`` to compile in the calling process only (no helper).
@@ -79,6 +81,7 @@ DRIVER = "advance_chain"
 def _import_kernels() -> None:
     """Import every module that declares a kernel (filling :data:`kernels.jit.DECLARED`)."""
     import kernels.sampler  # noqa: F401  (imports every kernel it calls)
+    import kernels.svi_loop  # noqa: F401
 
 
 def signature_of(name: str) -> tuple:
@@ -107,16 +110,7 @@ def compile_entries(names: tuple[str, ...]) -> None:
 def driver_is_cached() -> bool:
     """Whether the driver is compiled in this process or in Numba's disk cache (for this
     machine, Numba version and source), i.e. whether running it will not compile."""
-    _import_kernels()
-    driver = DECLARED[DRIVER].kernel
-    if JIT_DISABLED or driver.signatures:
-        return True
-    try:  # Numba's own cache lookup, without loading the machine code
-        cache = driver._cache
-        key = cache._index_key(signature_of(DRIVER), driver.targetctx.codegen())
-        return key in cache._cache_file._load_index()
-    except Exception:  # a Numba without these internals: assume a compile is needed
-        return False
+    return is_cached(DRIVER)
 
 
 def _driver_loaded() -> bool:
@@ -212,6 +206,53 @@ def _start_helper() -> subprocess.Popen | None:
             return None
         raise
     return helper
+
+
+def is_cached(name: str) -> bool:
+    """Whether kernel ``name`` is compiled in this process or in the disk cache for its
+    declared types (running it will not compile)."""
+    _import_kernels()
+    kernel = DECLARED[name].kernel
+    if JIT_DISABLED or kernel.signatures:
+        return True
+    try:  # Numba's own cache lookup, without loading the machine code
+        cache = kernel._cache
+        key = cache._index_key(signature_of(name), kernel.targetctx.codegen())
+        return key in cache._cache_file._load_index()
+    except Exception:  # a Numba without these internals: assume a compile is needed
+        return False
+
+
+@contextlib.contextmanager
+def background_compile(names: tuple[str, ...]) -> Iterator[None]:
+    """Compile the kernels ``names`` (and what they call) in a helper process while the
+    ``with`` block runs -- which must not compile or call any of them -- then load them here.
+
+    For a compiled loop whose first run would otherwise compile it after the model: SVI's step
+    loop compiles while its ELBO does. Nothing happens if they are cached or the helper is off.
+    """
+    missing = tuple(n for n in names if not is_cached(n))
+    helper = None
+    if missing and ENABLED and not getattr(sys, "frozen", False):
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        try:
+            helper = subprocess.Popen(
+                [sys.executable, "-m", "kernels.precompile", *missing, "--"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                env=env)
+        except Exception:  # noqa: BLE001 -- never worse than no helper
+            helper = None
+    job = SamplerCompile(helper, False, 0.0)
+    try:
+        yield
+        if helper is not None:
+            helper.stdout.readline()  # "kernels": they are in the cache (or it stopped)
+    finally:
+        job.cancel()
+    if missing:
+        compile_kernels(missing)
 
 
 @contextlib.contextmanager

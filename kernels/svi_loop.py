@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels.jit import njit
+from kernels.jit import njit, signature
 from kernels.model_abi import evaluate
 from kernels.optimizers import optimizer_update
 from kernels.rng import normal_fill, uniform
@@ -54,6 +54,17 @@ def draw_subsample(state: np.ndarray, sizes: np.ndarray, out: np.ndarray,
         offset += take
 
 
+def _svi_steps_types(t) -> tuple:
+    from numba import types
+
+    ints, floats = types.Array(types.int64, 1, "C"), t.vector
+    table = types.Array(types.int64, 2, "C")
+    return (t.i8, t.i8, floats, floats, floats, floats, ints, table, ints, t.rng, t.i8,
+            floats, types.Array(types.float64, 2, "C"), floats, t.i8, t.i8, t.i8, t.boolean,
+            floats)
+
+
+@signature(_svi_steps_types)
 @njit
 def svi_steps(address: int, data: int, phi: np.ndarray, grad: np.ndarray, noise: np.ndarray,
               baseline: np.ndarray, subsample: np.ndarray, subsample_sizes: np.ndarray,

@@ -163,3 +163,45 @@ def test_an_abandoned_first_run_leaves_no_helper_behind(tmp_path):
     assert "undefined_scale" in result["error"]  # the model's own error reaches the user
     assert result["started"] is True
     assert result["helper_exit"] is not None  # the helper was stopped, not left running
+
+
+_SVI_FIRST_RUN = """
+import json
+import numpy as np
+from kernels import precompile as P
+from kernels.jit import DECLARED
+before = P.is_cached("svi_steps")
+import ppl, ppl.distributions as dist
+from ppl import constraints
+from inference import SVI, Trace_ELBO, optim
+
+def model():
+    ppl.sample("x", dist.Normal(0.0, 1.0))
+
+def guide():
+    loc = ppl.param("loc", 0.0)
+    ppl.sample("x", dist.Normal(loc, ppl.param("scale", 1.0, constraint=constraints.positive)))
+
+result = SVI(model, guide, optim.Adam(0.1), Trace_ELBO()).run(0, 50, progress_bar=False)
+kernel = DECLARED["svi_steps"].kernel
+sig = P.signature_of("svi_steps")
+print(json.dumps({"before": before, "after": P.is_cached("svi_steps"),
+                  "signatures_match": kernel.signatures == [sig],
+                  "loaded": kernel._cache_hits[sig] == 1,
+                  "losses": result.losses.tolist()}))
+"""
+
+
+def test_svi_compiles_its_step_loop_in_a_helper_and_loads_it(tmp_path):
+    """The declared signature is the one SVI calls the loop with, the helper's compile is
+    loaded from the cache (not compiled again), and the losses are those of a run without the
+    helper."""
+    parallel = json.loads(_python(_SVI_FIRST_RUN, str(tmp_path / "a")))
+    assert not parallel["before"] and parallel["after"]
+    assert parallel["signatures_match"] and parallel["loaded"]
+    os.environ["NUMBAYES_PARALLEL_COMPILE"] = "0"
+    try:
+        alone = json.loads(_python(_SVI_FIRST_RUN, str(tmp_path / "b")))
+    finally:
+        del os.environ["NUMBAYES_PARALLEL_COMPILE"]
+    assert not alone["loaded"] and alone["losses"] == parallel["losses"]
