@@ -149,7 +149,8 @@ def guide_to_arviz(model: Any, guide: Any, params: Mapping[str, Any], *args: Any
     sites at each draw (for ``az.loo``), the ``posterior_predictive`` of the observed sites,
     and the ``observed_data``. What ``SVI.to_arviz`` returns.
     """
-    from inference.predictive import Predictive, _is_scan_site, _per_draw, batched_trace
+    import autodiff
+    from inference.predictive import Predictive
     from ppl import handlers
     from ppl.model import site_dims_and_coords
     from ppl.runtime import site_log_prob
@@ -158,20 +159,26 @@ def guide_to_arviz(model: Any, guide: Any, params: Mapping[str, Any], *args: Any
     proto = handlers.trace(handlers.seed(model, rng)).get_trace(*args, **kwargs)
     draws = Predictive(model, guide=guide, params=dict(params),
                        num_samples=num_samples).guide_draws(rng, args, kwargs)
-    tr = batched_trace(model, proto, draws, num_samples, rng, args, kwargs,
-                       redraw_observed=False)
+    latent = [n for n, s in proto.items() if s.type == "sample" and not s.is_observed]
+    missing = [n for n in latent if n not in draws]
+    if missing:
+        raise ValueError(f"guide_to_arviz: the guide draws no values for the model's latent "
+                         f"sites {missing}")
     observed = [n for n, s in proto.items() if s.type == "sample" and s.is_observed]
+    kept = latent + [n for n, s in proto.items() if s.type == "deterministic"]
+
+    def one_draw(*values):  # every latent given, observed sites at the data: nothing drawn
+        substituted = handlers.substitute(model, data=dict(zip(latent, values)))
+        tr = handlers.trace(substituted).get_trace(*args, **kwargs)
+        return [tr[n].value for n in kept] + [site_log_prob(tr[n]) for n in observed]
+
+    # vmap, not a plate: per-draw values broadcast through any code (x @ beta included)
+    outs = autodiff.vmap(one_draw)(*[np.asarray(draws[n]) for n in latent])
     posterior, log_lik = {}, {}
-    for name, site in tr.items():
-        if name not in proto or site.type not in ("sample", "deterministic"):
-            continue
-        if site.type == "deterministic" or not site.is_observed:
-            posterior[name] = _per_draw(site.value, num_samples, proto[name].value,
-                                        _is_scan_site(proto[name]))[None]
-        else:
-            one = np.zeros(proto[name].fn.batch_shape)
-            log_lik[name] = _per_draw(site_log_prob(site), num_samples, one,
-                                      _is_scan_site(proto[name]))[None]
+    for name, value in zip(kept + observed, outs):
+        one = proto[name].value if name in kept else np.zeros(proto[name].fn.batch_shape)
+        value = np.broadcast_to(np.asarray(value), (num_samples, *np.shape(one)))
+        (posterior if name in kept else log_lik)[name] = value[None]
     dims, coords = site_dims_and_coords(list(proto.values()))
     attrs = library_attrs()
     groups = {"posterior": _dataset(posterior, _SAMPLE_DIMS, dims, coords, attrs)}

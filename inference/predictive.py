@@ -17,6 +17,7 @@ import numpy as np
 
 import ppl
 from ppl import handlers
+from ppl.runtime import Messenger
 
 
 class Predictive:
@@ -94,18 +95,53 @@ class Predictive:
         sites = self._sites(proto)
         try:
             out = self._vectorised(rng, proto, args, kwargs)
-        except Exception as err:  # noqa: BLE001  (a model that does not broadcast: loop instead)
-            warnings.warn(
-                f"Predictive: the model could not be run for all {self.num_samples} draws at "
-                f"once ({type(err).__name__}: {err}); drawing one by one instead. Use plates "
-                "for the model's batch dimensions to get vectorised draws.",
-                stacklevel=2,
-            )
-            out = self._looped(rng, args, kwargs)
+        except Exception:  # noqa: BLE001  (a model that does not broadcast over a plate)
+            try:
+                out = self._mapped(rng, proto, args, kwargs)
+            except Exception as err:  # noqa: BLE001  (a sampler vmap cannot map: loop)
+                out = self._looped_with_warning(rng, args, kwargs, err)
         return {
             k: np.reshape(v, self.batch_shape + np.shape(v)[1:]) for k, v in out.items()
             if k in sites
         }
+
+    def _looped_with_warning(self, rng, args, kwargs, err) -> dict[str, np.ndarray]:
+        warnings.warn(
+            f"Predictive: the model could not be run for all {self.num_samples} draws at "
+            f"once ({type(err).__name__}: {err}); drawing one by one instead (the same "
+            "draws, slower). Draws are vectorised by an extra plate left of the model's "
+            "plates or, for code that does not broadcast over such a dimension (x @ beta), "
+            "by vmap, which needs samplers made of normal variates; this one was not.",
+            stacklevel=3,
+        )
+        return self._looped(rng, args, kwargs)
+
+    def _mapped(self, rng, proto, args, kwargs) -> dict[str, np.ndarray]:
+        """The draws by ``vmap``: each draw's sites are made from its own row of standard
+        normals (:class:`inference.variational.NoiseSource`), so any code broadcasts (``x @
+        beta``); a sampler that needs more than normal variates (Poisson's, Gamma's) or
+        NumPy on its parameters makes this fail, and the draws are looped."""
+        from autodiff import vmap
+        from inference.variational import NoiseSource
+
+        names = [n for n, s in proto.items() if s.type in ("sample", "deterministic")]
+        first = {k: v[0] for k, v in self.posterior.items()}
+        counter = NoiseSource(rng=np.random.default_rng(0))
+        self._run_with(counter, first, args, kwargs)
+        noise = rng.standard_normal((self.num_samples, counter.used))
+
+        def one_draw(values, normals):
+            trace = self._run_with(NoiseSource(normals), values, args, kwargs)
+            return [trace[n].value for n in names]
+
+        outs = vmap(one_draw)(self.posterior, noise)
+        return {n: np.broadcast_to(np.asarray(v), (self.num_samples, *np.shape(proto[n].value)))
+                for n, v in zip(names, outs)}
+
+    def _run_with(self, source, values, args, kwargs) -> dict:
+        model = handlers.substitute(self.model, data=values, strict=False) if values else \
+            self.model
+        return handlers.trace(_FromNormals(_unobserve(model), source)).get_trace(*args, **kwargs)
 
     def _sites(self, proto) -> list[str]:
         if self.return_sites is not None:
@@ -215,6 +251,20 @@ def _is_scan_site(site: Any) -> bool:
     from ppl.control_flow import SCAN_INFO
 
     return SCAN_INFO in site.infer
+
+
+class _FromNormals(Messenger):
+    """Draw each site that needs a value by its distribution's sampler, fed by ``source``."""
+
+    def __init__(self, fn, source):
+        super().__init__(fn)
+        self.source = source
+
+    def on_sample(self, msg) -> None:
+        if msg.is_observed or msg.value is not None:
+            return
+        msg.value = msg.fn._sample(self.source, msg.fn.shape(msg.kwargs.get("sample_shape", ())))
+        msg.done = True
 
 
 def _unobserve(model):

@@ -49,12 +49,23 @@ def not_broadcastable(n):
         return ppl.sample("y", dist.Normal(x @ beta, 1.0))
 
 
-def test_model_without_batch_plates_falls_back_to_a_loop_with_a_warning():
-    with pytest.warns(UserWarning, match="one by one"):
+def test_model_without_batch_plates_is_mapped_or_looped_with_a_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # mapped with vmap: Normal draws are made of normals
         draws = Predictive(not_broadcastable, num_samples=300)(0, 4)
     assert draws["y"].shape == (300, 4) and draws["beta"].shape == (300, 2)
     # y = beta_0 + beta_1 + e: variance 3
     assert abs(draws["y"].var() - 3.0) < 0.6
+
+    def counts(n):
+        beta = ppl.sample("beta", dist.Normal(0.0, 0.3).expand([2]).to_event(1))
+        ppl.sample("y", dist.Poisson(np.exp(np.ones((n, 2)) @ beta)))
+
+    with pytest.warns(UserWarning, match="one by one"):  # Poisson's sampler is not normals
+        draws = Predictive(counts, num_samples=300)(0, 4)
+    assert draws["y"].shape == (300, 4)
 
 
 def test_needs_samples_or_num_samples():
@@ -74,3 +85,26 @@ def test_posterior_predictive_of_a_model_with_an_improper_latent():
     samples = {"scale": np.array([0.1, 1.0, 10.0])}
     draws = Predictive(model, posterior_samples=samples)(0, 2000)
     np.testing.assert_allclose(draws["y"].std(1), samples["scale"], rtol=5 / np.sqrt(2 * 2000))
+
+
+def test_a_model_that_does_not_broadcast_over_a_plate_is_mapped_with_vmap():
+    """x @ beta with a latent vector beta cannot take an extra leading plate dimension; the
+    draws are then mapped, each from its own normals: the same distribution, no warning."""
+    import warnings
+
+    x = np.random.default_rng(0).normal(size=(30, 3))
+
+    def regression(x):
+        beta = ppl.sample("beta", dist.Normal(0.0, 2.0).expand([3]).to_event(1))
+        with ppl.plate("obs", x.shape[0]):
+            ppl.sample("y", dist.Normal(x @ beta, 0.5))
+
+    beta = np.random.default_rng(1).normal(size=(4000, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        draws = Predictive(regression, posterior_samples={"beta": beta})(0, x)
+    residual = draws["y"] - beta @ x.T  # N(0, 0.5^2) per draw and row
+    assert abs(residual.mean()) < 5 * 0.5 / np.sqrt(residual.size)
+    assert abs(residual.std() - 0.5) < 5 * 0.5 / np.sqrt(2 * residual.size)
+    prior = Predictive(regression, num_samples=4000)(1, x)
+    np.testing.assert_allclose(prior["beta"].std(0), 2.0, rtol=5 / np.sqrt(2 * 4000))
