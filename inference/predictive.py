@@ -52,6 +52,7 @@ class Predictive:
         *,
         guide: Callable | None = None,
         params: dict[str, Any] | None = None,
+        infer_discrete: bool = False,
     ):
         if posterior_samples is None and num_samples is None:
             raise ValueError("Predictive: give posterior_samples= or num_samples=")
@@ -59,6 +60,7 @@ class Predictive:
             raise ValueError("Predictive: with a guide, give num_samples= (the guide's draws "
                              "replace posterior_samples)")
         self.model = model
+        self.infer_discrete = bool(infer_discrete)
         self.guide = guide
         self.params = dict(params or {})
         self.batch_ndims = batch_ndims
@@ -81,18 +83,24 @@ class Predictive:
             self.batch_shape = (int(num_samples),)
         self.num_samples = int(num_samples)
         self.return_sites = return_sites
+        self._given = dict(self.posterior)
 
     def __call__(self, seed: int | np.random.Generator, *args: Any, **kwargs: Any) -> dict:
         rng = np.random.default_rng(seed)
+        self.posterior = dict(self._given)  # this call's draws (guide, discrete) added below
         if self.guide is not None:
             self.posterior = self.guide_draws(rng, args, kwargs)
+        discrete: dict[str, np.ndarray] = {}
+        if self.infer_discrete and self.posterior:
+            discrete = self.discrete_draws(rng, self.posterior, args, kwargs)
+            self.posterior = {**self.posterior, **discrete}
         # one draw's values in the prototype too: a latent with no sampler (ImproperUniform)
         # then never has to be drawn
         first = {k: v[0] for k, v in self.posterior.items()}
         model = handlers.substitute(self.model, data=first, strict=False) if first else \
             self.model
         proto = handlers.trace(handlers.seed(model, rng)).get_trace(*args, **kwargs)
-        sites = self._sites(proto)
+        sites = self._sites(proto) + [n for n in discrete if n not in self._sites(proto)]
         try:
             out = self._vectorised(rng, proto, args, kwargs)
         except Exception:  # noqa: BLE001  (a model that does not broadcast over a plate)
@@ -104,6 +112,31 @@ class Predictive:
             k: np.reshape(v, self.batch_shape + np.shape(v)[1:]) for k, v in out.items()
             if k in sites
         }
+
+    def discrete_draws(self, rng: np.random.Generator, posterior: dict[str, np.ndarray],
+                       args: tuple, kwargs: dict) -> dict[str, np.ndarray]:
+        """The model's discrete latent sites drawn from their conditional posterior given each
+        draw of the others (``infer_discrete=True``): per draw, the enumerated model's factors
+        are contracted and the sites sampled back (:func:`ppl.enumeration.sample_enumerated`)."""
+        from ppl.enumeration import enumerated_sites, sample_enumerated
+        from ppl.model import with_enumeration
+
+        first = {k: v[0] for k, v in posterior.items()}
+        proto = handlers.trace(handlers.seed(handlers.substitute(
+            self.model, data=first, strict=False), rng)).get_trace(*args, **kwargs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the auto-enumeration notice: asked for here
+            enumerated = with_enumeration(self.model, proto)
+        draws: dict[str, list] = {}
+        for i in range(self.num_samples):
+            values = {k: v[i] for k, v in posterior.items()}
+            tr = handlers.trace(handlers.substitute(enumerated, data=values, strict=False)
+                                ).get_trace(*args, **kwargs)
+            if not enumerated_sites(tr):
+                return {}
+            for name, value in sample_enumerated(tr, rng).items():
+                draws.setdefault(name, []).append(value)
+        return {k: np.stack(v) for k, v in draws.items()}
 
     def _looped_with_warning(self, rng, args, kwargs, err) -> dict[str, np.ndarray]:
         warnings.warn(

@@ -78,6 +78,10 @@ class StackedSite(Distribution):
     def is_discrete(self) -> bool:
         return self.step.is_discrete
 
+    @property
+    def has_enumerate_support(self) -> bool:
+        return self.step.has_enumerate_support
+
     def log_prob(self, value: Any) -> Any:
         if self._log_prob_values is None:
             raise NotImplementedError("the log density of a scan site is known only after "

@@ -22,8 +22,10 @@ static (part of the compiled code).
 
 from __future__ import annotations
 
+import functools
 import inspect
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +37,13 @@ import autodiff.numpy as anp
 from autodiff.codegen import compile_logp_grad
 from autodiff.tree import tree_flatten, tree_unflatten
 from ppl import handlers, runtime
+from ppl.enumeration import (
+    EnumerateSites,
+    enumerated_log_density,
+    enumerated_sites,
+    is_enumerated,
+    marginal_site_log_prob,
+)
 from ppl.errors import ModelError, SiteError
 from ppl.runtime import Message, Messenger, scan_sites
 from ppl.transforms import biject_to
@@ -276,6 +285,8 @@ class CompiledModel:
     def _pointwise(self, theta, *data):
         _, tr = _log_density(self.model, self.arguments, self.layout, theta, data,
                              with_density=False)
+        if enumerated_sites(tr):
+            return [marginal_site_log_prob(tr, n) for n in self.observed_names]
         return [runtime.site_log_prob(tr[n]) for n in self.observed_names]
 
     def log_likelihood(self, draws: np.ndarray) -> dict[str, np.ndarray]:
@@ -423,7 +434,10 @@ def _log_density(model, arguments: ModelArguments, layout: ParamLayout, theta, d
     tr = handlers.trace(handler).get_trace(*args, **kwargs)
     if not with_density:
         return None, tr
-    total = runtime.trace_log_density(tr)
+    if enumerated_sites(tr):  # discrete sites summed out exactly
+        total = enumerated_log_density(tr)
+    else:
+        total = runtime.trace_log_density(tr)
     for lj in handler.log_jacobians:
         total = total + lj
     return total, tr
@@ -460,18 +474,19 @@ def _prototype(model, arguments: ModelArguments, seed: int = 0):
 
 
 def build_layout(prototype) -> ParamLayout:
-    """The layout of the latent sample sites of a prototype trace (with the errors users need)."""
+    """The layout of the latent sample sites of a prototype trace (with the errors users need);
+    sites marked for enumeration are summed out, not parameters."""
     sites, offset = [], 0
     for msg in prototype.values():
-        if msg.type != "sample" or msg.is_observed:
+        if msg.type != "sample" or msg.is_observed or is_enumerated(msg):
             continue
         if msg.fn.is_discrete:
             raise SiteError(
                 msg.name,
-                f"is a discrete latent variable ({type(msg.fn).__name__}) and gradient-based "
-                "samplers (NUTS/HMC) need continuous parameters",
-                "marginalise it out of the model (sum its probabilities with logsumexp), or "
-                "observe it",
+                f"is a discrete latent variable ({type(msg.fn).__name__}) with infinite "
+                "support, and gradient-based samplers (NUTS/HMC) need continuous parameters",
+                "truncate it to finite support (then it is enumerated: summed out exactly), "
+                "marginalise it out by hand with logsumexp, or observe it",
             )
         transform = site_bijector(msg)
         value = np.asarray(msg.value, dtype=float)
@@ -480,6 +495,46 @@ def build_layout(prototype) -> ParamLayout:
         sites.append(SiteLayout(msg.name, offset, size, u_shape, value.shape))
         offset += size
     return ParamLayout(tuple(sites))
+
+
+class AutoEnumerationNotice(UserWarning):
+    """A discrete latent site with finite support is summed out exactly (enumerated)."""
+
+
+class EnumeratedModel:
+    """``model`` with its discrete latent sites enumerated: those marked
+    ``infer={"enumerate": "parallel"}`` and those named in ``auto`` (finite support, unmarked);
+    each gets a dimension left of the model's ``max_plate_nesting`` plate dimensions."""
+
+    def __init__(self, model: Callable, auto: tuple[str, ...], max_plate_nesting: int):
+        self.model, self.auto = model, tuple(auto)
+        self.max_plate_nesting = int(max_plate_nesting)
+        functools.update_wrapper(self, model, updated=[])
+
+    def _config(self, msg: Message) -> dict:
+        return {"enumerate": "parallel"} if msg.name in self.auto else {}
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        configured = handlers.infer_config(self.model, config_fn=self._config) if self.auto \
+            else self.model
+        return EnumerateSites(configured, self.max_plate_nesting)(*args, **kwargs)
+
+
+def with_enumeration(model: Callable, prototype) -> Callable:
+    """``model`` wrapped to enumerate its discrete latent sites, if it has any."""
+    discrete = [m for m in prototype.values()
+                if m.type == "sample" and not m.is_observed and m.fn.is_discrete]
+    auto = tuple(m.name for m in discrete if not is_enumerated(m) and m.fn.has_enumerate_support)
+    if not discrete or len(auto) + sum(is_enumerated(m) for m in discrete) < len(discrete):
+        return model  # none, or one that cannot be enumerated (build_layout names it)
+    if auto:
+        warnings.warn(
+            f"the discrete latent site{'s' if len(auto) > 1 else ''} {list(auto)} "
+            f"{'are' if len(auto) > 1 else 'is'} summed out exactly (enumerated); mark "
+            "them infer={'enumerate': 'parallel'} to say so and silence this notice",
+            AutoEnumerationNotice, stacklevel=3)
+    nesting = max((-f.dim for m in prototype.values() for f in m.cond_indep_stack), default=0)
+    return EnumeratedModel(model, auto, nesting)
 
 
 def compile_model(model: Callable, *args: Any, **kwargs: Any) -> CompiledModel:
@@ -499,6 +554,11 @@ def compile_model(model: Callable, *args: Any, **kwargs: Any) -> CompiledModel:
     """
     arguments = ModelArguments(model, args, kwargs)
     prototype = _prototype(model, arguments)
+    if not isinstance(model, EnumeratedModel):
+        enumerated = with_enumeration(model, prototype)
+        if enumerated is not model:
+            model = enumerated
+            prototype = _prototype(model, arguments)
     layout = build_layout(prototype)
     if layout.dim == 0:
         raise ModelError("the model has no latent continuous sample sites to infer")

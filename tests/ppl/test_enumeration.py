@@ -1,0 +1,213 @@
+"""Discrete latent sites summed out by enumeration, against the same models marginalised by hand
+and against exact posteriors."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.special import expit
+from scipy.stats import norm
+
+import autodiff.numpy as anp
+import ppl
+from autodiff.scipy.special import logsumexp
+from inference import MCMC, NUTS, Predictive
+from inference.diagnostics import mcse_mean
+from ppl import dist, handlers
+from ppl.enumeration import EnumerateSites, config_enumerate, enumerated_log_density
+from ppl.errors import SiteError
+from ppl.model import AutoEnumerationNotice, compile_model
+
+X = np.array([0.1, 2.3, -0.4, 1.9, 2.2, -1.0])
+
+
+def mixture(x):
+    w = ppl.sample("w", dist.Beta(2.0, 2.0))
+    loc = ppl.sample("loc", dist.Normal(0.0, 3.0).expand([2]).to_event(1))
+    with ppl.plate("data", len(x)):
+        z = ppl.sample("z", dist.Bernoulli(w), infer={"enumerate": "parallel"})
+        ppl.sample("x", dist.Normal(loc[z], 1.0), obs=x)
+
+
+def marginal_mixture(x):
+    """The same mixture with the assignment summed out by hand."""
+    w = ppl.sample("w", dist.Beta(2.0, 2.0))
+    loc = ppl.sample("loc", dist.Normal(0.0, 3.0).expand([2]).to_event(1))
+    log_component = dist.Normal(loc, 1.0).log_prob(x[:, None])  # (points, components)
+    log_weight = anp.stack([anp.log1p(-w), anp.log(w)])
+    ppl.factor("x", anp.sum(logsumexp(log_component + log_weight, axis=-1)))
+
+
+def test_an_enumerated_mixture_equals_the_hand_marginalised_model():
+    enumerated, by_hand = compile_model(mixture, X), compile_model(marginal_mixture, X)
+    assert enumerated.site_names == by_hand.site_names == ["w", "loc"]
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        theta = rng.normal(size=3)
+        lp, grad = enumerated.logp_and_grad(theta)
+        lp_hand, grad_hand = by_hand.logp_and_grad(theta)
+        np.testing.assert_allclose(lp, lp_hand, rtol=1e-12)
+        np.testing.assert_allclose(grad, grad_hand, rtol=1e-10, atol=1e-12)
+
+
+def test_pointwise_log_likelihood_sums_out_the_assignment():
+    model = compile_model(mixture, X)
+    theta = np.array([0.3, -0.5, 1.0])
+    w, loc = expit(0.3), np.array([-0.5, 1.0])
+    exact = np.logaddexp(np.log1p(-w) + norm.logpdf(X, loc[0]), np.log(w) + norm.logpdf(X, loc[1]))
+    np.testing.assert_allclose(model.log_likelihood(theta[None])["x"][0], exact, rtol=1e-12)
+
+
+def test_a_global_discrete_site_and_a_local_one_are_eliminated_in_order():
+    """z_global picks the noise scale of every point; z_i picks each point's mean: the log
+    density is log sum_g p(g) prod_i sum_k p(k) N(x_i | mu_k, s_g)."""
+    def model(x):
+        g = ppl.sample("g", dist.Categorical(np.array([0.2, 0.8])),
+                       infer={"enumerate": "parallel"})
+        scale = np.array([0.5, 2.0])[g]
+        with ppl.plate("data", len(x)):
+            k = ppl.sample("k", dist.Bernoulli(0.4), infer={"enumerate": "parallel"})
+            ppl.sample("x", dist.Normal(np.array([-1.0, 1.0])[k], scale), obs=x)
+
+    tr = handlers.trace(EnumerateSites(model, max_plate_nesting=1)).get_trace(X)
+    per_g = [np.log(pg) + np.sum(np.logaddexp(np.log(0.6) + norm.logpdf(X, -1.0, s),
+                                              np.log(0.4) + norm.logpdf(X, 1.0, s)))
+             for pg, s in [(0.2, 0.5), (0.8, 2.0)]]
+    np.testing.assert_allclose(enumerated_log_density(tr), np.logaddexp(*per_g), rtol=1e-12)
+
+
+def test_unmarked_finite_discrete_sites_are_enumerated_with_a_notice():
+    def unmarked(x):
+        w = ppl.sample("w", dist.Beta(2.0, 2.0))
+        loc = ppl.sample("loc", dist.Normal(0.0, 3.0).expand([2]).to_event(1))
+        with ppl.plate("data", len(x)):
+            z = ppl.sample("z", dist.Bernoulli(w))
+            ppl.sample("x", dist.Normal(loc[z], 1.0), obs=x)
+
+    with pytest.warns(AutoEnumerationNotice, match="'z'"):
+        model = compile_model(unmarked, X)
+    theta = np.array([0.3, -0.5, 1.0])
+    np.testing.assert_allclose(model.logp_and_grad(theta)[0],
+                               compile_model(mixture, X).logp_and_grad(theta)[0], rtol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # config_enumerate marks it: no notice
+        compile_model(config_enumerate(unmarked), X)
+
+
+def test_infinite_support_is_refused_with_the_site_named():
+    def marked(y):
+        n = ppl.sample("n", dist.Poisson(3.0), infer={"enumerate": "parallel"})
+        ppl.sample("y", dist.Normal(n, 1.0), obs=y)
+
+    with pytest.raises(SiteError, match="(?i)'n'.*no finite support.*truncate"):
+        compile_model(marked, np.array(1.0))
+
+    def unmarked(y):
+        mu = ppl.sample("mu", dist.Normal(0.0, 1.0))
+        n = ppl.sample("n", dist.Poisson(3.0))
+        ppl.sample("y", dist.Normal(n + mu, 1.0), obs=y)
+
+    with pytest.raises(SiteError, match="(?i)'n'.*infinite support.*truncate"):
+        compile_model(unmarked, np.array(1.0))
+
+
+def test_nuts_on_an_enumerated_mixture_and_infer_discrete():
+    """Two well separated clusters with known locations and unknown weight w: the posterior of
+    w is Beta(2 + n_1, 2 + n_0) (the assignments are certain), and infer_discrete recovers
+    every assignment."""
+    x = np.concatenate([np.full(15, -4.0), np.full(25, 4.0)])
+
+    def model(x):
+        w = ppl.sample("w", dist.Beta(2.0, 2.0))
+        with ppl.plate("data", len(x)):
+            z = ppl.sample("z", dist.Bernoulli(w), infer={"enumerate": "parallel"})
+            ppl.sample("x", dist.Normal(np.array([-4.0, 4.0])[z], 1.0), obs=x)
+
+    mcmc = MCMC(NUTS(model), num_warmup=500, num_samples=1000, num_chains=2, progress_bar=False)
+    mcmc.run(0, x)
+    w = mcmc.get_samples(group_by_chain=True)["w"]
+    exact_mean = (2 + 25) / (4 + 40)
+    assert abs(w.mean() - exact_mean) < 5 * mcse_mean(w)
+    draws = Predictive(model, posterior_samples=mcmc.get_samples(), infer_discrete=True)(1, x)
+    assert draws["z"].shape == (2000, 40)
+    np.testing.assert_array_equal(draws["z"], np.broadcast_to((x > 0).astype(int), (2000, 40)))
+
+
+def test_infer_discrete_draws_follow_the_conditional_posterior():
+    """One point between the clusters: P(z = 1 | x) = w N(x|1) / (w N(x|1) + (1-w) N(x|-1))."""
+    def model(x):
+        w = ppl.sample("w", dist.Beta(2.0, 2.0))
+        with ppl.plate("data", 1):
+            z = ppl.sample("z", dist.Bernoulli(w), infer={"enumerate": "parallel"})
+            ppl.sample("x", dist.Normal(np.array([-1.0, 1.0])[z], 1.0), obs=x)
+
+    x = np.array([0.3])
+    n = 4000
+    draws = Predictive(model, posterior_samples={"w": np.full(n, 0.4)}, infer_discrete=True)(
+        0, x)
+    on = 0.4 * norm.pdf(0.3, 1.0)
+    p = on / (on + 0.6 * norm.pdf(0.3, -1.0))
+    assert abs(draws["z"].mean() - p) < 5 * np.sqrt(p * (1 - p) / n)
+
+
+def test_a_discrete_site_inside_scan_is_refused_with_the_site_named():
+    def hmm(y):
+        def step(state, y_t):
+            state = ppl.sample("state", dist.Bernoulli(0.3 + 0.4 * state))
+            ppl.sample("y", dist.Normal(state, 1.0), obs=y_t)
+            return state, None
+
+        mu = ppl.sample("mu", dist.Normal(0.0, 1.0))
+        ppl.scan(step, mu * 0, y)
+
+    with pytest.raises(SiteError, match="'state'.*scan.*forward algorithm"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AutoEnumerationNotice)
+            compile_model(hmm, np.zeros(5))
+
+
+def enumerated_low_dim_gauss_mix(y):
+    """posteriordb's low_dim_gauss_mix with the assignment as an enumerated site."""
+    from ppl import constraints
+
+    mu = ppl.sample("mu", dist.ImproperUniform(constraints.ordered_vector, (), (2,)))
+    ppl.factor("mu_prior", dist.Normal(0.0, 2.0).log_prob(mu).sum())
+    sigma = ppl.sample("sigma", dist.HalfNormal(2.0).expand([2]).to_event(1))
+    theta = ppl.sample("theta", dist.Beta(5.0, 5.0))
+    with ppl.plate("N", y.shape[0]):
+        z = ppl.sample("z", dist.Categorical(anp.stack([theta, 1.0 - theta])),
+                       infer={"enumerate": "parallel"})
+        ppl.sample("y", dist.Normal(mu[z], sigma[z]), obs=y)
+
+
+def test_enumerated_low_dim_gauss_mix_equals_the_marginalised_reference_model():
+    from tests.posteriordb_models import model_args
+
+    reference_model, args, _ = model_args("low_dim_gauss_mix")
+    enumerated = compile_model(enumerated_low_dim_gauss_mix, *args)
+    marginal = compile_model(reference_model, *args)
+    assert enumerated.site_names == marginal.site_names
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        theta = rng.normal(size=enumerated.dim)
+        np.testing.assert_allclose(enumerated.logp_and_grad(theta)[0],
+                                   marginal.logp_and_grad(theta)[0], rtol=1e-10)
+        np.testing.assert_allclose(enumerated.logp_and_grad(theta)[1],
+                                   marginal.logp_and_grad(theta)[1], rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.slow
+def test_enumerated_low_dim_gauss_mix_agrees_with_the_stan_reference():
+    from tests.posteriordb import compare, load
+    from tests.posteriordb_models import REFERENCE_NAMES, model_args
+
+    _, args, _ = model_args("low_dim_gauss_mix")
+    mcmc = MCMC(NUTS(enumerated_low_dim_gauss_mix), num_warmup=1000, num_samples=1000,
+                num_chains=4, progress_bar=False)
+    mcmc.run(20261126, *args)  # the seed of tests/inference/test_posteriors.py
+    name = "low_dim_gauss_mix-low_dim_gauss_mix"
+    samples = mcmc.get_samples(group_by_chain=True)
+    failures = compare({s: samples[s] for s in REFERENCE_NAMES[name]}, load(name))
+    assert not failures, "\n".join(failures)
