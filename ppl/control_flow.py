@@ -41,6 +41,7 @@ import numpy as np
 
 import autodiff
 import autodiff.numpy as anp
+from autodiff.scipy.special import logsumexp
 from autodiff.tree import tree_flatten, tree_unflatten
 from ppl import handlers
 from ppl.distributions.base import Distribution
@@ -159,7 +160,7 @@ class _StepValues(Messenger):
         self.values, self.observed = values, observed
 
     def on_sample(self, msg: Message) -> None:
-        if msg.name in self.observed and not self.observed[msg.name]:
+        if msg.is_observed and not self.observed.get(msg.name, True):
             msg.is_observed = False  # a handler outside wants it drawn (Predictive)
             if msg.name not in self.values:
                 msg.value = None
@@ -264,11 +265,15 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
         stand_ins[spec.name] = Message(
             type="sample", name=spec.name, fn=StackedSite(spec.fn, T),
             value=None, is_observed=spec.is_observed, infer=dict(spec.infer))
-    query = Message(type="scan", kwargs={"sites": list(stand_ins.values())})
+    query = Message(type="scan", kwargs={"sites": list(stand_ins.values()), "enumerate": {}})
     apply_stack(query)
     values = {n: m.value for n, m in stand_ins.items() if m.value is not None}
     observed = {n: m.is_observed for n, m in stand_ins.items()}
-    complete = all(n in values or observed[n] for n in stand_ins)
+    chains = query.kwargs["enumerate"]  # enumerated discrete states: summed out step by step
+    complete = all(n in values or observed[n] or n in chains for n in stand_ins)
+    if chains and complete:
+        return _forward_algorithm(f, init, xs, T, reverse, frames, values, observed, specs,
+                                  chains)
     if complete:
         carry, ys, outputs = _density_path(f, init, xs, T, reverse, frames, values, observed,
                                            specs)
@@ -294,8 +299,27 @@ def _density_path(f, init, xs, T, reverse, frames, values, observed, specs):
                 outs[name] = (site.value, site.value)
         return carry, (y, outs)
 
-    carry, (ys, outs) = autodiff.scan(body, init, (xs, values), length=T, reverse=reverse)
+    carry, (ys, outs) = _scan_or_loop(body, init, (xs, values), T, reverse)
     return carry, ys, outs
+
+
+def _staging() -> bool:
+    from autodiff.core import _TRACE_STACK
+    from autodiff.staging import StagingTrace
+
+    return any(main.trace_type is StagingTrace for main in _TRACE_STACK)
+
+
+def _scan_or_loop(body, init, xs, length: int, reverse: bool = False):
+    """:func:`autodiff.scan` while a graph is being staged (a model being compiled: one loop in
+    the generated code, whatever ``length``); a Python loop otherwise (eager runs, also under
+    ``grad`` or ``vmap``, where the body may index NumPy arrays with the step's values)."""
+    if _staging():
+        return autodiff.scan(body, init, xs, length=length, reverse=reverse)
+    carry, outs = init, {}
+    for t in (range(length - 1, -1, -1) if reverse else range(length)):
+        carry, outs[t] = body(carry, _slice(xs, t))
+    return carry, _stack([outs[t] for t in range(length)])
 
 
 def _sampling_path(f, init, xs, T, reverse, frames, values, observed, specs, rng):
@@ -352,3 +376,142 @@ def _emit(specs, outputs, T, observed):
                       infer={**spec.infer, SCAN_INFO: T},
                       cond_indep_stack=list(spec.inner_frames))
         apply_stack(msg)
+
+
+# --------------------------------------------------------------------------------------------
+# A Markov chain of enumerated discrete states: the forward algorithm
+# --------------------------------------------------------------------------------------------
+
+
+class _StatesAt(Messenger):
+    """Inside a step: the enumerated site takes every state, along ``dim``."""
+
+    def __init__(self, fn, name: str, support: np.ndarray, dim: int):
+        super().__init__(fn)
+        self.name, self.support, self.dim = name, support, dim
+
+    def on_sample(self, msg: Message) -> None:
+        if msg.name == self.name:
+            msg.value = self.support.reshape((-1,) + (1,) * (-self.dim - 1))
+            msg.done = True
+
+
+def _pad(x: Any, rank: int) -> Any:
+    shape = tuple(anp.shape(x))
+    return anp.reshape(x, (1,) * (rank - len(shape)) + shape) if len(shape) < rank else x
+
+
+def _shift(x: Any, source: int, target: int, rank: int) -> Any:
+    """Move the states axis of ``x`` from dim ``source`` to dim ``target`` (whose size must be
+    1: a carry may depend on the newest state only, i.e. ``history=1``)."""
+    if not hasattr(x, "shape") and np.ndim(x) == 0:
+        return x
+    x = _pad(x, rank)
+    shape = list(anp.shape(x))
+    if shape[target] != 1 and shape[source] != 1:
+        raise ValueError("ppl.scan: a carried value depends on the states of two steps; "
+                         "enumerated scans support history=1 (the carry may depend on the "
+                         "newest state only)")
+    shape[source], shape[target] = shape[target], shape[source]
+    return anp.reshape(x, tuple(shape))  # one of the two axes has size 1: a pure reshape
+
+
+def _forward_algorithm(f, init, xs, T, reverse, frames, values, observed, specs, chains):
+    r"""The body's enumerated state summed out by the forward recursion
+
+    .. math::
+
+        \alpha_t(s) = \log \sum_{s'} \exp\big(\alpha_{t-1}(s') + \phi_t(s', s)\big),
+
+    :math:`\phi_t` the log densities of step :math:`t`'s sites given the previous and the
+    current state (summed over plates), in :math:`O(T K^2)`: step 0 runs on its own (its carry
+    has no states yet), steps 1..T-1 as one :func:`autodiff.scan`. The state of the previous
+    step lives along dim ``previous``, the current one along ``current``; the carry and
+    :math:`\alpha` move from ``current`` to ``previous`` between steps. The log marginal is
+    attributed step by step, :math:`\log p(y_t \mid y_{<t})`, to the step's first observed
+    site (so pointwise log-likelihoods are one-step-ahead predictive)."""
+    if reverse:
+        raise ValueError("ppl.scan: reverse=True is not supported with enumerated states")
+    if len(chains) != 1:
+        raise SiteError(sorted(chains)[1], "is a second enumerated site in one ppl.scan body",
+                        "enumerate one discrete state per step (combine them into one "
+                        "Categorical over their joint states)")
+    (name, (previous, current, support)), = chains.items()
+    rank = -current
+    scored = next((s.name for s in specs if s.type == "sample" and observed.get(s.name)
+                   and s.name not in chains), name)
+
+    def step(carry, x, step_values):
+        model = _StatesAt(f, name, support, current)
+        return _call_step(model, carry, x, frames, step_values, observed)
+
+    def factor(trace):
+        total = 0.0
+        for site in trace.values():
+            if site.type != "sample":
+                continue
+            lp = _pad(site_log_prob(site), rank)
+            other = tuple(a for a in range(-anp.ndim(lp), 0) if a not in (previous, current))
+            total = total + (anp.sum(lp, axis=other, keepdims=True) if other else lp)
+        return total
+
+    def observed_values(trace):
+        return {s.name: trace[s.name].value for s in specs
+                if s.type == "sample" and observed.get(s.name) and s.name != name}
+
+    x0 = _slice(xs, 0) if xs is not None else None
+    carry, y0, trace0 = step(init, x0, {n: v[0] for n, v in values.items()})
+    alpha = _shift(factor(trace0), current, previous, rank)
+    first = logsumexp(alpha)
+    carry = autodiff.tree_map(lambda leaf: _shift(leaf, current, previous, rank), carry)
+    obs0 = observed_values(trace0)
+
+    def body(state, inputs):
+        carry, alpha = state
+        x, step_values = inputs
+        carry, y, trace = step(carry, x, step_values)
+        new = logsumexp(alpha + factor(trace), axis=previous, keepdims=True)
+        increment = logsumexp(new) - logsumexp(alpha)
+        carry = autodiff.tree_map(lambda leaf: _shift(leaf, current, previous, rank), carry)
+        return (carry, _shift(new, current, previous, rank)), (y, increment,
+                                                                observed_values(trace))
+
+    rest = (autodiff.tree_map(lambda v: v[1:], xs) if xs is not None else None,
+            {n: v[1:] for n, v in values.items()})
+    if T > 1:
+        (carry, alpha), (ys, increments, obs) = _scan_or_loop(body, (carry, alpha), rest,
+                                                              T - 1)
+        increments = anp.concatenate([anp.reshape(first, (1,)), increments])
+        ys = _concat_first(y0, ys)
+        obs = {n: anp.concatenate([anp.expand_dims(obs0[n], 0), v]) for n, v in obs.items()}
+    else:
+        increments = anp.reshape(first, (1,))
+        ys = _stack([y0])
+        obs = {n: anp.expand_dims(v, 0) for n, v in obs0.items()}
+    for spec in specs:
+        if spec.type != "sample":
+            continue  # deterministic sites of an enumerated body are not reported
+        if spec.name == name:
+            value = np.zeros((T,) + tuple(spec.fn.batch_shape), dtype=np.int64)
+        else:
+            value = obs[spec.name] if spec.name in obs else values[spec.name]
+        batch = (T,) + tuple(spec.fn.batch_shape)
+        log_prob = anp.broadcast_to(anp.reshape(increments, (T,) + (1,) * (len(batch) - 1)),
+                                    batch) / float(np.prod(batch[1:], dtype=int)) \
+            if spec.name == scored else anp.zeros(batch)
+        apply_stack(Message(type="sample", name=spec.name,
+                            fn=StackedSite(spec.fn, T, log_prob), value=value,
+                            is_observed=observed.get(spec.name, False) and spec.name != name,
+                            infer={**spec.infer, SCAN_INFO: T, "enumerate": "parallel"}
+                            if spec.name == name else {**spec.infer, SCAN_INFO: T},
+                            cond_indep_stack=list(spec.inner_frames)))
+    return carry, ys
+
+
+def _concat_first(first: Any, rest: Any) -> Any:
+    if first is None:
+        return None
+    leaves, tree = tree_flatten(first)
+    rest_leaves = tree_flatten(rest)[0]
+    return tree_unflatten(tree, [anp.concatenate([anp.expand_dims(a, 0), b])
+                                 for a, b in zip(leaves, rest_leaves)])

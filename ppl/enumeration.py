@@ -86,9 +86,11 @@ class EnumerateSites(Messenger):
     """Give each enumerated site every value of its support, along a new dimension left of
     the plates (the first at ``-(max_plate_nesting + 1)``, the next one further left...)."""
 
-    def __init__(self, fn: Callable | None = None, max_plate_nesting: int = 0):
+    def __init__(self, fn: Callable | None = None, max_plate_nesting: int = 0,
+                 auto: tuple[str, ...] = ()):
         super().__init__(fn)
         self.first_dim = -(int(max_plate_nesting) + 1)
+        self.auto = tuple(auto)  # unmarked sites to enumerate too (inside ppl.scan)
         self.dims: dict[str, int] = {}
 
     def __enter__(self) -> Any:
@@ -96,17 +98,29 @@ class EnumerateSites(Messenger):
         return super().__enter__()
 
     def on_scan(self, msg: Message) -> None:
+        """A discrete state inside ``ppl.scan``: two dims (the previous and the current step's
+        state), for the scan's forward algorithm."""
         from ppl.runtime import scan_sites
 
         for stand_in in scan_sites(msg):
-            if not stand_in.is_observed and stand_in.value is None and stand_in.fn.is_discrete:
-                raise SiteError(
-                    stand_in.name,
-                    "is a discrete latent site inside ppl.scan; enumerating a Markov chain of "
-                    "discrete states (a hidden Markov model) is not supported yet",
-                    "sum the states out by hand: the forward algorithm with autodiff.scan over "
-                    "logsumexp(alpha[:, None] + log_transition, 0) + log_emission",
-                )
+            if stand_in.is_observed or stand_in.value is not None \
+                    or not stand_in.fn.is_discrete:
+                continue
+            if not (is_enumerated(stand_in) or stand_in.name in self.auto):
+                continue
+            step = stand_in.fn.step
+            if not step.has_enumerate_support:
+                raise SiteError(stand_in.name, f"is marked for enumeration but "
+                                f"{type(step).__name__} has no finite support to enumerate",
+                                "truncate it to a finite range (e.g. a Categorical)")
+            support = np.asarray(step.enumerate_support(expand=False)).reshape(-1)
+            if np.all(support == np.round(support)):
+                support = support.astype(np.int64)
+            previous = self.first_dim - len(self.dims)
+            self.dims[stand_in.name + "@previous"] = previous
+            self.dims[stand_in.name] = previous - 1
+            msg.kwargs.setdefault("enumerate", {})[stand_in.name] = (previous, previous - 1,
+                                                                   support)
 
     def on_sample(self, msg: Message) -> None:
         if not is_enumerated(msg) or msg.value is not None:
@@ -129,6 +143,8 @@ class EnumerateSites(Messenger):
             raise SiteError(msg.name, "is marked for enumeration but its support differs "
                             "between batch elements", "give every element the same support")
         dim = self.dims.setdefault(msg.name, self.first_dim - len(self.dims))
+        if msg.name + "@previous" in self.dims:  # a scan's stacked state: already summed out
+            return
         msg.value = values.reshape((count,) + (1,) * (-dim - 1) + event)
         msg.infer = {**msg.infer, ENUM_DIM: dim}
         msg.done = True

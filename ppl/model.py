@@ -517,7 +517,7 @@ class EnumeratedModel:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         configured = handlers.infer_config(self.model, config_fn=self._config) if self.auto \
             else self.model
-        return EnumerateSites(configured, self.max_plate_nesting)(*args, **kwargs)
+        return EnumerateSites(configured, self.max_plate_nesting, self.auto)(*args, **kwargs)
 
 
 def with_enumeration(model: Callable, prototype) -> Callable:

@@ -152,20 +152,20 @@ def test_infer_discrete_draws_follow_the_conditional_posterior():
     assert abs(draws["z"].mean() - p) < 5 * np.sqrt(p * (1 - p) / n)
 
 
-def test_a_discrete_site_inside_scan_is_refused_with_the_site_named():
-    def hmm(y):
-        def step(state, y_t):
-            state = ppl.sample("state", dist.Bernoulli(0.3 + 0.4 * state))
-            ppl.sample("y", dist.Normal(state, 1.0), obs=y_t)
-            return state, None
-
+def test_two_discrete_states_in_one_scan_body_are_refused_with_the_site_named():
+    def two_chains(y):
         mu = ppl.sample("mu", dist.Normal(0.0, 1.0))
-        ppl.scan(step, mu * 0, y)
 
-    with pytest.raises(SiteError, match="'state'.*scan.*forward algorithm"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", AutoEnumerationNotice)
-            compile_model(hmm, np.zeros(5))
+        def step(carry, y_t):
+            a = ppl.sample("a", dist.Bernoulli(0.3), infer={"enumerate": "parallel"})
+            b = ppl.sample("b", dist.Bernoulli(0.6), infer={"enumerate": "parallel"})
+            ppl.sample("y", dist.Normal(mu + a + b, 1.0), obs=y_t)
+            return carry, None
+
+        ppl.scan(step, 0.0, y)
+
+    with pytest.raises(SiteError, match="'b'.*second enumerated site"):
+        compile_model(two_chains, np.zeros(5))
 
 
 def enumerated_low_dim_gauss_mix(y):
@@ -208,6 +208,98 @@ def test_enumerated_low_dim_gauss_mix_agrees_with_the_stan_reference():
                 num_chains=4, progress_bar=False)
     mcmc.run(20261126, *args)  # the seed of tests/inference/test_posteriors.py
     name = "low_dim_gauss_mix-low_dim_gauss_mix"
+    samples = mcmc.get_samples(group_by_chain=True)
+    failures = compare({s: samples[s] for s in REFERENCE_NAMES[name]}, load(name))
+    assert not failures, "\n".join(failures)
+
+
+# ---- a Markov chain of discrete states inside ppl.scan: the forward algorithm ----------------
+
+K_STATES = 3
+
+
+def hmm(y):
+    trans = ppl.sample("trans", dist.Dirichlet(np.ones(K_STATES)).expand([K_STATES]).to_event(1))
+    locs = ppl.sample("locs", dist.Normal(0.0, 5.0).expand([K_STATES]).to_event(1))
+
+    def step(state, y_t):
+        state = ppl.sample("state", dist.Categorical(trans[state]),
+                           infer={"enumerate": "parallel"})
+        ppl.sample("y", dist.Normal(locs[state], 1.0), obs=y_t)
+        return state, None
+
+    ppl.scan(step, 0, y)
+
+
+def hand_forward(y, trans, locs):
+    """log p(y | trans, locs) by the forward algorithm in NumPy, the chain starting from
+    state 0 (so the first state is drawn from row 0)."""
+    from scipy.special import logsumexp as lse
+
+    emission = norm.logpdf(y[:, None], locs, 1.0)
+    alpha = np.log(trans[0]) + emission[0]
+    for t in range(1, len(y)):
+        alpha = lse(alpha[:, None] + np.log(trans), axis=0) + emission[t]
+    return lse(alpha)
+
+
+def test_an_enumerated_hmm_equals_the_forward_algorithm():
+    """T = 200, K = 3: the model's log density (eager) with the states summed out by the
+    scan's forward recursion equals the NumPy forward algorithm, and so does its gradient."""
+    import autodiff
+    from ppl.model import EnumeratedModel
+
+    rng = np.random.default_rng(4)
+    y = rng.normal(size=200) * 3
+    trans = rng.dirichlet(np.ones(K_STATES), size=K_STATES)
+    locs = np.array([-3.0, 0.5, 2.0])
+    model = EnumeratedModel(hmm, (), 0)
+
+    def log_joint(locs):
+        return handlers.log_density(model, (y,), {}, {"trans": trans, "locs": locs})[0]
+
+    prior = sum(dist.Dirichlet(np.ones(K_STATES)).log_prob(row) for row in trans) \
+        + norm.logpdf(locs, 0.0, 5.0).sum()
+    np.testing.assert_allclose(log_joint(locs), prior + hand_forward(y, trans, locs),
+                               rtol=1e-12)
+    grad = autodiff.grad(log_joint)(locs)
+    eps = 1e-6
+    numeric = [(hand_forward(y, trans, locs + eps * e) - hand_forward(y, trans, locs - eps * e))
+               / (2 * eps) - locs @ e / 25.0 for e in np.eye(K_STATES)]
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_enumerated_hmm_example_agrees_with_the_stan_reference():
+    """posteriordb's hmm_example written with an enumerated state in ppl.scan (its hand-written
+    forward recursion is tests.posteriordb_models.model_hmm_example)."""
+    from ppl import constraints
+    from tests.posteriordb import compare, load
+    from tests.posteriordb_models import REFERENCE_NAMES, model_args
+
+    def enumerated_hmm_example(y):
+        theta1 = ppl.sample("theta1", dist.Dirichlet(np.ones(2)))
+        theta2 = ppl.sample("theta2", dist.Dirichlet(np.ones(2)))
+        mu = ppl.sample("mu", dist.ImproperUniform(constraints.positive_ordered_vector, (), (2,)))
+        ppl.factor("mu_prior", dist.Normal(np.array([3.0, 10.0]), 1.0).log_prob(mu).sum())
+        # row 2: the chain's start, uniform (Stan's program has no initial-state term: its
+        # first forward message is the emission alone, i.e. this times 2)
+        transition = anp.stack([theta1, theta2, np.full(2, 0.5)])
+        ppl.factor("start", np.log(2.0))
+
+        def step(state, y_t):
+            state = ppl.sample("state", dist.Categorical(transition[state]),
+                               infer={"enumerate": "parallel"})
+            ppl.sample("y", dist.Normal(mu[state], 1.0), obs=y_t)
+            return state, None
+
+        ppl.scan(step, 2, y)
+
+    _, args, _ = model_args("hmm_example")
+    mcmc = MCMC(NUTS(enumerated_hmm_example), num_warmup=1000, num_samples=1000, num_chains=4,
+                progress_bar=False)
+    mcmc.run(20261126, *args)
+    name = "hmm_example-hmm_example"
     samples = mcmc.get_samples(group_by_chain=True)
     failures = compare({s: samples[s] for s in REFERENCE_NAMES[name]}, load(name))
     assert not failures, "\n".join(failures)
