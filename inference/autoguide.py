@@ -395,9 +395,7 @@ class AutoNormal(AutoGuide):
 
     def __init__(self, model: Callable, *, prefix: str = "auto",
                  init_loc_fn: InitLocFn = "uniform", init_scale: float = 0.1):
-        if not init_scale > 0:
-            raise ValueError(f"AutoNormal: init_scale must be > 0, got {init_scale!r}")
-        self._init_scale = float(init_scale)
+        self._init_scale = _positive_scale("AutoNormal", init_scale)
         super().__init__(model, prefix=prefix, init_loc_fn=init_loc_fn)
 
     def _setup_prototype(self, *args: Any, **kwargs: Any) -> None:
@@ -689,9 +687,7 @@ class AutoDiagonalNormal(AutoContinuous):
 
     def __init__(self, model: Callable, *, prefix: str = "auto",
                  init_loc_fn: InitLocFn = "uniform", init_scale: float = 0.1):
-        if not init_scale > 0:
-            raise ValueError(f"AutoDiagonalNormal: init_scale must be > 0, got {init_scale!r}")
-        self._init_scale = float(init_scale)
+        self._init_scale = _positive_scale("AutoDiagonalNormal", init_scale)
         super().__init__(model, prefix=prefix, init_loc_fn=init_loc_fn)
 
     def _get_posterior(self) -> dist.Distribution:
@@ -721,10 +717,7 @@ class AutoMultivariateNormal(AutoContinuous):
 
     def __init__(self, model: Callable, *, prefix: str = "auto",
                  init_loc_fn: InitLocFn = "uniform", init_scale: float = 0.1):
-        if not init_scale > 0:
-            raise ValueError(f"AutoMultivariateNormal: init_scale must be > 0, got "
-                             f"{init_scale!r}")
-        self._init_scale = float(init_scale)
+        self._init_scale = _positive_scale("AutoMultivariateNormal", init_scale)
         super().__init__(model, prefix=prefix, init_loc_fn=init_loc_fn)
 
     def _get_posterior(self) -> dist.Distribution:
@@ -762,9 +755,7 @@ class AutoLowRankMultivariateNormal(AutoContinuous):
     def __init__(self, model: Callable, *, prefix: str = "auto",
                  init_loc_fn: InitLocFn = "uniform", init_scale: float = 0.1,
                  rank: int | None = None):
-        if not init_scale > 0:
-            raise ValueError(f"AutoLowRankMultivariateNormal: init_scale must be > 0, got "
-                             f"{init_scale!r}")
+        _positive_scale("AutoLowRankMultivariateNormal", init_scale)
         if rank is not None and (int(rank) != rank or rank < 1):
             raise ValueError(f"AutoLowRankMultivariateNormal: rank must be a positive int, got "
                              f"{rank!r}")
@@ -865,3 +856,10 @@ class AutoLaplaceApproximation(AutoContinuous):
 
     def _marginal_scale(self, params: dict) -> np.ndarray:
         return np.linalg.norm(np.asarray(self.get_posterior(params).scale_tril), axis=-1)
+
+
+def _positive_scale(guide: str, init_scale: float) -> float:
+    """``init_scale`` checked: the initial scale of a normal guide must be positive."""
+    if not init_scale > 0:
+        raise ValueError(f"{guide}: init_scale must be > 0, got {init_scale!r}")
+    return float(init_scale)

@@ -275,15 +275,17 @@ def test_evaluate_leaves_the_state_unchanged():
 # ---- errors that name the site or the step --------------------------------------------------------
 
 
+def standard_normal_model():
+    ppl.sample("x", dist.Normal(0.0, 1.0))
+
+
+def shifted_guide():
+    loc = ppl.param("loc", 0.0)
+    ppl.sample("x", dist.Normal(loc, 1.0))
+
+
 def test_a_non_finite_loss_names_the_step_and_keeps_the_last_finite_params():
-    def model():
-        ppl.sample("x", dist.Normal(0.0, 1.0))
-
-    def guide():
-        loc = ppl.param("loc", 0.0)
-        ppl.sample("x", dist.Normal(loc, 1.0))
-
-    svi = SVI(model, guide, optim.SGD(1e200), Trace_ELBO())
+    svi = SVI(standard_normal_model, shifted_guide, optim.SGD(1e200), Trace_ELBO())
     with pytest.raises(NonFiniteLossError, match=r"step \d+.*'(loc|x)'") as info:
         svi.run(0, 100, progress_bar=False)
     assert np.isfinite(info.value.params["loc"])
@@ -291,14 +293,7 @@ def test_a_non_finite_loss_names_the_step_and_keeps_the_last_finite_params():
 
 
 def test_stable_update_skips_non_finite_steps():
-    def model():
-        ppl.sample("x", dist.Normal(0.0, 1.0))
-
-    def guide():
-        loc = ppl.param("loc", 0.0)
-        ppl.sample("x", dist.Normal(loc, 1.0))
-
-    svi = SVI(model, guide, optim.SGD(1e200), Trace_ELBO())
+    svi = SVI(standard_normal_model, shifted_guide, optim.SGD(1e200), Trace_ELBO())
     result = svi.run(0, 20, progress_bar=False, stable_update=True)
     assert np.isfinite(result.params["loc"])
     assert not np.all(np.isfinite(result.losses))
