@@ -332,9 +332,10 @@ class _Options:
 
 
 def _lbfgs_path(density: _Density, x0: np.ndarray, lp0: float, g0: np.ndarray,
-                opts: _Options) -> tuple[np.ndarray, np.ndarray, str, bool]:
-    """Run L-BFGS on :math:`-\\log p` from ``x0``; the iterates ``(L+1, n)`` (``x0`` first),
-    their gradients of :math:`\\log p`, SciPy's message and whether it hit ``maxiter``."""
+                opts: _Options) -> tuple[np.ndarray, np.ndarray, str, str | None]:
+    """Run L-BFGS on :math:`-\\log p` from ``x0``: the iterates ``(L+1, n)`` (``x0`` first),
+    their gradients of :math:`\\log p`, SciPy's message, and why it stopped without
+    converging (None if it converged)."""
     seen: dict[bytes, tuple[float, np.ndarray]] = {x0.tobytes(): (lp0, g0)}
 
     def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
@@ -362,7 +363,13 @@ def _lbfgs_path(density: _Density, x0: np.ndarray, lp0: float, g0: np.ndarray,
             options={"maxcor": opts.history_size, "maxiter": opts.maxiter,
                      "ftol": opts.ftol, "gtol": opts.gtol, "maxls": 50},
         )
-    return np.array(xs), np.array(gs), str(res.message), res.nit >= opts.maxiter
+    if res.success:
+        problem = None
+    elif res.nit >= opts.maxiter:
+        problem = f"it reached maxiter={opts.maxiter} iterations"
+    else:
+        problem = f"its line search or evaluation failed ({res.message})"
+    return np.array(xs), np.array(gs), str(res.message), problem
 
 
 def _single_path(model: CompiledModelLike, data_pointer: int, index: int,
@@ -396,15 +403,16 @@ def _run_path(model: CompiledModelLike, density: _Density, rng: np.random.Genera
             f"{opts.init_scale}) tries: {why}"
         )
     path.initial_point = x0
-    xs, gs, message, hit_maxiter = _lbfgs_path(density, x0, lp0, g0, opts)
+    xs, gs, message, problem = _lbfgs_path(density, x0, lp0, g0, opts)
     path.lbfgs_message = message
     path.num_iterations = len(xs) - 1
     if path.num_iterations == 0:
         raise _PathFailed(f"L-BFGS made no step from the initial point ({message})")
-    if hit_maxiter:
+    if problem is not None:
         warnings.warn(
-            f"Pathfinder path {path.index}: L-BFGS did not converge in maxiter={opts.maxiter} "
-            f"iterations; its draws come from the best approximation along the path so far",
+            f"Pathfinder path {path.index}: L-BFGS stopped without converging after "
+            f"{path.num_iterations} iterations: {problem}; the path's draws come from the best "
+            f"approximation along it so far",
             SamplingWarning, stacklevel=4,
         )
 

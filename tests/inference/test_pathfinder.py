@@ -20,6 +20,7 @@ from inference import functional as F
 from inference.diagnostics import mcse_mean
 from inference.pathfinder import PathfinderError, _Gaussian
 from ppl import dist
+from ppl.model import compile_model
 from tests import posteriordb
 from tests.inference.models import EightSchoolsNonCentered, GaussianModel, NaNRegionModel
 
@@ -155,6 +156,9 @@ def test_constrained_model_function():
     assert result.samples["sigma"].shape == (400,)
     assert np.all(result.samples["sigma"] > 0)
     assert abs(result.samples["mu"].mean() - y.mean()) < 0.5
+    compiled = compile_model(_positive_model, y)  # an already compiled model: same draws
+    again = pathfinder(compiled, seed=0, num_paths=2, num_draws=400)
+    np.testing.assert_array_equal(again.draws, result.draws)
     idata = result.to_arviz()
     assert idata.posterior["sigma"].shape == (1, 400)
     assert "lp" in idata.sample_stats
@@ -190,6 +194,12 @@ def test_one_failed_path_warns_and_the_others_give_the_draws(mvn, monkeypatch):
     assert [p.ok for p in result.paths] == [True, False, True]
     assert math.isnan(result.elbo[1]) and np.isfinite(result.elbo[[0, 2]]).all()
     assert result.draws.shape == (200, 5)
+
+
+def test_lbfgs_stopped_by_maxiter_warns(mvn):
+    with pytest.warns(SamplingWarning, match=r"path 0: L-BFGS stopped .* maxiter=2"):
+        result = pathfinder(mvn, seed=0, num_paths=1, num_draws=100, maxiter=2)
+    assert result.paths[0].num_iterations == 2
 
 
 def test_bad_arguments(mvn):
