@@ -6,7 +6,8 @@
 
 Modules: :mod:`inference.protocols` (what a compiled model and a kernel are),
 :mod:`inference.mcmc` (the :class:`MCMC` driver), :mod:`inference.nuts` and
-:mod:`inference.hmc` (the kernels), :mod:`inference.functional`
+:mod:`inference.hmc` (the kernels), :mod:`inference.pathfinder_vi` (Pathfinder variational
+inference, also ``init_strategy="pathfinder"``), :mod:`inference.functional`
 (``init``/``step`` for hand-written loops), :mod:`inference.results`,
 :mod:`inference.arviz_export`, :mod:`inference.progress`, :mod:`inference.diagnostics`
 (R-hat, ESS, MCSE, HDI, summary tables), :mod:`inference.resources` (the memory a run keeps,
@@ -33,6 +34,7 @@ from inference.elbo import RenyiELBO, Trace_ELBO, TraceMeanField_ELBO
 from inference.hmc import HMC
 from inference.mcmc import MCMC, SamplingWarning
 from inference.nuts import NUTS
+from inference.pathfinder_vi import PathfinderResult, pathfinder
 from inference.predictive import Predictive
 from inference.protocols import CompiledModelLike, MCMCKernel
 from inference.resources import InsufficientMemoryError, MemoryUsageWarning
@@ -43,6 +45,8 @@ __all__ = [
     "MCMC",
     "NUTS",
     "HMC",
+    "pathfinder",
+    "PathfinderResult",
     "CompiledModelLike",
     "MCMCKernel",
     "SamplingWarning",

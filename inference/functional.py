@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from inference.pathfinder_vi import pathfinder_initial_points
 from inference.protocols import CompiledModelLike, MCMCKernel, chain_data_pointers
 from kernels import sampler as S
 from kernels.options import DriverOptions, SamplerOptions
@@ -159,7 +160,10 @@ def _initial_positions(
     dim = int(model.dim)
     if init_params is None or isinstance(init_params, Mapping):
         strategy = init_strategy if init_params is None else init_params
-        q0 = model.initial_points(init_generator(seed), num_chains, strategy)
+        if isinstance(strategy, str) and strategy == "pathfinder":
+            q0 = pathfinder_initial_points(model, seed, num_chains)
+        else:
+            q0 = model.initial_points(init_generator(seed), num_chains, strategy)
     else:
         q0 = np.asarray(init_params, dtype=np.float64)
         if q0.shape == (dim,):

@@ -103,7 +103,8 @@ class HMC(MCMCKernel):
     init_strategy : str or dict, default "uniform"
         Passed to the model's ``initial_points``: ``"uniform"`` (uniform on
         :math:`(-2, 2)` in unconstrained space, Stan's rule), ``"median"``, or a dict of
-        constrained initial values per site.
+        constrained initial values per site; or ``"pathfinder"``: each chain starts at its own
+        draw of a Pathfinder run (:mod:`inference.pathfinder_vi`) seeded by the run's seed.
     max_energy_error : float, default 1000
         A transition whose energy error exceeds this is flagged divergent (Stan: 1000).
 

@@ -62,7 +62,8 @@ class NUTS(MCMCKernel):
         Adapt a dense (full covariance) mass matrix instead of a diagonal one.
     init_strategy : str or dict, default "uniform"
         ``"uniform"``, ``"median"`` or a dict of constrained initial values per site (passed
-        to the model's ``initial_points``).
+        to the model's ``initial_points``), or ``"pathfinder"``: each chain starts at its own
+        draw of a Pathfinder run (:mod:`inference.pathfinder_vi`) seeded by the run's seed.
     step_size : float, default 1.0
         Initial step size.
     adapt_step_size : bool, default True

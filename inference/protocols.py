@@ -26,7 +26,7 @@ __all__ = ["CompiledModelLike", "MCMCKernel", "is_compiled_model", "resolve_mode
            "INIT_STRATEGIES"]
 
 #: The names ``init_strategy`` accepts (besides a dict of constrained values per site).
-INIT_STRATEGIES = ("uniform", "median")
+INIT_STRATEGIES = ("uniform", "median", "pathfinder")
 
 
 @runtime_checkable
@@ -142,7 +142,9 @@ class MCMCKernel:
     options : kernels.options.SamplerOptions
         Every option of the algorithm, with NumPyro's names (``num_warmup`` is ``MCMC``'s).
     init_strategy : str or dict
-        How chains start (passed to the model's ``initial_points``).
+        How chains start: ``"uniform"``, ``"median"`` or a dict (passed to the model's
+        ``initial_points``), or ``"pathfinder"`` (a distinct Pathfinder draw per chain,
+        :func:`inference.pathfinder_vi.pathfinder_initial_points`, seeded by the run's seed).
     """
 
     options: SamplerOptions
@@ -155,8 +157,8 @@ class MCMCKernel:
             )
         if isinstance(init_strategy, str) and init_strategy not in INIT_STRATEGIES:
             raise ValueError(
-                f"init_strategy must be 'uniform', 'median' or a dict of initial values, "
-                f"got {init_strategy!r}"
+                f"init_strategy must be 'uniform', 'median', 'pathfinder' or a dict of initial "
+                f"values, got {init_strategy!r}"
             )
         self.model = model
         self.options = options
