@@ -39,6 +39,14 @@ from inference.predictive import Predictive
 from inference.protocols import CompiledModelLike, MCMCKernel
 from inference.resources import InsufficientMemoryError, MemoryUsageWarning
 from inference.svi import SVI, NonFiniteLossError, SVIRunResult, SVIState
+from ppl.initialization import (
+    init_to_feasible,
+    init_to_mean,
+    init_to_median,
+    init_to_sample,
+    init_to_uniform,
+    init_to_value,
+)
 
 __all__ = [
     "Predictive",
@@ -71,4 +79,10 @@ __all__ = [
     "AutoMultivariateNormal",
     "AutoLowRankMultivariateNormal",
     "AutoLaplaceApproximation",
+    "init_to_feasible",
+    "init_to_mean",
+    "init_to_median",
+    "init_to_sample",
+    "init_to_uniform",
+    "init_to_value",
 ]

@@ -81,6 +81,7 @@ from ppl import constraints, handlers, runtime
 from ppl import distributions as dist
 from ppl.distributions.base import as_generator
 from ppl.errors import ModelError, SiteError
+from ppl.initialization import resolve_strategy, uniform_radius
 from ppl.model import ParamLayout, _InitToUniform, _Unconstrained, build_layout
 from ppl.runtime import Message, Messenger
 from ppl.transforms import AffineTransform, IndependentTransform, Transform, biject_to
@@ -100,7 +101,6 @@ __all__ = [
 InitLocFn = str | dict | Callable[[Message], Any]
 
 _INIT_TRIES = 100  # as CompiledModel.initial_points: retries for a finite log density
-_MEDIAN_DRAWS = 15  # as CompiledModel's "median" strategy: prior draws per site
 
 
 # --------------------------------------------------------------------------------------------
@@ -108,32 +108,14 @@ _MEDIAN_DRAWS = 15  # as CompiledModel's "median" strategy: prior draws per site
 # --------------------------------------------------------------------------------------------
 
 
-def _init_to_median(msg: Message) -> Any:
-    """The median of 15 prior draws of the site (``None`` for an improper prior: uniform)."""
-    shape = tuple(msg.kwargs.get("sample_shape", ()))
-    try:
-        draws = msg.fn.sample(msg.rng, (_MEDIAN_DRAWS,) + shape)
-    except NotImplementedError:
-        return None
-    return np.median(np.asarray(draws, dtype=float), axis=0)
-
-
 def _resolve_init(init_loc_fn: InitLocFn) -> Callable[[Message], Any] | None:
-    """``init_loc_fn`` as a function ``site -> constrained value or None`` (``None``: uniform)."""
-    if isinstance(init_loc_fn, str):
-        if init_loc_fn == "uniform":
-            return None
-        if init_loc_fn == "median":
-            return _init_to_median
-    elif isinstance(init_loc_fn, dict):
-        values = dict(init_loc_fn)
-        return lambda msg: values.get(msg.name)
-    elif callable(init_loc_fn):
-        return init_loc_fn
-    raise ValueError(
-        f"init_loc_fn must be 'uniform', 'median', a dict of site values or a function "
-        f"site -> value, got {init_loc_fn!r}"
-    )
+    """``init_loc_fn`` as a function ``site -> constrained value or None`` (``None``: uniform
+    in (-2, 2) on the unconstrained scale); the strategies of :mod:`ppl.initialization`."""
+    try:
+        choose = resolve_strategy(init_loc_fn)
+    except ValueError as err:
+        raise ValueError(f"init_loc_fn: {err}") from None
+    return None if uniform_radius(choose) == 2.0 else choose
 
 
 class _InitLoc(Messenger):

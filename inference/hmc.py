@@ -100,11 +100,13 @@ class HMC(MCMCKernel):
         Initial inverse mass matrix: ``(dim,)`` diagonal or ``(dim, dim)`` dense. By default
         the identity, or with ``mass_matrix_adaptation="fisher"`` the inverse absolute
         gradient at the initial point.
-    init_strategy : str or dict, default "uniform"
-        Passed to the model's ``initial_points``: ``"uniform"`` (uniform on
-        :math:`(-2, 2)` in unconstrained space, Stan's rule), ``"median"``, or a dict of
-        constrained initial values per site; or ``"pathfinder"``: each chain starts at its own
-        draw of a Pathfinder run (:mod:`inference.pathfinder_vi`) seeded by the run's seed.
+    init_strategy : str, dict or init_to_* function, default "uniform"
+        Where the chains start: an ``init_to_*`` strategy (``inference.init_to_median(
+        num_samples=)``, ``init_to_sample``, ``init_to_feasible``, ``init_to_mean``,
+        ``init_to_value(values=)``, ``init_to_uniform(radius=)``), the names ``"uniform"``,
+        ``"median"``, ``"sample"``, ``"feasible"``, ``"mean"``, a dict of constrained initial
+        values per site, or ``"pathfinder"``: each chain starts at its own draw of a
+        Pathfinder run (:mod:`inference.pathfinder_vi`) seeded by the run's seed.
     max_energy_error : float, default 1000
         A transition whose energy error exceeds this is flagged divergent (Stan: 1000).
 
@@ -128,7 +130,7 @@ class HMC(MCMCKernel):
         adapt_mass_matrix: bool = True,
         dense_mass: bool = False,
         inverse_mass_matrix: np.ndarray | None = None,
-        init_strategy: str | Mapping[str, Any] = "uniform",
+        init_strategy: str | Mapping[str, Any] | Callable = "uniform",
         max_energy_error: float = 1000.0,
         mass_matrix_adaptation: str | None = None,
     ) -> None:

@@ -60,10 +60,13 @@ class NUTS(MCMCKernel):
         transitions that reach it are counted in ``reached_max_treedepth``.
     dense_mass : bool, default False
         Adapt a dense (full covariance) mass matrix instead of a diagonal one.
-    init_strategy : str or dict, default "uniform"
-        ``"uniform"``, ``"median"`` or a dict of constrained initial values per site (passed
-        to the model's ``initial_points``), or ``"pathfinder"``: each chain starts at its own
-        draw of a Pathfinder run (:mod:`inference.pathfinder_vi`) seeded by the run's seed.
+    init_strategy : str, dict or init_to_* function, default "uniform"
+        Where the chains start: an ``init_to_*`` strategy (``inference.init_to_median(
+        num_samples=)``, ``init_to_sample``, ``init_to_feasible``, ``init_to_mean``,
+        ``init_to_value(values=)``, ``init_to_uniform(radius=)``), the names ``"uniform"``,
+        ``"median"``, ``"sample"``, ``"feasible"``, ``"mean"``, a dict of constrained initial
+        values per site, or ``"pathfinder"``: each chain starts at its own draw of a
+        Pathfinder run (:mod:`inference.pathfinder_vi`) seeded by the run's seed.
     step_size : float, default 1.0
         Initial step size.
     adapt_step_size : bool, default True
@@ -99,7 +102,7 @@ class NUTS(MCMCKernel):
         target_accept_prob: float = 0.8,
         max_tree_depth: int = 10,
         dense_mass: bool = False,
-        init_strategy: str | Mapping[str, Any] = "uniform",
+        init_strategy: str | Mapping[str, Any] | Callable = "uniform",
         step_size: float = 1.0,
         adapt_step_size: bool = True,
         adapt_mass_matrix: bool = True,

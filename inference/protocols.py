@@ -25,8 +25,9 @@ from kernels.options import SamplerOptions
 __all__ = ["CompiledModelLike", "MCMCKernel", "is_compiled_model", "resolve_model",
            "INIT_STRATEGIES"]
 
-#: The names ``init_strategy`` accepts (besides a dict of constrained values per site).
-INIT_STRATEGIES = ("uniform", "median", "pathfinder")
+#: The names ``init_strategy`` accepts (besides a dict of constrained values per site and the
+#: ``init_to_*`` functions of :mod:`ppl.initialization`).
+INIT_STRATEGIES = ("uniform", "median", "sample", "feasible", "mean", "pathfinder")
 
 
 @runtime_checkable
@@ -150,15 +151,17 @@ class MCMCKernel:
     options: SamplerOptions
 
     def __init__(self, model: Callable[..., Any] | CompiledModelLike, options: SamplerOptions,
-                 init_strategy: str | Mapping[str, Any] = "uniform") -> None:
+                 init_strategy: str | Mapping[str, Any] | Callable = "uniform") -> None:
         if model is None:
             raise TypeError(
                 f"{type(self).__name__}(model=None): pass a model function or a compiled model"
             )
-        if isinstance(init_strategy, str) and init_strategy not in INIT_STRATEGIES:
+        if (isinstance(init_strategy, str) and init_strategy not in INIT_STRATEGIES) or not (
+                isinstance(init_strategy, (str, Mapping)) or callable(init_strategy)):
             raise ValueError(
-                f"init_strategy must be 'uniform', 'median', 'pathfinder' or a dict of initial "
-                f"values, got {init_strategy!r}"
+                f"init_strategy must be one of {list(INIT_STRATEGIES)}, a dict of initial "
+                f"values or an init_to_* function (inference.init_to_median, ...), got "
+                f"{init_strategy!r}"
             )
         self.model = model
         self.options = options

@@ -45,6 +45,7 @@ from ppl.enumeration import (
     marginal_site_log_prob,
 )
 from ppl.errors import ModelError, SiteError
+from ppl.initialization import init_to_uniform, resolve_strategy, uniform_radius
 from ppl.runtime import Message, Messenger, scan_sites
 from ppl.transforms import biject_to
 
@@ -317,33 +318,31 @@ class CompiledModel:
 
     # ---- initial points ----------------------------------------------------------------------
     def initial_points(self, rng: np.random.Generator, num_chains: int,
-                       strategy: str | dict = "uniform") -> np.ndarray:
+                       strategy: str | dict | Callable = "uniform") -> np.ndarray:
         """One finite starting point per chain.
 
-        ``"uniform"``: uniform in (-2, 2) on the unconstrained scale (Stan's default), up to 100
-        tries per chain; ``"median"``: the prior median of each site (15 prior draws), jittered
-        by nothing; a dict: user values (constrained) for some sites, uniform for the others.
+        ``strategy``: an init strategy of :mod:`ppl.initialization` (``init_to_uniform``,
+        the default, as Stan: uniform in (-2, 2) on the unconstrained scale;
+        ``init_to_median(num_samples=)``, ``init_to_sample``, ``init_to_feasible``,
+        ``init_to_mean``, ``init_to_value(values=)``), or the shorthands ``"uniform"``,
+        ``"median"`` and a dict of constrained values (the other sites uniform). A point whose
+        log density or gradient is not finite is drawn again, up to 100 times.
         """
-        points = np.empty((num_chains, self.dim))
-        for c in range(num_chains):
-            points[c] = self._initial_point(rng, strategy)
-        return points
-
-    def _initial_point(self, rng, strategy) -> np.ndarray:
-        fixed = np.full(self.dim, np.nan)
         if isinstance(strategy, dict):
             unknown = set(strategy) - set(self.site_names)
             if unknown:
                 raise ModelError(f"init values for {sorted(unknown)}, which are not latent sites; "
                                  f"the latent sites are {self.site_names}")
-            fixed = self._partial_unconstrain(strategy)
-        elif strategy == "median":
-            fixed = self._median_point(rng)
-        elif strategy != "uniform":
-            raise ValueError(f"init_strategy must be 'uniform', 'median' or a dict, got {strategy!r}")
-        theta = fixed
+        choose = resolve_strategy(strategy)
+        points = np.empty((num_chains, self.dim))
+        for c in range(num_chains):
+            points[c] = self._initial_point(rng, choose)
+        return points
+
+    def _initial_point(self, rng, choose) -> np.ndarray:
+        theta = np.full(self.dim, np.nan)
         for _ in range(100):
-            theta = np.where(np.isnan(fixed), rng.uniform(-2.0, 2.0, self.dim), fixed)
+            theta = self._strategy_point(rng, choose)
             lp, grad = self.logp_and_grad(theta)
             if np.isfinite(lp) and np.all(np.isfinite(grad)):
                 return theta
@@ -352,27 +351,20 @@ class CompiledModel:
             + self.diagnose(theta)
         )
 
-    def _partial_unconstrain(self, values: dict) -> np.ndarray:
-        out = np.full(self.dim, np.nan)
-        proto = {n: self.prototype[n].value for n in self.site_names}
-        theta = self.unconstrain({**proto, **values})
-        for site in self.layout.sites:
-            if site.name in values:
-                out[site.offset : site.offset + site.size] = theta[site.offset : site.offset + site.size]
-        return out
-
-    def _median_point(self, rng) -> np.ndarray:
+    def _strategy_point(self, rng, choose) -> np.ndarray:
+        """The unconstrained point where ``choose`` puts every latent site."""
+        radius = uniform_radius(choose)
+        if radius is not None:  # uniform on the unconstrained scale: drawn there directly
+            return rng.uniform(-radius, radius, self.dim)
         args, kwargs = self.arguments.rebuild(self.arguments.data)
-        draws = {n: [] for n in self.site_names}
-        for _ in range(15):
-            seed = int(rng.integers(2**31))
-            try:
-                tr = handlers.trace(handlers.seed(self.model, seed)).get_trace(*args, **kwargs)
-            except NotImplementedError:  # an improper prior has no median: start uniformly
-                return np.full(self.dim, np.nan)
-            for n in self.site_names:
-                draws[n].append(np.asarray(tr[n].value, dtype=float))
-        return self.unconstrain({n: np.median(np.stack(v), axis=0) for n, v in draws.items()})
+        placed = _FromStrategy(self.model, choose, rng)
+        tr = handlers.trace(handlers.seed(placed, rng)).get_trace(*args, **kwargs)
+        parts = []
+        for site in self.layout.sites:
+            msg = tr[site.name]
+            u = site_bijector(msg).inverse(np.asarray(msg.value, dtype=float))
+            parts.append(np.reshape(np.asarray(u, dtype=float), -1))
+        return np.concatenate(parts) if parts else np.zeros(0)
 
     def diagnose(self, theta: np.ndarray) -> str:
         """Which sites make the log density at ``theta`` non-finite (a readable sentence)."""
@@ -443,14 +435,13 @@ def _log_density(model, arguments: ModelArguments, layout: ParamLayout, theta, d
     return total, tr
 
 
-class _InitToUniform(Messenger):
-    """Give each continuous latent site the value ``biject_to(support)(u)`` with ``u`` uniform
-    in (-2, 2) (NumPyro's ``init_to_uniform``), so that the prototype run needs no draws from
-    the prior: improper priors (``ImproperUniform``) have none."""
+class _FromStrategy(Messenger):
+    """Give each latent continuous site the value of an init strategy (``site -> constrained
+    value``; the site's ``rng`` is the run's generator)."""
 
-    def __init__(self, fn, rng: np.random.Generator):
+    def __init__(self, fn, choose: Callable, rng: np.random.Generator):
         super().__init__(fn)
-        self.rng = rng
+        self.choose, self.rng = choose, rng
 
     def process_message(self, msg: Message) -> None:
         if msg.type == "scan":
@@ -459,11 +450,19 @@ class _InitToUniform(Messenger):
             return
         if msg.type != "sample" or msg.is_observed or msg.value is not None or msg.fn.is_discrete:
             return
-        transform = site_bijector(msg)
-        shape = msg.fn.shape(msg.kwargs.get("sample_shape", ()))
-        u = self.rng.uniform(-2.0, 2.0, tuple(transform.inverse_shape(shape)))
-        msg.value = np.asarray(transform(u))
+        msg.rng = msg.rng if msg.rng is not None else self.rng
+        value = self.choose(msg)
+        if value is None:
+            value = init_to_uniform(msg)
+        msg.value = np.asarray(value, dtype=float)
         msg.done = True
+
+
+def _InitToUniform(fn, rng: np.random.Generator) -> _FromStrategy:  # noqa: N802 (a handler)
+    """Each continuous latent site at ``init_to_uniform`` (NumPyro's default), so that the
+    prototype run needs no draws from the prior: improper priors (``ImproperUniform``) have
+    none."""
+    return _FromStrategy(fn, init_to_uniform, rng)
 
 
 def _prototype(model, arguments: ModelArguments, seed: int = 0):

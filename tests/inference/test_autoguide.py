@@ -448,7 +448,7 @@ def test_init_loc_fn_strategies():
 
 def test_init_errors_name_the_problem():
     with pytest.raises(ValueError, match="init_loc_fn"):
-        AutoNormal(model, init_loc_fn="mean")
+        AutoNormal(model, init_loc_fn="middle")
     with pytest.raises(ModelError, match="sigmaa"):
         setup(AutoNormal(scalar_model, init_loc_fn={"sigmaa": 1.0}))
     with pytest.raises(ValueError, match="init_scale"):
