@@ -53,6 +53,7 @@ __all__ = [
     "integer_greater_than",
     "integer_interval",
     "interval",
+    "l1_ball",
     "less_than",
     "less_than_eq",
     "lower_cholesky",
@@ -475,6 +476,19 @@ class _Sphere(_Singleton):
         return anp.add(anp.zeros_like(prototype), first)
 
 
+class _L1Ball(_Singleton):
+    r"""Vectors in the closed unit :math:`\ell_1` ball, :math:`\sum_i |x_i| \le 1` (to within
+    ``TOL``); NumPyro's ``l1_ball`` (the skewness of ``SineSkewed``)."""
+
+    event_dim = 1
+
+    def check(self, x):
+        return anp.less_equal(anp.sum(anp.abs(x), axis=-1), 1.0 + TOL)
+
+    def feasible_like(self, prototype):
+        return anp.zeros_like(prototype)
+
+
 class _ZeroSum(Constraint):
     """Arrays summing to zero along each of their ``event_dim`` rightmost axes.
 
@@ -653,6 +667,7 @@ simplex = _Simplex("simplex")
 ordered_vector = _OrderedVector("ordered_vector")
 positive_ordered_vector = _PositiveOrderedVector("positive_ordered_vector")
 unit_vector = sphere = _Sphere("sphere")
+l1_ball = _L1Ball("l1_ball")
 lower_cholesky = _LowerCholesky("lower_cholesky")
 softplus_lower_cholesky = _SoftplusLowerCholesky("softplus_lower_cholesky")
 corr_cholesky = _CorrCholesky("corr_cholesky")

@@ -44,6 +44,8 @@ from ppl.distributions.continuous import (
     VonMises,
     Weibull,
 )
+from ppl.distributions.copula import GaussianCopula, GaussianCopulaBeta
+from ppl.distributions.directional import ProjectedNormal, SineBivariateVonMises, SineSkewed
 from ppl.distributions.discrete import (
     Bernoulli,
     BetaBinomial,
@@ -62,7 +64,14 @@ from ppl.distributions.discrete import (
     ZeroInflatedNegativeBinomial2,
     ZeroInflatedPoisson,
 )
-from ppl.distributions.mixtures import MixtureGeneral, MixtureSameFamily
+from ppl.distributions.matrix import (
+    InverseWishart,
+    InverseWishartCholesky,
+    MatrixNormal,
+    Wishart,
+    WishartCholesky,
+)
+from ppl.distributions.mixtures import Mixture, MixtureGeneral, MixtureSameFamily
 from ppl.distributions.multivariate import (
     LKJ,
     Dirichlet,
@@ -72,6 +81,8 @@ from ppl.distributions.multivariate import (
     MultivariateStudentT,
     ZeroSumNormal,
 )
+from ppl.distributions.spatial import CAR
+from ppl.distributions.time_series import EulerMaruyama, GaussianStateSpace
 from ppl.distributions.transformed import TransformedDistribution
 
 __all__ = [
@@ -79,6 +90,7 @@ __all__ = [
     "Beta",
     "BetaBinomial",
     "Binomial",
+    "CAR",
     "Categorical",
     "Cauchy",
     "Chi2",
@@ -87,11 +99,15 @@ __all__ = [
     "DirichletMultinomial",
     "DiscreteUniform",
     "Distribution",
+    "EulerMaruyama",
     "ExpandedDistribution",
     "Exponential",
     "Gamma",
     "GammaPoisson",
+    "GaussianCopula",
+    "GaussianCopulaBeta",
     "GaussianRandomWalk",
+    "GaussianStateSpace",
     "Geometric",
     "Gumbel",
     "HalfCauchy",
@@ -100,12 +116,16 @@ __all__ = [
     "ImproperUniform",
     "Independent",
     "InverseGamma",
+    "InverseWishart",
+    "InverseWishartCholesky",
     "LKJ",
     "LKJCholesky",
     "Laplace",
     "LogNormal",
     "Logistic",
     "MaskedDistribution",
+    "MatrixNormal",
+    "Mixture",
     "MixtureGeneral",
     "MixtureSameFamily",
     "Multinomial",
@@ -117,6 +137,9 @@ __all__ = [
     "OrderedLogistic",
     "Pareto",
     "Poisson",
+    "ProjectedNormal",
+    "SineBivariateVonMises",
+    "SineSkewed",
     "SkewNormal",
     "StudentT",
     "TransformedDistribution",
@@ -125,6 +148,8 @@ __all__ = [
     "Unit",
     "VonMises",
     "Weibull",
+    "Wishart",
+    "WishartCholesky",
     "ZeroInflatedDistribution",
     "ZeroInflatedNegativeBinomial2",
     "ZeroInflatedPoisson",
