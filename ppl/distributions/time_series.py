@@ -76,11 +76,14 @@ class GaussianStateSpace(Distribution):
             raise ValueError(f"{cls}: 'transition_matrix' must be a (batch of) square matrix, got "
                              f"shape {shape}")
         k = shape[-1]
-        noise = MultivariateNormal(np.zeros(k), covariance_matrix=covariance_matrix,
-                                   precision_matrix=precision_matrix, scale_tril=scale_tril)
-        (name, _), = [(n, v) for n, v in [("covariance_matrix", covariance_matrix),
-                                         ("precision_matrix", precision_matrix),
-                                         ("scale_tril", scale_tril)] if v is not None]
+        given = [(n, v) for n, v in [("covariance_matrix", covariance_matrix),
+                                     ("precision_matrix", precision_matrix),
+                                     ("scale_tril", scale_tril)] if v is not None]
+        if len(given) != 1:
+            raise ValueError(f"{cls}: give exactly one of covariance_matrix, precision_matrix or "
+                             f"scale_tril (got {sorted(n for n, _ in given) or 'none'})")
+        (name, matrix), = given
+        noise = MultivariateNormal(0.0, **{name: matrix})
         if noise.event_shape != (k,):
             raise ValueError(f"{cls}: '{name}' of shape {anp.shape(getattr(noise, name))} does "
                              f"not match the {k}x{k} transition_matrix")
