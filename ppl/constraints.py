@@ -64,6 +64,7 @@ __all__ = [
     "ordered_vector",
     "positive",
     "positive_definite",
+    "positive_definite_circulant_vector",
     "positive_integer",
     "positive_ordered_vector",
     "positive_semidefinite",
@@ -489,6 +490,25 @@ class _L1Ball(_Singleton):
         return anp.zeros_like(prototype)
 
 
+class _PositiveDefiniteCirculantVector(_Singleton):
+    """First rows :math:`c` of symmetric positive-definite circulant matrices: symmetric
+    (:math:`c_k = c_{n-k}`) with a positive real FFT (the eigenvalues).  Concrete values only
+    (uses ``numpy.fft``); NumPyro's ``positive_definite_circulant_vector``."""
+
+    event_dim = 1
+
+    def check(self, x):
+        x = np.asarray(x)
+        n = x.shape[-1]
+        mirrored = np.concatenate([x[..., :1], np.flip(x[..., 1:], -1)], -1)
+        symmetric = np.all(np.abs(x - mirrored) <= TOL * np.maximum(1.0, np.abs(x)), -1)
+        return np.logical_and(symmetric, np.all(np.fft.rfft(x, n=n).real > 0, -1))
+
+    def feasible_like(self, prototype):
+        shape = anp.shape(prototype)
+        return np.broadcast_to(np.eye(1, shape[-1])[0], shape).copy()
+
+
 class _ZeroSum(Constraint):
     """Arrays summing to zero along each of their ``event_dim`` rightmost axes.
 
@@ -672,6 +692,8 @@ lower_cholesky = _LowerCholesky("lower_cholesky")
 softplus_lower_cholesky = _SoftplusLowerCholesky("softplus_lower_cholesky")
 corr_cholesky = _CorrCholesky("corr_cholesky")
 positive_definite = _PositiveDefinite("positive_definite")
+positive_definite_circulant_vector = _PositiveDefiniteCirculantVector(
+    "positive_definite_circulant_vector")
 positive_semidefinite = _PositiveSemidefinite("positive_semidefinite")
 corr_matrix = _CorrMatrix("corr_matrix")
 dependent = _Dependent()

@@ -81,7 +81,7 @@ from ppl.distributions.multivariate import (
     MultivariateStudentT,
     ZeroSumNormal,
 )
-from ppl.distributions.spatial import CAR
+from ppl.distributions.spatial import CAR, CirculantNormal
 from ppl.distributions.time_series import EulerMaruyama, GaussianStateSpace
 from ppl.distributions.transformed import TransformedDistribution
 
@@ -94,6 +94,7 @@ __all__ = [
     "Categorical",
     "Cauchy",
     "Chi2",
+    "CirculantNormal",
     "Delta",
     "Dirichlet",
     "DirichletMultinomial",

@@ -416,6 +416,12 @@ def _wishart(frozen_law, p):
                 mean=frozen_law.mean, var=frozen_law.var)
 
 
+def _circulant(loc, covariance_row):
+    n = covariance_row.shape[-1]
+    index = (np.arange(n)[None, :] - np.arange(n)[:, None]) % n
+    return _gaussian_twin(loc, covariance_row[index], (n,))
+
+
 _TRIL3 = A([[1.2, 0.0, 0.0], [0.3, 0.8, 0.0], [-0.5, 0.4, 1.1]])
 _TRIL2 = A([[1.5, 0.0], [-0.4, 0.7]])
 _ADJ5 = A([[0, 1, 1, 0, 0], [1, 0, 1, 1, 0], [1, 1, 0, 0, 1], [0, 1, 0, 0, 1], [0, 0, 1, 1, 0]],
@@ -439,6 +445,10 @@ MATRIX = [
                     "conditional_precision": 2.0, "adj_matrix": _ADJ5},
          _car, grad=("loc", "correlation", "conditional_precision"),
          invalid={"correlation": 1.2}, skip={"ks": _NOT_SCALAR}),
+    Case(dist.CirculantNormal, {"loc": A([0.5, -1.0, 0.0, 2.0, 1.0]),
+                                "covariance_row": A([2.0, 0.6, 0.1, 0.1, 0.6])},
+         _circulant, grad=("loc", "covariance_row"),
+         invalid={"covariance_row": A([2.0, 0.6, 0.1, 0.1, 0.5])}, skip={"ks": _NOT_SCALAR}),
     Case(dist.Wishart, {"concentration": 5.0, "scale_tril": _TRIL3},
          lambda concentration, scale_tril: _wishart(
              st.wishart(float(concentration), scale_tril @ scale_tril.T), 3),

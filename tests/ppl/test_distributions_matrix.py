@@ -308,6 +308,52 @@ def test_car_errors_name_the_problem():
             np.zeros(5)))(ADJ)
 
 
+# ---- circulant normal -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [5, 6])
+def test_circulant_normal_vs_dense_gaussian_both_parameterisations(n):
+    k = np.arange(n)
+    row = np.exp(-np.minimum(k, n - k) ** 2 / 3.0)
+    row[0] += 0.2
+    index = (k[None, :] - k[:, None]) % n
+    cov = row[index]
+    loc = np.linspace(-1.0, 1.0, n)
+    ref = stats.multivariate_normal(loc, cov)
+    x = RNG.normal(size=(4, n))
+    rfft = np.fft.rfft(row).real
+    for d in (dist.CirculantNormal(loc, covariance_row=row),
+              dist.CirculantNormal(loc, covariance_rfft=rfft)):
+        assert d.batch_shape == () and d.event_shape == (n,)
+        assert_allclose(d.log_prob(x), ref.logpdf(x), rtol=1e-11)
+        assert_allclose(d.covariance_row, row, atol=1e-13)
+        assert_allclose(d.covariance_rfft, rfft, rtol=1e-12)
+        assert_allclose(d.covariance_matrix, cov, atol=1e-13)
+        assert_allclose(d.entropy(), ref.entropy(), rtol=1e-12)
+        assert_allclose(d.variance, np.full(n, row[0]), rtol=1e-12)
+    for method in ("sample", "rsample"):
+        s = getattr(d, method)(np.random.default_rng(21), (20000,))
+        within_mc_error(s, loc)
+        c = s - loc
+        prods = (c[:, :, None] * c[:, None, :]).reshape(len(s), -1)
+        within_mc_error(prods, cov.ravel())
+    batched = dist.CirculantNormal(np.zeros((3, 1, n)), covariance_row=np.stack([row, 2 * row]))
+    assert batched.batch_shape == (3, 2) and batched.sample(0, (4,)).shape == (4, 3, 2, n)
+    assert_allclose(batched.log_prob(x[0])[0, 1],
+                    stats.multivariate_normal(np.zeros(n), 2 * cov).logpdf(x[0]), rtol=1e-11)
+
+
+def test_circulant_normal_errors_and_constraint():
+    with pytest.raises(ValueError, match="exactly one of covariance_row or covariance_rfft"):
+        dist.CirculantNormal(np.zeros(4))
+    with pytest.raises(ValueError, match=r"'covariance_rfft' of shape \(4,\) must end in "
+                                         r"n // 2 \+ 1 = 3"):
+        dist.CirculantNormal(np.zeros(4), covariance_rfft=np.ones(4))
+    check = C.positive_definite_circulant_vector.check
+    assert check(np.array([[2.0, 0.5, 0.1, 0.5], [2.0, 0.5, 0.1, 0.4], [1.0, 1.0, 1.0, 1.0]])
+                 ).tolist() == [True, False, False]
+
+
 # ---- Gaussian state space and Euler-Maruyama --------------------------------------------------
 
 A2 = np.array([[0.8, 0.1], [-0.2, 0.5]])
@@ -708,6 +754,8 @@ def spatial_time_model(adj):
     ppl.sample("car_data", dist.CAR(0.0, a, s, adj))  # adj is model data: a graph input
     ppl.sample("z", dist.GaussianStateSpace(3, A2 * (1.0 + a), covariance_matrix=S2 * s))
     ppl.sample("x", dist.EulerMaruyama(T_GRID, ou_drift(1.0 + a, s), dist.Normal(a, 1.0)))
+    ppl.sample("circ", dist.CirculantNormal(np.zeros(4) + a,
+                                            covariance_row=np.array([2.0, 0.5, 0.1, 0.5]) * s))
 
 
 def directional_copula_model():
@@ -725,7 +773,7 @@ def directional_copula_model():
 @pytest.mark.slow  # a cold compile of each model takes 10-60 s (cached afterwards)
 @pytest.mark.parametrize("model,args,sites", [
     (matrix_model, (), ["W", "Lw", "IW", "Liw", "M"]),
-    (spatial_time_model, (ADJ,), ["car_sparse", "car_data", "z", "x"]),
+    (spatial_time_model, (ADJ,), ["car_sparse", "car_data", "z", "x", "circ"]),
     (directional_copula_model, (), ["u", "ang", "skew", "cop", "mix"]),
 ], ids=["matrix", "spatial_time", "directional_copula"])
 def test_every_class_compiles_inside_a_model(model, args, sites):
