@@ -828,3 +828,29 @@ def test_observed_sites_compile_inside_a_model():
     assert_allclose(grad, grad_np, rtol=1e-9, atol=1e-9)
     assert_allclose(grad, fd_grad(lambda th: cm.logp_and_grad_numpy(th)[0], theta), rtol=1e-5,
                     atol=1e-6)
+
+
+@pytest.mark.slow
+def test_nuts_on_a_wishart_prior_recovers_the_conjugate_posterior():
+    """Lambda ~ Wishart(nu, S), y_i ~ N(0, Lambda^-1): the posterior is
+    Wishart(nu + n, (S^-1 + sum y_i y_i^T)^-1); its mean nu_n S_n within 5 MCSE of the draws."""
+    from inference import MCMC, NUTS
+    from inference.diagnostics import mcse_mean
+
+    nu, S = 4.0, np.array([[1.0, 0.3], [0.3, 0.5]])
+    y = stats.multivariate_normal(np.zeros(2), [[1.0, -0.4], [-0.4, 2.0]]).rvs(
+        30, random_state=22)
+
+    def model(y):
+        lam = ppl.sample("Lam", dist.Wishart(nu, scale_matrix=S))
+        with ppl.plate("n", len(y)):
+            ppl.sample("y", dist.MultivariateNormal(np.zeros(2), precision_matrix=lam), obs=y)
+
+    mcmc = MCMC(NUTS(model), num_warmup=300, num_samples=300, num_chains=1, progress_bar=False)
+    mcmc.run(0, y)
+    draws = mcmc.get_samples(group_by_chain=True)["Lam"]
+    assert draws.shape == (1, 300, 2, 2)
+    S_n = np.linalg.inv(np.linalg.inv(S) + y.T @ y)
+    expected = (nu + len(y)) * S_n
+    err = np.abs(draws.mean((0, 1)) - expected)
+    assert np.all(err < 5 * mcse_mean(draws)), (draws.mean((0, 1)), expected, mcse_mean(draws))
