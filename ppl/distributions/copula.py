@@ -50,6 +50,7 @@ class GaussianCopula(Distribution):
         "correlation_cholesky": constraints.corr_cholesky,
     }
     reparametrized_params = ["correlation_matrix", "correlation_cholesky"]
+    has_rsample = True
 
     def __init__(self, marginal_dist: Distribution, correlation_matrix=None,
                  correlation_cholesky=None, *, validate_args=None):
@@ -102,8 +103,11 @@ class GaussianCopula(Distribution):
         q = np.asarray(self.base_dist.expand(shape[:-1])._sample(rng, shape))
         return ss.ndtr(q)
 
-    def _sample(self, rng, shape):
-        return np.asarray(self.marginal_dist.icdf(self._uniforms(rng, shape)))
+    def _rsample(self, rng, shape):
+        # Pathwise in the correlation (and in the marginal's parameters through its icdf).
+        z = rng.standard_normal(shape)
+        q = anp.matmul(self.base_dist.scale_tril, anp.expand_dims(z, -1))[..., 0]
+        return self.marginal_dist.icdf(sp.ndtr(q))
 
     @property
     def mean(self):
@@ -130,6 +134,7 @@ class GaussianCopulaBeta(GaussianCopula):
         "correlation_cholesky": constraints.corr_cholesky,
     }
     support = constraints.independent(constraints.unit_interval, 1)
+    has_rsample = False  # the Beta quantile is not a differentiable primitive yet
 
     def __init__(self, concentration1, concentration0, correlation_matrix=None,
                  correlation_cholesky=None, *, validate_args=None):

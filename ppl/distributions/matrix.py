@@ -424,6 +424,12 @@ class MatrixNormal(Distribution):
         return anp.add(self.loc, anp.matmul(anp.matmul(self.scale_tril_row, z),
                                             _mT(self.scale_tril_column)))
 
+    def _entropy(self):
+        n, p = self.event_shape
+        h = (0.5 * n * p * (1.0 + _LOG_2PI) + p * _tri_logdet(self.scale_tril_row)
+             + n * _tri_logdet(self.scale_tril_column))
+        return anp.broadcast_to(h, self.batch_shape)
+
     @property
     def mean(self):
         return self.loc

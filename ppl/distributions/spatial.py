@@ -78,6 +78,7 @@ class CAR(Distribution):
     }
     support = constraints.real_vector
     reparametrized_params = ["loc", "correlation", "conditional_precision"]
+    has_rsample = True
 
     def __init__(self, loc, correlation, conditional_precision, adj_matrix, *,
                  is_sparse: bool = False, validate_args=None):
@@ -198,12 +199,19 @@ class CAR(Distribution):
         alpha = anp.expand_dims(anp.expand_dims(self.correlation, -1), -1)
         return tau * (D - alpha * W)
 
-    def _sample(self, rng, shape):
-        Q = np.broadcast_to(np.asarray(self.precision_matrix), shape[:-1] + shape[-1:] * 2)
-        L = np.linalg.cholesky(Q)  # x = loc + L^{-T} z has covariance (L L^T)^{-1} = Q^{-1}
+    def _rsample(self, rng, shape):
+        # x = loc + L^{-T} z with Q = L L^T: covariance (L L^T)^{-1} = Q^{-1}; dense O(n^3).
+        n = self.event_shape[-1]
+        Q = anp.broadcast_to(self.precision_matrix, shape[:-1] + (n, n))
+        L = anp.linalg.cholesky(Q)
         z = rng.standard_normal(shape)
-        x = np.linalg.solve(np.swapaxes(L, -1, -2), z[..., None])[..., 0]
-        return np.asarray(self.loc) + x
+        x = anp.linalg.solve_triangular(L, anp.expand_dims(z, -1), lower=True, trans=True)
+        return anp.add(self.loc, x[..., 0])
+
+    def _entropy(self):
+        n = self.event_shape[-1]
+        log_det_q = n * anp.log(self.conditional_precision) + self._log_det()
+        return anp.broadcast_to(0.5 * n * (1.0 + _LOG_2PI) - 0.5 * log_det_q, self.batch_shape)
 
     @property
     def mean(self):

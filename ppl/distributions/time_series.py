@@ -142,6 +142,12 @@ class GaussianStateSpace(Distribution):
         half_log_det = anp.sum(anp.log(_diag(self.scale_tril)), -1)
         return -0.5 * quad - T * half_log_det - T * k * _HALF_LOG_2PI
 
+    def _entropy(self):
+        T, k = self.event_shape
+        half_log_det = anp.sum(anp.log(_diag(self.scale_tril)), -1)
+        return anp.broadcast_to(T * (0.5 * k * (1.0 + 2.0 * _HALF_LOG_2PI) + half_log_det),
+                                self.batch_shape)
+
     def _rsample(self, rng, shape):
         eps = rng.standard_normal(shape)
         A, L = self.transition_matrix, self.scale_tril

@@ -379,6 +379,7 @@ def _gaussian_twin(mean, cov, event_shape):
         rvs=_stacked(lambda n, rng: f.rvs(size=n, random_state=rng), event_shape),
         mean=lambda: np.reshape(mean, event_shape),
         var=lambda: np.reshape(np.diag(cov), event_shape),
+        entropy=f.entropy,
     )
 
 
@@ -387,7 +388,8 @@ def _matrix_normal(loc, scale_tril_row, scale_tril_column):
     f = st.matrix_normal(loc, rowcov=U, colcov=V)
     return Twin(logp=f.logpdf,
                 rvs=_stacked(lambda n, rng: f.rvs(size=n, random_state=rng), loc.shape),
-                mean=lambda: loc, var=lambda: np.outer(np.diag(U), np.diag(V)))
+                mean=lambda: loc, var=lambda: np.outer(np.diag(U), np.diag(V)),
+                entropy=st.multivariate_normal(loc.T.ravel(), np.kron(V, U)).entropy)
 
 
 def _state_space(num_steps, transition_matrix, scale_tril):
@@ -413,7 +415,8 @@ def _wishart(frozen_law, p):
         return np.atleast_1d(frozen_law.logpdf(np.moveaxis(flat, 0, -1))).reshape(x.shape[:-2])
     return Twin(logp=logp,
                 rvs=_stacked(lambda n, rng: frozen_law.rvs(size=n, random_state=rng), (p, p)),
-                mean=frozen_law.mean, var=frozen_law.var)
+                mean=frozen_law.mean, var=frozen_law.var,
+                entropy=getattr(frozen_law, "entropy", None))
 
 
 def _circulant(loc, covariance_row):

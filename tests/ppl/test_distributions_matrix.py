@@ -278,6 +278,19 @@ def test_car_traced_adjacency_uses_the_cholesky_determinant():
                     rtol=1e-11)
 
 
+def test_car_rsample_is_pathwise_and_entropy_matches():
+    def f(theta):
+        d = dist.CAR(theta[1:], anp.tanh(theta[0]), 2.0, ADJ, is_sparse=True)
+        return anp.sum(anp.sin(d.rsample(np.random.default_rng(23), (3,))))
+
+    theta = RNG.normal(size=6) * 0.5
+    assert_allclose(autodiff.grad(f)(theta), fd_grad(f, theta), rtol=1e-6, atol=1e-7)
+    d = dist.CAR(0.0, 0.6, 2.5, ADJ, is_sparse=True)
+    assert_allclose(d.entropy(), car_dense(0.0, 0.6, 2.5, ADJ).entropy(), rtol=1e-12)
+    s = d.rsample(np.random.default_rng(24), (20000,))
+    within_mc_error(s**2, np.diag(np.linalg.inv(d.precision_matrix)))
+
+
 def test_car_gradients_vs_finite_differences():
     x = RNG.normal(size=(2, 5))
 
@@ -688,6 +701,18 @@ def test_gaussian_copula_exponential_marginals_vs_scipy_transform():
     within_mc_error(z[:, 1] * z[:, 2], R3[1, 2])
     assert_allclose(d.mean, 1 / rate)
     assert_allclose(d.variance, 1 / rate**2)
+
+
+def test_gaussian_copula_rsample_is_pathwise_in_the_correlation():
+    t = T.CorrCholeskyTransform()
+
+    def f(u):
+        d = dist.GaussianCopula(dist.Exponential(np.array([1.0, 2.0, 0.5])),
+                                correlation_cholesky=t(u))
+        return anp.sum(anp.sqrt(d.rsample(np.random.default_rng(25), (4,))))
+
+    u = np.array([0.4, -0.2, 0.3])
+    assert_allclose(autodiff.grad(f)(u), fd_grad(f, u), rtol=1e-6, atol=1e-7)
 
 
 def test_gaussian_copula_gradients_and_errors():
