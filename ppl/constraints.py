@@ -53,6 +53,7 @@ __all__ = [
     "integer_greater_than",
     "integer_interval",
     "interval",
+    "l1_ball",
     "less_than",
     "less_than_eq",
     "lower_cholesky",
@@ -63,6 +64,7 @@ __all__ = [
     "ordered_vector",
     "positive",
     "positive_definite",
+    "positive_definite_circulant_vector",
     "positive_integer",
     "positive_ordered_vector",
     "positive_semidefinite",
@@ -475,6 +477,38 @@ class _Sphere(_Singleton):
         return anp.add(anp.zeros_like(prototype), first)
 
 
+class _L1Ball(_Singleton):
+    r"""Vectors in the closed unit :math:`\ell_1` ball, :math:`\sum_i |x_i| \le 1` (to within
+    ``TOL``); NumPyro's ``l1_ball`` (the skewness of ``SineSkewed``)."""
+
+    event_dim = 1
+
+    def check(self, x):
+        return anp.less_equal(anp.sum(anp.abs(x), axis=-1), 1.0 + TOL)
+
+    def feasible_like(self, prototype):
+        return anp.zeros_like(prototype)
+
+
+class _PositiveDefiniteCirculantVector(_Singleton):
+    """First rows :math:`c` of symmetric positive-definite circulant matrices: symmetric
+    (:math:`c_k = c_{n-k}`) with a positive real FFT (the eigenvalues).  Concrete values only
+    (uses ``numpy.fft``); NumPyro's ``positive_definite_circulant_vector``."""
+
+    event_dim = 1
+
+    def check(self, x):
+        x = np.asarray(x)
+        n = x.shape[-1]
+        mirrored = np.concatenate([x[..., :1], np.flip(x[..., 1:], -1)], -1)
+        symmetric = np.all(np.abs(x - mirrored) <= TOL * np.maximum(1.0, np.abs(x)), -1)
+        return np.logical_and(symmetric, np.all(np.fft.rfft(x, n=n).real > 0, -1))
+
+    def feasible_like(self, prototype):
+        shape = anp.shape(prototype)
+        return np.broadcast_to(np.eye(1, shape[-1])[0], shape).copy()
+
+
 class _ZeroSum(Constraint):
     """Arrays summing to zero along each of their ``event_dim`` rightmost axes.
 
@@ -653,10 +687,13 @@ simplex = _Simplex("simplex")
 ordered_vector = _OrderedVector("ordered_vector")
 positive_ordered_vector = _PositiveOrderedVector("positive_ordered_vector")
 unit_vector = sphere = _Sphere("sphere")
+l1_ball = _L1Ball("l1_ball")
 lower_cholesky = _LowerCholesky("lower_cholesky")
 softplus_lower_cholesky = _SoftplusLowerCholesky("softplus_lower_cholesky")
 corr_cholesky = _CorrCholesky("corr_cholesky")
 positive_definite = _PositiveDefinite("positive_definite")
+positive_definite_circulant_vector = _PositiveDefiniteCirculantVector(
+    "positive_definite_circulant_vector")
 positive_semidefinite = _PositiveSemidefinite("positive_semidefinite")
 corr_matrix = _CorrMatrix("corr_matrix")
 dependent = _Dependent()

@@ -44,6 +44,8 @@ from ppl.distributions.continuous import (
     VonMises,
     Weibull,
 )
+from ppl.distributions.copula import GaussianCopula, GaussianCopulaBeta
+from ppl.distributions.directional import ProjectedNormal, SineBivariateVonMises, SineSkewed
 from ppl.distributions.discrete import (
     Bernoulli,
     BetaBinomial,
@@ -63,7 +65,14 @@ from ppl.distributions.discrete import (
     ZeroInflatedPoisson,
 )
 from ppl.distributions.kl import kl_divergence, register_kl
-from ppl.distributions.mixtures import MixtureGeneral, MixtureSameFamily
+from ppl.distributions.matrix import (
+    InverseWishart,
+    InverseWishartCholesky,
+    MatrixNormal,
+    Wishart,
+    WishartCholesky,
+)
+from ppl.distributions.mixtures import Mixture, MixtureGeneral, MixtureSameFamily
 from ppl.distributions.multivariate import (
     LKJ,
     Dirichlet,
@@ -74,6 +83,8 @@ from ppl.distributions.multivariate import (
     MultivariateStudentT,
     ZeroSumNormal,
 )
+from ppl.distributions.spatial import CAR, CirculantNormal
+from ppl.distributions.time_series import EulerMaruyama, GaussianStateSpace
 from ppl.distributions.transformed import TransformedDistribution
 
 __all__ = [
@@ -81,19 +92,25 @@ __all__ = [
     "Beta",
     "BetaBinomial",
     "Binomial",
+    "CAR",
     "Categorical",
     "Cauchy",
     "Chi2",
+    "CirculantNormal",
     "Delta",
     "Dirichlet",
     "DirichletMultinomial",
     "DiscreteUniform",
     "Distribution",
+    "EulerMaruyama",
     "ExpandedDistribution",
     "Exponential",
     "Gamma",
     "GammaPoisson",
+    "GaussianCopula",
+    "GaussianCopulaBeta",
     "GaussianRandomWalk",
+    "GaussianStateSpace",
     "Geometric",
     "Gumbel",
     "HalfCauchy",
@@ -102,6 +119,8 @@ __all__ = [
     "ImproperUniform",
     "Independent",
     "InverseGamma",
+    "InverseWishart",
+    "InverseWishartCholesky",
     "LKJ",
     "LKJCholesky",
     "Laplace",
@@ -109,6 +128,8 @@ __all__ = [
     "Logistic",
     "LowRankMultivariateNormal",
     "MaskedDistribution",
+    "MatrixNormal",
+    "Mixture",
     "MixtureGeneral",
     "MixtureSameFamily",
     "Multinomial",
@@ -120,6 +141,9 @@ __all__ = [
     "OrderedLogistic",
     "Pareto",
     "Poisson",
+    "ProjectedNormal",
+    "SineBivariateVonMises",
+    "SineSkewed",
     "SkewNormal",
     "StudentT",
     "TransformedDistribution",
@@ -128,6 +152,8 @@ __all__ = [
     "Unit",
     "VonMises",
     "Weibull",
+    "Wishart",
+    "WishartCholesky",
     "ZeroInflatedDistribution",
     "ZeroInflatedNegativeBinomial2",
     "ZeroInflatedPoisson",

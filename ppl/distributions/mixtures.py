@@ -30,7 +30,34 @@ import autodiff.numpy as anp
 from autodiff.scipy.special import logsumexp
 from ppl.distributions.base import Distribution
 
-__all__ = ["MixtureGeneral", "MixtureSameFamily"]
+__all__ = ["Mixture", "MixtureGeneral", "MixtureSameFamily"]
+
+
+def Mixture(mixing_distribution: Distribution,  # noqa: N802  (NumPyro's factory name)
+            component_distributions: Distribution | Sequence[Distribution], *,
+            validate_args: bool | None = None) -> Distribution:
+    """A finite mixture, NumPyro's factory: a :class:`MixtureSameFamily` when
+    ``component_distributions`` is one distribution (its last batch axis indexes the
+    components), a :class:`MixtureGeneral` when it is a list of distributions.
+
+    >>> import numpy as np
+    >>> from ppl.distributions import Categorical, Mixture, Normal
+    >>> type(Mixture(Categorical(probs=np.array([0.3, 0.7])), Normal(np.zeros(2), 1.0))).__name__
+    'MixtureSameFamily'
+    >>> type(Mixture(Categorical(probs=np.array([0.3, 0.7])),
+    ...              [Normal(0.0, 1.0), Normal(1.0, 2.0)])).__name__
+    'MixtureGeneral'
+    """
+    if isinstance(component_distributions, Distribution):
+        return MixtureSameFamily(mixing_distribution, component_distributions,
+                                 validate_args=validate_args)
+    if not isinstance(component_distributions, (list, tuple)) or not all(
+            isinstance(c, Distribution) for c in component_distributions):
+        raise TypeError(
+            "Mixture: component_distributions must be a Distribution (batched over components) "
+            f"or a list of Distributions, got {type(component_distributions).__name__}")
+    return MixtureGeneral(mixing_distribution, component_distributions,
+                          validate_args=validate_args)
 
 
 def _check_mixing(name: str, mixing: Distribution) -> int:

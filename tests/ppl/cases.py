@@ -358,4 +358,110 @@ DISCRETE = [
          skip={"chi2": "a vector event; the moment tests check sampling"}),
 ]
 
-CASES = CONTINUOUS + DISCRETE
+
+# ---- matrix, spatial and time-series rows: the oracle is the equivalent dense Gaussian or SciPy
+
+def _stacked(rvs_one, event_shape):
+    """``rvs(size, rng)`` from a SciPy sampler that draws ``n`` flat points."""
+    def rvs(size, rng):
+        n = int(np.prod(size)) if size else 1
+        return np.asarray(rvs_one(n, rng)).reshape(tuple(size) + tuple(event_shape))
+    return rvs
+
+
+def _gaussian_twin(mean, cov, event_shape):
+    """A Twin for a Gaussian on arrays of ``event_shape`` (flattened in C order)."""
+    f = st.multivariate_normal(mean, cov)
+    k = len(mean)
+    return Twin(
+        logp=lambda x: f.logpdf(np.asarray(x).reshape(np.shape(x)[: np.ndim(x) - len(event_shape)]
+                                                      + (k,))),
+        rvs=_stacked(lambda n, rng: f.rvs(size=n, random_state=rng), event_shape),
+        mean=lambda: np.reshape(mean, event_shape),
+        var=lambda: np.reshape(np.diag(cov), event_shape),
+        entropy=f.entropy,
+    )
+
+
+def _matrix_normal(loc, scale_tril_row, scale_tril_column):
+    U, V = scale_tril_row @ scale_tril_row.T, scale_tril_column @ scale_tril_column.T
+    f = st.matrix_normal(loc, rowcov=U, colcov=V)
+    return Twin(logp=f.logpdf,
+                rvs=_stacked(lambda n, rng: f.rvs(size=n, random_state=rng), loc.shape),
+                mean=lambda: loc, var=lambda: np.outer(np.diag(U), np.diag(V)),
+                entropy=st.multivariate_normal(loc.T.ravel(), np.kron(V, U)).entropy)
+
+
+def _state_space(num_steps, transition_matrix, scale_tril):
+    T_, A, S = int(num_steps), transition_matrix, scale_tril @ scale_tril.T
+    k = A.shape[0]
+    M = np.zeros((T_ * k, T_ * k))
+    for t in range(T_):
+        for u in range(t + 1):
+            M[t * k:(t + 1) * k, u * k:(u + 1) * k] = np.linalg.matrix_power(A, t - u)
+    return _gaussian_twin(np.zeros(T_ * k), M @ np.kron(np.eye(T_), S) @ M.T, (T_, k))
+
+
+def _car(loc, correlation, conditional_precision, adj_matrix):
+    Q = conditional_precision * (np.diag(adj_matrix.sum(-1)) - correlation * adj_matrix)
+    n = adj_matrix.shape[-1]
+    return _gaussian_twin(np.broadcast_to(loc, (n,)), np.linalg.inv(Q), (n,))
+
+
+def _wishart(frozen_law, p):
+    def logp(x):
+        x = np.asarray(x)
+        flat = x.reshape((-1, p, p))
+        return np.atleast_1d(frozen_law.logpdf(np.moveaxis(flat, 0, -1))).reshape(x.shape[:-2])
+    return Twin(logp=logp,
+                rvs=_stacked(lambda n, rng: frozen_law.rvs(size=n, random_state=rng), (p, p)),
+                mean=frozen_law.mean, var=frozen_law.var,
+                entropy=getattr(frozen_law, "entropy", None))
+
+
+def _circulant(loc, covariance_row):
+    n = covariance_row.shape[-1]
+    index = (np.arange(n)[None, :] - np.arange(n)[:, None]) % n
+    return _gaussian_twin(loc, covariance_row[index], (n,))
+
+
+_TRIL3 = A([[1.2, 0.0, 0.0], [0.3, 0.8, 0.0], [-0.5, 0.4, 1.1]])
+_TRIL2 = A([[1.5, 0.0], [-0.4, 0.7]])
+_ADJ5 = A([[0, 1, 1, 0, 0], [1, 0, 1, 1, 0], [1, 1, 0, 0, 1], [0, 1, 0, 0, 1], [0, 0, 1, 1, 0]],
+          dtype=float)
+_NOT_SCALAR = "the probability integral transform needs a univariate cdf"
+_SYMMETRIC = ("values are symmetric matrices: a one-entry finite difference leaves that subspace "
+              "(the compiled-model tests differentiate through X = LL^T instead)")
+
+MATRIX = [
+    Case(dist.MatrixNormal, {"loc": A([[0.5, -1.0], [0.0, 2.0], [1.0, 0.3]]),
+                             "scale_tril_row": _TRIL3, "scale_tril_column": _TRIL2},
+         _matrix_normal, grad=("loc", "scale_tril_row", "scale_tril_column"),
+         invalid={"scale_tril_column": -_TRIL2}, skip={"ks": _NOT_SCALAR}),
+    Case(dist.GaussianStateSpace, {"num_steps": 4, "transition_matrix": A([[0.8, 0.1],
+                                                                          [-0.2, 0.5]]),
+                                   "scale_tril": _TRIL2},
+         _state_space, grad=("transition_matrix", "scale_tril"), invalid={"scale_tril": -_TRIL2},
+         skip={"ks": _NOT_SCALAR,
+               "stages": "num_steps is a static shape (an int), not a graph input"}),
+    Case(dist.CAR, {"loc": A([0.1, -0.2, 0.3, 0.0, 0.5]), "correlation": 0.7,
+                    "conditional_precision": 2.0, "adj_matrix": _ADJ5},
+         _car, grad=("loc", "correlation", "conditional_precision"),
+         invalid={"correlation": 1.2}, skip={"ks": _NOT_SCALAR}),
+    Case(dist.CirculantNormal, {"loc": A([0.5, -1.0, 0.0, 2.0, 1.0]),
+                                "covariance_row": A([2.0, 0.6, 0.1, 0.1, 0.6])},
+         _circulant, grad=("loc", "covariance_row"),
+         invalid={"covariance_row": A([2.0, 0.6, 0.1, 0.1, 0.5])}, skip={"ks": _NOT_SCALAR}),
+    Case(dist.Wishart, {"concentration": 5.0, "scale_tril": _TRIL3},
+         lambda concentration, scale_tril: _wishart(
+             st.wishart(float(concentration), scale_tril @ scale_tril.T), 3),
+         grad=("concentration", "scale_tril"), invalid={"concentration": 1.0},
+         skip={"ks": _NOT_SCALAR, "value_grad": _SYMMETRIC}),
+    Case(dist.InverseWishart, {"concentration": 9.0, "scale_tril": _TRIL3},
+         lambda concentration, scale_tril: _wishart(
+             st.invwishart(float(concentration), scale_tril @ scale_tril.T), 3),
+         grad=("concentration", "scale_tril"), invalid={"concentration": 1.5},
+         skip={"ks": _NOT_SCALAR, "value_grad": _SYMMETRIC}),
+]
+
+CASES = CONTINUOUS + DISCRETE + MATRIX
