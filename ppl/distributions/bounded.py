@@ -21,6 +21,8 @@ from ppl.distributions.univariate import (
     _Univariate,
 )
 
+_SMALL_T = 1e-5  # |beta log(b/a)| below which the power law uses its Taylor series
+
 __all__ = [
     "Beta",
     "BetaProportion",
@@ -324,9 +326,12 @@ class DoublyTruncatedPowerLaw(_Univariate):
         \dfrac{b^{1+\alpha} - a^{1+\alpha}}{1+\alpha} & \text{otherwise,} \end{cases}
         \quad F(x) = \frac{x^{1+\alpha} - a^{1+\alpha}}{b^{1+\alpha} - a^{1+\alpha}} .
 
-    Moments :math:`E X^k = Z_{\alpha+k}/Z_\alpha`.  The :math:`\alpha = -1` branch is selected
-    with ``where`` on safe inputs, so gradients stay finite on both sides.  Draws by the
-    inverse cdf (``rsample``).
+    Both cases are one smooth formula, :math:`Z = -b^{\beta}\,\mathrm{expm1}(-\beta\Delta)/\beta`
+    with :math:`\beta = 1 + \alpha`, :math:`\Delta = \log(b/a)`, replaced by its Taylor series
+    in :math:`\beta\Delta` near :math:`\alpha = -1`; so the density, cdf, quantile and their
+    gradients are continuous through :math:`\alpha = -1` (NumPyro writes custom derivative
+    rules for this).  ``low = 0`` needs :math:`\alpha > -1`.  Moments
+    :math:`E X^k = Z_{\beta+k}/Z_\beta`.  Draws by the inverse cdf (``rsample``).
 
     Reference: Clauset, Shalizi and Newman, *SIAM Review* 51 (2009) 661-703.
     """
@@ -345,13 +350,16 @@ class DoublyTruncatedPowerLaw(_Univariate):
     def support(self):
         return constraints.interval(self.low, self.high)
 
-    def _z(self, beta):
-        """:math:`\\int_a^b x^{\\beta - 1} dx` (``log(b/a)`` at :math:`\\beta = 0`)."""
-        zero = anp.equal(beta, 0.0)
-        safe = anp.where(zero, 1.0, beta)
-        log_ratio = anp.log(self.high) - anp.log(anp.where(zero, self.low, 1.0))
-        general = (anp.power(self.high, safe) - anp.power(self.low, safe)) / safe
-        return anp.where(zero, log_ratio, general)
+    def _z(self, beta, upper):
+        r""":math:`\int_a^u x^{\beta - 1} dx`, smooth in :math:`\beta` through 0."""
+        delta = anp.log(upper) - anp.log(self.low)  # +inf when low = 0
+        t = beta * delta
+        small = anp.abs(t) < _SMALL_T
+        t_s = anp.where(small, t, 0.0)
+        series = delta * (1.0 - 0.5 * t_s + t_s * t_s / 6.0 - t_s * t_s * t_s / 24.0)
+        safe_b = anp.where(small, 1.0, beta)
+        general = -anp.expm1(-anp.where(small, 1.0, t)) / safe_b
+        return anp.power(upper, beta) * anp.where(small, series, general)
 
     def _rsample(self, rng, shape):
         return self._icdf(rng.random(shape))
@@ -359,43 +367,43 @@ class DoublyTruncatedPowerLaw(_Univariate):
     def _log_prob(self, value):
         inside = anp.logical_and(value >= self.low, value <= self.high)
         safe = anp.where(inside, value, self.high)
-        lp = self.alpha * anp.log(safe) - anp.log(self._z(self.alpha + 1.0))
+        lp = self.alpha * anp.log(safe) - anp.log(self._z(self.alpha + 1.0, self.high))
         return anp.where(inside, lp, -np.inf)
 
     def _cdf(self, value):
         x = anp.clip(value, self.low, self.high)
         beta = self.alpha + 1.0
-        zero = anp.equal(beta, 0.0)
-        safe_b = anp.where(zero, 1.0, beta)
-        x_log = anp.where(zero, x, 1.0)
-        lo_log = anp.where(zero, self.low, 1.0)
-        log_branch = (anp.log(x_log) - anp.log(lo_log)) / self._z(anp.where(zero, beta, 0.0))
-        pow_branch = (anp.power(x, safe_b) - anp.power(self.low, safe_b)) / (
-            safe_b * self._z(safe_b))
-        return anp.clip(anp.where(zero, log_branch, pow_branch), 0.0, 1.0)
+        return anp.clip(self._z(beta, x) / self._z(beta, self.high), 0.0, 1.0)
 
     def _icdf(self, q):
         beta = self.alpha + 1.0
-        zero = anp.equal(beta, 0.0)
-        safe_b = anp.where(zero, 1.0, beta)
-        lo_log = anp.where(zero, self.low, 1.0)
-        log_branch = lo_log * anp.exp(q * (anp.log(self.high) - anp.log(lo_log)))
-        inner = anp.power(self.low, safe_b) + q * (anp.power(self.high, safe_b)
-                                                    - anp.power(self.low, safe_b))
-        pow_branch = anp.power(inner, 1.0 / safe_b)
-        return anp.where(zero, log_branch, pow_branch)
+        zero_low = anp.equal(self.low, 0.0)
+        low = anp.where(zero_low, 1.0, self.low)
+        delta = anp.log(self.high) - anp.log(low)
+        t = beta * delta
+        small = anp.abs(t) < _SMALL_T
+        t_s = anp.where(small, t, 0.0)
+        # log1p(q expm1(t)) / beta = q Delta (1 + (1 - q) t / 2 + (1 - q)(1 - 2q) t^2 / 6 + ...)
+        series = q * delta * (1.0 + 0.5 * (1.0 - q) * t_s
+                              + (1.0 - q) * (1.0 - 2.0 * q) * t_s * t_s / 6.0)
+        safe_b = anp.where(small, 1.0, beta)
+        general = anp.log1p(q * anp.expm1(anp.where(small, 1.0, t))) / safe_b
+        x = low * anp.exp(anp.where(small, series, general))
+        # low = 0 (beta > 0): F(x) = (x / b)^beta.
+        from_zero = self.high * anp.power(q, 1.0 / anp.where(zero_low, beta, 1.0))
+        return anp.where(zero_low, from_zero, x)
 
     @property
     def mean(self):
-        a1 = self.alpha + 1.0
-        return _bcast(self._z(a1 + 1.0) / self._z(a1), self.batch_shape)
+        b = self.alpha + 1.0
+        return _bcast(self._z(b + 1.0, self.high) / self._z(b, self.high), self.batch_shape)
 
     @property
     def variance(self):
-        a1 = self.alpha + 1.0
-        z0 = self._z(a1)
-        m = self._z(a1 + 1.0) / z0
-        return _bcast(self._z(a1 + 2.0) / z0 - m * m, self.batch_shape)
+        b = self.alpha + 1.0
+        z0 = self._z(b, self.high)
+        m = self._z(b + 1.0, self.high) / z0
+        return _bcast(self._z(b + 2.0, self.high) / z0 - m * m, self.batch_shape)
 
 
 class Triangular(_Univariate):

@@ -33,7 +33,7 @@ import numpy as np
 import autodiff.numpy as anp
 from autodiff import Tracer
 from ppl import constraints
-from ppl.distributions.base import Distribution
+from ppl.distributions.base import Distribution, as_param
 from ppl.distributions.truncated import (
     _require_cdf,
     log_cdf,
@@ -48,19 +48,11 @@ __all__ = [
 ]
 
 
-def _indicator(name: str, param: str, x: Any) -> Any:
-    """A boolean array from 0/1 or bool data; traced indicators are compared with 0.5."""
+def _indicator(x: Any) -> Any:
+    """The boolean mask of 0/1 (or boolean) censoring data; nonzero means censored."""
     if isinstance(x, Tracer):
-        return anp.greater(x, 0.5)
-    arr = np.asarray(x)
-    if arr.dtype != np.bool_:
-        if not np.all(np.isin(arr, (0, 1))):
-            raise ValueError(
-                f"{name}: parameter '{param}' must hold 0/1 or booleans, got "
-                f"{arr.tolist() if arr.size <= 6 else arr.shape}"
-            )
-        arr = arr.astype(bool)
-    return arr
+        return anp.not_equal(x, 0.0)
+    return np.asarray(x) != 0
 
 
 class _Censored(Distribution):
@@ -70,7 +62,8 @@ class _Censored(Distribution):
         name = type(self).__name__
         _require_cdf(name, base_dist, need_icdf=False)
         self.base_dist = base_dist
-        self.censored = _indicator(name, "censored", censored)
+        self.censored = as_param(censored)  # validated against ``boolean`` as given
+        self._censored = _indicator(self.censored)
         batch = np.broadcast_shapes(base_dist.batch_shape, anp.shape(self.censored))
         super().__init__(batch, (), validate_args)
 
@@ -82,7 +75,8 @@ class _Censored(Distribution):
         return self.base_dist.expand(self.batch_shape)._sample(rng, shape)
 
     def _log_prob(self, value):
-        return anp.where(self.censored, self._log_censored(value), self.base_dist.log_prob(value))
+        return anp.where(self._censored, self._log_censored(value),
+                         self.base_dist.log_prob(value))
 
     @property
     def mean(self):
@@ -141,8 +135,8 @@ class IntervalCensoredDistribution(Distribution):
         name = type(self).__name__
         _require_cdf(name, base_dist, need_icdf=False)
         self.base_dist = base_dist
-        self.left_censored = _indicator(name, "left_censored", left_censored)
-        self.right_censored = _indicator(name, "right_censored", right_censored)
+        self.left_censored = as_param(left_censored)
+        self.right_censored = as_param(right_censored)
         batch = np.broadcast_shapes(base_dist.batch_shape, anp.shape(self.left_censored),
                                     anp.shape(self.right_censored))
         super().__init__(batch, (2,), validate_args)
@@ -165,16 +159,17 @@ class IntervalCensoredDistribution(Distribution):
     def _log_prob(self, value):
         base = self.base_dist
         lo, hi = value[..., 0], value[..., 1]
-        left, right = self.left_censored, self.right_censored
+        left, right = _indicator(self.left_censored), _indicator(self.right_censored)
         m_left = anp.logical_and(left, anp.logical_not(right))
         m_right = anp.logical_and(right, anp.logical_not(left))
         m_int = anp.logical_and(anp.logical_not(left), anp.logical_not(right))
-        close = anp.abs(lo - hi) <= 1e-8 + 1e-5 * anp.abs(hi)
-        m_point = anp.logical_and(m_int, close)
         # Replace the unused (possibly infinite) bound by the other one.
         lo_f = anp.where(m_left, hi, lo)
         hi_f = anp.where(m_right, lo, hi)
-        # An interval of positive width for the mass; point rows get a dummy one.
+        close = anp.abs(lo_f - hi_f) <= 1e-8 + 1e-5 * anp.abs(hi_f)
+        m_point = anp.logical_and(m_int, close)
+        # An interval of positive width for the mass (rows of zero width get a dummy one, so
+        # that no unselected branch is log(0) with a NaN gradient).
         hi_w = anp.where(close, lo_f + 1.0, hi_f)
         lp_left = log_cdf(base, hi_f)
         lp_right = log_survival(base, lo_f)

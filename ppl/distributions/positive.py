@@ -217,6 +217,10 @@ class Exponential(_Univariate):
     def _cdf(self, value):
         return -anp.expm1(-self.rate * value)
 
+    def _log_sf(self, value):
+        """:math:`\\log(1 - F(x)) = -\\lambda x`, exact in the upper tail."""
+        return -self.rate * anp.maximum(value, 0.0)
+
     def _icdf(self, q):
         return -anp.log1p(-q) / self.rate
 
@@ -341,6 +345,10 @@ class Weibull(_Univariate):
 
     def _cdf(self, value):
         return -anp.expm1(-anp.power(value / self.scale, self.concentration))
+
+    def _log_sf(self, value):
+        """:math:`\\log(1 - F(x)) = -(x/\\lambda)^k`, exact in the upper tail."""
+        return -anp.power(anp.maximum(value, 0.0) / self.scale, self.concentration)
 
     def _icdf(self, q):
         return self.scale * anp.power(-anp.log1p(-q), 1.0 / self.concentration)

@@ -205,6 +205,10 @@ class Gumbel(_LocScale):
     def _cdf(self, value):
         return anp.exp(-anp.exp(-(value - self.loc) / self.scale))
 
+    def _log_cdf(self, value):
+        """:math:`\\log F(x) = -e^{-z}`, exact in the lower tail."""
+        return -anp.exp(-(value - self.loc) / self.scale)
+
     def _icdf(self, q):
         return self.loc - self.scale * anp.log(-anp.log(q))
 
