@@ -122,7 +122,8 @@ class IntervalCensoredDistribution(Distribution):
     ===================================  ==============================================
 
     The unused bound may be infinite (``[-inf, u]``, ``[l, inf]``); it is replaced by the other
-    bound before any cdf is evaluated.  ``isclose`` uses NumPy's default tolerances.  Unlike
+    bound before any cdf is evaluated (observed data in a compiled model must be finite: put
+    any finite number there).  ``isclose`` uses NumPy's default tolerances.  Unlike
     NumPyro (whose draws have the base's shape), ``sample`` returns the point interval
     ``(x, x)`` of a base draw :math:`x`, so that draws have the event shape ``(2,)`` and
     ``log_prob`` of a draw is the base log density.

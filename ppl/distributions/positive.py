@@ -564,7 +564,7 @@ class LowerTruncatedPowerLaw(_Univariate):
 
     @property
     def support(self):
-        return constraints.greater_than_eq(self.low)
+        return constraints.greater_than(self.low)  # NumPyro's (x = low has measure zero)
 
     def _rsample(self, rng, shape):
         return self._icdf(rng.random(shape))
