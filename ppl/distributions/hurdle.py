@@ -45,8 +45,8 @@ class HurdleProbs(Distribution):
     r"""Hurdle over ``base_dist`` with ``gate`` :math:`g`, the probability of a structural
     zero (PyMC's ``psi`` is :math:`1 - g`).
 
-    The support is the base's (nonnegative integers) for a discrete base and
-    :math:`[0, \infty)` for a continuous base on the positive half-line.  ``mean`` and
+    The support is the base's, with 0 added to a positive continuous base's
+    (:math:`[0, \infty)`).  ``mean`` and
     ``variance`` are :math:`(1-g)\mu_T` and :math:`(1-g)E_T[X^2] - \text{mean}^2` with the
     moments of the (zero-truncated) base.
     """
@@ -75,9 +75,10 @@ class HurdleProbs(Distribution):
 
     @property
     def support(self):
-        if self._is_discrete:
-            return self.base_dist.support
-        return constraints.nonnegative
+        support = self.base_dist.support
+        if not self._is_discrete and support is constraints.positive:
+            return constraints.nonnegative  # the atom at 0 joins the positive half-line
+        return support
 
     @property
     def is_discrete(self):

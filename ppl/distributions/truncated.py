@@ -290,15 +290,25 @@ def _bound(support, name):
     return getattr(support, name, None)
 
 
-class _Truncated(Distribution):
-    """Shared machinery: the base, the bounds, ``rsample`` by the inverse cdf, and the normal
-    moments (borrowed from :class:`TruncatedNormal`) when the base is a ``Normal``."""
+def _has_icdf(base) -> bool:
+    return type(base)._icdf is not Distribution._icdf
 
-    has_rsample = True
+
+_MAX_REJECTION_ROUNDS = 1000
+
+
+class _Truncated(Distribution):
+    """Shared machinery: the base, the bounds, draws, and the normal moments (borrowed from
+    :class:`TruncatedNormal`) when the base is a ``Normal``.
+
+    The log density and cdf need the base's ``cdf``.  Draws are by the inverse cdf (``rsample``,
+    differentiable in the parameters and bounds) when the base has ``icdf``, otherwise by
+    rejection from the base (exact, not reparameterised; slow if the interval is improbable).
+    """
 
     def _setup(self, base_dist, low, high, validate_args):
         name = type(self).__name__
-        _require_cdf(name, base_dist, need_icdf=True)
+        _require_cdf(name, base_dist, need_icdf=False)
         self.base_dist = base_dist
         self.arg_constraints = {}
         shapes = [base_dist.batch_shape]
@@ -315,7 +325,13 @@ class _Truncated(Distribution):
         Distribution.__init__(self, batch, (), validate_args)
 
     @property
+    def has_rsample(self):
+        return _has_icdf(self.base_dist)
+
+    @property
     def reparametrized_params(self):
+        if not self.has_rsample:
+            return []
         return list(self.base_dist.reparametrized_params) + list(self.arg_constraints)
 
     def _lower(self):
@@ -341,6 +357,22 @@ class _Truncated(Distribution):
 
     def _rsample(self, rng, shape):
         return self._icdf(rng.random(shape))
+
+    def _sample(self, rng, shape):
+        if self.has_rsample:
+            return self._rsample(rng, shape)
+        base = self.base_dist.expand(self.batch_shape)
+        draws = np.asarray(base._sample(rng, shape), dtype=np.float64)
+        for _ in range(_MAX_REJECTION_ROUNDS):
+            outside = ~np.asarray(self._inside(draws))
+            if not outside.any():
+                return draws
+            draws = np.where(outside, np.asarray(base._sample(rng, shape)), draws)
+        raise RuntimeError(
+            f"{type(self).__name__}.sample: {type(self.base_dist).__name__} has no icdf and "
+            f"its draws fell outside the truncation {_MAX_REJECTION_ROUNDS} times in a row; "
+            f"the interval is too improbable for rejection sampling"
+        )
 
     def _inside(self, value):
         inside = np.True_

@@ -96,15 +96,30 @@ def test_generic_truncated_normal_matches_truncated_normal_far_in_the_tails():
 
 
 def test_truncation_needs_a_closed_form_cdf():
-    with pytest.raises(TypeError, match="LeftTruncatedDistribution: Gamma has no closed-form "
-                                        "cdf and icdf"):
-        dist.TruncatedDistribution(dist.Gamma(2.0), low=1.0)
+    with pytest.raises(TypeError, match="SkewNormal has no closed-form cdf here, which "
+                                        "LeftTruncatedDistribution needs"):
+        dist.TruncatedDistribution(dist.SkewNormal(0.0, 1.0, 2.0), low=1.0)
     with pytest.raises(ValueError, match="TwoSidedTruncatedDistribution: parameter 'high'"):
         dist.TruncatedDistribution(dist.Normal(0.0, 1.0), 1.0, 0.5, validate_args=True)
     with pytest.raises(ValueError, match="TruncatedCauchy: Cauchy: parameter 'scale' = -1.0"):
         dist.TruncatedCauchy(0.0, -1.0, low=0.0, validate_args=True)
     with pytest.raises(NotImplementedError, match="Normal base only"):
         _ = dist.TruncatedDistribution(dist.Logistic(0.0, 1.0), low=0.0).mean
+
+
+def test_truncating_a_base_without_icdf_samples_by_rejection():
+    base = dist.ExGaussian(0.0, 1.0, 2.0)
+    d = dist.TruncatedDistribution(base, 1.0, 4.0)
+    assert not d.has_rsample and d.reparametrized_params == []
+    s = d.sample(0, (4000,))
+    assert np.all((s >= 1.0) & (s <= 4.0))
+    assert st.kstest(s, d.cdf).pvalue > 1e-3
+    f = st.exponnorm(2.0, 0.0, 1.0)
+    np.testing.assert_allclose(d.log_prob(A([1.5, 3.0])),
+                               f.logpdf(A([1.5, 3.0])) - np.log(f.cdf(4.0) - f.cdf(1.0)),
+                               rtol=1e-10)
+    with pytest.raises(NotImplementedError, match="no reparameterised sampler"):
+        d.rsample(0)
 
 
 def test_folded_normal_against_formula():
@@ -169,8 +184,9 @@ def test_interval_censored_every_case_against_formula():
 
 
 def test_censoring_needs_a_cdf():
-    with pytest.raises(TypeError, match="RightCensoredDistribution: Gamma has no closed-form cdf"):
-        dist.RightCensoredDistribution(dist.Gamma(2.0), A([0, 1]))
+    with pytest.raises(TypeError, match="SkewNormal has no closed-form cdf here, which "
+                                        "RightCensoredDistribution needs"):
+        dist.RightCensoredDistribution(dist.SkewNormal(0.0, 1.0, 2.0), A([0, 1]))
 
 
 # ---- hurdles -----------------------------------------------------------------------------------
