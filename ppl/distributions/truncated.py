@@ -554,3 +554,29 @@ class FoldedDistribution(Distribution):
     def _cdf(self, value):
         y = anp.maximum(value, 0.0)
         return self.base_dist.cdf(y) - self.base_dist.cdf(-y)
+
+    def _normal_base(self):
+        from ppl.distributions.real_line import Normal
+
+        if type(self.base_dist) is not Normal:
+            raise NotImplementedError(
+                f"FoldedDistribution: mean and variance are available for a Normal base only, "
+                f"got {type(self.base_dist).__name__}"
+            )
+        return self.base_dist.loc, self.base_dist.scale
+
+    @property
+    def mean(self):
+        r""":math:`\sigma\sqrt{2/\pi}\,e^{-\mu^2/2\sigma^2} + \mu(1 - 2\Phi(-\mu/\sigma))`
+        for a normal base (Leone, Nelson and Nottingham, *Technometrics* 3 (1961) 543-550)."""
+        mu, sigma = self._normal_base()
+        z = mu / sigma
+        m = sigma * np.sqrt(2.0 / np.pi) * anp.exp(-0.5 * z * z) + mu * (1.0 - 2.0 * sp.ndtr(-z))
+        return _bcast(m, self.batch_shape)
+
+    @property
+    def variance(self):
+        r""":math:`\mu^2 + \sigma^2 - (E|X|)^2` for a normal base."""
+        mu, sigma = self._normal_base()
+        m = self.mean
+        return _bcast(mu * mu + sigma * sigma - m * m, self.batch_shape)

@@ -288,8 +288,7 @@ def _truncated(f, low=None, high=None):
 
 
 def _folded_normal(loc, scale):
-    return frozen(st.foldnorm(np.abs(loc) / scale, scale=scale), mean=None, var=None,
-                  entropy=None, ppf=None)
+    return frozen(st.foldnorm(np.abs(loc) / scale, scale=scale), entropy=None, ppf=None)
 
 
 def _censored(f, censored, survival: bool):
