@@ -57,6 +57,17 @@ class Beta(_Univariate):
         a = np.broadcast_to(self.concentration1, shape)
         return rng.beta(a, np.broadcast_to(self.concentration0, shape))
 
+    def _cdf(self, value):
+        """:math:`I_x(\\alpha, \\beta)` (``betainc``)."""
+        return sp.betainc(self.concentration1, self.concentration0, anp.clip(value, 0.0, 1.0))
+
+    def _log_cdf(self, value):
+        return anp.log(self._cdf(value))
+
+    def _log_sf(self, value):
+        x = anp.clip(value, 0.0, 1.0)
+        return anp.log(sp.betainc(self.concentration0, self.concentration1, 1.0 - x))
+
     def _log_prob(self, value):
         a, b = self.concentration1, self.concentration0
         return sp.xlogy(a - 1.0, value) + sp.xlog1py(b - 1.0, -value) - sp.betaln(a, b)

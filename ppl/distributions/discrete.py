@@ -184,6 +184,14 @@ class Binomial(_ProbsLogits):
             tail = sp.xlogy(value, self.probs) + sp.xlog1py(n - value, -self.probs)
         return _lchoose(n, value) + tail
 
+    def _cdf(self, value):
+        r""":math:`P(X \le k) = I_{1-p}(n - k, k + 1)` for :math:`0 \le k < n` (``betainc``)."""
+        n = self.total_count
+        k = anp.floor(value)
+        inner = anp.clip(k, 0.0, anp.maximum(n - 1.0, 0.0))
+        mid = sp.betainc(anp.maximum(n - inner, 1e-300), inner + 1.0, 1.0 - self.probs)
+        return anp.where(k < 0.0, 0.0, anp.where(k >= n, 1.0, mid))
+
     def _enumerate_support(self):
         n = _concrete_int(self.total_count, "Binomial", "total_count")
         return np.arange(n + 1.0).reshape((n + 1,) + (1,) * len(self.batch_shape))
@@ -221,6 +229,12 @@ class Geometric(_ProbsLogits):
         log_p, log1m_p = self._log_p_and_log1m_p()
         p = self.probs
         return _bcast(-((1.0 - p) * log1m_p + p * log_p) / p, self.batch_shape)
+
+    def _cdf(self, value):
+        r""":math:`P(X \le k) = 1 - (1 - p)^{k+1}`."""
+        _, log1m_p = self._log_p_and_log1m_p()
+        k = anp.floor(value)
+        return anp.where(k < 0.0, 0.0, -anp.expm1((anp.maximum(k, 0.0) + 1.0) * log1m_p))
 
     @property
     def mean(self):
@@ -265,6 +279,12 @@ class NegativeBinomial(_ProbsLogits):
             return norm + value * log_p + r * log1m_p
         return norm + sp.xlogy(value, self.probs) + r * log1m_p
 
+    def _cdf(self, value):
+        r""":math:`P(X \le k) = I_{1-p}(r, k + 1)` (``betainc``)."""
+        k = anp.floor(value)
+        cdf = sp.betainc(self.total_count, anp.maximum(k, 0.0) + 1.0, 1.0 - self.probs)
+        return anp.where(k < 0.0, 0.0, cdf)
+
     @property
     def mean(self):
         p = self.probs
@@ -294,6 +314,16 @@ class Poisson(Distribution):
 
     def _log_prob(self, value):
         return sp.xlogy(value, self.rate) - self.rate - sp.gammaln(value + 1.0)
+
+    def _cdf(self, value):
+        r""":math:`P(X \le k) = Q(k + 1, \lambda)` (``gammaincc``)."""
+        k = anp.floor(value)
+        return anp.where(k < 0.0, 0.0, sp.gammaincc(anp.maximum(k, 0.0) + 1.0, self.rate))
+
+    def _log_sf(self, value):
+        r""":math:`\log P(X > k) = \log P(k + 1, \lambda)`, accurate in the upper tail."""
+        k = anp.floor(value)
+        return anp.where(k < 0.0, 0.0, anp.log(sp.gammainc(anp.maximum(k, 0.0) + 1.0, self.rate)))
 
     @property
     def mean(self):
@@ -329,6 +359,13 @@ class GammaPoisson(Distribution):
         a, b = self.concentration, self.rate
         norm = sp.gammaln(value + a) - sp.gammaln(a) - sp.gammaln(value + 1.0)
         return norm + a * anp.log(b) - (a + value) * anp.log1p(b)
+
+    def _cdf(self, value):
+        r""":math:`P(X \le k) = I_{\beta/(1+\beta)}(\alpha, k + 1)` (``betainc``)."""
+        k = anp.floor(value)
+        b = self.rate
+        cdf = sp.betainc(self.concentration, anp.maximum(k, 0.0) + 1.0, b / (1.0 + b))
+        return anp.where(k < 0.0, 0.0, cdf)
 
     @property
     def mean(self):

@@ -230,6 +230,8 @@ class StudentT(_Univariate):
 
     ``mean`` is NaN for :math:`\nu \le 1`; ``variance`` is +inf for :math:`1 < \nu \le 2` and NaN
     for :math:`\nu \le 1`.  ``rsample`` is reparameterised in ``loc`` and ``scale`` only.
+    ``cdf``: :math:`\tfrac12 I_{\nu/(\nu+z^2)}(\nu/2, 1/2)` in the lower tail (``betainc``),
+    reflected above ``loc``.
     """
 
     arg_constraints = {
@@ -241,12 +243,19 @@ class StudentT(_Univariate):
     reparametrized_params = ["loc", "scale"]
     has_rsample = True
 
+    _symmetric_about_loc = True
+
     def __init__(self, df, loc=0.0, scale=1.0, *, validate_args=None):
         self._init_params(validate_args, df=df, loc=loc, scale=scale)
 
     def _rsample(self, rng, shape):
         t = rng.standard_t(np.broadcast_to(np.asarray(self.df), shape))
         return self.loc + self.scale * t
+
+    def _cdf(self, value):
+        z = (value - self.loc) / self.scale
+        tail = 0.5 * sp.betainc(0.5 * self.df, 0.5, self.df / (self.df + z * z))
+        return anp.where(z > 0.0, 1.0 - tail, tail)
 
     def _log_prob(self, value):
         df = self.df

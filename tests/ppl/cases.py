@@ -367,6 +367,11 @@ TRUNCATED_NORMAL = _trunc_builder("TruncatedDistribution", dist.Normal, "loc", "
 TRUNCATED_GUMBEL = _trunc_builder("TruncatedDistribution", dist.Gumbel, "loc", "scale")
 TRUNCATED_LAPLACE = _trunc_builder("TruncatedDistribution", dist.Laplace, "loc", "scale")
 TRUNCATED_EXPONENTIAL = _trunc_builder("TruncatedDistribution", dist.Exponential, "rate")
+TRUNCATED_GAMMA = _trunc_builder("TruncatedDistribution", dist.Gamma, "concentration", "rate")
+RIGHT_CENSORED_GAMMA = _named(
+    "RightCensoredDistribution", lambda concentration, rate, censored, validate_args=None:
+    dist.RightCensoredDistribution(dist.Gamma(concentration, rate), censored,
+                                   validate_args=validate_args))
 FOLDED_NORMAL = _named("FoldedDistribution", lambda loc, scale, validate_args=None:
                        dist.FoldedDistribution(dist.Normal(loc, scale), validate_args=validate_args))
 LEFT_CENSORED_NORMAL = _named(
@@ -543,6 +548,16 @@ CONTINUOUS = [
     Case(TRUNCATED_EXPONENTIAL, {"rate": A([0.5, 2.0]), "low": 1.0},
          lambda rate, low: _truncated(st.expon(scale=1.0 / rate), low=low),
          grad=("rate", "low"), tag="exponential-left"),
+    Case(TRUNCATED_GAMMA, {"concentration": A([0.7, 3.0]), "rate": 1.5, "low": 0.5,
+                           "high": A([4.0, 2.0])},
+         lambda concentration, rate, low, high: _truncated(
+             st.gamma(concentration, scale=1.0 / rate), low, high),
+         grad=("concentration", "rate", "low", "high"), invalid={"high": 0.2}, tag="gamma"),
+    Case(RIGHT_CENSORED_GAMMA, {"concentration": A([0.7, 3.0, 3.0]), "rate": 1.5,
+                                "censored": A([1.0, 0.0, 1.0])},
+         lambda concentration, rate, censored: _censored(
+             st.gamma(concentration, scale=1.0 / rate), censored, survival=True),
+         grad=("concentration", "rate"), tag="gamma"),
     Case(dist.TruncatedCauchy, {"loc": 0.5, "scale": 2.0, "low": A([-1.0, 3.0]), "high": 8.0},
          lambda loc, scale, low, high: _truncated(st.cauchy(loc, scale), low, high),
          grad=("loc", "scale", "low", "high"), invalid={"scale": -1.0}),

@@ -189,6 +189,61 @@ def test_censoring_needs_a_cdf():
         dist.RightCensoredDistribution(dist.SkewNormal(0.0, 1.0, 2.0), A([0, 1]))
 
 
+# ---- bases whose cdf is an incomplete gamma or beta function -------------------------------------
+
+
+def test_truncated_gamma_likelihood_gradient_and_rejection_draws():
+    f = st.gamma(2.5, scale=1 / 1.5)
+    d = dist.TruncatedDistribution(dist.Gamma(2.5, 1.5), 0.5, 3.0)
+    x = A([0.5, 1.0, 2.9])
+    np.testing.assert_allclose(d.log_prob(x), f.logpdf(x) - np.log(f.cdf(3.0) - f.cdf(0.5)),
+                               rtol=1e-12)
+
+    def total(a):
+        return anp.sum(dist.TruncatedDistribution(dist.Gamma(a, 1.5), 0.5, 3.0).log_prob(x))
+
+    h = 1e-6
+    np.testing.assert_allclose(autodiff.grad(total)(np.float64(2.5)),
+                               (total(2.5 + h) - total(2.5 - h)) / (2 * h), rtol=1e-6)
+    s = d.sample(0, (4000,))
+    assert np.all((s >= 0.5) & (s <= 3.0))
+    assert st.kstest(s, d.cdf).pvalue > 1e-3
+
+
+def test_censored_gamma_poisson_and_beta_against_formulas():
+    c = A([0, 1, 1])
+    x = A([0.7, 2.0, 25.0])  # 25 is far in the upper tail: sf ~ 1e-14
+    g = st.gamma(2.5, scale=1 / 1.5)
+    r = dist.RightCensoredDistribution(dist.Gamma(2.5, 1.5), c)
+    np.testing.assert_allclose(r.log_prob(x), np.where(c == 1, g.logsf(x), g.logpdf(x)),
+                               rtol=1e-10)
+    k = A([0.0, 3.0, 12.0])
+    p = st.poisson(3.5)
+    # NumPyro's convention for counts: right-censored at k is P(X > k), left-censored P(X <= k).
+    right = dist.RightCensoredDistribution(dist.Poisson(3.5), c).log_prob(k)
+    left = dist.LeftCensoredDistribution(dist.Poisson(3.5), c).log_prob(k)
+    np.testing.assert_allclose(right, np.where(c == 1, p.logsf(k), p.logpmf(k)), rtol=1e-10)
+    np.testing.assert_allclose(left, np.where(c == 1, p.logcdf(k), p.logpmf(k)), rtol=1e-10)
+    b = st.beta(2.0, 3.0)
+    v = A([[0.1, 0.4], [0.3, 0.6]])
+    ic = dist.IntervalCensoredDistribution(dist.Beta(2.0, 3.0), A([0, 1]), A([0, 1]))
+    np.testing.assert_allclose(ic.log_prob(v), [np.log(b.cdf(0.4) - b.cdf(0.1)),
+                                                np.log1p(-(b.cdf(0.6) - b.cdf(0.3)))],
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("make, frozen", [
+    (lambda: dist.Poisson(3.5), st.poisson(3.5)),
+    (lambda: dist.Binomial(10, probs=0.3), st.binom(10, 0.3)),
+    (lambda: dist.NegativeBinomial(2.5, probs=0.4), st.nbinom(2.5, 0.6)),
+    (lambda: dist.NegativeBinomial2(3.0, 1.5), st.nbinom(1.5, 1.5 / 4.5)),
+    (lambda: dist.Geometric(logits=0.3), st.geom(ss.expit(0.3), loc=-1)),
+], ids=["Poisson", "Binomial", "NegativeBinomial", "NegativeBinomial2", "Geometric"])
+def test_discrete_cdfs_against_scipy(make, frozen):
+    k = A([-1.0, 0.0, 1.0, 2.5, 7.0, 40.0])
+    np.testing.assert_allclose(make().cdf(k), frozen.cdf(k), rtol=1e-10, atol=1e-15)
+
+
 # ---- hurdles -----------------------------------------------------------------------------------
 
 
@@ -389,8 +444,20 @@ def test_censored_and_truncated_equal_numpyro(numpyro_dist):
          nd.TruncatedDistribution(nd.Laplace(1.0, 2.0), low=0.2)),
         (dist.TruncatedDistribution(dist.Logistic(1.0, 2.0), high=6.0),
          nd.TruncatedDistribution(nd.Logistic(1.0, 2.0), high=6.0)),
+        (dist.TruncatedDistribution(dist.StudentT(3.0, 1.0, 2.0), -1.0, 7.0),
+         nd.TruncatedDistribution(nd.StudentT(3.0, 1.0, 2.0), -1.0, 7.0)),
+        (dist.RightCensoredDistribution(dist.Gamma(2.5, 1.5), c),
+         nd.RightCensoredDistribution(nd.Gamma(2.5, 1.5), c)),
     ]:
         np.testing.assert_allclose(ours.log_prob(x), np.asarray(theirs.log_prob(x)), rtol=1e-9)
+    k = A([0.0, 3.0, 5.0, 2.0])
+    for ours, theirs in [
+        (dist.LeftCensoredDistribution(dist.Poisson(2.5), c),
+         nd.LeftCensoredDistribution(nd.Poisson(2.5), c)),
+        (dist.RightCensoredDistribution(dist.Poisson(2.5), c),
+         nd.RightCensoredDistribution(nd.Poisson(2.5), c)),
+    ]:
+        np.testing.assert_allclose(ours.log_prob(k), np.asarray(theirs.log_prob(k)), rtol=1e-9)
     v = A([[-np.inf, 2.0], [4.0, np.inf], [1.0, 2.5], [1.0, 2.5], [2.0, 2.0]])
     left, right = A([1, 0, 0, 1, 0]), A([0, 1, 0, 1, 0])
     ours = dist.IntervalCensoredDistribution(dist.Weibull(3.0, 1.7), left, right)
@@ -477,6 +544,33 @@ def _discrete_and_censored_model(k, x, censored, left, right, bounds):
                obs=np.abs(x) + 0.1)
     ppl.sample("interval", dist.IntervalCensoredDistribution(dist.Normal(loc, scale), left,
                                                              right), obs=bounds)
+
+
+def _survival_model(t, censored, counts, counts_censored, y01):
+    a = ppl.sample("a", dist.Gamma(2.0, 1.0))
+    b = ppl.sample("b", dist.HalfNormal(2.0))
+    rate = ppl.sample("rate", dist.Exponential(0.5))
+    df = ppl.sample("df", dist.Gamma(4.0, 0.5))
+    ppl.sample("t", dist.RightCensoredDistribution(dist.Gamma(a, b), censored), obs=t)
+    ppl.sample("tt", dist.TruncatedDistribution(dist.Gamma(a, b), 0.05, 8.0), obs=t)
+    ppl.sample("st", dist.TruncatedDistribution(dist.StudentT(df, 0.0, b), low=0.01), obs=t)
+    ppl.sample("ig", dist.LeftCensoredDistribution(dist.InverseGamma(a, b), censored), obs=t)
+    ppl.sample("n", dist.RightCensoredDistribution(dist.Poisson(rate), counts_censored),
+               obs=counts)
+    ppl.sample("nb", dist.LeftCensoredDistribution(dist.NegativeBinomial2(rate, a),
+                                                   counts_censored), obs=counts)
+    ppl.sample("p", dist.RightCensoredDistribution(dist.BetaProportion(0.4, a), censored),
+               obs=y01)
+
+
+@pytest.mark.slow
+def test_incomplete_gamma_and_beta_bases_compile_into_a_model():
+    t = A([0.3, 1.2, 4.0, 0.8, 2.5])
+    censored = A([0.0, 1.0, 1.0, 0.0, 1.0])
+    counts = A([0.0, 2.0, 5.0, 1.0, 9.0])
+    y01 = A([0.2, 0.5, 0.9, 0.4, 0.7])
+    _check_compiled(_survival_model, t=t, censored=censored, counts=counts,
+                    counts_censored=1.0 - censored, y01=y01)
 
 
 @pytest.mark.slow
