@@ -12,7 +12,10 @@ returns a ``Bernoulli`` (not a ``BernoulliLogits``); both compute the same log m
 
 from __future__ import annotations
 
+from typing import Any
+
 from ppl import constraints
+from ppl.distributions.base import Distribution
 from ppl.distributions.discrete import (
     Bernoulli,
     Binomial,
@@ -46,7 +49,7 @@ class BernoulliLogits(Bernoulli):
 
     arg_constraints = {"logits": constraints.real}
 
-    def __init__(self, logits, *, validate_args=None):
+    def __init__(self, logits: Any, *, validate_args: bool | None = None) -> None:
         super().__init__(logits=logits, validate_args=validate_args)
 
 
@@ -55,7 +58,7 @@ class BernoulliProbs(Bernoulli):
 
     arg_constraints = {"probs": constraints.unit_interval}
 
-    def __init__(self, probs, *, validate_args=None):
+    def __init__(self, probs: Any, *, validate_args: bool | None = None) -> None:
         super().__init__(probs=probs, validate_args=validate_args)
 
 
@@ -65,7 +68,8 @@ class BinomialLogits(Binomial):
     arg_constraints = {"logits": constraints.real,
                        "total_count": constraints.nonnegative_integer}
 
-    def __init__(self, logits, total_count=1, *, validate_args=None):
+    def __init__(self, logits: Any, total_count: Any = 1, *,
+                 validate_args: bool | None = None) -> None:
         super().__init__(total_count, logits=logits, validate_args=validate_args)
 
 
@@ -75,7 +79,8 @@ class BinomialProbs(Binomial):
     arg_constraints = {"probs": constraints.unit_interval,
                        "total_count": constraints.nonnegative_integer}
 
-    def __init__(self, probs, total_count=1, *, validate_args=None):
+    def __init__(self, probs: Any, total_count: Any = 1, *,
+                 validate_args: bool | None = None) -> None:
         super().__init__(total_count, probs=probs, validate_args=validate_args)
 
 
@@ -84,7 +89,7 @@ class CategoricalLogits(Categorical):
 
     arg_constraints = {"logits": constraints.real_vector}
 
-    def __init__(self, logits, *, validate_args=None):
+    def __init__(self, logits: Any, *, validate_args: bool | None = None) -> None:
         super().__init__(logits=logits, validate_args=validate_args)
 
 
@@ -93,7 +98,7 @@ class CategoricalProbs(Categorical):
 
     arg_constraints = {"probs": constraints.simplex}
 
-    def __init__(self, probs, *, validate_args=None):
+    def __init__(self, probs: Any, *, validate_args: bool | None = None) -> None:
         super().__init__(probs=probs, validate_args=validate_args)
 
 
@@ -102,7 +107,7 @@ class GeometricLogits(Geometric):
 
     arg_constraints = {"logits": constraints.real}
 
-    def __init__(self, logits, *, validate_args=None):
+    def __init__(self, logits: Any, *, validate_args: bool | None = None) -> None:
         super().__init__(logits=logits, validate_args=validate_args)
 
 
@@ -111,7 +116,7 @@ class GeometricProbs(Geometric):
 
     arg_constraints = {"probs": constraints.unit_interval}
 
-    def __init__(self, probs, *, validate_args=None):
+    def __init__(self, probs: Any, *, validate_args: bool | None = None) -> None:
         super().__init__(probs=probs, validate_args=validate_args)
 
 
@@ -122,7 +127,8 @@ class MultinomialLogits(Multinomial):
     arg_constraints = {"logits": constraints.real_vector,
                        "total_count": constraints.nonnegative_integer}
 
-    def __init__(self, logits, total_count=1, *, total_count_max=None, validate_args=None):
+    def __init__(self, logits: Any, total_count: Any = 1, *,
+                 total_count_max: int | None = None, validate_args: bool | None = None) -> None:
         self.total_count_max = total_count_max
         super().__init__(total_count, logits=logits, validate_args=validate_args)
 
@@ -134,7 +140,8 @@ class MultinomialProbs(Multinomial):
     arg_constraints = {"probs": constraints.simplex,
                        "total_count": constraints.nonnegative_integer}
 
-    def __init__(self, probs, total_count=1, *, total_count_max=None, validate_args=None):
+    def __init__(self, probs: Any, total_count: Any = 1, *,
+                 total_count_max: int | None = None, validate_args: bool | None = None) -> None:
         self.total_count_max = total_count_max
         super().__init__(total_count, probs=probs, validate_args=validate_args)
 
@@ -144,7 +151,8 @@ class NegativeBinomialLogits(NegativeBinomial):
 
     arg_constraints = {"total_count": constraints.positive, "logits": constraints.real}
 
-    def __init__(self, total_count, logits, *, validate_args=None):
+    def __init__(self, total_count: Any, logits: Any, *,
+                 validate_args: bool | None = None) -> None:
         super().__init__(total_count, logits=logits, validate_args=validate_args)
 
 
@@ -153,7 +161,7 @@ class NegativeBinomialProbs(NegativeBinomial):
 
     arg_constraints = {"total_count": constraints.positive, "probs": constraints.unit_interval}
 
-    def __init__(self, total_count, probs, *, validate_args=None):
+    def __init__(self, total_count: Any, probs: Any, *, validate_args: bool | None = None) -> None:
         super().__init__(total_count, probs=probs, validate_args=validate_args)
 
 
@@ -162,7 +170,8 @@ class ZeroInflatedLogits(ZeroInflatedDistribution):
 
     arg_constraints = {"gate_logits": constraints.real}
 
-    def __init__(self, base_dist, gate_logits, *, validate_args=None):
+    def __init__(self, base_dist: Distribution, gate_logits: Any, *,
+                 validate_args: bool | None = None) -> None:
         super().__init__(base_dist, gate_logits=gate_logits, validate_args=validate_args)
 
 
@@ -171,5 +180,6 @@ class ZeroInflatedProbs(ZeroInflatedDistribution):
 
     arg_constraints = {"gate": constraints.unit_interval}
 
-    def __init__(self, base_dist, gate, *, validate_args=None):
+    def __init__(self, base_dist: Distribution, gate: Any, *,
+                 validate_args: bool | None = None) -> None:
         super().__init__(base_dist, gate=gate, validate_args=validate_args)

@@ -9,6 +9,8 @@ References: Johnson, Kotz and Balakrishnan, *Continuous Univariate Distributions
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 import autodiff.numpy as anp
@@ -530,7 +532,8 @@ class RelaxedBernoulliLogits(_Univariate):
         return sp.expit((sp.logit(q) + self.logits) / self.temperature)
 
 
-def RelaxedBernoulli(temperature, probs=None, logits=None, *, validate_args=None):  # noqa: N802
+def RelaxedBernoulli(temperature: Any, probs: Any = None, logits: Any = None, *,  # noqa: N802
+                     validate_args: bool | None = None) -> RelaxedBernoulliLogits:
     """``RelaxedBernoulliLogits(temperature, logits)`` from ``probs`` or ``logits`` (exactly
     one), as NumPyro's constructor."""
     if (probs is None) == (logits is None):

@@ -58,7 +58,8 @@ def _indicator(x: Any) -> Any:
 class _Censored(Distribution):
     arg_constraints = {"censored": constraints.boolean}
 
-    def __init__(self, base_dist, censored=False, *, validate_args=None):
+    def __init__(self, base_dist: Distribution, censored: Any = False, *,
+                 validate_args: bool | None = None) -> None:
         name = type(self).__name__
         _require_cdf(name, base_dist, need_icdf=False)
         self.base_dist = base_dist
@@ -132,7 +133,8 @@ class IntervalCensoredDistribution(Distribution):
     arg_constraints = {"left_censored": constraints.boolean,
                        "right_censored": constraints.boolean}
 
-    def __init__(self, base_dist, left_censored, right_censored, *, validate_args=None):
+    def __init__(self, base_dist: Distribution, left_censored: Any, right_censored: Any, *,
+                 validate_args: bool | None = None) -> None:
         name = type(self).__name__
         _require_cdf(name, base_dist, need_icdf=False)
         self.base_dist = base_dist

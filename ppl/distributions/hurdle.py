@@ -19,6 +19,8 @@ References: J. G. Cragg, *Econometrica* 39 (1971) 829-844; J. Mullahy, *J. Econo
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 import autodiff.numpy as anp
@@ -53,10 +55,12 @@ class HurdleProbs(Distribution):
 
     arg_constraints = {"gate": constraints.unit_interval}
 
-    def __init__(self, base_dist, gate, *, validate_args=None):
+    def __init__(self, base_dist: Distribution, gate: Any, *,
+                 validate_args: bool | None = None) -> None:
         self._init_gate(base_dist, gate=as_param(gate), validate_args=validate_args)
 
-    def _init_gate(self, base_dist, *, gate=None, gate_logits=None, validate_args=None):
+    def _init_gate(self, base_dist: Distribution, *, gate: Any = None, gate_logits: Any = None,
+                   validate_args: bool | None = None) -> None:
         name = type(self).__name__
         if not isinstance(base_dist, Distribution) or base_dist.event_shape:
             raise ValueError(
@@ -152,7 +156,8 @@ class HurdleLogits(HurdleProbs):
 
     arg_constraints = {"gate_logits": constraints.real}
 
-    def __init__(self, base_dist, gate_logits, *, validate_args=None):
+    def __init__(self, base_dist: Distribution, gate_logits: Any, *,
+                 validate_args: bool | None = None) -> None:
         self._init_gate(base_dist, gate_logits=as_param(gate_logits),
                         validate_args=validate_args)
 
@@ -163,8 +168,9 @@ class HurdleLogits(HurdleProbs):
         return -sp.log1pexp(self.gate_logits)
 
 
-def HurdleDistribution(base_dist, *, gate=None, gate_logits=None,  # noqa: N802
-                       validate_args=None):
+def HurdleDistribution(base_dist: Distribution, *, gate: Any = None,  # noqa: N802
+                       gate_logits: Any = None,
+                       validate_args: bool | None = None) -> HurdleProbs:
     """A :class:`HurdleProbs` (given ``gate``) or :class:`HurdleLogits` (given
     ``gate_logits``) over ``base_dist``; exactly one of the two (NumPyro's constructor)."""
     if (gate is None) == (gate_logits is None):
@@ -184,7 +190,7 @@ class HurdlePoisson(HurdleProbs):
 
     arg_constraints = {"gate": constraints.unit_interval, "rate": constraints.positive}
 
-    def __init__(self, gate, rate=1.0, *, validate_args=None):
+    def __init__(self, gate: Any, rate: Any = 1.0, *, validate_args: bool | None = None) -> None:
         self.rate = as_param(rate)
         super().__init__(Poisson(self.rate, validate_args=False), gate,
                          validate_args=validate_args)
@@ -198,7 +204,8 @@ class HurdleNegativeBinomial2(HurdleProbs):
     arg_constraints = {"gate": constraints.unit_interval, "mean": constraints.positive,
                        "concentration": constraints.positive}
 
-    def __init__(self, gate, mean, concentration, *, validate_args=None):
+    def __init__(self, gate: Any, mean: Any, concentration: Any, *,
+                 validate_args: bool | None = None) -> None:
         self._mean = as_param(mean)
         self.concentration = as_param(concentration)
         base = NegativeBinomial2(self._mean, self.concentration, validate_args=False)
@@ -216,7 +223,8 @@ class HurdleGamma(HurdleProbs):
     arg_constraints = {"gate": constraints.unit_interval,
                        "concentration": constraints.positive, "rate": constraints.positive}
 
-    def __init__(self, gate, concentration, rate=1.0, *, validate_args=None):
+    def __init__(self, gate: Any, concentration: Any, rate: Any = 1.0, *,
+                 validate_args: bool | None = None) -> None:
         self.concentration = as_param(concentration)
         self.rate = as_param(rate)
         super().__init__(Gamma(self.concentration, self.rate, validate_args=False), gate,
@@ -230,7 +238,8 @@ class HurdleLogNormal(HurdleProbs):
     arg_constraints = {"gate": constraints.unit_interval, "loc": constraints.real,
                        "scale": constraints.positive}
 
-    def __init__(self, gate, loc=0.0, scale=1.0, *, validate_args=None):
+    def __init__(self, gate: Any, loc: Any = 0.0, scale: Any = 1.0, *,
+                 validate_args: bool | None = None) -> None:
         self.loc = as_param(loc)
         self.scale = as_param(scale)
         super().__init__(LogNormal(self.loc, self.scale, validate_args=False), gate,

@@ -26,6 +26,8 @@ Reference: Johnson, Kotz and Balakrishnan, *Continuous Univariate Distributions*
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 import autodiff.numpy as anp
@@ -238,7 +240,7 @@ def _require_cdf(name: str, base, need_icdf: bool) -> None:
         )
 
 
-def log_cdf(base, x):
+def log_cdf(base: Distribution, x: Any) -> Any:
     r""":math:`\log F(x)` of a univariate ``base``: its ``_log_cdf`` hook when it has one,
     otherwise ``log(cdf)`` clipped at a tiny positive number (as NumPyro's censoring)."""
     hook = getattr(base, "_log_cdf", None)
@@ -247,7 +249,7 @@ def log_cdf(base, x):
     return anp.log(anp.clip(base.cdf(x), _TINY, 1.0))
 
 
-def log_survival(base, x):
+def log_survival(base: Distribution, x: Any) -> Any:
     r""":math:`\log(1 - F(x))`: the ``_log_sf`` hook, else by reflection about ``loc`` for a
     symmetric base (:math:`1 - F(x) = F(2\mu - x)`), else ``log1p(-cdf)``."""
     hook = getattr(base, "_log_sf", None)
@@ -272,7 +274,7 @@ def _upper_half(base, x):
     return base.cdf(x) > 0.5
 
 
-def log_interval_mass(base, low, high):
+def log_interval_mass(base: Distribution, low: Any, high: Any) -> Any:
     r""":math:`\log(F(b) - F(a))` for :math:`a \le b`, from whichever tail keeps precision:
     :math:`\log F(b) + \log(1 - e^{\log F(a) - \log F(b)})` below the median, the same with
     survival functions above it."""
@@ -306,7 +308,8 @@ class _Truncated(Distribution):
     rejection from the base (exact, not reparameterised; slow if the interval is improbable).
     """
 
-    def _setup(self, base_dist, low, high, validate_args):
+    def _setup(self, base_dist: Distribution, low: Any, high: Any,
+               validate_args: bool | None) -> None:
         name = type(self).__name__
         _require_cdf(name, base_dist, need_icdf=False)
         self.base_dist = base_dist
@@ -416,7 +419,8 @@ class LeftTruncatedDistribution(_Truncated):
     r"""``base_dist`` restricted to :math:`x \ge a` (``low``):
     :math:`p(x) = f(x) / (1 - F(a))`, :math:`F_T(x) = 1 - S(x)/S(a)` with :math:`S = 1 - F`."""
 
-    def __init__(self, base_dist, low=0.0, *, validate_args=None):
+    def __init__(self, base_dist: Distribution, low: Any = 0.0, *,
+                 validate_args: bool | None = None) -> None:
         self._setup(base_dist, low, None, validate_args)
 
     def _log_normaliser(self):
@@ -438,7 +442,8 @@ class RightTruncatedDistribution(_Truncated):
     r"""``base_dist`` restricted to :math:`x \le b` (``high``):
     :math:`p(x) = f(x)/F(b)`, :math:`F_T(x) = F(x)/F(b)`."""
 
-    def __init__(self, base_dist, high=0.0, *, validate_args=None):
+    def __init__(self, base_dist: Distribution, high: Any = 0.0, *,
+                 validate_args: bool | None = None) -> None:
         self._setup(base_dist, None, high, validate_args)
 
     def _log_normaliser(self):
@@ -460,7 +465,8 @@ class TwoSidedTruncatedDistribution(_Truncated):
     r"""``base_dist`` restricted to :math:`[a, b]`:
     :math:`p(x) = f(x)/(F(b) - F(a))`, :math:`F_T(x) = (F(x) - F(a))/(F(b) - F(a))`."""
 
-    def __init__(self, base_dist, low=0.0, high=1.0, *, validate_args=None):
+    def __init__(self, base_dist: Distribution, low: Any = 0.0, high: Any = 1.0, *,
+                 validate_args: bool | None = None) -> None:
         self._setup(base_dist, low, high, validate_args)
 
     def _log_normaliser(self):
@@ -479,7 +485,9 @@ class TwoSidedTruncatedDistribution(_Truncated):
         return anp.clip(x, self.low, self.high)
 
 
-def TruncatedDistribution(base_dist, low=None, high=None, *, validate_args=None):  # noqa: N802
+def TruncatedDistribution(base_dist: Distribution, low: Any = None,  # noqa: N802
+                          high: Any = None, *,
+                          validate_args: bool | None = None) -> Distribution:
     """Truncate a univariate ``base_dist`` (with ``cdf`` and ``icdf``) to ``[low, high]``
     (NumPyro's constructor): a :class:`LeftTruncatedDistribution` when only ``low`` is given, a
     :class:`RightTruncatedDistribution` when only ``high``, else a
@@ -493,7 +501,8 @@ def TruncatedDistribution(base_dist, low=None, high=None, *, validate_args=None)
     return TwoSidedTruncatedDistribution(base_dist, low, high, validate_args=validate_args)
 
 
-def TruncatedCauchy(loc=0.0, scale=1.0, *, low=None, high=None, validate_args=None):  # noqa: N802
+def TruncatedCauchy(loc: Any = 0.0, scale: Any = 1.0, *, low: Any = None,  # noqa: N802
+                    high: Any = None, validate_args: bool | None = None) -> Distribution:
     r"""``TruncatedDistribution(Cauchy(loc, scale), low, high)`` (NumPyro's constructor):
 
     .. math:: p(x) = \frac{1}{\pi\sigma(1 + z^2)\,(F(b) - F(a))}, \quad
@@ -524,7 +533,7 @@ class FoldedDistribution(Distribution):
     arg_constraints: dict = {}
     support = constraints.nonnegative
 
-    def __init__(self, base_dist, *, validate_args=None):
+    def __init__(self, base_dist: Distribution, *, validate_args: bool | None = None) -> None:
         if not isinstance(base_dist, Distribution) or base_dist.event_shape:
             raise ValueError(
                 f"FoldedDistribution: only univariate distributions can be folded, got "
