@@ -14,13 +14,19 @@ submodules' functions as the very same dispatcher objects:
   :func:`ndtr`, :func:`ndtri`, :func:`ndtri_exp`, :func:`log_ndtr`, :func:`xlogy`,
   :func:`xlog1py`, :func:`i0`, :func:`i0e`, :func:`i1`, :func:`i1e`, :func:`gammainc`,
   :func:`gammaincc`, :func:`gammaincinv`, :func:`gammainccinv`, :func:`betainc`,
-  :func:`betaincc`, :func:`betaincinv`, :func:`logit`, :func:`log_expit`. Its
+  :func:`betaincc`, :func:`betaincinv`, :func:`iv`, :func:`ive`, :func:`logit`,
+  :func:`log_expit`. Its
   docstring explains why binding by symbol name is needed; :data:`SCIPY_BINDINGS` lists the
   capsules.
 * :mod:`kernels.special_polygamma` -- :func:`trigamma` and :func:`polygamma` of any order
   ``0 <= n <= 170`` (SciPy exports no ``polygamma``): recurrence, asymptotic series and
   reflection formula (Abramowitz & Stegun 6.4).
-* this module -- **log-space helpers and derivatives** needed by gradients:
+* :mod:`kernels.special_incomplete` -- the derivatives of :math:`P(a, x)` in ``a``
+  (:func:`gammainc_da`) and of :math:`I_x(a, b)` in ``a`` and ``b`` (:func:`betainc_da`,
+  :func:`betainc_db`, :func:`betainc_grad`), by termwise differentiation of the series and
+  continued fractions (Moore 1982; Boik & Robison-Cox 1998).
+* this module -- the Hurwitz zeta function :func:`zeta` (SciPy exports no scalar two-argument
+  zeta) and **log-space helpers and derivatives** needed by gradients:
 
   - :func:`log1mexp` -- :math:`\log(1 - e^{-a})` for :math:`a \ge 0` (**positive argument**, the
     convention of Maechler 2012 and R's ``Rmpfr::log1mexp``). It switches at :math:`a = \log 2`
@@ -51,7 +57,8 @@ References
 * M. Maechler (2012), *Accurately Computing log(1 - exp(-|a|)) Assessed by the Rmpfr package*,
   CRAN vignette ``Rmpfr/log1mexp-note``.
 * M. Abramowitz and I. A. Stegun (1964), *Handbook of Mathematical Functions*, section 26.2
-  (normal distribution); section 6.4 for :mod:`kernels.special_polygamma`.
+  (normal distribution); section 6.4 for :mod:`kernels.special_polygamma`; 23.1.30 (the
+  Euler-Maclaurin formula) and 23.2 for :func:`zeta`.
 
 Examples
 --------
@@ -59,6 +66,9 @@ Examples
 >>> round(log1mexp(1.0), 12)
 -0.458675145387
 >>> round(trigamma(1.0), 12)  # pi**2 / 6
+1.644934066848
+>>> from kernels.special import zeta
+>>> round(zeta(2.0, 1.0), 12)  # pi**2 / 6 again
 1.644934066848
 """
 
@@ -73,12 +83,15 @@ from kernels.jit import njit
 # Each ``import x as x`` re-exports a name outside ``__all__`` that stays reachable as
 # ``kernels.special.<name>``: the SciPy binding table and its checks, and the polygamma internals
 # that the tests verify directly. Everything else here is the public API, the same dispatchers.
+from kernels.special_incomplete import MAX_TERMS as MAX_TERMS
+from kernels.special_incomplete import betainc_da, betainc_db, gammainc_da
+from kernels.special_incomplete import betainc_grad as betainc_grad
 from kernels.special_polygamma import _BERNOULLI as _BERNOULLI
+from kernels.special_polygamma import _BERNOULLI_OVER_FACTORIAL, polygamma, trigamma
 from kernels.special_polygamma import _POLYGAMMA_ASYMPTOTIC_FROM as _POLYGAMMA_ASYMPTOTIC_FROM
 from kernels.special_polygamma import _POLYGAMMA_ASYMPTOTIC_SLOPE as _POLYGAMMA_ASYMPTOTIC_SLOPE
 from kernels.special_polygamma import POLYGAMMA_MAX_ORDER as POLYGAMMA_MAX_ORDER
 from kernels.special_polygamma import _polygamma as _polygamma
-from kernels.special_polygamma import polygamma, trigamma
 from kernels.special_scipy import SCIPY_BINDINGS as SCIPY_BINDINGS
 from kernels.special_scipy import SYMBOL_PREFIX as SYMBOL_PREFIX
 from kernels.special_scipy import _check_capsule as _check_capsule
@@ -102,6 +115,8 @@ from kernels.special_scipy import (
     i0e,
     i1,
     i1e,
+    iv,
+    ive,
     log_expit,
     log_ndtr,
     loggamma,
@@ -135,6 +150,8 @@ __all__ = [
     "i0e",
     "i1",
     "i1e",
+    "iv",
+    "ive",
     "log_expit",
     "log_ndtr",
     "loggamma",
@@ -145,10 +162,13 @@ __all__ = [
     "xlog1py",
     "xlogy",
     # in-house
+    "betainc_da",
+    "betainc_db",
     "dlog1mexp",
     "dlog1pexp",
     "dlog_ndtr",
     "expit",
+    "gammainc_da",
     "i1e_over_i0e",
     "log1mexp",
     "log1mexp_neg",
@@ -158,6 +178,7 @@ __all__ = [
     "logsumexp",
     "polygamma",
     "trigamma",
+    "zeta",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -366,3 +387,66 @@ def log_i0(x: float) -> float:
     if ax == math.inf:
         return math.inf
     return math.log(i0e(ax)) + ax
+
+
+# ---------------------------------------------------------------------------------------------
+# Hurwitz zeta
+# ---------------------------------------------------------------------------------------------
+
+#: Euler-Maclaurin correction terms used by :func:`zeta` (B_2 .. B_24).
+_ZETA_TERMS = 12
+
+
+@njit
+def zeta(s: float, q: float) -> float:
+    r"""Hurwitz zeta :math:`\zeta(s, q) = \sum_{k\ge0} (q + k)^{-s}` for ``s > 1``.
+
+    Sums the first terms directly until ``w = q + N >= max(9, s + 24)`` (or until a term no
+    longer changes the sum), then adds the Euler-Maclaurin tail (A&S 23.1.30 with
+    :math:`f(t) = t^{-s}`, :math:`f^{(2j-1)}(t) = -(s)_{2j-1} t^{-s-2j+1}`):
+
+    .. math:: \sum_{k\ge0} (w+k)^{-s} = \frac{w^{1-s}}{s-1} + \frac{w^{-s}}{2}
+              + \sum_{j=1}^{12} \frac{B_{2j}}{(2j)!}\,s(s+1)\cdots(s+2j-2)\,w^{-s-2j+1}.
+
+    The ratio of consecutive correction terms is about :math:`(s+2j)^2/(2\pi w)^2 \le 1/39`
+    with ``w >= s + 24``, so twelve terms reach double precision. Like ``scipy.special.zeta``:
+    ``inf`` at ``s = 1`` and at ``q`` a non-positive integer, ``nan`` for ``s < 1`` and for
+    ``q < 0`` with non-integer ``s`` (where ``(q + k)^{-s}`` is not real).
+    """
+    if s != s or q != q:
+        return math.nan
+    if s == 1.0:
+        return math.inf
+    if s < 1.0:
+        return math.nan
+    if q <= 0.0:
+        if q == math.floor(q):
+            return math.inf
+        if s != math.floor(s):
+            return math.nan
+    if q == math.inf:
+        return 0.0
+    if s == math.inf:
+        return 0.0 if q > 1.0 else (1.0 if q == 1.0 else math.inf)
+    total = 0.0
+    w = q
+    k = 0
+    while k < 9 or w < s + 24.0:
+        term = w**-s
+        total += term
+        w += 1.0
+        k += 1
+        if w > 1.0 and abs(term) <= 1e-17 * abs(total):
+            return total
+    power = w**-s  # w^{-s-2j+1} for j = 0, then divided by w^2 each step
+    tail = w * power / (s - 1.0) + 0.5 * power
+    rising = s  # s (s+1) ... (s+2j-2)
+    power /= w
+    for j in range(_ZETA_TERMS):
+        correction = _BERNOULLI_OVER_FACTORIAL[j] * rising * power
+        tail += correction
+        if abs(correction) <= 1e-17 * abs(total + tail):
+            break
+        rising *= (s + 2 * j + 1.0) * (s + 2 * j + 2.0)
+        power /= w * w
+    return total + tail

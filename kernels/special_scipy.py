@@ -5,10 +5,10 @@ r"""SciPy's Cython special functions, bound by symbol name so that callers stay 
 of ``scipy.special``: :func:`gammaln`, :func:`digamma`, :func:`loggamma`, :func:`betaln`,
 :func:`erf`, :func:`erfc`, :func:`erfcx`, :func:`erfinv`, :func:`erfcinv`, :func:`ndtr`,
 :func:`ndtri`, :func:`ndtri_exp`, :func:`log_ndtr`, :func:`xlogy`, :func:`xlog1py`, :func:`i0`,
-:func:`i0e`, :func:`i1`, :func:`i1e`, :func:`gammainc`, :func:`gammaincc`, :func:`gammaincinv`,
-:func:`gammainccinv`, :func:`betainc`, :func:`betaincc`, :func:`betaincinv`, :func:`expit`,
-:func:`logit`, :func:`log_expit`. Import them from :mod:`kernels.special`, which re-exports
-every one (the same dispatcher objects).
+:func:`i0e`, :func:`i1`, :func:`i1e`, :func:`iv`, :func:`ive`, :func:`gammainc`,
+:func:`gammaincc`, :func:`gammaincinv`, :func:`gammainccinv`, :func:`betainc`, :func:`betaincc`,
+:func:`betaincinv`, :func:`expit`, :func:`logit`, :func:`log_expit`. Import them from
+:mod:`kernels.special`, which re-exports every one (the same dispatcher objects).
 
 Why SciPy is bound by symbol name
 ---------------------------------
@@ -79,6 +79,8 @@ SCIPY_BINDINGS: tuple[tuple[str, str, int], ...] = (
     ("logit", "__pyx_fuse_0logit", 1),
     ("log_expit", "__pyx_fuse_0log_expit", 1),
     ("betaln", "betaln", 2),
+    ("iv", "__pyx_fuse_1iv", 2),
+    ("ive", "__pyx_fuse_1ive", 2),
     ("xlogy", "__pyx_fuse_1xlogy", 2),
     ("xlog1py", "__pyx_fuse_1xlog1py", 2),
     ("gammainc", "gammainc", 2),
@@ -327,6 +329,18 @@ def xlogy(x: float, y: float) -> float:
 def xlog1py(x: float, y: float) -> float:
     """``x * log1p(y)``, ``0`` when ``x == 0`` (``scipy.special.xlog1py``)."""
     return _extern_2("numbayes_xlog1py", x, y)
+
+
+@njit
+def iv(v: float, x: float) -> float:
+    """Modified Bessel function of the first kind of real order ``v`` (``scipy.special.iv``)."""
+    return _extern_2("numbayes_iv", v, x)
+
+
+@njit
+def ive(v: float, x: float) -> float:
+    """Exponentially scaled ``exp(-|x|) * I_v(x)`` (``scipy.special.ive``)."""
+    return _extern_2("numbayes_ive", v, x)
 
 
 @njit

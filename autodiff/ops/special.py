@@ -5,7 +5,16 @@ template calling the scalar kernel of :mod:`kernels.special`, and the partials. 
 one algorithm: SciPy's for the functions :mod:`kernels.special` binds from SciPy (bit for bit),
 and for ``expit``, ``log1pexp`` and ``log1mexp`` the kernel's formula, written vectorised here.
 ``polygamma``'s eager values come from SciPy and its compiled ones from
-:mod:`kernels.special_polygamma` (SciPy exports no scalar polygamma to bind).
+:mod:`kernels.special_polygamma` (SciPy exports no scalar polygamma to bind), and ``zeta``'s from
+SciPy and :func:`kernels.special.zeta`.  The derivative kernels of the incomplete gamma and beta
+functions in their shape parameters (:mod:`kernels.special_incomplete`: iterative series and
+continued fractions, which do not vectorise) run eagerly as the very same compiled scalar kernel
+mapped over the elements.
+
+A derivative without a closed form that is not implemented (``iv`` in its order, ``zeta`` in
+``s``, second derivatives of ``gammainc``/``betainc`` in their shape parameters) raises
+:class:`NotImplementedError` naming the function and the argument when it is asked for, rather
+than returning zero.
 
 =================  =========================================================
 function           derivative
@@ -17,7 +26,17 @@ erf / erfc         ± 2/√π exp(-x²)
 erfcx              2x erfcx(x) - 2/√π
 ndtr               φ(x)
 ndtri              1 / φ(ndtri(p))
-log_ndtr           φ(x)/Φ(x) = exp(-x²/2 - log Φ(x)) / √(2π)   (stable in both tails)
+log_ndtr           r(x) = φ(x)/Φ(x), its own primitive ``dlog_ndtr`` (kernels.special.dlog_ndtr:
+                   √(2/π)/erfcx(-x/√2) below 0, no cancellation as x → -∞), with r' = -r(x + r)
+erfinv / erfcinv   ± √π/2 exp(y²),  y the result
+i0 / i1            i1(x) / i0(x) - i1(x)/x  (1/2 at 0)
+iv(v, x)           (I_{v-1}(x) + I_{v+1}(x)) / 2 in x;  in v: an error (no closed form)
+gammainc(a, x)     (∂P/∂a: gammainc_da kernel, x^{a-1}e^{-x}/Γ(a))
+gammaincc(a, x)    the negatives of gammainc's
+gammainc_da(a, x)  (an error: no second derivative in a, ∂P/∂x (log x - ψ(a)))
+betainc(a, b, x)   (betainc_da, betainc_db kernels, x^{a-1}(1-x)^{b-1}/B(a, b))
+betainc_da/_db     (errors in a and b, ∂I/∂x (log x + ψ(a+b) - ψ(a)) / (log1p(-x) + ψ(a+b) - ψ(b)))
+zeta(s, q)         (an error: no closed form in s, -s ζ(s+1, q))
 expit              expit(x)(1 - expit(x))
 logit              1 / (p(1 - p))
 log1pexp           expit(x)                    (softplus)
@@ -51,9 +70,53 @@ from autodiff.ops.elementwise import (
     sign,
     sub,
 )
+from kernels import special as ks
 
 _TWO_OVER_SQRT_PI = 2.0 / np.sqrt(np.pi)
+_SQRT_PI_OVER_TWO = 0.5 * np.sqrt(np.pi)
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
+_SQRT_2_OVER_PI = np.sqrt(2.0 / np.pi)
+_INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
+_VELTKAMP = 134217729.0
+
+
+def _no_derivative(function: str, argument: str, why: str):
+    """A partial that raises: the derivative exists but is not implemented (never a silent 0)."""
+
+    def partial(ans, *args, **params):
+        raise NotImplementedError(
+            f"{function}: the derivative with respect to {argument} is not implemented ({why}); "
+            f"pass {argument} as a constant (data) or wrap it in stop_gradient"
+        )
+
+    return partial
+
+
+def _elementwise_kernel(kernel):
+    """Map a compiled scalar kernel over broadcast arrays: the eager implementation of the
+    primitives whose kernel is an iterative algorithm (the same bits as compiled code)."""
+    mapped = np.vectorize(kernel, otypes=[np.float64])
+
+    def impl(*args):
+        return mapped(*[np.asarray(a, dtype=np.float64) for a in args])
+
+    impl.__name__ = kernel.__name__ if hasattr(kernel, "__name__") else "kernel"
+    return impl
+
+
+def _dlog_ndtr(x):
+    """φ(x)/Φ(x) vectorised: the formula of :func:`kernels.special.dlog_ndtr`."""
+    x = np.asarray(x, dtype=float)
+    neg_x = np.minimum(x, 0.0)
+    below = _SQRT_2_OVER_PI / sp.erfcx(-neg_x / np.sqrt(2.0))
+    below = np.where(x < -1e8, -x - 1.0 / np.where(x < -1e8, x, -1.0), below)
+    pos = np.clip(x, 0.0, 40.0)
+    c = _VELTKAMP * pos
+    hi = c - (c - pos)  # exact split of x, as the kernel does, so x*x rounds nowhere
+    lo = pos - hi
+    phi = np.exp(-0.5 * hi * hi) * np.exp(-lo * (hi + 0.5 * lo)) * _INV_SQRT_2PI
+    above = np.where(x >= 40.0, 0.0, phi / sp.ndtr(pos))
+    return np.where(np.isnan(x), np.nan, np.where(x < 0.0, below, above))
 
 
 def _log1pexp(x):
@@ -108,11 +171,16 @@ ndtr_p = def_elementwise(
 ndtri_p = def_elementwise(
     "ndtri", sp.ndtri, "sp.ndtri({0})", (lambda ans, p: exp(add(mul(0.5, mul(ans, ans)), _LOG_SQRT_2PI)),)
 )
+# φ/Φ is a primitive of its own: exp(-x²/2 - log Φ(x)) loses all digits below x ≈ -1e5 (two
+# numbers of size x²/2 cancel), the erfcx form loses none; r' = -r (x + r) lets it nest.
+dlog_ndtr_p = def_elementwise(
+    "dlog_ndtr",
+    _dlog_ndtr,
+    "sp.dlog_ndtr({0})",
+    (lambda ans, x: neg(mul(ans, add(x, ans))),),
+)
 log_ndtr_p = def_elementwise(
-    "log_ndtr",
-    sp.log_ndtr,
-    "sp.log_ndtr({0})",
-    (lambda ans, x: exp(sub(sub(mul(-0.5, mul(x, x)), ans), _LOG_SQRT_2PI)),),
+    "log_ndtr", sp.log_ndtr, "sp.log_ndtr({0})", (lambda ans, x: dlog_ndtr(x),)
 )
 expit_p = def_elementwise("expit", _expit, "sp.expit({0})", (lambda ans, x: mul(ans, sub(1.0, ans)),))
 logit_p = def_elementwise(
@@ -121,6 +189,35 @@ logit_p = def_elementwise(
 log1pexp_p = def_elementwise("log1pexp", _log1pexp, "sp.log1pexp({0})", (lambda ans, x: expit(x),))
 log1mexp_p = def_elementwise(
     "log1mexp", _log1mexp, "sp.log1mexp({0})", (lambda ans, x: div(1.0, expm1(x)),)
+)
+erfinv_p = def_elementwise(
+    "erfinv", sp.erfinv, "sp.erfinv({0})", (lambda ans, x: mul(_SQRT_PI_OVER_TWO, exp(mul(ans, ans))),)
+)
+erfcinv_p = def_elementwise(
+    "erfcinv",
+    sp.erfcinv,
+    "sp.erfcinv({0})",
+    (lambda ans, x: mul(-_SQRT_PI_OVER_TWO, exp(mul(ans, ans))),),
+)
+i0_p = def_elementwise("i0", sp.i0, "sp.i0({0})", (lambda ans, x: i1(x),))
+
+
+def _i1_partial(ans, x):
+    """I1'(x) = I0(x) - I1(x)/x, and 1/2 at 0 (where I1(x)/x → 1/2)."""
+    safe_x = select(eq(x, 0.0), 1.0, x)
+    return select(eq(x, 0.0), 0.5, sub(i0(x), div(ans, safe_x)))
+
+
+i1_p = def_elementwise("i1", sp.i1, "sp.i1({0})", (_i1_partial,))
+iv_p = def_elementwise(
+    "iv",
+    sp.iv,
+    "sp.iv({0}, {1})",
+    (
+        _no_derivative("iv", "the order v", "∂I_v/∂v has no closed form"),
+        # I_v' = (I_{v-1} + I_{v+1}) / 2 (A&S 9.6.26), valid for every real v
+        lambda ans, v, x: mul(0.5, add(iv(sub(v, 1.0), x), iv(add(v, 1.0), x))),
+    ),
 )
 i0e_p = def_elementwise("i0e", sp.i0e, "sp.i0e({0})", (lambda ans, x: sub(i1e(x), mul(sign(x), ans)),))
 
@@ -162,6 +259,86 @@ betaln_p = def_elementwise(
 )
 
 
+def _gammainc_dx(a, x):
+    """∂P(a, x)/∂x = x^{a-1} e^{-x} / Γ(a) (the gamma density), as exp of its logarithm."""
+    return exp(sub(sub(xlogy(sub(a, 1.0), x), x), gammaln(a)))
+
+
+def _betainc_dx(a, b, x):
+    """∂I_x(a, b)/∂x = x^{a-1} (1-x)^{b-1} / B(a, b) (the beta density)."""
+    return exp(sub(add(xlogy(sub(a, 1.0), x), xlog1py(sub(b, 1.0), neg(x))), betaln(a, b)))
+
+
+_NO_SECOND = "second derivatives in the shape parameters are not implemented"
+
+# ∂P/∂a by kernels.special_incomplete; its own derivative in x is closed form.
+gammainc_da_p = def_elementwise(
+    "gammainc_da",
+    _elementwise_kernel(ks.gammainc_da),
+    "sp.gammainc_da({0}, {1})",
+    (
+        _no_derivative("gammainc_da (∂gammainc/∂a)", "a", _NO_SECOND),
+        lambda ans, a, x: mul(_gammainc_dx(a, x), sub(log(x), digamma(a))),
+    ),
+)
+gammainc_p = def_elementwise(
+    "gammainc",
+    sp.gammainc,
+    "sp.gammainc({0}, {1})",
+    (lambda ans, a, x: gammainc_da(a, x), lambda ans, a, x: _gammainc_dx(a, x)),
+)
+gammaincc_p = def_elementwise(
+    "gammaincc",
+    sp.gammaincc,
+    "sp.gammaincc({0}, {1})",
+    (lambda ans, a, x: neg(gammainc_da(a, x)), lambda ans, a, x: neg(_gammainc_dx(a, x))),
+)
+betainc_da_p = def_elementwise(
+    "betainc_da",
+    _elementwise_kernel(ks.betainc_da),
+    "sp.betainc_da({0}, {1}, {2})",
+    (
+        _no_derivative("betainc_da (∂betainc/∂a)", "a", _NO_SECOND),
+        _no_derivative("betainc_da (∂betainc/∂a)", "b", _NO_SECOND),
+        lambda ans, a, b, x: mul(
+            _betainc_dx(a, b, x), add(log(x), sub(digamma(add(a, b)), digamma(a)))
+        ),
+    ),
+)
+betainc_db_p = def_elementwise(
+    "betainc_db",
+    _elementwise_kernel(ks.betainc_db),
+    "sp.betainc_db({0}, {1}, {2})",
+    (
+        _no_derivative("betainc_db (∂betainc/∂b)", "a", _NO_SECOND),
+        _no_derivative("betainc_db (∂betainc/∂b)", "b", _NO_SECOND),
+        lambda ans, a, b, x: mul(
+            _betainc_dx(a, b, x), add(log1p(neg(x)), sub(digamma(add(a, b)), digamma(b)))
+        ),
+    ),
+)
+betainc_p = def_elementwise(
+    "betainc",
+    sp.betainc,
+    "sp.betainc({0}, {1}, {2})",
+    (
+        lambda ans, a, b, x: betainc_da(a, b, x),
+        lambda ans, a, b, x: betainc_db(a, b, x),
+        lambda ans, a, b, x: _betainc_dx(a, b, x),
+    ),
+)
+zeta_p = def_elementwise(
+    "zeta",
+    sp.zeta,
+    "sp.zeta({0}, {1})",
+    (
+        _no_derivative("zeta", "s", "∂ζ(s, q)/∂s has no closed form"),
+        # ∂ζ(s, q)/∂q = -s ζ(s + 1, q), termwise from Σ (q + k)^{-s}
+        lambda ans, s, q: neg(mul(s, zeta(add(s, 1.0), q))),
+    ),
+)
+
+
 def _fn1(p):
     def fn(x):
         return bind1(p, x)
@@ -184,6 +361,21 @@ gammaln, digamma, erf, erfc, erfcx = map(_fn1, (gammaln_p, digamma_p, erf_p, erf
 ndtr, ndtri, log_ndtr, expit, logit = map(_fn1, (ndtr_p, ndtri_p, log_ndtr_p, expit_p, logit_p))
 log1pexp, log1mexp, i0e, i1e = map(_fn1, (log1pexp_p, log1mexp_p, i0e_p, i1e_p))
 xlogy, xlog1py, betaln = map(_fn2, (xlogy_p, xlog1py_p, betaln_p))
+erfinv, erfcinv, i0, i1, dlog_ndtr = map(_fn1, (erfinv_p, erfcinv_p, i0_p, i1_p, dlog_ndtr_p))
+iv, gammainc, gammaincc, gammainc_da = map(_fn2, (iv_p, gammainc_p, gammaincc_p, gammainc_da_p))
+zeta = _fn2(zeta_p)
+
+
+def _fn3(p):
+    def fn(a, b, x):
+        return bind1(p, a, b, x)
+
+    fn.__name__ = p.name
+    fn.__doc__ = f"``scipy.special.{p.name}``, differentiable."
+    return fn
+
+
+betainc, betainc_da, betainc_db = map(_fn3, (betainc_p, betainc_da_p, betainc_db_p))
 
 
 def polygamma(n: int, x):

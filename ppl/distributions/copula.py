@@ -121,10 +121,9 @@ class GaussianCopula(Distribution):
 class GaussianCopulaBeta(GaussianCopula):
     r"""A :class:`GaussianCopula` with ``Beta(concentration1, concentration0)`` marginals.
 
-    Draws use SciPy's inverse regularised incomplete beta on the concrete parameters.  The
-    log density needs :math:`F(x) = I_x(\alpha, \beta)` as a differentiable primitive, which
-    ``autodiff`` does not have yet: until ``Beta.cdf`` exists, ``log_prob`` raises
-    ``NotImplementedError`` saying so.
+    Draws use SciPy's inverse regularised incomplete beta on the concrete parameters; the
+    log density uses the Beta cdf :math:`F(x) = I_x(\alpha, \beta)` (``betainc``,
+    differentiable in :math:`x`, :math:`\alpha` and :math:`\beta`).
     """
 
     arg_constraints = {
@@ -142,15 +141,6 @@ class GaussianCopulaBeta(GaussianCopula):
         self.concentration0 = as_param(concentration0)
         super().__init__(Beta(self.concentration1, self.concentration0), correlation_matrix,
                          correlation_cholesky, validate_args=validate_args)
-
-    def _marginal_cdf(self, value):
-        try:
-            return self.marginal_dist.cdf(value)
-        except NotImplementedError:
-            raise NotImplementedError(
-                "GaussianCopulaBeta.log_prob needs the Beta cdf (the regularised incomplete "
-                "beta function I_x(a, b)) as a differentiable autodiff primitive, which is not "
-                "available yet; sampling works") from None
 
     def _sample(self, rng, shape):
         u = self._uniforms(rng, shape)

@@ -23,10 +23,12 @@ import autodiff.numpy as anp
 import autodiff.scipy.special as sp
 from ppl import constraints
 from ppl.distributions.base import Distribution, as_param, lazy_property, promote_batch_shape
+from ppl.distributions.truncated import _log_diff_ndtr
 
 __all__ = [
     "Bernoulli",
     "BetaBinomial",
+    "BetaNegativeBinomial",
     "Binomial",
     "Categorical",
     "DirichletMultinomial",
@@ -37,6 +39,7 @@ __all__ = [
     "NegativeBinomial",
     "NegativeBinomial2",
     "OrderedLogistic",
+    "OrderedProbit",
     "Poisson",
     "ZeroInflatedDistribution",
     "ZeroInflatedNegativeBinomial2",
@@ -181,6 +184,14 @@ class Binomial(_ProbsLogits):
             tail = sp.xlogy(value, self.probs) + sp.xlog1py(n - value, -self.probs)
         return _lchoose(n, value) + tail
 
+    def _cdf(self, value):
+        r""":math:`P(X \le k) = I_{1-p}(n - k, k + 1)` for :math:`0 \le k < n` (``betainc``)."""
+        n = self.total_count
+        k = anp.floor(value)
+        inner = anp.clip(k, 0.0, anp.maximum(n - 1.0, 0.0))
+        mid = sp.betainc(anp.maximum(n - inner, 1e-300), inner + 1.0, 1.0 - self.probs)
+        return anp.where(k < 0.0, 0.0, anp.where(k >= n, 1.0, mid))
+
     def _enumerate_support(self):
         n = _concrete_int(self.total_count, "Binomial", "total_count")
         return np.arange(n + 1.0).reshape((n + 1,) + (1,) * len(self.batch_shape))
@@ -218,6 +229,12 @@ class Geometric(_ProbsLogits):
         log_p, log1m_p = self._log_p_and_log1m_p()
         p = self.probs
         return _bcast(-((1.0 - p) * log1m_p + p * log_p) / p, self.batch_shape)
+
+    def _cdf(self, value):
+        r""":math:`P(X \le k) = 1 - (1 - p)^{k+1}`."""
+        _, log1m_p = self._log_p_and_log1m_p()
+        k = anp.floor(value)
+        return anp.where(k < 0.0, 0.0, -anp.expm1((anp.maximum(k, 0.0) + 1.0) * log1m_p))
 
     @property
     def mean(self):
@@ -262,6 +279,12 @@ class NegativeBinomial(_ProbsLogits):
             return norm + value * log_p + r * log1m_p
         return norm + sp.xlogy(value, self.probs) + r * log1m_p
 
+    def _cdf(self, value):
+        r""":math:`P(X \le k) = I_{1-p}(r, k + 1)` (``betainc``)."""
+        k = anp.floor(value)
+        cdf = sp.betainc(self.total_count, anp.maximum(k, 0.0) + 1.0, 1.0 - self.probs)
+        return anp.where(k < 0.0, 0.0, cdf)
+
     @property
     def mean(self):
         p = self.probs
@@ -291,6 +314,16 @@ class Poisson(Distribution):
 
     def _log_prob(self, value):
         return sp.xlogy(value, self.rate) - self.rate - sp.gammaln(value + 1.0)
+
+    def _cdf(self, value):
+        r""":math:`P(X \le k) = Q(k + 1, \lambda)` (``gammaincc``)."""
+        k = anp.floor(value)
+        return anp.where(k < 0.0, 0.0, sp.gammaincc(anp.maximum(k, 0.0) + 1.0, self.rate))
+
+    def _log_sf(self, value):
+        r""":math:`\log P(X > k) = \log P(k + 1, \lambda)`, accurate in the upper tail."""
+        k = anp.floor(value)
+        return anp.where(k < 0.0, 0.0, anp.log(sp.gammainc(anp.maximum(k, 0.0) + 1.0, self.rate)))
 
     @property
     def mean(self):
@@ -326,6 +359,13 @@ class GammaPoisson(Distribution):
         a, b = self.concentration, self.rate
         norm = sp.gammaln(value + a) - sp.gammaln(a) - sp.gammaln(value + 1.0)
         return norm + a * anp.log(b) - (a + value) * anp.log1p(b)
+
+    def _cdf(self, value):
+        r""":math:`P(X \le k) = I_{\beta/(1+\beta)}(\alpha, k + 1)` (``betainc``)."""
+        k = anp.floor(value)
+        b = self.rate
+        cdf = sp.betainc(self.concentration, anp.maximum(k, 0.0) + 1.0, b / (1.0 + b))
+        return anp.where(k < 0.0, 0.0, cdf)
 
     @property
     def mean(self):
@@ -415,6 +455,60 @@ class BetaBinomial(Distribution):
         a, b, n = self.concentration1, self.concentration0, self.total_count
         t = a + b
         return _bcast(n * a * b * (t + n) / (t * t * (t + 1.0)), self.batch_shape)
+
+
+class BetaNegativeBinomial(Distribution):
+    r"""Beta-negative-binomial: :math:`p \sim \mathrm{Beta}(\alpha, \beta)`,
+    :math:`X \mid p \sim` ``NegativeBinomial(n, probs=p)`` (NumPyro's parameter names
+    ``concentration1`` :math:`= \alpha`, ``concentration0`` :math:`= \beta`, ``n``):
+
+    .. math:: P(k) = \binom{n + k - 1}{k} \frac{B(\alpha + k, \beta + n)}{B(\alpha, \beta)} .
+
+    Mean :math:`n\alpha/(\beta - 1)` for :math:`\beta > 1`, variance
+    :math:`\frac{n\alpha(n + \beta - 1)(\alpha + \beta - 1)}{(\beta - 1)^2(\beta - 2)}` for
+    :math:`\beta > 2` (+inf otherwise).  SciPy's ``betanbinom(n, beta, alpha)`` (roles of the
+    two concentrations swapped).
+
+    Reference: Johnson, Kemp and Kotz, *Univariate Discrete Distributions* (Wiley, 2005), §6.2.3.
+    """
+
+    arg_constraints = {
+        "concentration1": constraints.positive,
+        "concentration0": constraints.positive,
+        "n": constraints.positive,
+    }
+    support = constraints.nonnegative_integer
+
+    def __init__(self, concentration1, concentration0, n, *, validate_args=None):
+        self.concentration1 = as_param(concentration1)
+        self.concentration0 = as_param(concentration0)
+        self.n = as_param(n)
+        batch = promote_batch_shape(self.concentration1, self.concentration0, self.n)
+        super().__init__(batch, (), validate_args)
+
+    def _sample(self, rng, shape):
+        p = rng.beta(np.broadcast_to(self.concentration1, shape),
+                     np.broadcast_to(self.concentration0, shape))
+        # NumPy counts failures before n successes of probability q = 1 - p.
+        return rng.negative_binomial(np.broadcast_to(self.n, shape), 1.0 - p)
+
+    def _log_prob(self, value):
+        a, b, n = self.concentration1, self.concentration0, self.n
+        return (sp.gammaln(n + value) - sp.gammaln(n) - sp.gammaln(value + 1.0)
+                + sp.betaln(a + value, b + n) - sp.betaln(a, b))
+
+    @property
+    def mean(self):
+        a, b, n = self.concentration1, self.concentration0, self.n
+        safe = anp.where(b > 1.0, b, 2.0)
+        return _bcast(anp.where(b > 1.0, n * a / (safe - 1.0), np.inf), self.batch_shape)
+
+    @property
+    def variance(self):
+        a, b, n = self.concentration1, self.concentration0, self.n
+        safe = anp.where(b > 2.0, b, 3.0)
+        var = n * a * (n + safe - 1.0) * (a + safe - 1.0) / ((safe - 1.0) ** 2 * (safe - 2.0))
+        return _bcast(anp.where(b > 2.0, var, np.inf), self.batch_shape)
 
 
 class DiscreteUniform(Distribution):
@@ -670,6 +764,43 @@ class OrderedLogistic(Categorical):
 
     def _arg_values(self):
         return {"predictor": self.predictor, "cutpoints": self.cutpoints}
+
+
+class OrderedProbit(Categorical):
+    r"""Ordinal probit regression (PyMC's ``OrderedProbit(eta, cutpoints, sigma=1)``):
+    :math:`P(Y \le k) = \Phi((c_k - \eta)/\sigma)` for ordered ``cutpoints``
+    :math:`c_0 < \dots < c_{K-2}`, so
+
+    .. math:: P(Y = k) = \Phi\Big(\frac{c_k - \eta}{\sigma}\Big)
+        - \Phi\Big(\frac{c_{k-1} - \eta}{\sigma}\Big), \qquad c_{-1} = -\infty,\
+        c_{K-1} = +\infty .
+
+    The differences are taken in log space with the tail-accurate ``_log_diff_ndtr``, so they
+    stay finite far from the cutpoints.
+
+    Reference: McKelvey and Zavoina, "A statistical model for the analysis of ordinal level
+    dependent variables", *J. Mathematical Sociology* 4 (1975) 103-120.
+    """
+
+    arg_constraints = {
+        "eta": constraints.real,
+        "cutpoints": constraints.ordered_vector,
+        "sigma": constraints.positive,
+    }
+
+    def __init__(self, eta, cutpoints, sigma=1.0, *, validate_args=None):
+        self.eta = as_param(eta)
+        self.cutpoints = as_param(cutpoints)
+        self.sigma = as_param(sigma)
+        z = (self.cutpoints - anp.expand_dims(self.eta, -1)) / anp.expand_dims(self.sigma, -1)
+        first = sp.log_ndtr(z[..., :1])
+        last = sp.log_ndtr(-z[..., -1:])
+        middle = _log_diff_ndtr(z[..., :-1], z[..., 1:])
+        logits = anp.concatenate([first, middle, last], axis=-1)
+        super().__init__(logits=logits, validate_args=validate_args)
+
+    def _arg_values(self):
+        return {"eta": self.eta, "cutpoints": self.cutpoints, "sigma": self.sigma}
 
 
 class Multinomial(Distribution):

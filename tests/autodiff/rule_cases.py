@@ -31,6 +31,9 @@ class Case:
     args: list[tuple[tuple[float, float] | str, tuple[int, ...]]]
     differentiable: bool = True
     rtol: float = 1e-5
+    # False where a second derivative is deliberately not implemented (the shape parameters of
+    # gammainc/betainc): first order is checked, second order by rows with those held constant
+    second_order: bool = True
     extra: dict = field(default_factory=dict)
 
     @property
@@ -96,6 +99,16 @@ UNARY = {
     "logit": (asp.logit, UNIT),
     "log1pexp": (asp.log1pexp, REAL),
     "log1mexp": (asp.log1mexp, POS),
+    "erfinv": (asp.erfinv, SYM),
+    "erfcinv": (asp.erfcinv, (0.1, 1.9)),
+    "i0": (asp.i0, REAL),
+    "i1": (asp.i1, REAL),
+    "iv_x": (lambda x: asp.iv(1.3, x), POS),
+    "zeta_q": (lambda q: asp.zeta(2.5, q), POS),
+    "multigammaln": (lambda a: asp.multigammaln(a, 3), (1.5, 4.0)),
+    "gammainc_x": (lambda x: asp.gammainc(1.7, x), POS),
+    "gammaincc_x": (lambda x: asp.gammaincc(0.8, x), POS),
+    "betainc_x": (lambda x: asp.betainc(1.7, 2.4, x), UNIT),
     "i0e": (asp.i0e, REAL),
     "i1e": (asp.i1e, REAL),
     "sum_all": (anp.sum, REAL),
@@ -129,6 +142,10 @@ BINARY = {
     "xlog1py": (asp.xlog1py, REAL, POS),
     "betaln": (asp.betaln, POS, POS),
 }
+FIRST_ORDER_ONLY = {
+    "gammainc": (asp.gammainc, POS, POS),
+    "gammaincc": (asp.gammaincc, POS, POS),
+}
 
 CASES: list[Case] = []
 NEEDS_AXIS = {"std", "sort", "flip"}  # undefined (or a zero-variance sqrt) on a scalar
@@ -140,8 +157,23 @@ for name, (fn, dom) in UNARY.items():
 for name, (fn, d1, d2) in BINARY.items():
     for s1, s2 in BINARY_SHAPES:
         CASES.append(Case(name, fn, [(d1, s1), (d2, s2)]))
+for name, (fn, d1, d2) in FIRST_ORDER_ONLY.items():
+    for s1, s2 in BINARY_SHAPES:
+        CASES.append(Case(name, fn, [(d1, s1), (d2, s2)], second_order=False))
 
 CASES += [
+    # iv and zeta: differentiable in x and q only, so their first argument is a constant here
+    Case("iv_v_const", lambda x: asp.iv(np.array([0.0, -1.5, 2.0]), x), [(POS, (3,))]),
+    Case("zeta_s_const", lambda q: asp.zeta(np.array([1.5, 2.0, 6.0]), q), [(POS, (2, 3))]),
+    *[
+        Case("betainc", asp.betainc, [(POS, s1), (POS, s2), (UNIT, s3)], second_order=False)
+        for s1, s2, s3 in [((), (), ()), ((3,), (3,), (3,)), ((2, 1), (3,), (2, 3))]
+    ],
+    Case(
+        "betainc_ab_const",
+        lambda x: asp.betainc(np.array([0.7, 2.0, 9.0]), np.array([[1.3], [4.0]]), x),
+        [(UNIT, (2, 3))],
+    ),
     Case(
         "where",
         lambda x, y: anp.where(np.array([True, False, True]), x, y),

@@ -436,7 +436,7 @@ _CACHE_SCRIPT = textwrap.dedent(
                                     len(user_kernel.stats.cache_misses)]}
     # every public kernel of kernels.special, called directly: cacheable, and cached
     arity = {name: n for name, _, n in ks.SCIPY_BINDINGS}
-    arity["logaddexp"] = 2
+    arity.update(logaddexp=2, gammainc_da=2, zeta=2, betainc_da=3, betainc_db=3)
     for name in ks.__all__:
         f = getattr(ks, name)
         if name == "logsumexp":
@@ -486,6 +486,28 @@ def test_cached_in_a_fresh_process(tmp_path):
         assert run["direct"] == [sc.gammaln(2.5), sc.psi(2.5), sc.log_ndtr(-30.0)]
 
 
+#: the in-house kernels of more than one argument (the scripts above spell the same table)
+IN_HOUSE_ARITY = {
+    "logaddexp": 2,
+    "polygamma": 2,
+    "gammainc_da": 2,
+    "zeta": 2,
+    "betainc_da": 3,
+    "betainc_db": 3,
+}
+
+
+def test_in_house_arity_table_is_complete():
+    import inspect
+
+    for name in ks.__all__:
+        if name in {b for b, _, _ in ks.SCIPY_BINDINGS} or name == "logsumexp":
+            continue
+        f = getattr(ks, name)
+        n = len(inspect.signature(getattr(f, "py_func", f)).parameters)
+        assert IN_HOUSE_ARITY.get(name, 1) == n, name
+
+
 def _disabled_points() -> dict[str, list]:
     """Arguments, edge cases included, at which every public function is evaluated."""
     one = [
@@ -532,11 +554,12 @@ _DISABLED_SCRIPT = textwrap.dedent(
     assert not hasattr(ks.gammaln, "py_func"), "NUMBAYES_DISABLE_JIT=1 must give plain functions"
     points = json.loads(sys.argv[1])
     arity = {name: n for name, _, n in ks.SCIPY_BINDINGS}
+    arity.update(logaddexp=2, polygamma=2, gammainc_da=2, zeta=2, betainc_da=3, betainc_db=3)
     out = {}
     for name in ks.__all__:
         if name == "logsumexp":
             continue
-        n = arity.get(name, 2 if name in ("logaddexp", "polygamma") else 1)
+        n = arity.get(name, 1)
         args = points[{1: "one", 2: "two", 3: "three"}[n]]
         args = [a if n > 1 else [a] for a in args]
         out[name] = [float(getattr(ks, name)(*a)) for a in args]
@@ -553,15 +576,167 @@ def test_disabled_jit_runs_as_plain_python(tmp_path):
     script.write_text(_DISABLED_SCRIPT)
     child = _run(script, {"NUMBAYES_DISABLE_JIT": "1"}, json.dumps(points))
     arity = {name: n for name, _, n in ks.SCIPY_BINDINGS}
+    arity.update(IN_HOUSE_ARITY)
     for name in ks.__all__:
         if name == "logsumexp":
             continue
-        n = arity.get(name, 2 if name in ("logaddexp", "polygamma") else 1)
+        n = arity.get(name, 1)
         args = np.array(points[{1: "one", 2: "two", 3: "three"}[n]], dtype=float).reshape(-1, n)
         got = np.array(child[name])
-        if name in arity and name != "expit":  # the plain-Python path calls scipy.special
+        if name in BOUND and name != "expit":  # the plain-Python path calls scipy.special
             np.testing.assert_array_equal(got, getattr(sc, name)(*args.T), err_msg=name)
         # plain Python and compiled code agree (math.* and LLVM may differ in the last bit)
         assert_rel(got, compiled(getattr(ks, name), *args.T), 1e-15)
     expected = [sc.logsumexp(a) if a else -np.inf for a in points["arrays"]]
     assert_rel(np.array(child["logsumexp"]), np.array(expected), 1e-15)
+
+
+# ---------------------------------------------------------------------------------------------
+# Derivatives of the incomplete gamma and beta functions in their shape parameters, and zeta
+# ---------------------------------------------------------------------------------------------
+
+
+def _mp_gammainc_da(a: float, x: float) -> float:
+    """mpmath's numerical derivative in ``a`` of the smaller of P and Q (so no digits are lost
+    to ``1 - tiny``), at 40 digits."""
+    import mpmath as mp
+
+    with mp.workdps(40):
+        a_, x_ = mp.mpf(a), mp.mpf(x)
+        if mp.gammainc(a_, x_, mp.inf, regularized=True) < 0.5:
+            return -float(mp.diff(lambda t: mp.gammainc(t, x_, mp.inf, regularized=True), a_))
+        return float(mp.diff(lambda t: mp.gammainc(t, 0, x_, regularized=True), a_))
+
+
+def _mp_betainc_grad(a: float, b: float, x: float) -> tuple[float, float]:
+    """mpmath's numerical derivatives in ``a`` and ``b`` of the smaller tail of I_x(a, b), the
+    upper one through I_{1-x}(b, a) (mpmath's own upper integral loses the tiny values)."""
+    import mpmath as mp
+
+    with mp.workdps(50):
+        a_, b_, x_ = mp.mpf(a), mp.mpf(b), mp.mpf(x)
+        if mp.betainc(a_, b_, 0, x_, regularized=True) < 0.5:
+
+            def f(s, t):
+                return mp.betainc(s, t, 0, x_, regularized=True)
+        else:
+            y_ = 1 - x_
+
+            def f(s, t):
+                return -mp.betainc(t, s, 0, y_, regularized=True)
+
+        return float(mp.diff(lambda s: f(s, b_), a_)), float(mp.diff(lambda t: f(a_, t), b_))
+
+
+_GAMMA_SHAPES = [1e-3, 0.1, 0.5, 1.0, 2.5, 10.0, 30.0, 100.0, 1e3]
+_GAMMA_RATIOS = [1e-3, 0.1, 0.5, 0.9, 1.0, 1.1, 2.0, 5.0, 20.0]
+
+
+def _gamma_points(shapes):
+    # x relative to a (the mode region and both tails); for a < 1 relative to 5
+    return [(a, a * r if a >= 1.0 else 5.0 * r) for a in shapes for r in _GAMMA_RATIOS]
+
+
+def test_gammainc_da_vs_mpmath():
+    a, x = np.array(_gamma_points(_GAMMA_SHAPES)).T
+    expected = np.array([_mp_gammainc_da(ai, xi) for ai, xi in zip(a, x)])
+    got = compiled(ks.gammainc_da, a, x)
+    assert max_rel_error(got, expected) < 1e-11  # measured: 3e-13
+
+
+@pytest.mark.slow
+def test_gammainc_da_vs_mpmath_large_shapes():
+    # near the mode, where the sums are longest (~ sqrt(a) terms); further out the derivative
+    # underflows and mpmath's hypergeometric series do not converge
+    a, x = np.array(
+        [(a, a * r) for a in [1e4, 1e5] for r in [0.97, 0.99, 0.999, 1.0, 1.001, 1.01, 1.03]]
+    ).T
+    expected = np.array([_mp_gammainc_da(ai, xi) for ai, xi in zip(a, x)])
+    assert max_rel_error(compiled(ks.gammainc_da, a, x), expected) < 1e-11
+
+
+def test_gammainc_da_special_values_and_finite_differences():
+    nan = np.nan
+    a = np.array([2.0, 2.0, 0.0, -1.0, nan, 2.0, np.inf, 2.0])
+    x = np.array([0.0, np.inf, 1.0, 1.0, 1.0, nan, 1.0, -1.0])
+    np.testing.assert_array_equal(
+        compiled(ks.gammainc_da, a, x), [0.0, 0.0, nan, nan, nan, nan, nan, nan]
+    )
+    # against central differences of SciPy's P over a wide random range (both algorithms)
+    rng = np.random.default_rng(5)
+    a = np.exp(rng.uniform(np.log(0.05), np.log(500.0), 200))
+    x = a * np.exp(rng.uniform(-1.0, 1.0, 200))
+    h = 1e-5 * a
+    fd = (sc.gammainc(a + h, x) - sc.gammainc(a - h, x)) / (2 * h)
+    np.testing.assert_allclose(compiled(ks.gammainc_da, a, x), fd, rtol=1e-6, atol=1e-12)
+
+
+_BETA_SHAPES = [0.05, 0.5, 3.0, 20.0, 300.0]
+_BETA_X = [1e-6, 0.01, 0.2, 0.5, 0.8, 0.99, 1 - 1e-6]
+
+
+def test_betainc_grad_vs_mpmath():
+    a, b, x = np.array(
+        [(a, b, x) for a in _BETA_SHAPES for b in [0.7, 2.0, 30.0, 1e3] for x in _BETA_X]
+    ).T
+    expected = np.array([_mp_betainc_grad(*p) for p in zip(a, b, x)])
+    assert max_rel_error(compiled(ks.betainc_da, a, b, x), expected[:, 0]) < 1e-10
+    assert max_rel_error(compiled(ks.betainc_db, a, b, x), expected[:, 1]) < 1e-10
+    # measured: 7e-12 (the worst where psi(a + b) - psi(a) is tiny, a >> b)
+
+
+def test_betainc_grad_special_values_and_symmetry():
+    nan = np.nan
+    a = np.array([2.0, 2.0, 0.0, 2.0, nan, 2.0, 2.0])
+    b = np.array([3.0, 3.0, 3.0, -1.0, 3.0, 3.0, 3.0])
+    x = np.array([0.0, 1.0, 0.5, 0.5, 0.5, 1.5, nan])
+    expected = [0.0, 0.0, nan, nan, nan, nan, nan]
+    np.testing.assert_array_equal(compiled(ks.betainc_da, a, b, x), expected)
+    np.testing.assert_array_equal(compiled(ks.betainc_db, a, b, x), expected)
+    # I_x(a, b) = 1 - I_{1-x}(b, a): the two derivatives swap and change sign (x dyadic, so
+    # 1 - x is exact)
+    rng = np.random.default_rng(11)
+    a, b = np.exp(rng.uniform(-2.0, 5.0, (2, 100)))
+    x = np.round(rng.uniform(0.0, 1.0, 100) * 2.0**20) / 2.0**20
+    # (the swapped call takes the other branch: log(x) and log1p(-(1 - x)) differ in the last bit)
+    assert_rel(compiled(ks.betainc_da, a, b, x), -compiled(ks.betainc_db, b, a, 1.0 - x), 1e-13)
+    # against central differences of SciPy's I_x
+    h = 1e-5 * a
+    fd = (sc.betainc(a + h, b, x) - sc.betainc(a - h, b, x)) / (2 * h)
+    np.testing.assert_allclose(compiled(ks.betainc_da, a, b, x), fd, rtol=1e-5, atol=1e-10)
+
+
+def test_digamma_difference_and_log1pmx_vs_mpmath():
+    import mpmath as mp
+
+    from kernels.special_incomplete import digamma_difference, log1pmx
+
+    mp.mp.dps = 60
+    x, d = np.array(
+        [(x, d) for x in [1e-3, 0.3, 1.0, 9.9, 10.0, 50.0, 5e3, 1e8] for d in [1e-9, 0.05, 3.0, 1e3]]
+    ).T
+    expected = [float(mp.digamma(mp.mpf(xi) + mp.mpf(di)) - mp.digamma(xi)) for xi, di in zip(x, d)]
+    assert max_rel_error(compiled(digamma_difference, x, d), np.array(expected)) < 2e-15
+    t = np.concatenate([-np.logspace(-12, np.log10(0.99), 40), np.logspace(-12, 2, 40)])
+    expected = [float(mp.log1p(mp.mpf(v)) - mp.mpf(v)) for v in t]
+    assert max_rel_error(compiled(log1pmx, t), np.array(expected)) < 2e-15
+    mp.mp.dps = 15
+
+
+_ZETA_S = np.array([1.0001, 1.1, 1.5, 2.0, 3.0, 7.5, 20.0, 50.0, 200.0])
+_ZETA_Q = np.array([1e-8, 0.01, 0.3, 1.0, 2.5, 10.0, 123.4, 1e4, 1e8])
+
+
+def test_zeta_vs_mpmath_and_scipy():
+    import mpmath as mp
+
+    s, q = (g.ravel() for g in np.meshgrid(_ZETA_S, _ZETA_Q, indexing="ij"))
+    got = compiled(ks.zeta, s, q)
+    with mp.workdps(250):  # mpmath's zeta loses digits for large q: 80 digits give 5e-13
+        expected = np.array([float(mp.zeta(mp.mpf(si), mp.mpf(qi))) for si, qi in zip(s, q)])
+    assert max_rel_error(got, expected) < 1e-13
+    assert max_rel_error(got, sc.zeta(s, q)) < 1e-13
+    # SciPy's conventions at the edges (poles, s < 1, negative q with integer s)
+    s = np.array([1.0, 0.5, 2.0, 2.0, 2.0, 3.0, 2.5, np.nan, 2.0])
+    q = np.array([2.0, 1.0, 0.0, -1.0, -2.5, -0.5, -0.5, 1.0, np.inf])
+    assert_rel(compiled(ks.zeta, s, q), sc.zeta(s, q), 1e-14)
