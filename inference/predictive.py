@@ -118,7 +118,7 @@ class Predictive:
         """The model's discrete latent sites drawn from their conditional posterior given each
         draw of the others (``infer_discrete=True``): per draw, the enumerated model's factors
         are contracted and the sites sampled back (:func:`ppl.enumeration.sample_enumerated`)."""
-        from ppl.enumeration import enumerated_sites, sample_enumerated
+        from ppl.enumeration import sample_enumerated
         from ppl.model import with_enumeration
 
         first = {k: v[0] for k, v in posterior.items()}
@@ -132,9 +132,10 @@ class Predictive:
             values = {k: v[i] for k, v in posterior.items()}
             tr = handlers.trace(handlers.substitute(enumerated, data=values, strict=False)
                                 ).get_trace(*args, **kwargs)
-            if not enumerated_sites(tr):
+            drawn = sample_enumerated(tr, rng)
+            if not drawn:
                 return {}
-            for name, value in sample_enumerated(tr, rng).items():
+            for name, value in drawn.items():
                 draws.setdefault(name, []).append(value)
         return {k: np.stack(v) for k, v in draws.items()}
 

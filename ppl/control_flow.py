@@ -49,11 +49,14 @@ from ppl.errors import MissingSeedError, SiteError
 from ppl.runtime import Message, Messenger, apply_stack, site_log_prob
 from ppl.transforms import biject_to
 
-__all__ = ["SCAN_INFO", "StackedSite", "scan"]
+__all__ = ["FORWARD_MESSAGES", "SCAN_INFO", "StackedSite", "scan"]
 
 #: The key of a site's ``infer`` dict that marks a site made by ``ppl.scan`` (its value: ``T``);
 #: such a site's leading axis is time.
 SCAN_INFO = "scan_length"
+#: The key under which an enumerated chain of states keeps its forward messages (eager runs),
+#: for drawing the states back (``infer_discrete``).
+FORWARD_MESSAGES = "_forward_messages"
 
 
 class StackedSite(Distribution):
@@ -463,6 +466,9 @@ def _forward_algorithm(f, init, xs, T, reverse, frames, values, observed, specs,
     carry, y0, trace0 = step(init, x0, {n: v[0] for n, v in values.items()})
     alpha = _shift(factor(trace0), current, previous, rank)
     first = logsumexp(alpha)
+    # eager runs keep the forward messages, so the states can be drawn back (infer_discrete)
+    messages = None if _staging() else {"alpha": [alpha], "factor": [], "support": support,
+                                        "dims": (previous, current)}
     carry = autodiff.tree_map(lambda leaf: _shift(leaf, current, previous, rank), carry)
     obs0 = observed_values(trace0)
 
@@ -470,7 +476,11 @@ def _forward_algorithm(f, init, xs, T, reverse, frames, values, observed, specs,
         carry, alpha = state
         x, step_values = inputs
         carry, y, trace = step(carry, x, step_values)
-        new = logsumexp(alpha + factor(trace), axis=previous, keepdims=True)
+        log_factor = factor(trace)
+        new = logsumexp(alpha + log_factor, axis=previous, keepdims=True)
+        if messages is not None:
+            messages["factor"].append(log_factor)
+            messages["alpha"].append(_shift(new, current, previous, rank))
         increment = logsumexp(new) - logsumexp(alpha)
         carry = autodiff.tree_map(lambda leaf: _shift(leaf, current, previous, rank), carry)
         return (carry, _shift(new, current, previous, rank)), (y, increment,
@@ -502,7 +512,8 @@ def _forward_algorithm(f, init, xs, T, reverse, frames, values, observed, specs,
         apply_stack(Message(type="sample", name=spec.name,
                             fn=StackedSite(spec.fn, T, log_prob), value=value,
                             is_observed=observed.get(spec.name, False) and spec.name != name,
-                            infer={**spec.infer, SCAN_INFO: T, "enumerate": "parallel"}
+                            infer={**spec.infer, SCAN_INFO: T, "enumerate": "parallel",
+                                   FORWARD_MESSAGES: messages}
                             if spec.name == name else {**spec.infer, SCAN_INFO: T},
                             cond_indep_stack=list(spec.inner_frames)))
     return carry, ys

@@ -257,16 +257,16 @@ def sample_enumerated(trace: dict, rng: np.random.Generator) -> dict[str, np.nda
     trace (concrete values): the eliminations run backwards, each variable drawn from its
     combined factor at the values already drawn for the variables eliminated after it (the
     backward pass of variable elimination; forward-filter backward-sample on a chain)."""
+    out = _sample_chains(trace, rng)
+    if not enumerated_sites(trace):
+        return out
     _, steps = _elimination(trace)
     drawn: dict[int, np.ndarray] = {}  # dim -> index array with a size-1 axis at dim
-    out = {}
     for name, dim, combined in reversed(steps):
         logits = np.asarray(combined, dtype=float)
         for other, index in drawn.items():
-            if logits.shape[other] > 1:
-                logits = np.take_along_axis(logits, np.broadcast_to(
-                    index, index.shape[:other % index.ndim] + (1,)
-                    + index.shape[other % index.ndim + 1:]), axis=other)
+            if logits.shape[other] > 1:  # condition on the state drawn for that variable
+                logits = np.take_along_axis(logits, index, axis=other)
         last = np.moveaxis(logits, dim, -1)
         probs = np.exp(last - last.max(-1, keepdims=True))
         cdf = np.cumsum(probs / probs.sum(-1, keepdims=True), -1)
@@ -276,6 +276,38 @@ def sample_enumerated(trace: dict, rng: np.random.Generator) -> dict[str, np.nda
         support = np.asarray(trace[name].value).reshape(-1)
         out[name] = _natural_shape(support[choice], trace[name])
     return out
+
+
+def _sample_chains(trace: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    r"""Forward-filter backward-sample the enumerated chains of ``ppl.scan`` sites: the last
+    state from :math:`\alpha_{T-1}`, then each earlier one from
+    :math:`\alpha_t(s) + \phi_{t+1}(s, s_{t+1})` at the state drawn after it."""
+    from ppl.control_flow import FORWARD_MESSAGES
+
+    out = {}
+    for name, site in trace.items():
+        messages = site.infer.get(FORWARD_MESSAGES) if site.type == "sample" else None
+        if not messages:
+            continue
+        previous, current = messages["dims"]
+        alphas = [np.asarray(a, dtype=float).reshape(-1) for a in messages["alpha"]]
+        k = len(alphas[0])
+        factors = []
+        for f in messages["factor"]:  # [previous state, current state]
+            f = np.moveaxis(np.asarray(f, dtype=float), (previous, current), (-2, -1))
+            factors.append(np.broadcast_to(f.reshape(f.shape[-2:]), (k, k)))
+        states = np.empty(len(alphas), dtype=np.int64)
+        states[-1] = _draw(alphas[-1], rng)
+        for t in range(len(alphas) - 2, -1, -1):
+            states[t] = _draw(alphas[t] + factors[t][:, states[t + 1]], rng)
+        out[name] = np.asarray(messages["support"])[states]
+    return out
+
+
+def _draw(logits: np.ndarray, rng: np.random.Generator) -> int:
+    probs = np.exp(logits - logits.max())
+    cdf = np.cumsum(probs / probs.sum())
+    return int(min(np.searchsorted(cdf, rng.random(), side="right"), len(cdf) - 1))
 
 
 def _natural_shape(values: np.ndarray, site: Message) -> np.ndarray:

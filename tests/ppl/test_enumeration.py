@@ -303,3 +303,42 @@ def test_enumerated_hmm_example_agrees_with_the_stan_reference():
     samples = mcmc.get_samples(group_by_chain=True)
     failures = compare({s: samples[s] for s in REFERENCE_NAMES[name]}, load(name))
     assert not failures, "\n".join(failures)
+
+
+def test_infer_discrete_draws_the_states_of_an_enumerated_hmm_by_ffbs():
+    """Well separated emissions: the drawn state sequence is the true one; and on an ambiguous
+    two-step chain the backward draws follow the exact joint posterior of the states."""
+    rng = np.random.default_rng(7)
+    states = np.repeat([0, 2, 1, 2], 10)
+    y = np.array([-6.0, 0.0, 6.0])[states] + 0.3 * rng.normal(size=states.size)
+
+    def fixed_hmm(y):
+        locs = ppl.sample("locs", dist.Normal(0.0, 5.0).expand([K_STATES]).to_event(1))
+        trans = np.full((K_STATES, K_STATES), 0.1) + 0.7 * np.eye(K_STATES)
+
+        def step(state, y_t):
+            state = ppl.sample("state", dist.Categorical(anp.asarray(trans)[state]),
+                               infer={"enumerate": "parallel"})
+            ppl.sample("y", dist.Normal(locs[state], 1.0), obs=y_t)
+            return state, None
+
+        ppl.scan(step, 0, y)
+
+    samples = {"locs": np.tile([-6.0, 0.0, 6.0], (20, 1))}
+    draws = Predictive(fixed_hmm, posterior_samples=samples, infer_discrete=True)(0, y)
+    np.testing.assert_array_equal(draws["state"], np.broadcast_to(states, (20, states.size)))
+
+    # two steps, emissions between the states: P(s0, s1 | y) by brute force
+    y2 = np.array([0.2, 0.1])
+    locs = np.array([-0.5, 0.0, 0.5])
+    trans = np.full((3, 3), 0.1) + 0.7 * np.eye(3)
+    joint = np.array([[trans[0, a] * trans[a, b] * norm.pdf(y2[0], locs[a])
+                       * norm.pdf(y2[1], locs[b]) for b in range(3)] for a in range(3)])
+    joint /= joint.sum()
+    n = 4000
+    draws = Predictive(fixed_hmm, posterior_samples={"locs": np.tile(locs, (n, 1))},
+                       infer_discrete=True)(1, y2)["state"]
+    counts = np.zeros((3, 3))
+    np.add.at(counts, (draws[:, 0], draws[:, 1]), 1)
+    se = np.sqrt(joint * (1 - joint) / n)
+    assert np.all(np.abs(counts / n - joint) < 5 * se + 1e-12)
