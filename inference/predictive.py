@@ -288,7 +288,8 @@ def _is_scan_site(site: Any) -> bool:
 
 
 class _FromNormals(Messenger):
-    """Draw each site that needs a value by its distribution's sampler, fed by ``source``."""
+    """Draw each site that needs a value by its distribution's sampler, fed by ``source``; the
+    sites of a ``ppl.scan`` body too (the scan draws them step by step from the same source)."""
 
     def __init__(self, fn, source):
         super().__init__(fn)
@@ -299,6 +300,10 @@ class _FromNormals(Messenger):
             return
         msg.value = msg.fn._sample(self.source, msg.fn.shape(msg.kwargs.get("sample_shape", ())))
         msg.done = True
+
+    def on_scan(self, msg) -> None:
+        if msg.rng is None:
+            msg.rng = self.source
 
 
 def _unobserve(model):

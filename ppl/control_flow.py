@@ -139,6 +139,21 @@ class _OuterFrames(Messenger):
                         "create the param outside the scan and use it inside")
 
 
+class _DrawsFrom(Messenger):
+    """Draw each site that needs a value by its distribution's sampler, fed by ``source`` (an
+    object with the ``numpy.random.Generator`` methods the sampler calls)."""
+
+    def __init__(self, fn, source: Any):
+        super().__init__(fn)
+        self.source = source
+
+    def on_sample(self, msg: Message) -> None:
+        if msg.is_observed or msg.value is not None:
+            return
+        msg.value = msg.fn._sample(self.source, msg.fn.shape(msg.kwargs.get("sample_shape", ())))
+        msg.done = True
+
+
 class _Placeholders(Messenger):
     """Discovery: every latent site takes a value inside its support, nothing is drawn."""
 
@@ -195,8 +210,10 @@ def _call_step(f, carry, x, frames, values, observed, rng=None):
         box["out"] = f(c, xx)
 
     model = _StepValues(body, values, observed)
-    if rng is not None:
+    if isinstance(rng, np.random.Generator):
         model = handlers.seed(model, rng)
+    elif rng is not None:  # a source of variates that is not a generator (Predictive's vmap)
+        model = _DrawsFrom(model, rng)
     with handlers.block():
         trace = handlers.trace(_OuterFrames(model, frames)).get_trace(carry, x)
     out = box["out"]

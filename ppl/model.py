@@ -37,6 +37,7 @@ import autodiff.numpy as anp
 from autodiff.codegen import compile_logp_grad
 from autodiff.tree import tree_flatten, tree_unflatten
 from ppl import handlers, runtime
+from ppl.distributions.base import Unit
 from ppl.enumeration import (
     EnumerateSites,
     enumerated_log_density,
@@ -225,10 +226,12 @@ class CompiledModel:
         sites = list(prototype.values())
         self.site_names = layout.names()
         self.deterministic_names = [s.name for s in sites if s.type == "deterministic"]
-        self.observed_names = [s.name for s in sites if s.type == "sample" and s.is_observed]
-        self.observed_data = {
-            s.name: np.asarray(s.value) for s in sites if s.type == "sample" and s.is_observed
-        }
+        # data sites: observed sample sites, not ppl.factor terms (a Unit "observation" is no
+        # data, and has no pointwise log-likelihood for LOO)
+        data_sites = [s for s in sites if s.type == "sample" and s.is_observed
+                      and not isinstance(s.fn, Unit)]
+        self.observed_names = [s.name for s in data_sites]
+        self.observed_data = {s.name: np.asarray(s.value) for s in data_sites}
         self.constant_data = {
             n: d for n, d in zip(arguments.data_names(), arguments.data)
             if not any(d is np.asarray(v) for v in self.observed_data.values())
