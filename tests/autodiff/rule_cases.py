@@ -219,6 +219,32 @@ CASES += [
         lambda x: anp.take_along_axis(x, np.array([[1, 0], [0, 0]]), 1),
         [(REAL, (2, 3))],
     ),
+    Case("diff", lambda x: anp.diff(x, axis=0), [(REAL, (4, 3))]),
+    Case("diff2_prepend", lambda x, p: anp.diff(x, n=2, prepend=p), [(REAL, (2, 4)), (REAL, ())]),
+    Case("pad_constant", lambda x: anp.pad(x, ((1, 0), (2, 1)), constant_values=0.5), [(REAL, (2, 3))]),
+    Case("pad_traced_value", lambda x, c: anp.pad(x, 2, constant_values=c), [(REAL, (3,)), (REAL, ())]),
+    Case("pad_edge", lambda x: anp.pad(x, ((0, 2), (1, 1)), mode="edge"), [(REAL, (2, 3))]),
+    Case("pad_reflect", lambda x: anp.pad(x, (2, 3), mode="reflect"), [(REAL, (4,))]),
+    Case("roll", lambda x: anp.roll(x, (1, -2), axis=(0, 1)), [(REAL, (3, 4))]),
+    Case("roll_flat", lambda x: anp.roll(x, 5), [(REAL, (2, 3))]),
+    Case("kron", anp.kron, [(REAL, (2, 3)), (REAL, (2, 2))]),
+    Case("kron_vec_mat", anp.kron, [(REAL, (3,)), (REAL, (2, 2))]),
+    Case(
+        "interp",
+        lambda x, fp: anp.interp(x, np.array([0.0, 0.7, 1.5, 2.2, 3.0]), fp),
+        [((-0.5, 3.5), (2, 4)), (REAL, (5,))],
+    ),
+    Case(
+        "interp_xp",
+        lambda x, fp, dxp: anp.interp(x, anp.cumsum(dxp), fp, left=-3.0),
+        [((0.0, 5.0), (6,)), (REAL, (4,)), ((0.5, 1.5), (4,))],
+    ),
+    Case("meshgrid", lambda x, y: anp.stack(anp.meshgrid(x, y), 0), [(REAL, (3,)), (REAL, (2,))]),
+    Case(
+        "meshgrid_ij",
+        lambda x, y, z: anp.stack(anp.meshgrid(x, y, z, indexing="ij"), 0),
+        [(REAL, (2,)), (REAL, (3,)), (REAL, (2,))],
+    ),
     Case("diagonal", lambda x: anp.diagonal(x), [(REAL, (3, 3))]),
     Case("tril", lambda x: anp.tril(x), [(REAL, (3, 3))]),
     Case("triu", lambda x: anp.triu(x, 1), [(REAL, (3, 3))]),
@@ -299,6 +325,15 @@ NONDIFF = {
     "argsort": (lambda x: anp.argsort(x, axis=1), lambda x: np.argsort(x, axis=1)),
     "argmax": (lambda x: anp.argmax(x, axis=0), lambda x: np.argmax(x, axis=0)),
     "argmin": (lambda x: anp.argmin(x), lambda x: np.argmin(x)),
+    "searchsorted": (
+        lambda x: anp.searchsorted(np.array([-1.0, 0.0, 0.0, 0.5, 1.5]), x),
+        lambda x: np.searchsorted(np.array([-1.0, 0.0, 0.0, 0.5, 1.5]), x),
+    ),
+    "searchsorted_right": (
+        # a traced sorted array with ties (rounding), searched for values equal to its entries
+        lambda x: anp.searchsorted(anp.sort(anp.round(x[0])), anp.round(x), side="right"),
+        lambda x: np.searchsorted(np.sort(np.round(x[0])), np.round(x), side="right"),
+    ),
 }
 NONDIFF_CASES = [
     Case(name, fn, [(REAL, (2, 3))], differentiable=False, extra={"oracle": oracle})
