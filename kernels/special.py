@@ -21,10 +21,11 @@ submodules' functions as the very same dispatcher objects:
 * :mod:`kernels.special_polygamma` -- :func:`trigamma` and :func:`polygamma` of any order
   ``0 <= n <= 170`` (SciPy exports no ``polygamma``): recurrence, asymptotic series and
   reflection formula (Abramowitz & Stegun 6.4).
-* :mod:`kernels.special_incomplete` -- the derivatives of :math:`P(a, x)` in ``a``
-  (:func:`gammainc_da`) and of :math:`I_x(a, b)` in ``a`` and ``b`` (:func:`betainc_da`,
-  :func:`betainc_db`, :func:`betainc_grad`), by termwise differentiation of the series and
-  continued fractions (Moore 1982; Boik & Robison-Cox 1998).
+* :mod:`kernels.special_incomplete` -- the first and second derivatives of :math:`P(a, x)` in
+  ``a`` (:func:`gammainc_da`, :func:`gammainc_daa`) and of :math:`I_x(a, b)` in ``a`` and ``b``
+  (:func:`betainc_da`, :func:`betainc_db`, :func:`betainc_daa`, :func:`betainc_dab`,
+  :func:`betainc_dbb`), by termwise differentiation of the series and continued fractions
+  (Moore 1982; Boik & Robison-Cox 1998).
 * this module -- the Hurwitz zeta function :func:`zeta` (SciPy exports no scalar two-argument
   zeta) and **log-space helpers and derivatives** needed by gradients:
 
@@ -84,8 +85,18 @@ from kernels.jit import njit
 # ``kernels.special.<name>``: the SciPy binding table and its checks, and the polygamma internals
 # that the tests verify directly. Everything else here is the public API, the same dispatchers.
 from kernels.special_incomplete import MAX_TERMS as MAX_TERMS
-from kernels.special_incomplete import betainc_da, betainc_db, gammainc_da
+from kernels.special_incomplete import (
+    betainc_da,
+    betainc_daa,
+    betainc_dab,
+    betainc_db,
+    betainc_dbb,
+    gammainc_da,
+    gammainc_daa,
+)
+from kernels.special_incomplete import betainc_derivatives as betainc_derivatives
 from kernels.special_incomplete import betainc_grad as betainc_grad
+from kernels.special_incomplete import gammainc_derivatives as gammainc_derivatives
 from kernels.special_polygamma import _BERNOULLI as _BERNOULLI
 from kernels.special_polygamma import _BERNOULLI_OVER_FACTORIAL, polygamma, trigamma
 from kernels.special_polygamma import _POLYGAMMA_ASYMPTOTIC_FROM as _POLYGAMMA_ASYMPTOTIC_FROM
@@ -163,12 +174,16 @@ __all__ = [
     "xlogy",
     # in-house
     "betainc_da",
+    "betainc_daa",
+    "betainc_dab",
     "betainc_db",
+    "betainc_dbb",
     "dlog1mexp",
     "dlog1pexp",
     "dlog_ndtr",
     "expit",
     "gammainc_da",
+    "gammainc_daa",
     "i1e_over_i0e",
     "log1mexp",
     "log1mexp_neg",
