@@ -472,9 +472,9 @@ def pad(array, pad_width, mode: str = "constant", constant_values=0):
 
     Every mode but ``constant`` maps each output position to a source position, so it is one
     gather per padded axis whose index is NumPy's own ``pad`` of ``arange(n)`` (the positions
-    are NumPy's by construction). ``constant`` concatenates constant blocks (``constant_values``
-    may be traced, a scalar or per-axis ``(before, after)`` pairs as in NumPy). Differentiable in
-    ``array`` (and in traced constant values).
+    are NumPy's by construction). ``constant`` concatenates constant blocks; ``constant_values``
+    is a scalar (possibly traced, and then differentiable) or concrete per-axis
+    ``(before, after)`` pairs as in NumPy. Differentiable in ``array``.
 
     >>> pad(_np.array([1.0, 2.0, 3.0]), (2, 1), mode="edge")
     array([1., 1., 1., 2., 3., 3.])

@@ -28,6 +28,7 @@ ndtr               φ(x)
 ndtri              1 / φ(ndtri(p))
 log_ndtr           r(x) = φ(x)/Φ(x), its own primitive ``dlog_ndtr`` (kernels.special.dlog_ndtr:
                    √(2/π)/erfcx(-x/√2) below 0, no cancellation as x → -∞), with r' = -r(x + r)
+                   and x + r a primitive too (Laplace's continued fraction below -3)
 erfinv / erfcinv   ± √π/2 exp(y²),  y the result
 i0 / i1            i1(x) / i0(x) - i1(x)/x  (1/2 at 0)
 iv(v, x)           (I_{v-1}(x) + I_{v+1}(x)) / 2 in x;  in v: an error (no closed form)
@@ -180,7 +181,15 @@ dlog_ndtr_p = def_elementwise(
     "dlog_ndtr",
     _dlog_ndtr,
     "sp.dlog_ndtr({0})",
-    (lambda ans, x: neg(mul(ans, add(x, ans))),),
+    (lambda ans, x: neg(mul(ans, x_plus_dlog_ndtr(x))),),
+)
+# x + r, which r' = -r (x + r) needs, cancels as x → -∞: a kernel (Laplace's continued
+# fraction) computes it without; (x + r)' = 1 + r' = 1 - r (x + r).
+x_plus_dlog_ndtr_p = def_elementwise(
+    "x_plus_dlog_ndtr",
+    _elementwise_kernel(ks.x_plus_dlog_ndtr),
+    "sp.x_plus_dlog_ndtr({0})",
+    (lambda ans, x: sub(1.0, mul(dlog_ndtr(x), ans)),),
 )
 log_ndtr_p = def_elementwise(
     "log_ndtr", sp.log_ndtr, "sp.log_ndtr({0})", (lambda ans, x: dlog_ndtr(x),)
@@ -428,6 +437,7 @@ ndtr, ndtri, log_ndtr, expit, logit = map(_fn1, (ndtr_p, ndtri_p, log_ndtr_p, ex
 log1pexp, log1mexp, i0e, i1e = map(_fn1, (log1pexp_p, log1mexp_p, i0e_p, i1e_p))
 xlogy, xlog1py, betaln = map(_fn2, (xlogy_p, xlog1py_p, betaln_p))
 erfinv, erfcinv, i0, i1, dlog_ndtr = map(_fn1, (erfinv_p, erfcinv_p, i0_p, i1_p, dlog_ndtr_p))
+x_plus_dlog_ndtr = _fn1(x_plus_dlog_ndtr_p)
 iv, gammainc, gammaincc = map(_fn2, (iv_p, gammainc_p, gammaincc_p))
 gammainc_da, gammainc_daa = _fn2(gammainc_da_p), _fn2(gammainc_daa_p)
 zeta = _fn2(zeta_p)

@@ -93,6 +93,7 @@ UNARY = {
     "ndtr": (asp.ndtr, REAL),
     "ndtri": (asp.ndtri, UNIT),
     "log_ndtr": (asp.log_ndtr, REAL),
+    "dlog_ndtr": (_sp.dlog_ndtr, (-6.0, 2.0)),
     "expit": (asp.expit, REAL),
     "logit": (asp.logit, UNIT),
     "log1pexp": (asp.log1pexp, REAL),

@@ -356,6 +356,22 @@ def test_dlog_ndtr_vs_mpmath():
     assert_rel(compiled(ks.dlog_ndtr, x), reference, 4e-15)
 
 
+def test_x_plus_dlog_ndtr_vs_mpmath():
+    import mpmath as mp
+
+    x = np.concatenate([-np.logspace(0, 8, 60), np.linspace(-5.0, 5.0, 41)])
+    with mp.workdps(60):  # x + r cancels in the reference too: 60 digits cover |x| <= 1e8
+        expected = []
+        for v in x:
+            v_ = mp.mpf(float(v))
+            expected.append(float(v_ + mp.npdf(v_) / (mp.erfc(-v_ / mp.sqrt(2)) / 2)))
+    assert max_rel_error(compiled(ks.x_plus_dlog_ndtr, x), np.array(expected)) < 1e-14
+    # beyond, the asymptote -1/x (1 + 2/x^2 + ...) is exact to rounding
+    x = -np.logspace(8, 300, 30)
+    assert_rel(compiled(ks.x_plus_dlog_ndtr, x), -1.0 / x, 1e-15)
+    assert np.isnan(ks.x_plus_dlog_ndtr(np.nan))
+
+
 def test_dlog_ndtr_special_values():
     got = compiled(ks.dlog_ndtr, np.array([-np.inf, np.inf, np.nan, 40.0, 1e300]))
     np.testing.assert_array_equal(got, [np.inf, 0.0, np.nan, 0.0, 0.0])
