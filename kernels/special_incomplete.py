@@ -30,7 +30,8 @@ sums it.
   both tails (there is no ``1 - P`` anywhere). The prefactor
   :math:`x^a e^{-x}/\Gamma(a+1)` is computed for ``a >= 20`` as
   :math:`\exp(a\,\mathrm{log1pmx}((x-a)/a) - \tfrac12\log(2\pi a) - \mathrm{corr}(a))`
-  (Stirling's series for :math:`\log\Gamma`, A&S 6.1.41, with the large terms cancelled
+  (with :math:`a\log(x/a) - (x - a)` in place of the first term when ``|x - a| > a/2``;
+  Stirling's series for :math:`\log\Gamma`, A&S 6.1.41, with the large terms cancelled
   analytically as in Temme 1979 and DiDonato & Morris 1986) rather than as a difference of three
   numbers of size ``a log a``, whose rounding would cost ``~ 1e-16 a`` relative accuracy.
 
@@ -47,7 +48,8 @@ sums it.
   :math:`\partial_a I = I\,(\log x - 1/a - \psi(a) + \psi(a+b) - \partial_a G/G)`,
   :math:`\partial_b I = I\,(\log(1-x) - \psi(b) + \psi(a+b) - \partial_b G/G)`. Above that point
   the symmetry :math:`I_x(a,b) = 1 - I_{1-x}(b,a)` swaps the roles (and the signs) of the two
-  derivatives, so again no ``1 - I`` is formed.
+  derivatives, so again no ``1 - I`` is formed. The differences :math:`\psi(a+b) - \psi(a)`,
+  which are small when ``b << a``, come from :func:`digamma_difference` (no cancellation).
 
 Second derivatives (:func:`gammainc_daa`, :func:`betainc_daa`, :func:`betainc_dab`,
 :func:`betainc_dbb`) come from the same sums differentiated twice: termwise for the gamma series
