@@ -21,10 +21,11 @@ submodules' functions as the very same dispatcher objects:
 * :mod:`kernels.special_polygamma` -- :func:`trigamma` and :func:`polygamma` of any order
   ``0 <= n <= 170`` (SciPy exports no ``polygamma``): recurrence, asymptotic series and
   reflection formula (Abramowitz & Stegun 6.4).
-* :mod:`kernels.special_incomplete` -- the derivatives of :math:`P(a, x)` in ``a``
-  (:func:`gammainc_da`) and of :math:`I_x(a, b)` in ``a`` and ``b`` (:func:`betainc_da`,
-  :func:`betainc_db`, :func:`betainc_grad`), by termwise differentiation of the series and
-  continued fractions (Moore 1982; Boik & Robison-Cox 1998).
+* :mod:`kernels.special_incomplete` -- the first and second derivatives of :math:`P(a, x)` in
+  ``a`` (:func:`gammainc_da`, :func:`gammainc_daa`) and of :math:`I_x(a, b)` in ``a`` and ``b``
+  (:func:`betainc_da`, :func:`betainc_db`, :func:`betainc_daa`, :func:`betainc_dab`,
+  :func:`betainc_dbb`), by termwise differentiation of the series and continued fractions
+  (Moore 1982; Boik & Robison-Cox 1998).
 * this module -- the Hurwitz zeta function :func:`zeta` (SciPy exports no scalar two-argument
   zeta) and **log-space helpers and derivatives** needed by gradients:
 
@@ -43,7 +44,9 @@ submodules' functions as the very same dispatcher objects:
     add ``log1p`` of the remaining terms; infinities and NaN are handled explicitly.
   - :func:`dlog_ndtr` -- :math:`\frac{d}{dx}\log\Phi(x) = \phi(x)/\Phi(x)`; for ``x < 0`` as
     :math:`\sqrt{2/\pi}/\mathrm{erfcx}(-x/\sqrt2)` (no underflow, no cancellation), for
-    ``x >= 0`` with :math:`e^{-x^2/2}` evaluated from an exact split of :math:`x^2`.
+    ``x >= 0`` with :math:`e^{-x^2/2}` evaluated from an exact split of :math:`x^2`;
+    :func:`x_plus_dlog_ndtr` -- :math:`x + \phi(x)/\Phi(x)`, the factor of the second
+    derivative, by Laplace's continued fraction below ``x = -3`` (no cancellation).
   - :func:`i1e_over_i0e` -- :math:`I_1(x)/I_0(x)` (derivative of :math:`\log I_0`, used by the
     von Mises gradient) and :func:`log_i0` -- :math:`\log I_0(x)` (power series for
     ``|x| <= 2``, ``log(i0e(x)) + |x|`` beyond).
@@ -84,8 +87,18 @@ from kernels.jit import njit
 # ``kernels.special.<name>``: the SciPy binding table and its checks, and the polygamma internals
 # that the tests verify directly. Everything else here is the public API, the same dispatchers.
 from kernels.special_incomplete import MAX_TERMS as MAX_TERMS
-from kernels.special_incomplete import betainc_da, betainc_db, gammainc_da
+from kernels.special_incomplete import (
+    betainc_da,
+    betainc_daa,
+    betainc_dab,
+    betainc_db,
+    betainc_dbb,
+    gammainc_da,
+    gammainc_daa,
+)
+from kernels.special_incomplete import betainc_derivatives as betainc_derivatives
 from kernels.special_incomplete import betainc_grad as betainc_grad
+from kernels.special_incomplete import gammainc_derivatives as gammainc_derivatives
 from kernels.special_polygamma import _BERNOULLI as _BERNOULLI
 from kernels.special_polygamma import _BERNOULLI_OVER_FACTORIAL, polygamma, trigamma
 from kernels.special_polygamma import _POLYGAMMA_ASYMPTOTIC_FROM as _POLYGAMMA_ASYMPTOTIC_FROM
@@ -163,12 +176,16 @@ __all__ = [
     "xlogy",
     # in-house
     "betainc_da",
+    "betainc_daa",
+    "betainc_dab",
     "betainc_db",
+    "betainc_dbb",
     "dlog1mexp",
     "dlog1pexp",
     "dlog_ndtr",
     "expit",
     "gammainc_da",
+    "gammainc_daa",
     "i1e_over_i0e",
     "log1mexp",
     "log1mexp_neg",
@@ -178,6 +195,7 @@ __all__ = [
     "logsumexp",
     "polygamma",
     "trigamma",
+    "x_plus_dlog_ndtr",
     "zeta",
 ]
 
@@ -354,6 +372,38 @@ def dlog_ndtr(x: float) -> float:
     if x >= 40.0:
         return 0.0  # phi(x) < 1e-347 underflows
     return _exp_minus_half_square(x) * _INV_SQRT_2PI / ndtr(x)
+
+
+@njit
+def x_plus_dlog_ndtr(x: float) -> float:
+    """``x + phi(x)/Phi(x)``: with ``r = dlog_ndtr``, ``d2/dx2 log Phi(x) = -r(x) (x + r(x))``.
+
+    For ``x -> -inf``, ``r(x) ~ -x`` and ``x + r`` cancels (all digits are gone by
+    ``x = -1e8``). Below ``x = -3`` it is computed as ``1 / C(t)``, ``t = -x``, with
+    ``C(t) = t + 2/(t + 3/(t + 4/(t + ...)))``: Laplace's continued fraction for the Mills ratio,
+    ``(1 - Phi(t))/phi(t) = 1/(t + 1/(t + 2/(t + ...)))`` (A&S 26.2.14), whose reciprocal minus
+    ``t`` is ``1/C(t)``. The modified Lentz method (Press et al., *Numerical Recipes* 5.2) needs
+    at most ~55 terms at ``t = 3``, 4 at ``t = 1e3``. From ``-3`` up, ``x + dlog_ndtr(x)``
+    directly (at most one digit cancels there).
+    """
+    if x != x:
+        return math.nan
+    if x >= -3.0:
+        return x + dlog_ndtr(x)
+    t = -x
+    f = t
+    c = t
+    d = 0.0
+    for k in range(2, 200):
+        d = 1.0 / (t + k * d)
+        c = t + k / c
+        delta = c * d
+        f *= delta
+        # 3e-16: within two ulps of 1 (delta = t * (1/t) itself rounds by one), so no string of
+        # rounding-only factors is multiplied in once the fraction has converged
+        if abs(delta - 1.0) <= 3e-16:
+            break
+    return 1.0 / f
 
 
 @njit

@@ -30,7 +30,8 @@ sums it.
   both tails (there is no ``1 - P`` anywhere). The prefactor
   :math:`x^a e^{-x}/\Gamma(a+1)` is computed for ``a >= 20`` as
   :math:`\exp(a\,\mathrm{log1pmx}((x-a)/a) - \tfrac12\log(2\pi a) - \mathrm{corr}(a))`
-  (Stirling's series for :math:`\log\Gamma`, A&S 6.1.41, with the large terms cancelled
+  (with :math:`a\log(x/a) - (x - a)` in place of the first term when ``|x - a| > a/2``;
+  Stirling's series for :math:`\log\Gamma`, A&S 6.1.41, with the large terms cancelled
   analytically as in Temme 1979 and DiDonato & Morris 1986) rather than as a difference of three
   numbers of size ``a log a``, whose rounding would cost ``~ 1e-16 a`` relative accuracy.
 
@@ -47,7 +48,17 @@ sums it.
   :math:`\partial_a I = I\,(\log x - 1/a - \psi(a) + \psi(a+b) - \partial_a G/G)`,
   :math:`\partial_b I = I\,(\log(1-x) - \psi(b) + \psi(a+b) - \partial_b G/G)`. Above that point
   the symmetry :math:`I_x(a,b) = 1 - I_{1-x}(b,a)` swaps the roles (and the signs) of the two
-  derivatives, so again no ``1 - I`` is formed.
+  derivatives, so again no ``1 - I`` is formed. The differences :math:`\psi(a+b) - \psi(a)`,
+  which are small when ``b << a``, come from :func:`digamma_difference` (no cancellation).
+
+Second derivatives (:func:`gammainc_daa`, :func:`betainc_daa`, :func:`betainc_dab`,
+:func:`betainc_dbb`) come from the same sums differentiated twice: termwise for the gamma series
+(:math:`\partial_a^2 T_n = T_n((\log x - \psi(a+n+1))^2 - \psi_1(a+n+1))`), and for the
+continued fractions by running the recurrences below on second-order *jets* (a value with its
+first and second partial derivatives in ``a`` and ``b``, combined by Leibniz's rule), then
+:math:`\log I = K - \log G` differentiated twice (:math:`K_{aa} = 1/a^2 - \psi_1(a) +
+\psi_1(a+b)`, :math:`K_{ab} = \psi_1(a+b)`, :math:`K_{bb} = \psi_1(a+b) - \psi_1(b)`).
+One pass gives all of them; the first-derivative kernels use the same pass.
 
 Continued fractions with derivatives
 ------------------------------------
@@ -58,10 +69,12 @@ B_{-1} = 0, B_0 = 1`). Differentiating the recurrence gives one for :math:`A_n'`
 :math:`G_n' = (A_n' - G_n B_n')/B_n`. The recurrences are linear and homogeneous in
 :math:`(A, B, A', B')` jointly, so every step rescales all of them by :math:`1/B_n` to stay clear
 of overflow (Boik & Robison-Cox 1998, section 3). Iteration stops when the value and every
-derivative changed by less than ``1e-16`` of themselves.
+derivative changed by less than ``1e-15`` of themselves (see :func:`_jet_done`).
 
 Large shape parameters need ``O(sqrt(a))`` (or ``O(sqrt(max(a, b)))``) terms; past
-:data:`MAX_TERMS` the kernels return ``nan`` rather than a silently truncated value.
+:data:`MAX_TERMS` (shape parameters beyond about 1e10 near the mode) the kernels return ``nan``
+rather than a silently truncated value. Where the result underflows it is returned as zero
+without iterating.
 
 References
 ----------
@@ -91,11 +104,13 @@ from __future__ import annotations
 import math
 
 from kernels.jit import njit
+from kernels.special_polygamma import trigamma
 from kernels.special_scipy import betaln, digamma, gammaln
 
-#: Iteration cap of every series and continued fraction here (enough for shape parameters up to
-#: about 1e8 near the mode); beyond it the result is ``nan``.
-MAX_TERMS = 100_000
+#: Iteration cap of every series and continued fraction here: near the mode they need a few
+#: times ``sqrt(a)`` terms, so this serves shape parameters up to about 1e10 (a few ms per
+#: call there); beyond it the result is ``nan``, never a truncated sum.
+MAX_TERMS = 1_000_000
 _EPS = 1e-16
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 _STIRLING_FROM = 20.0
@@ -156,70 +171,212 @@ def log_gamma_prefix(a: float, x: float) -> float:
     return core - 0.5 * math.log(a) - _HALF_LOG_2PI - _stirling_correction(a)
 
 
+# --- second-order jets ------------------------------------------------------------------------
+# A jet (v, a, b, aa, ab, bb) is a value with its first and second partial derivatives in the
+# two shape parameters (the gamma function leaves the b entries at zero). The continued
+# fractions are run on jets: each recurrence step is a product and a sum of jets.
+
+
+@njit(inline="always")
+def _jet_add(p, q):
+    return (p[0] + q[0], p[1] + q[1], p[2] + q[2], p[3] + q[3], p[4] + q[4], p[5] + q[5])
+
+
+@njit(inline="always")
+def _jet_scale(p, c):
+    return (p[0] * c, p[1] * c, p[2] * c, p[3] * c, p[4] * c, p[5] * c)
+
+
+@njit(inline="always")
+def _jet_mul(p, q):
+    """Leibniz's rule to second order."""
+    return (
+        p[0] * q[0],
+        p[1] * q[0] + p[0] * q[1],
+        p[2] * q[0] + p[0] * q[2],
+        p[3] * q[0] + 2.0 * p[1] * q[1] + p[0] * q[3],
+        p[4] * q[0] + p[1] * q[2] + p[2] * q[1] + p[0] * q[4],
+        p[5] * q[0] + 2.0 * p[2] * q[2] + p[0] * q[5],
+    )
+
+
+@njit(inline="always")
+def _jet_div(p, q):
+    """``g = p / q`` from ``p = g q`` differentiated twice."""
+    g = p[0] / q[0]
+    ga = (p[1] - g * q[1]) / q[0]
+    gb = (p[2] - g * q[2]) / q[0]
+    gaa = (p[3] - 2.0 * ga * q[1] - g * q[3]) / q[0]
+    gab = (p[4] - ga * q[2] - gb * q[1] - g * q[4]) / q[0]
+    gbb = (p[5] - 2.0 * gb * q[2] - g * q[5]) / q[0]
+    return (g, ga, gb, gaa, gab, gbb)
+
+
+@njit(inline="always")
+def _jet_log_derivatives(g):
+    """The derivatives of ``log g`` (entry 0 is ``log|g|``)."""
+    ra = g[1] / g[0]
+    rb = g[2] / g[0]
+    return (
+        math.log(abs(g[0])),
+        ra,
+        rb,
+        g[3] / g[0] - ra * ra,
+        g[4] / g[0] - ra * rb,
+        g[5] / g[0] - rb * rb,
+    )
+
+
+@njit(inline="always")
+def _jet_exp(lam):
+    """``exp`` of a jet given by its logarithm's derivatives."""
+    e = math.exp(lam[0])
+    return (
+        e,
+        e * lam[1],
+        e * lam[2],
+        e * (lam[3] + lam[1] * lam[1]),
+        e * (lam[4] + lam[1] * lam[2]),
+        e * (lam[5] + lam[2] * lam[2]),
+    )
+
+
+_JET_TOL = 1e-15  # about 4.5 ulps: the rescaled recurrences jitter by an ulp or two per step
+
+
+@njit(inline="always")
+def _jet_first_converged(new, old) -> bool:
+    """The value and the first derivatives changed by less than ``_JET_TOL`` of themselves (or
+    of ``1e-20 |g|``, so that an entry through zero does not stall the loop)."""
+    floor = 1e-20 * abs(new[0])
+    for i in range(3):
+        if abs(new[i] - old[i]) > _JET_TOL * abs(new[i]) + floor:
+            return False
+    return True
+
+
+@njit(inline="always")
+def _jet_second_converged(new, old) -> bool:
+    """The second derivatives changed by less than ``_JET_TOL`` of themselves or of their
+    natural scale ``(|g_a| + |g_b|)^2 / |g|`` (the size of the terms of ``(log g)''``)."""
+    floor = _JET_TOL * (abs(new[1]) + abs(new[2])) ** 2 / abs(new[0]) + 1e-20 * abs(new[0])
+    for i in range(3, 6):
+        if abs(new[i] - old[i]) > _JET_TOL * abs(new[i]) + floor:
+            return False
+    return True
+
+
+@njit(inline="always")
+def _jet_done(new, old, k: int, k_first: int) -> tuple[bool, int]:
+    """Stopping rule of the jet recurrences; ``k_first`` is the step where the value and first
+    derivatives converged (0 before). The second derivatives converge at the same geometric rate
+    times a factor ~ k^2, and their rounding noise (accumulated over the rescaled steps) can
+    exceed ``_JET_TOL``: so stop when they converged, or ``k_first / 4 + 5`` steps later, which
+    covers the k^2 factor for the rates of these fractions (k_first = 37 / log(1/rate))."""
+    if k_first == 0 and _jet_first_converged(new, old):
+        k_first = k
+    if k_first == 0:
+        return False, 0
+    return _jet_second_converged(new, old) or k >= k_first + k_first // 4 + 5, k_first
+
+
+_JET_ONE = (1.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+_JET_ZERO = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
 @njit
-def _gammainc_da_series(a: float, x: float) -> float:
-    """``dP/da`` from the termwise derivative of the power series (``x < a + 1``)."""
+def _gammainc_series_derivatives(a: float, x: float) -> tuple[float, float]:
+    r"""``(dP/da, d2P/da2)`` from the termwise derivatives of the power series (``x < a + 1``).
+
+    With :math:`T_n = x^{a+n}e^{-x}/\Gamma(a+n+1)`: :math:`T_n' = T_n\,(\log x -
+    \psi(a+n+1))` and :math:`T_n'' = T_n\,((\log x - \psi(a+n+1))^2 - \psi_1(a+n+1))`, where
+    :math:`\psi_1(a+n+1) = \psi_1(a+1) - \sum_{k=1}^n 1/(a+k)^2`.
+    """
     c = math.log(x) - digamma(a + 1.0)
+    t1 = trigamma(a + 1.0)
     u = 1.0
     h = 0.0
-    s = c
+    h2 = 0.0
+    s1 = c
+    s2 = c * c - t1
     for n in range(1, MAX_TERMS):
         u *= x / (a + n)
-        h += 1.0 / (a + n)
-        term = u * (c - h)
-        s += term
-        if abs(term) <= _EPS * abs(s):
-            return math.exp(log_gamma_prefix(a, x)) * s
-    return math.nan
+        inv = 1.0 / (a + n)
+        h += inv
+        h2 += inv * inv
+        d = c - h
+        term1 = u * d
+        term2 = u * (d * d - (t1 - h2))
+        s1 += term1
+        s2 += term2
+        if abs(term1) <= _EPS * abs(s1) and abs(term2) <= _EPS * abs(s2) + 1e-20 * abs(s1):
+            prefix = math.exp(log_gamma_prefix(a, x))
+            return prefix * s1, prefix * s2
+    return math.nan, math.nan
 
 
 @njit
-def _gammaincc_da_fraction(a: float, x: float) -> float:
-    """``dQ/da`` from Legendre's continued fraction and its derivative (``x >= a + 1``)."""
-    # state: A_{n-2}, A_{n-1}, B_{n-2}, B_{n-1} and their derivatives in a
-    a_prev, a_cur, b_prev, b_cur = 1.0, x + 1.0 - a, 0.0, 1.0
-    da_prev, da_cur, db_prev, db_cur = 0.0, -1.0, 0.0, 0.0
-    g = a_cur
-    dg = da_cur
+def _gammaincc_fraction_derivatives(a: float, x: float) -> tuple[float, float]:
+    """``(dQ/da, d2Q/da2)`` from Legendre's continued fraction run on jets (``x >= a + 1``)."""
+    # x^a e^-x / Gamma(a) = a * (x^a e^-x / Gamma(a + 1)); the factors below are at most
+    # ~ (log x)^2, so below e^-760 the result underflows (and for x ~ 1e300 the recurrences
+    # would overflow before converging): return the zeros directly
+    log_prefix = log_gamma_prefix(a, x) + math.log(a)
+    if log_prefix < -760.0:
+        return 0.0, 0.0
+    p_prev, p_cur = _JET_ONE, (x + 1.0 - a, -1.0, 0.0, 0.0, 0.0, 0.0)
+    q_prev, q_cur = _JET_ZERO, _JET_ONE
+    g = p_cur
+    k_first = 0
     for k in range(1, MAX_TERMS):
-        ak = -k * (k - a)
-        bk = x + 2.0 * k + 1.0 - a
-        dak = float(k)  # d a_k / da
-        # d b_k / da = -1
-        a_new = bk * a_cur + ak * a_prev
-        b_new = bk * b_cur + ak * b_prev
-        da_new = -a_cur + bk * da_cur + dak * a_prev + ak * da_prev
-        db_new = -b_cur + bk * db_cur + dak * b_prev + ak * db_prev
-        scale = 1.0 / b_new
-        a_prev, a_cur = a_cur * scale, a_new * scale
-        b_prev, b_cur = b_cur * scale, 1.0
-        da_prev, da_cur = da_cur * scale, da_new * scale
-        db_prev, db_cur = db_cur * scale, db_new * scale
-        g_new = a_cur
-        dg_new = da_cur - g_new * db_cur
-        done = abs(g_new - g) <= _EPS * abs(g_new) and abs(dg_new - dg) <= _EPS * abs(dg_new)
-        g, dg = g_new, dg_new
+        ak = (-k * (k - a), float(k), 0.0, 0.0, 0.0, 0.0)
+        bk = (x + 2.0 * k + 1.0 - a, -1.0, 0.0, 0.0, 0.0, 0.0)
+        p_new = _jet_add(_jet_mul(bk, p_cur), _jet_mul(ak, p_prev))
+        q_new = _jet_add(_jet_mul(bk, q_cur), _jet_mul(ak, q_prev))
+        scale = 1.0 / q_new[0]  # the recurrences are linear: rescale to stay finite
+        p_prev, p_cur = _jet_scale(p_cur, scale), _jet_scale(p_new, scale)
+        q_prev, q_cur = _jet_scale(q_cur, scale), _jet_scale(q_new, scale)
+        g_new = _jet_div(p_cur, q_cur)
+        done, k_first = _jet_done(g_new, g, k, k_first)
+        g = g_new
         if done:
-            # x^a e^-x / Gamma(a) = a * (x^a e^-x / Gamma(a + 1))
-            q = a * math.exp(log_gamma_prefix(a, x)) / g
-            return q * (math.log(x) - digamma(a) - dg / g)
-    return math.nan
+            # log Q = log_prefix - log G, and log_prefix' = log x - psi(a), '' = -psi_1(a)
+            lg = _jet_log_derivatives(g)
+            la = math.log(x) - digamma(a) - lg[1]
+            laa = -trigamma(a) - lg[3]
+            q = math.exp(log_prefix - lg[0])
+            return q * la, q * (laa + la * la)
+    return math.nan, math.nan
+
+
+@njit
+def gammainc_derivatives(a: float, x: float) -> tuple[float, float]:
+    """``(∂P/∂a, ∂²P/∂a²)`` of the regularised lower incomplete gamma function.
+
+    Series for ``x < a + 1``, continued fraction above (see the module docstring); the
+    derivatives of ``Q`` are their negatives. ``0`` at ``x = 0`` and ``x = inf``; ``nan`` for
+    ``a <= 0``, ``x < 0`` or ``nan`` input.
+    """
+    if not (a > 0.0 and x >= 0.0) or a == math.inf:
+        return math.nan, math.nan
+    if x == 0.0 or x == math.inf:
+        return 0.0, 0.0
+    if x < a + 1.0:
+        return _gammainc_series_derivatives(a, x)
+    dq, dq2 = _gammaincc_fraction_derivatives(a, x)
+    return -dq, -dq2
 
 
 @njit
 def gammainc_da(a: float, x: float) -> float:
-    r"""``∂P(a, x)/∂a`` for the regularised lower incomplete gamma function (``-∂Q/∂a``).
+    """``∂P(a, x)/∂a`` (``= -∂Q/∂a``); see :func:`gammainc_derivatives`."""
+    return gammainc_derivatives(a, x)[0]
 
-    Series for ``x < a + 1``, continued fraction above (see the module docstring). ``0`` at
-    ``x = 0`` and ``x = inf``; ``nan`` for ``a <= 0``, ``x < 0`` or ``nan`` input.
-    """
-    if not (a > 0.0 and x >= 0.0) or a == math.inf:
-        return math.nan
-    if x == 0.0 or x == math.inf:
-        return 0.0
-    if x < a + 1.0:
-        return _gammainc_da_series(a, x)
-    return -_gammaincc_da_fraction(a, x)
+
+@njit
+def gammainc_daa(a: float, x: float) -> float:
+    """``∂²P(a, x)/∂a²`` (``= -∂²Q/∂a²``); see :func:`gammainc_derivatives`."""
+    return gammainc_derivatives(a, x)[1]
 
 
 #: B_2k / (2k) for k = 1..8, the coefficients of the asymptotic series of digamma (A&S 6.3.18).
@@ -269,97 +426,121 @@ def digamma_difference(x: float, d: float) -> float:
 
 
 @njit
-def _betainc_fraction_grad(
-    a: float, b: float, x: float, log_x: float, log_y: float
-) -> tuple[float, float]:
-    """``(∂I/∂a, ∂I/∂b)`` of ``I_x(a, b)`` from the continued fraction (``x`` below the mode).
+def _betainc_fraction_jet(a: float, b: float, x: float, log_x: float, log_y: float):
+    """The jet of ``I_x(a, b)`` (value, ∂a, ∂b, ∂aa, ∂ab, ∂bb) from the continued fraction
+    run on jets (``x`` below the mode).
 
     ``log x`` and ``log(1 - x)`` are passed in: after the swap ``x`` is the caller's ``1 - x``,
     and both logarithms are best computed from the caller's exact ``x`` (``log1p(-x)``, ``log x``).
     """
-    # G = 1 + d1/(1 + d2/(1 + ...)): b_0 = b_k = 1, a_k = d_k
-    p_prev, p_cur, q_prev, q_cur = 1.0, 1.0, 0.0, 1.0
-    pa_prev, pa_cur, qa_prev, qa_cur = 0.0, 0.0, 0.0, 0.0
-    pb_prev, pb_cur, qb_prev, qb_cur = 0.0, 0.0, 0.0, 0.0
-    g, ga, gb = 1.0, 0.0, 0.0
+    p_prev, p_cur = _JET_ONE, _JET_ONE
+    q_prev, q_cur = _JET_ZERO, _JET_ONE
+    g = _JET_ONE
+    k_first = 0
     for k in range(1, MAX_TERMS):
         m = k // 2
         if k % 2 == 1:
             # d_{2m+1} = N / D, N = -(a+m)(a+b+m)x, D = (a+2m)(a+2m+1)
-            num = -(a + m) * (a + b + m) * x
-            den = (a + 2.0 * m) * (a + 2.0 * m + 1.0)
-            num_a = -((a + b + m) + (a + m)) * x
-            num_b = -(a + m) * x
-            den_a = (a + 2.0 * m + 1.0) + (a + 2.0 * m)
+            num = (
+                -(a + m) * (a + b + m) * x,
+                -((a + b + m) + (a + m)) * x,
+                -(a + m) * x,
+                -2.0 * x,
+                -x,
+                0.0,
+            )
+            den = ((a + 2.0 * m) * (a + 2.0 * m + 1.0), 2.0 * a + 4.0 * m + 1.0, 0.0, 2.0, 0.0, 0.0)
         else:
             # d_{2m} = N / D, N = m(b-m)x, D = (a+2m-1)(a+2m)
-            num = m * (b - m) * x
-            den = (a + 2.0 * m - 1.0) * (a + 2.0 * m)
-            num_a = 0.0
-            num_b = m * x
-            den_a = (a + 2.0 * m) + (a + 2.0 * m - 1.0)
-        d = num / den
-        d_a = (num_a - d * den_a) / den
-        d_b = num_b / den
-        p_new = p_cur + d * p_prev
-        q_new = q_cur + d * q_prev
-        pa_new = pa_cur + d_a * p_prev + d * pa_prev
-        qa_new = qa_cur + d_a * q_prev + d * qa_prev
-        pb_new = pb_cur + d_b * p_prev + d * pb_prev
-        qb_new = qb_cur + d_b * q_prev + d * qb_prev
-        scale = 1.0 / q_new
-        p_prev, p_cur = p_cur * scale, p_new * scale
-        q_prev, q_cur = q_cur * scale, 1.0
-        pa_prev, pa_cur = pa_cur * scale, pa_new * scale
-        qa_prev, qa_cur = qa_cur * scale, qa_new * scale
-        pb_prev, pb_cur = pb_cur * scale, pb_new * scale
-        qb_prev, qb_cur = qb_cur * scale, qb_new * scale
-        g_new = p_cur
-        ga_new = pa_cur - g_new * qa_cur
-        gb_new = pb_cur - g_new * qb_cur
-        done = (
-            abs(g_new - g) <= _EPS * abs(g_new)
-            and abs(ga_new - ga) <= _EPS * abs(ga_new)
-            and abs(gb_new - gb) <= _EPS * abs(gb_new)
-        )
-        g, ga, gb = g_new, ga_new, gb_new
+            num = (m * (b - m) * x, 0.0, m * x, 0.0, 0.0, 0.0)
+            den = ((a + 2.0 * m - 1.0) * (a + 2.0 * m), 2.0 * a + 4.0 * m - 1.0, 0.0, 2.0, 0.0, 0.0)
+        d = _jet_div(num, den)
+        p_new = _jet_add(p_cur, _jet_mul(d, p_prev))
+        q_new = _jet_add(q_cur, _jet_mul(d, q_prev))
+        scale = 1.0 / q_new[0]
+        p_prev, p_cur = _jet_scale(p_cur, scale), _jet_scale(p_new, scale)
+        q_prev, q_cur = _jet_scale(q_cur, scale), _jet_scale(q_new, scale)
+        g_new = _jet_div(p_cur, q_cur)
+        done, k_first = _jet_done(g_new, g, k, k_first)
+        g = g_new
         if done and k > 2:
-            log_k = a * log_x + b * log_y - math.log(a) - betaln(a, b)
-            value = math.exp(log_k) / g
-            # psi(a + b) - psi(a) and psi(a + b) - psi(b) are small when b << a or a << b:
-            # computed as such, not as differences of two digammas
-            grad_a = value * (log_x - 1.0 / a + digamma_difference(a, b) - ga / g)
-            grad_b = value * (log_y + digamma_difference(b, a) - gb / g)
-            return grad_a, grad_b
-    return math.nan, math.nan
+            # log I = K - log G, K = a log x + b log(1-x) - log a - log B(a, b); the digamma
+            # differences are small when b << a or a << b: computed as such (no cancellation)
+            lg = _jet_log_derivatives(g)
+            tri_ab = trigamma(a + b)
+            log_k = (
+                a * log_x + b * log_y - math.log(a) - betaln(a, b),
+                log_x - 1.0 / a + digamma_difference(a, b),
+                log_y + digamma_difference(b, a),
+                1.0 / (a * a) - trigamma(a) + tri_ab,
+                tri_ab,
+                tri_ab - trigamma(b),
+            )
+            return _jet_exp(
+                (
+                    log_k[0] - lg[0],
+                    log_k[1] - lg[1],
+                    log_k[2] - lg[2],
+                    log_k[3] - lg[3],
+                    log_k[4] - lg[4],
+                    log_k[5] - lg[5],
+                )
+            )
+    return (math.nan, math.nan, math.nan, math.nan, math.nan, math.nan)
+
+
+@njit
+def betainc_derivatives(a: float, b: float, x: float):
+    """``(∂a, ∂b, ∂aa, ∂ab, ∂bb)`` of the regularised incomplete beta function ``I_x(a, b)``.
+
+    ``0`` at ``x = 0`` and ``x = 1``; ``nan`` for ``a <= 0``, ``b <= 0``, ``x`` outside
+    ``[0, 1]`` or ``nan`` input.
+    """
+    nan = math.nan
+    if not (a > 0.0 and b > 0.0 and 0.0 <= x <= 1.0) or a == math.inf or b == math.inf:
+        return nan, nan, nan, nan, nan
+    if x == 0.0 or x == 1.0:
+        return 0.0, 0.0, 0.0, 0.0, 0.0
+    if x < (a + 1.0) / (a + b + 2.0):
+        j = _betainc_fraction_jet(a, b, x, math.log(x), math.log1p(-x))
+        return j[1], j[2], j[3], j[4], j[5]
+    # I_x(a, b) = 1 - J with J = I_{1-x}(b, a), whose first shape parameter is b
+    j = _betainc_fraction_jet(b, a, 1.0 - x, math.log1p(-x), math.log(x))
+    return -j[2], -j[1], -j[5], -j[4], -j[3]
 
 
 @njit
 def betainc_grad(a: float, b: float, x: float) -> tuple[float, float]:
-    """``(∂I_x(a, b)/∂a, ∂I_x(a, b)/∂b)``; ``(0, 0)`` at ``x = 0`` and ``x = 1``.
-
-    ``nan`` for ``a <= 0``, ``b <= 0``, ``x`` outside ``[0, 1]`` or ``nan`` input.
-    """
-    if not (a > 0.0 and b > 0.0 and 0.0 <= x <= 1.0) or a == math.inf or b == math.inf:
-        return math.nan, math.nan
-    if x == 0.0 or x == 1.0:
-        return 0.0, 0.0
-    if x < (a + 1.0) / (a + b + 2.0):
-        return _betainc_fraction_grad(a, b, x, math.log(x), math.log1p(-x))
-    # I_x(a, b) = 1 - I_{1-x}(b, a): the first argument of the swapped call is b
-    grad_b_swapped, grad_a_swapped = _betainc_fraction_grad(
-        b, a, 1.0 - x, math.log1p(-x), math.log(x)
-    )
-    return -grad_a_swapped, -grad_b_swapped
+    """``(∂I_x(a, b)/∂a, ∂I_x(a, b)/∂b)``; see :func:`betainc_derivatives`."""
+    d = betainc_derivatives(a, b, x)
+    return d[0], d[1]
 
 
 @njit
 def betainc_da(a: float, b: float, x: float) -> float:
-    r"""``∂I_x(a, b)/∂a`` of the regularised incomplete beta function (see :func:`betainc_grad`)."""
-    return betainc_grad(a, b, x)[0]
+    """``∂I_x(a, b)/∂a``; see :func:`betainc_derivatives`."""
+    return betainc_derivatives(a, b, x)[0]
 
 
 @njit
 def betainc_db(a: float, b: float, x: float) -> float:
-    r"""``∂I_x(a, b)/∂b`` of the regularised incomplete beta function (see :func:`betainc_grad`)."""
-    return betainc_grad(a, b, x)[1]
+    """``∂I_x(a, b)/∂b``; see :func:`betainc_derivatives`."""
+    return betainc_derivatives(a, b, x)[1]
+
+
+@njit
+def betainc_daa(a: float, b: float, x: float) -> float:
+    """``∂²I_x(a, b)/∂a²``; see :func:`betainc_derivatives`."""
+    return betainc_derivatives(a, b, x)[2]
+
+
+@njit
+def betainc_dab(a: float, b: float, x: float) -> float:
+    """``∂²I_x(a, b)/∂a∂b``; see :func:`betainc_derivatives`."""
+    return betainc_derivatives(a, b, x)[3]
+
+
+@njit
+def betainc_dbb(a: float, b: float, x: float) -> float:
+    """``∂²I_x(a, b)/∂b²``; see :func:`betainc_derivatives`."""
+    return betainc_derivatives(a, b, x)[4]

@@ -422,6 +422,224 @@ def take_along_axis(arr, indices, axis: int):
     return _ix.getitem(arr, tuple(idx))
 
 
+def _take_axis(a, index: _np.ndarray, axis: int):
+    """``a`` gathered along ``axis`` with a constant integer ``index`` (one gather primitive)."""
+    idx = [slice(None)] * get_aval(a).ndim
+    idx[axis] = index
+    return _ix.getitem(a, tuple(idx))
+
+
+def diff(a, n: int = 1, axis: int = -1, prepend=None, append=None):
+    """``numpy.diff``: the ``n``-th forward difference along ``axis``, differentiable.
+
+    Composed of slices and a subtraction (``a[1:] - a[:-1]``, ``n`` times); ``prepend`` and
+    ``append`` (scalars or arrays, traced or not) are concatenated first, as in NumPy.
+
+    >>> diff(_np.array([1.0, 4.0, 9.0, 16.0]), n=2)
+    array([2., 2.])
+    """
+    if int(n) != n or n < 0:
+        raise ValueError(f"diff: order must be non-negative but got {n}")
+    nd = get_aval(a).ndim
+    if nd == 0:
+        raise ValueError("diff requires input that is at least one dimensional")
+    axis = axis % nd
+    if prepend is not None or append is not None:
+        shape = list(get_aval(a).shape)
+        parts = []
+        for extra in (prepend, None, append):
+            if extra is None:
+                continue
+            if get_aval(extra).ndim == 0:
+                shape[axis] = 1
+                extra = broadcast_to(extra, tuple(shape))
+            parts.append(extra)
+        parts.insert(0 if prepend is None else 1, a)
+        a = concatenate(parts, axis)
+    for _ in range(int(n)):
+        length = get_aval(a).shape[axis]
+        upper = _ix.slice_axis(a, axis, 1, length)
+        lower = _ix.slice_axis(a, axis, 0, builtins_max(length - 1, 0))
+        a = _e.sub(upper, lower)
+    return a
+
+
+_PAD_INDEX_MODES = ("edge", "reflect", "symmetric", "wrap")
+
+
+def pad(array, pad_width, mode: str = "constant", constant_values=0):
+    """``numpy.pad`` for the modes ``constant``, ``edge``, ``reflect``, ``symmetric``, ``wrap``.
+
+    Every mode but ``constant`` maps each output position to a source position, so it is one
+    gather per padded axis whose index is NumPy's own ``pad`` of ``arange(n)`` (the positions
+    are NumPy's by construction). ``constant`` concatenates constant blocks; ``constant_values``
+    is a scalar (possibly traced, and then differentiable) or concrete per-axis
+    ``(before, after)`` pairs as in NumPy. Differentiable in ``array``.
+
+    >>> pad(_np.array([1.0, 2.0, 3.0]), (2, 1), mode="edge")
+    array([1., 1., 1., 2., 3., 3.])
+    """
+    nd = get_aval(array).ndim
+    widths = _np.broadcast_to(_np.asarray(pad_width, dtype=int), (nd, 2))
+    if (widths < 0).any():
+        raise ValueError("pad: index can't contain negative values")
+    if mode in _PAD_INDEX_MODES:
+        out = array
+        for axis in range(nd):
+            before, after = (int(w) for w in widths[axis])
+            if before or after:
+                n = get_aval(out).shape[axis]
+                index = _np.pad(_np.arange(n), (before, after), mode=mode)
+                out = _take_axis(out, index, axis)
+        return out
+    if mode != "constant":
+        raise NotImplementedError(
+            f"pad: mode {mode!r} is not supported (constant, {', '.join(_PAD_INDEX_MODES)})"
+        )
+    traced = isinstance(constant_values, Tracer)
+    values = constant_values if traced else _np.asarray(constant_values, dtype=float)
+    if not traced and values.ndim > 0:
+        values = _np.broadcast_to(values, (nd, 2))
+    out = array
+    for axis in range(nd):
+        before, after = (int(w) for w in widths[axis])
+        parts = [out]
+        for side, width in ((0, before), (1, after)):
+            if width == 0:
+                continue
+            shape = list(get_aval(out).shape)
+            shape[axis] = width
+            value = values if traced or values.ndim == 0 else values[axis, side]
+            block = broadcast_to(_e.astype(value, get_aval(out).dtype), tuple(shape))
+            parts.insert(0 if side == 0 else len(parts), block)
+        if len(parts) > 1:
+            out = concatenate(parts, axis)
+    return out
+
+
+def roll(a, shift, axis=None):
+    """``numpy.roll``: a gather with the index ``numpy.roll(arange(n), shift)`` per axis.
+
+    >>> roll(_np.array([1.0, 2.0, 3.0]), 1)
+    array([3., 1., 2.])
+    """
+    if axis is None:
+        shape = get_aval(a).shape
+        return _s.reshape(roll(ravel(a), shift, 0), shape)
+    shifts, axes = _np.broadcast_arrays(_np.asarray(shift, dtype=int), _np.asarray(axis))
+    nd = get_aval(a).ndim
+    total: dict[int, int] = {}
+    for k, ax in zip(shifts.ravel(), axes.ravel()):
+        total[int(ax) % nd] = total.get(int(ax) % nd, 0) + int(k)
+    for ax, k in total.items():
+        n = get_aval(a).shape[ax]
+        if n and k % n:
+            a = _take_axis(a, _np.roll(_np.arange(n), k), ax)
+    return a
+
+
+def kron(a, b):
+    """``numpy.kron``: the Kronecker product, as a broadcast product with interleaved axes.
+
+    With both operands brought to the same rank ``d``, ``a`` is reshaped to
+    ``(a0, 1, a1, 1, ...)`` and ``b`` to ``(1, b0, 1, b1, ...)``; their product reshaped to
+    ``(a0 b0, a1 b1, ...)`` is ``kron(a, b)``.
+
+    >>> kron(_np.array([1.0, 2.0]), _np.array([1.0, 10.0, 100.0]))
+    array([  1.,  10., 100.,   2.,  20., 200.])
+    """
+    sa, sb = get_aval(a).shape, get_aval(b).shape
+    nd = builtins_max(len(sa), len(sb))
+    sa, sb = (1,) * (nd - len(sa)) + sa, (1,) * (nd - len(sb)) + sb
+    a2 = _s.reshape(a, tuple(v for d in sa for v in (d, 1)))
+    b2 = _s.reshape(b, tuple(v for d in sb for v in (1, d)))
+    return _s.reshape(_e.mul(a2, b2), tuple(x * y for x, y in zip(sa, sb)))
+
+
+def searchsorted(a, v, side: str = "left", sorter=None):
+    """``numpy.searchsorted`` for a sorted 1-D ``a``: integer positions, not differentiable.
+
+    Counts ``a < v`` (``side="left"``) or ``a <= v`` (``side="right"``) over ``a``: ``O(len(a))``
+    work per element of ``v`` (no binary search), but made of comparisons and a sum, so it
+    traces, batches and compiles like any other expression. A NaN in ``v`` gives 0 (NumPy's
+    sort order puts NaN last and gives ``len(a)``).
+
+    >>> searchsorted(_np.array([1.0, 2.0, 3.0]), _np.array([0.5, 2.0, 9.0]), side="right")
+    array([0, 2, 3])
+    """
+    if sorter is not None:
+        a = take(a, sorter)
+    if get_aval(a).ndim != 1:
+        raise ValueError("searchsorted: a must be one-dimensional")
+    compare = {"left": _e.lt, "right": _e.le}.get(side)
+    if compare is None:
+        raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+    v_shape = get_aval(v).shape
+    hits = compare(a, _s.reshape(v, (*v_shape, 1)))
+    return _r.reduce_sum(_e.astype(_e.stop_gradient(hits), _np.int64), (len(v_shape),))
+
+
+def interp(x, xp, fp, left=None, right=None):
+    """``numpy.interp``: piecewise-linear interpolation, differentiable in ``x``, ``xp``, ``fp``.
+
+    The interval of each ``x`` comes from :func:`searchsorted` (``side="right"``) on the
+    increasing ``xp``; the value is NumPy's formula ``slope * (x - xp[j]) + fp[j]``; below
+    ``xp[0]`` and above ``xp[-1]`` it is ``left``/``right`` (default ``fp[0]``/``fp[-1]``).
+    The derivative in ``x`` is the slope of the interval (at a knot, of the interval to its
+    right).
+
+    >>> interp(_np.array([0.5, 2.5]), _np.array([0.0, 1.0, 3.0]), _np.array([0.0, 2.0, 3.0]))
+    array([1.  , 2.75])
+    """
+    n = get_aval(xp).shape[0]
+    if get_aval(xp).ndim != 1 or get_aval(fp).shape != (n,) or n == 0:
+        raise ValueError("interp: xp and fp must be 1-D sequences of the same, non-zero length")
+    x = _e.astype(x, _np.float64) if get_aval(x).dtype != _np.float64 else x
+    left = _ix.getitem(fp, 0) if left is None else left
+    right = _ix.getitem(fp, n - 1) if right is None else right
+    if n == 1:
+        inside = _e.add(_e.mul(x, 0.0), _ix.getitem(fp, 0))
+    else:
+        j = clip(_e.sub(searchsorted(xp, x, side="right"), 1), 0, n - 2)
+        x0, x1 = take(xp, j), take(xp, _e.add(j, 1))
+        f0, f1 = take(fp, j), take(fp, _e.add(j, 1))
+        slope = _e.div(_e.sub(f1, f0), _e.sub(x1, x0))
+        inside = _e.add(_e.mul(slope, _e.sub(x, x0)), f0)
+    last = _ix.getitem(xp, n - 1)
+    out = _e.select(_e.lt(x, _ix.getitem(xp, 0)), left, inside)
+    out = _e.select(_e.eq(x, last), _ix.getitem(fp, n - 1), out)
+    return _e.select(_e.gt(x, last), right, out)
+
+
+def meshgrid(*xi, indexing: str = "xy", sparse: bool = False, copy: bool = True):
+    """``numpy.meshgrid`` of 1-D inputs (``"xy"`` or ``"ij"`` indexing), by reshape and
+    broadcast, so each output is differentiable in its input.
+
+    >>> [g.tolist() for g in meshgrid(_np.array([1.0, 2.0]), _np.array([5.0]))]
+    [[[1.0, 2.0]], [[5.0, 5.0]]]
+    """
+    if indexing not in ("xy", "ij"):
+        raise ValueError("meshgrid: valid values for `indexing` are 'xy' and 'ij'")
+    xi = [ravel(x) for x in xi]
+    nd = len(xi)
+    shapes = [get_aval(x).shape[0] for x in xi]
+    if indexing == "xy" and nd > 1:
+        shapes[0], shapes[1] = shapes[1], shapes[0]
+    out = []
+    for i, x in enumerate(xi):
+        axis = (1 - i if i < 2 else i) if indexing == "xy" and nd > 1 else i
+        shape = [1] * nd
+        shape[axis] = get_aval(x).shape[0]
+        x = _s.reshape(x, tuple(shape))
+        out.append(x if sparse else broadcast_to(x, tuple(shapes)))
+    return out
+
+
+# Index helpers: plain NumPy (their results are concrete integer arrays, used as indices).
+tril_indices, triu_indices = _np.tril_indices, _np.triu_indices
+tril_indices_from, triu_indices_from = _np.tril_indices_from, _np.triu_indices_from
+
+
 def astype(x, dtype):
     return _e.astype(x, dtype)
 

@@ -3,9 +3,9 @@
 Derivatives (the rules are in :mod:`autodiff.ops.special`): every argument of every function here
 is differentiable, except the order ``v`` of :func:`iv` and the exponent ``s`` of :func:`zeta`
 (asking for those raises ``NotImplementedError``). The incomplete gamma and beta functions are
-differentiable in their shape parameters once (by the series and continued-fraction kernels of
-:mod:`kernels.special_incomplete`) and in ``x`` to any order; a second derivative in a shape
-parameter raises ``NotImplementedError``.
+differentiable twice in their shape parameters (by the series and continued-fraction kernels of
+:mod:`kernels.special_incomplete`), with every mixed derivative in ``x`` closed form; a third
+derivative in a shape parameter raises ``NotImplementedError``.
 
 >>> import numpy as np
 >>> from autodiff.scipy.special import logsumexp

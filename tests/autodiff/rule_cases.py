@@ -16,6 +16,7 @@ import numpy as np
 
 import autodiff
 import autodiff.numpy as anp
+import autodiff.ops.special as _sp
 import autodiff.scipy.special as asp
 
 REAL = (-2.0, 2.0)
@@ -31,9 +32,6 @@ class Case:
     args: list[tuple[tuple[float, float] | str, tuple[int, ...]]]
     differentiable: bool = True
     rtol: float = 1e-5
-    # False where a second derivative is deliberately not implemented (the shape parameters of
-    # gammainc/betainc): first order is checked, second order by rows with those held constant
-    second_order: bool = True
     extra: dict = field(default_factory=dict)
 
     @property
@@ -95,6 +93,7 @@ UNARY = {
     "ndtr": (asp.ndtr, REAL),
     "ndtri": (asp.ndtri, UNIT),
     "log_ndtr": (asp.log_ndtr, REAL),
+    "dlog_ndtr": (_sp.dlog_ndtr, (-6.0, 2.0)),
     "expit": (asp.expit, REAL),
     "logit": (asp.logit, UNIT),
     "log1pexp": (asp.log1pexp, REAL),
@@ -141,8 +140,6 @@ BINARY = {
     "xlogy": (asp.xlogy, REAL, POS),
     "xlog1py": (asp.xlog1py, REAL, POS),
     "betaln": (asp.betaln, POS, POS),
-}
-FIRST_ORDER_ONLY = {
     "gammainc": (asp.gammainc, POS, POS),
     "gammaincc": (asp.gammaincc, POS, POS),
 }
@@ -157,17 +154,21 @@ for name, (fn, dom) in UNARY.items():
 for name, (fn, d1, d2) in BINARY.items():
     for s1, s2 in BINARY_SHAPES:
         CASES.append(Case(name, fn, [(d1, s1), (d2, s2)]))
-for name, (fn, d1, d2) in FIRST_ORDER_ONLY.items():
-    for s1, s2 in BINARY_SHAPES:
-        CASES.append(Case(name, fn, [(d1, s1), (d2, s2)], second_order=False))
 
 CASES += [
     # iv and zeta: differentiable in x and q only, so their first argument is a constant here
     Case("iv_v_const", lambda x: asp.iv(np.array([0.0, -1.5, 2.0]), x), [(POS, (3,))]),
     Case("zeta_s_const", lambda q: asp.zeta(np.array([1.5, 2.0, 6.0]), q), [(POS, (2, 3))]),
     *[
-        Case("betainc", asp.betainc, [(POS, s1), (POS, s2), (UNIT, s3)], second_order=False)
+        Case("betainc", asp.betainc, [(POS, s1), (POS, s2), (UNIT, s3)])
         for s1, s2, s3 in [((), (), ()), ((3,), (3,), (3,)), ((2, 1), (3,), (2, 3))]
+    ],
+    # the derivative primitives themselves (their own x partials are closed form, any order)
+    Case("gammainc_da", lambda x: _sp.gammainc_da(np.array([0.3, 2.0, 9.0]), x), [(POS, (3,))]),
+    Case("gammainc_daa", lambda x: _sp.gammainc_daa(np.array([0.3, 2.0, 9.0]), x), [(POS, (3,))]),
+    *[
+        Case(f.__name__, lambda x, f=f: f(np.array([0.7, 2.0]), 3.5, x), [(UNIT, (2,))])
+        for f in (_sp.betainc_da, _sp.betainc_db, _sp.betainc_daa, _sp.betainc_dab, _sp.betainc_dbb)
     ],
     Case(
         "betainc_ab_const",
@@ -218,6 +219,36 @@ CASES += [
         "take_along_axis",
         lambda x: anp.take_along_axis(x, np.array([[1, 0], [0, 0]]), 1),
         [(REAL, (2, 3))],
+    ),
+    Case("log_softmax", asp.log_softmax, [(REAL, (2, 3))]),
+    Case("log_softmax_axis0", lambda x: asp.log_softmax(x, axis=0), [(REAL, (3, 2))]),
+    Case("softmax", asp.softmax, [(REAL, (4,))]),
+    Case("softplus", asp.softplus, [((-30.0, 30.0), (5,))]),
+    Case("diff", lambda x: anp.diff(x, axis=0), [(REAL, (4, 3))]),
+    Case("diff2_prepend", lambda x, p: anp.diff(x, n=2, prepend=p), [(REAL, (2, 4)), (REAL, ())]),
+    Case("pad_constant", lambda x: anp.pad(x, ((1, 0), (2, 1)), constant_values=0.5), [(REAL, (2, 3))]),
+    Case("pad_traced_value", lambda x, c: anp.pad(x, 2, constant_values=c), [(REAL, (3,)), (REAL, ())]),
+    Case("pad_edge", lambda x: anp.pad(x, ((0, 2), (1, 1)), mode="edge"), [(REAL, (2, 3))]),
+    Case("pad_reflect", lambda x: anp.pad(x, (2, 3), mode="reflect"), [(REAL, (4,))]),
+    Case("roll", lambda x: anp.roll(x, (1, -2), axis=(0, 1)), [(REAL, (3, 4))]),
+    Case("roll_flat", lambda x: anp.roll(x, 5), [(REAL, (2, 3))]),
+    Case("kron", anp.kron, [(REAL, (2, 3)), (REAL, (2, 2))]),
+    Case("kron_vec_mat", anp.kron, [(REAL, (3,)), (REAL, (2, 2))]),
+    Case(
+        "interp",
+        lambda x, fp: anp.interp(x, np.array([0.0, 0.7, 1.5, 2.2, 3.0]), fp),
+        [((-0.5, 3.5), (2, 4)), (REAL, (5,))],
+    ),
+    Case(
+        "interp_xp",
+        lambda x, fp, dxp: anp.interp(x, anp.cumsum(dxp), fp, left=-3.0),
+        [((0.0, 5.0), (6,)), (REAL, (4,)), ((0.5, 1.5), (4,))],
+    ),
+    Case("meshgrid", lambda x, y: anp.stack(anp.meshgrid(x, y), 0), [(REAL, (3,)), (REAL, (2,))]),
+    Case(
+        "meshgrid_ij",
+        lambda x, y, z: anp.stack(anp.meshgrid(x, y, z, indexing="ij"), 0),
+        [(REAL, (2,)), (REAL, (3,)), (REAL, (2,))],
     ),
     Case("diagonal", lambda x: anp.diagonal(x), [(REAL, (3, 3))]),
     Case("tril", lambda x: anp.tril(x), [(REAL, (3, 3))]),
@@ -299,6 +330,15 @@ NONDIFF = {
     "argsort": (lambda x: anp.argsort(x, axis=1), lambda x: np.argsort(x, axis=1)),
     "argmax": (lambda x: anp.argmax(x, axis=0), lambda x: np.argmax(x, axis=0)),
     "argmin": (lambda x: anp.argmin(x), lambda x: np.argmin(x)),
+    "searchsorted": (
+        lambda x: anp.searchsorted(np.array([-1.0, 0.0, 0.0, 0.5, 1.5]), x),
+        lambda x: np.searchsorted(np.array([-1.0, 0.0, 0.0, 0.5, 1.5]), x),
+    ),
+    "searchsorted_right": (
+        # a traced sorted array with ties (rounding), searched for values equal to its entries
+        lambda x: anp.searchsorted(anp.sort(anp.round(x[0])), anp.round(x), side="right"),
+        lambda x: np.searchsorted(np.sort(np.round(x[0])), np.round(x), side="right"),
+    ),
 }
 NONDIFF_CASES = [
     Case(name, fn, [(REAL, (2, 3))], differentiable=False, extra={"oracle": oracle})

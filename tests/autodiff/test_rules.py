@@ -61,8 +61,6 @@ def test_vjp_dot_product(case):
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_second_order(case):
-    if not case.second_order:
-        pytest.skip("second derivative deliberately not implemented; first order is tested")
     rng = np.random.default_rng(_seed(case) + 2)
     args = case.draw(rng)
     weights = rng.normal(size=np.shape(case.fn(*args)))

@@ -356,6 +356,22 @@ def test_dlog_ndtr_vs_mpmath():
     assert_rel(compiled(ks.dlog_ndtr, x), reference, 4e-15)
 
 
+def test_x_plus_dlog_ndtr_vs_mpmath():
+    import mpmath as mp
+
+    x = np.concatenate([-np.logspace(0, 8, 60), np.linspace(-5.0, 5.0, 41)])
+    with mp.workdps(60):  # x + r cancels in the reference too: 60 digits cover |x| <= 1e8
+        expected = []
+        for v in x:
+            v_ = mp.mpf(float(v))
+            expected.append(float(v_ + mp.npdf(v_) / (mp.erfc(-v_ / mp.sqrt(2)) / 2)))
+    assert max_rel_error(compiled(ks.x_plus_dlog_ndtr, x), np.array(expected)) < 1e-14
+    # beyond, the asymptote -1/x (1 + 2/x^2 + ...) is exact to rounding
+    x = -np.logspace(8, 300, 30)
+    assert_rel(compiled(ks.x_plus_dlog_ndtr, x), -1.0 / x, 1e-15)
+    assert np.isnan(ks.x_plus_dlog_ndtr(np.nan))
+
+
 def test_dlog_ndtr_special_values():
     got = compiled(ks.dlog_ndtr, np.array([-np.inf, np.inf, np.nan, 40.0, 1e300]))
     np.testing.assert_array_equal(got, [np.inf, 0.0, np.nan, 0.0, 0.0])
@@ -436,7 +452,9 @@ _CACHE_SCRIPT = textwrap.dedent(
                                     len(user_kernel.stats.cache_misses)]}
     # every public kernel of kernels.special, called directly: cacheable, and cached
     arity = {name: n for name, _, n in ks.SCIPY_BINDINGS}
-    arity.update(logaddexp=2, gammainc_da=2, zeta=2, betainc_da=3, betainc_db=3)
+    arity.update(logaddexp=2, gammainc_da=2, gammainc_daa=2, zeta=2)
+    arity.update(dict.fromkeys(["betainc_da", "betainc_db", "betainc_daa", "betainc_dab"], 3))
+    arity["betainc_dbb"] = 3
     for name in ks.__all__:
         f = getattr(ks, name)
         if name == "logsumexp":
@@ -491,9 +509,13 @@ IN_HOUSE_ARITY = {
     "logaddexp": 2,
     "polygamma": 2,
     "gammainc_da": 2,
+    "gammainc_daa": 2,
     "zeta": 2,
     "betainc_da": 3,
     "betainc_db": 3,
+    "betainc_daa": 3,
+    "betainc_dab": 3,
+    "betainc_dbb": 3,
 }
 
 
@@ -554,7 +576,9 @@ _DISABLED_SCRIPT = textwrap.dedent(
     assert not hasattr(ks.gammaln, "py_func"), "NUMBAYES_DISABLE_JIT=1 must give plain functions"
     points = json.loads(sys.argv[1])
     arity = {name: n for name, _, n in ks.SCIPY_BINDINGS}
-    arity.update(logaddexp=2, polygamma=2, gammainc_da=2, zeta=2, betainc_da=3, betainc_db=3)
+    arity.update(logaddexp=2, polygamma=2, gammainc_da=2, gammainc_daa=2, zeta=2)
+    arity.update(dict.fromkeys(["betainc_da", "betainc_db", "betainc_daa", "betainc_dab"], 3))
+    arity["betainc_dbb"] = 3
     out = {}
     for name in ks.__all__:
         if name == "logsumexp":
@@ -596,7 +620,7 @@ def test_disabled_jit_runs_as_plain_python(tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 
-def _mp_gammainc_da(a: float, x: float) -> float:
+def _mp_gammainc_da(a: float, x: float, order: int = 1) -> float:
     """mpmath's numerical derivative in ``a`` of the smaller of P and Q (so no digits are lost
     to ``1 - tiny``), at 40 digits."""
     import mpmath as mp
@@ -604,13 +628,15 @@ def _mp_gammainc_da(a: float, x: float) -> float:
     with mp.workdps(40):
         a_, x_ = mp.mpf(a), mp.mpf(x)
         if mp.gammainc(a_, x_, mp.inf, regularized=True) < 0.5:
-            return -float(mp.diff(lambda t: mp.gammainc(t, x_, mp.inf, regularized=True), a_))
-        return float(mp.diff(lambda t: mp.gammainc(t, 0, x_, regularized=True), a_))
+            upper = mp.diff(lambda t: mp.gammainc(t, x_, mp.inf, regularized=True), a_, order)
+            return -float(upper)
+        return float(mp.diff(lambda t: mp.gammainc(t, 0, x_, regularized=True), a_, order))
 
 
-def _mp_betainc_grad(a: float, b: float, x: float) -> tuple[float, float]:
-    """mpmath's numerical derivatives in ``a`` and ``b`` of the smaller tail of I_x(a, b), the
-    upper one through I_{1-x}(b, a) (mpmath's own upper integral loses the tiny values)."""
+def _mp_betainc_grad(a: float, b: float, x: float) -> tuple[float, ...]:
+    """mpmath's numerical derivatives in ``a`` and ``b`` (first, then aa, ab, bb) of the
+    smaller tail of I_x(a, b), the upper one through I_{1-x}(b, a) (mpmath's own upper integral
+    loses the tiny values)."""
     import mpmath as mp
 
     with mp.workdps(50):
@@ -625,7 +651,8 @@ def _mp_betainc_grad(a: float, b: float, x: float) -> tuple[float, float]:
             def f(s, t):
                 return -mp.betainc(t, s, 0, y_, regularized=True)
 
-        return float(mp.diff(lambda s: f(s, b_), a_)), float(mp.diff(lambda t: f(a_, t), b_))
+        orders = [(1, 0), (0, 1), (2, 0), (1, 1), (0, 2)]
+        return tuple(float(mp.diff(f, (a_, b_), order)) for order in orders)
 
 
 _GAMMA_SHAPES = [1e-3, 0.1, 0.5, 1.0, 2.5, 10.0, 30.0, 100.0, 1e3]
@@ -642,6 +669,16 @@ def test_gammainc_da_vs_mpmath():
     expected = np.array([_mp_gammainc_da(ai, xi) for ai, xi in zip(a, x)])
     got = compiled(ks.gammainc_da, a, x)
     assert max_rel_error(got, expected) < 1e-11  # measured: 3e-13
+
+
+def test_gammainc_daa_vs_mpmath():
+    a, x = np.array(_gamma_points(_GAMMA_SHAPES[:-1])).T
+    expected = np.array([_mp_gammainc_da(ai, xi, order=2) for ai, xi in zip(a, x)])
+    got = compiled(ks.gammainc_daa, a, x)
+    # relative to the larger of the value and the scale |dP/da| / a: d2P/da2 changes sign near
+    # the mode, where its own relative accuracy is meaningless (measured: 1e-8 there, 1e-12 off it)
+    scale = np.maximum(np.abs(expected), np.abs(compiled(ks.gammainc_da, a, x)) / a)
+    np.testing.assert_array_less(np.abs(got - expected), 1e-11 * scale + 1e-300)
 
 
 @pytest.mark.slow
@@ -682,7 +719,10 @@ def test_betainc_grad_vs_mpmath():
     expected = np.array([_mp_betainc_grad(*p) for p in zip(a, b, x)])
     assert max_rel_error(compiled(ks.betainc_da, a, b, x), expected[:, 0]) < 1e-10
     assert max_rel_error(compiled(ks.betainc_db, a, b, x), expected[:, 1]) < 1e-10
-    # measured: 7e-12 (the worst where psi(a + b) - psi(a) is tiny, a >> b)
+    # measured: 1e-11 (the worst where psi(a + b) - psi(a) is tiny, a >> b)
+    for i, name in enumerate(["betainc_daa", "betainc_dab", "betainc_dbb"], start=2):
+        # measured: 8e-10 (trigamma(a + b) - trigamma(a) cancels for b << a)
+        assert max_rel_error(compiled(getattr(ks, name), a, b, x), expected[:, i]) < 1e-8, name
 
 
 def test_betainc_grad_special_values_and_symmetry():
