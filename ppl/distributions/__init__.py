@@ -142,8 +142,18 @@ from ppl.distributions.multivariate import (
 from ppl.distributions.spatial import CAR, CirculantNormal
 from ppl.distributions.time_series import EulerMaruyama, GaussianStateSpace
 from ppl.distributions.transformed import TransformedDistribution
+from ppl.distributions.truncated import (
+    LeftTruncatedGamma,
+    RightTruncatedGamma,
+    TruncatedGamma,
+    TwoSidedTruncatedGamma,
+)
 
 __all__ = [
+    "LeftTruncatedGamma",
+    "RightTruncatedGamma",
+    "TruncatedGamma",
+    "TwoSidedTruncatedGamma",
     "AsymmetricLaplace",
     "AsymmetricLaplaceQuantile",
     "Bernoulli",

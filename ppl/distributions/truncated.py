@@ -589,3 +589,55 @@ class FoldedDistribution(Distribution):
         mu, sigma = self._normal_base()
         m = self.mean
         return _bcast(mu * mu + sigma * sigma - m * m, self.batch_shape)
+
+
+def _gamma_base(where: str, base_dist: Distribution) -> Distribution:
+    from ppl.distributions.positive import Gamma
+
+    if not isinstance(base_dist, Gamma):
+        raise TypeError(f"{where}: base_dist must be a Gamma, got {type(base_dist).__name__}")
+    return base_dist
+
+
+class LeftTruncatedGamma(LeftTruncatedDistribution):
+    """A ``Gamma`` truncated below at ``low`` (NumPyro's class; the generic truncation)."""
+
+    def __init__(self, base_dist: Distribution, low: Any = 0.0, *,
+                 validate_args: bool | None = None):
+        super().__init__(_gamma_base("LeftTruncatedGamma", base_dist), low,
+                         validate_args=validate_args)
+
+
+class RightTruncatedGamma(RightTruncatedDistribution):
+    """A ``Gamma`` truncated above at ``high`` (NumPyro's class; the generic truncation)."""
+
+    def __init__(self, base_dist: Distribution, high: Any = 1.0, *,
+                 validate_args: bool | None = None):
+        super().__init__(_gamma_base("RightTruncatedGamma", base_dist), high,
+                         validate_args=validate_args)
+
+
+class TwoSidedTruncatedGamma(TwoSidedTruncatedDistribution):
+    """A ``Gamma`` truncated to ``[low, high]`` (NumPyro's class; the generic truncation)."""
+
+    def __init__(self, base_dist: Distribution, low: Any = 0.0, high: Any = 1.0, *,
+                 validate_args: bool | None = None):
+        super().__init__(_gamma_base("TwoSidedTruncatedGamma", base_dist), low, high,
+                         validate_args=validate_args)
+
+
+def TruncatedGamma(concentration: Any = 1.0, rate: Any = 1.0, *, low: Any = None,  # noqa: N802
+                   high: Any = None, validate_args: bool | None = None) -> Distribution:
+    r"""``Gamma(concentration, rate)`` truncated to ``[low, high]`` (NumPyro's constructor):
+    :math:`p(x) = \text{Gamma}(x \mid \alpha, \beta) / (F(b) - F(a))`, :math:`F` the
+    regularised lower incomplete gamma function of :math:`\beta x`."""
+    from ppl.distributions.positive import Gamma
+
+    base = Gamma(concentration, rate, validate_args=validate_args)
+    if low is None and high is None:
+        return base
+    if high is None:
+        return LeftTruncatedGamma(base, low, validate_args=validate_args)
+    if low is None:
+        return RightTruncatedGamma(base, high, validate_args=validate_args)
+    return TwoSidedTruncatedGamma(base, low, high, validate_args=validate_args)
