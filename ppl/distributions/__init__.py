@@ -37,6 +37,7 @@ from ppl.distributions.base import (
     enable_validation,
     is_validation_enabled,
 )
+from ppl.distributions.bounded import TruncatedPolyaGamma
 from ppl.distributions.censored import (
     IntervalCensoredDistribution,
     LeftCensoredDistribution,
@@ -150,6 +151,7 @@ from ppl.distributions.truncated import (
 )
 
 __all__ = [
+    "TruncatedPolyaGamma",
     "LeftTruncatedGamma",
     "RightTruncatedGamma",
     "TruncatedGamma",

@@ -615,3 +615,24 @@ def test_truncated_gamma_family_matches_scipy():
     assert st.kstest(draws, truncated_cdf).pvalue > 1e-3
     with pytest.raises(TypeError, match="Gamma"):
         dist.LeftTruncatedGamma(dist.Normal(0.0, 1.0), 0.5)
+
+
+def test_truncated_polya_gamma_density_and_draws():
+    """PG(1, 0): the density (7 series terms) against 60 terms summed in NumPy, mass 1 and
+    mean 1/4 on (0, 2.5]; draws are the 8-term series of exponentials (NumPyro's sampler), whose
+    mean is 1/4 minus the omitted terms' (2 pi^2)^-1 sum_{k>8} (k - 1/2)^-2."""
+    d = dist.TruncatedPolyaGamma()
+    x = np.array([0.05, 0.3, 1.0, 2.4])
+    n = np.arange(60)
+    series = np.sum((-1.0) ** n * (2 * n + 1) * np.exp(-(2 * n + 1) ** 2 / (8 * x[:, None])),
+                    axis=1) / np.sqrt(2 * np.pi * x**3)
+    np.testing.assert_allclose(np.exp(d.log_prob(x)), series, rtol=1e-9)
+    def density(v):
+        return float(np.exp(d.log_prob(np.array(v))))
+    assert abs(quad(density, 1e-8, 2.5, limit=200)[0] - 1.0) < 1e-5
+    assert abs(quad(lambda v: v * density(v), 1e-8, 2.5, limit=200)[0] - 0.25) < 1e-4
+    draws = d.sample(0, (100_000,))
+    k = np.arange(9, 100_000)
+    expected = 0.25 - np.sum(1 / (k - 0.5) ** 2) / (2 * np.pi**2)
+    assert abs(draws.mean() - expected) < 5 * draws.std() / np.sqrt(draws.size)
+    assert draws.min() > 0 and draws.max() <= 2.5
