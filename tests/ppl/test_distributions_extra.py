@@ -636,3 +636,8 @@ def test_truncated_polya_gamma_density_and_draws():
     expected = 0.25 - np.sum(1 / (k - 0.5) ** 2) / (2 * np.pi**2)
     assert abs(draws.mean() - expected) < 5 * draws.std() / np.sqrt(draws.size)
     assert draws.min() > 0 and draws.max() <= 2.5
+    # gradient of the log density in the value, through either form, against finite differences
+    for v in (0.05, 0.3, 2.0):
+        g = autodiff.grad(lambda t: d.log_prob(t))(np.array(v))
+        fd = (d.log_prob(np.array(v + 1e-6)) - d.log_prob(np.array(v - 1e-6))) / 2e-6
+        assert np.isfinite(g) and abs(g - fd) < 1e-5 * max(1.0, abs(fd))
