@@ -41,7 +41,7 @@ import numpy as np
 from inference import optim as optimizers
 from inference.elbo import ELBO
 from inference.progress import progress_enabled
-from inference.variational import CompiledELBO, compile_elbo
+from inference.variational import CompiledELBO, compile_elbo, initial_phi
 from kernels import model_abi, rng
 from kernels.optimizers import STATE_ROWS
 from kernels.precompile import background_compile
@@ -110,16 +110,15 @@ class SVI:
         self._last: CompiledELBO | None = None
 
     # ---- the compiled ELBO for given arguments ---------------------------------------------
-    def _elbo(self, args: tuple, kwargs: dict, seed: int = 0,
-              init_params: dict | None = None) -> tuple[CompiledELBO, list[np.ndarray]]:
+    def _elbo(self, args: tuple, kwargs: dict, seed: int = 0
+              ) -> tuple[CompiledELBO, list[np.ndarray]]:
         kwargs = {**self.static_kwargs, **kwargs}
         key = _signature(args, kwargs)
         compiled = self._compiled.get(key)
-        if compiled is None or init_params is not None:
+        if compiled is None:
             # the first run in a machine compiles the step loop too: on the other core
             with background_compile(("svi_steps",)):
-                compiled = compile_elbo(self.model, self.guide, self.loss, args, kwargs, seed,
-                                        init_params)
+                compiled = compile_elbo(self.model, self.guide, self.loss, args, kwargs, seed)
             self._compiled[key] = compiled
         self._last = compiled
         data = ModelArguments(self.model, args, kwargs).data
@@ -135,8 +134,8 @@ class SVI:
         """The initial state: params from their ``init_value`` (or ``init_params``, constrained
         values by name), a fresh optimiser and the stream of ``seed``."""
         seed = _check_seed(seed)
-        compiled, data = self._elbo(args, kwargs, seed, init_params)
-        phi = compiled.init_phi.copy()
+        compiled, data = self._elbo(args, kwargs, seed)
+        phi = initial_phi(compiled, seed, init_params) if init_params else compiled.init_phi.copy()
         stream = rng.seed_streams(seed, 1)[0]
         state = SVIState(phi, np.zeros((STATE_ROWS, compiled.dim)), stream, 0.0, 0)
         if compiled.score_sites:  # start the baseline at the first ELBO estimate

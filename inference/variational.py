@@ -42,7 +42,7 @@ from ppl.model import ModelArguments, SiteLayout
 from ppl.runtime import Message, Messenger, site_log_prob
 from ppl.transforms import biject_to
 
-__all__ = ["CompiledELBO", "NoiseSource", "compile_elbo"]
+__all__ = ["CompiledELBO", "NoiseSource", "compile_elbo", "initial_phi"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -489,6 +489,23 @@ def _describe(x: np.ndarray) -> str:
     if np.any(np.isnan(x)):
         return "NaN"
     return "+inf" if np.any(x == np.inf) else "-inf"
+
+
+def initial_phi(compiled: CompiledELBO, seed: int, init_params: dict[str, Any]) -> np.ndarray:
+    """The unconstrained starting params with ``init_params`` (constrained values by param
+    name) in place of their ``init_value`` (checked against their constraints): a prototype run,
+    no new compile."""
+    unknown = sorted(set(init_params) - set(compiled.params) - _sample_names(compiled))
+    if unknown:
+        raise SiteError(unknown[0], "is in init_params but is not a param of the guide or the "
+                        "model", f"the params are {sorted(compiled.params)}")
+    proto = _prototype(compiled.model, compiled.guide, compiled.arguments, seed, init_params)
+    return proto.init_phi
+
+
+def _sample_names(compiled: CompiledELBO) -> set[str]:
+    return {n for tr in (compiled.prototype.guide_trace, compiled.prototype.model_trace)
+            for n, s in tr.items() if s.type == "sample"}
 
 
 def compile_elbo(model, guide, loss: ELBO, args: tuple, kwargs: dict, seed: int = 0,

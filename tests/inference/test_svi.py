@@ -455,3 +455,19 @@ def test_trace_mean_field_reaches_the_mean_field_optimum():
     mean, _, precision = regression_posterior()
     np.testing.assert_allclose(result.params["loc"], mean, atol=0.01)
     np.testing.assert_allclose(result.params["scale"], np.diag(precision) ** -0.5, rtol=0.025)
+
+
+def test_init_params_reuse_the_compiled_elbo_and_are_checked():
+    svi = SVI(normal_model, normal_guide, optim.Adam(0.01), Trace_ELBO())
+    state = svi.init(0, Y)
+    kernel = svi._last.kernel
+    moved = svi.init(0, Y, init_params={"loc": 2.5, "scale": 0.5})
+    assert svi._last.kernel is kernel and len(svi._compiled) == 1
+    params = svi.get_params(moved)
+    assert float(params["loc"]) == pytest.approx(2.5) and float(params["scale"]) == \
+        pytest.approx(0.5)
+    assert not np.array_equal(state.phi, moved.phi)
+    with pytest.raises(SiteError, match="'lco'.*not a param"):
+        svi.init(0, Y, init_params={"lco": 1.0})
+    with pytest.raises(SiteError, match="'scale'.*violates"):
+        svi.init(0, Y, init_params={"scale": -1.0})
