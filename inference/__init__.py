@@ -38,6 +38,7 @@ from inference.pathfinder_vi import PathfinderResult, pathfinder
 from inference.predictive import Predictive
 from inference.protocols import CompiledModelLike, MCMCKernel
 from inference.resources import InsufficientMemoryError, MemoryUsageWarning
+from inference.sbc import SBCResult, sbc
 from inference.svi import SVI, NonFiniteLossError, SVIRunResult, SVIState
 from ppl.initialization import (
     init_to_feasible,
@@ -85,4 +86,6 @@ __all__ = [
     "init_to_sample",
     "init_to_uniform",
     "init_to_value",
+    "sbc",
+    "SBCResult",
 ]
