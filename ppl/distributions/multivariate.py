@@ -130,13 +130,11 @@ class _LocScaleTril(Distribution):
 
     @_lazy
     def covariance_matrix(self):
-        return anp.matmul(self.scale_tril, _mT(self.scale_tril))
+        return covariance_from_tril(self.scale_tril)
 
     @_lazy
     def precision_matrix(self):
-        k = self.event_shape[-1]
-        inv_L = anp.linalg.solve_triangular(self.scale_tril, np.eye(k), lower=True)
-        return anp.matmul(_mT(inv_L), inv_L)
+        return precision_from_tril(self.scale_tril)
 
 
 class MultivariateNormal(_LocScaleTril):
@@ -627,3 +625,15 @@ class ZeroSumNormal(Distribution):
     def transform(self) -> ZeroSumTransform:
         """The isometry from :math:`\\mathbb{R}^{m}` used to sample and to unconstrain."""
         return ZeroSumTransform(self.event_dim)
+
+
+def covariance_from_tril(scale_tril):
+    r""":math:`L L^\top` (batched)."""
+    return anp.matmul(scale_tril, _mT(scale_tril))
+
+
+def precision_from_tril(scale_tril):
+    r""":math:`(L L^\top)^{-1} = L^{-\top} L^{-1}`, by one triangular solve (batched)."""
+    k = anp.shape(scale_tril)[-1]
+    inv_l = anp.linalg.solve_triangular(scale_tril, np.eye(k), lower=True)
+    return anp.matmul(_mT(inv_l), inv_l)

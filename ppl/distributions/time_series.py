@@ -32,7 +32,14 @@ import autodiff
 import autodiff.numpy as anp
 from ppl import constraints
 from ppl.distributions.base import Distribution, as_param
-from ppl.distributions.multivariate import MultivariateNormal, _diag, _lazy, _mT
+from ppl.distributions.multivariate import (
+    MultivariateNormal,
+    _diag,
+    _lazy,
+    _mT,
+    covariance_from_tril,
+    precision_from_tril,
+)
 
 __all__ = ["EulerMaruyama", "GaussianStateSpace"]
 
@@ -118,13 +125,11 @@ class GaussianStateSpace(Distribution):
 
     @_lazy
     def covariance_matrix(self):
-        return anp.matmul(self.scale_tril, _mT(self.scale_tril))
+        return covariance_from_tril(self.scale_tril)
 
     @_lazy
     def precision_matrix(self):
-        k = self.event_shape[-1]
-        inv_L = anp.linalg.solve_triangular(self.scale_tril, np.eye(k), lower=True)
-        return anp.matmul(_mT(inv_L), inv_L)
+        return precision_from_tril(self.scale_tril)
 
     def _log_prob(self, value):
         T, k = self.event_shape

@@ -26,6 +26,7 @@ from ppl import constraints as C
 from ppl import distributions as dist
 from ppl import transforms as T
 from ppl.model import compile_model
+from tests.ppl.test_multivariate import fd_grad, within_mc_error
 
 RNG = np.random.default_rng(20261203)
 _B = RNG.normal(size=(3, 3))
@@ -33,21 +34,6 @@ S3 = _B @ _B.T + 0.5 * np.eye(3)
 L3 = np.linalg.cholesky(S3)
 
 
-def fd_grad(f, x, h=1e-6):
-    x = np.asarray(x, dtype=float)
-    g = np.zeros_like(x)
-    for i in np.ndindex(*x.shape):
-        e = np.zeros_like(x)
-        e[i] = h
-        g[i] = (f(x + e) - f(x - e)) / (2 * h)
-    return g
-
-
-def within_mc_error(samples, expected, n_se=4.5, axis=0):
-    """|sample mean - expected| < n_se standard errors, elementwise."""
-    mean = samples.mean(axis)
-    se = samples.std(axis) / np.sqrt(samples.shape[axis])
-    assert np.all(np.abs(mean - expected) < n_se * se + 1e-12), (mean, expected, se)
 
 
 def chol_jacobian(L):
