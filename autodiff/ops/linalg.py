@@ -1,9 +1,13 @@
-"""Linear algebra primitives: matmul, einsum, cholesky, triangular and general solves, slogdet.
+"""Linear algebra primitives: matmul, einsum, cholesky, triangular and general solves, slogdet,
+and the decompositions eigh, svd, qr and the matrix exponential expm.
 
 All operate on the trailing two axes and broadcast over leading (batch) axes, so ``vmap`` adds a
 leading axis.  Matrix derivative rules follow Giles (2008), "An extended collection of matrix
 derivative results for forward and reverse mode AD", and Murray (2016), "Differentiation of the
-Cholesky decomposition".
+Cholesky decomposition"; the SVD's Townsend (2016), "Differentiating the singular value
+decomposition"; QR's Walter & Lehmann (2018) and Liao et al. (2019), "Differentiable programming
+tensor networks"; expm's Al-Mohy & Higham (2009), "Computing the Fréchet derivative of the matrix
+exponential".  Every derivative rule is written with primitives, so it nests (second order).
 """
 
 from __future__ import annotations
