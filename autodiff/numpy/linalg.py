@@ -12,7 +12,7 @@ import numpy as _np
 
 from autodiff.core import get_aval
 from autodiff.ops import linalg as _la
-from autodiff.ops.elementwise import exp, mul, sub
+from autodiff.ops.elementwise import exp, mul, stop_gradient, sub
 from autodiff.ops.linalg import matmul
 from autodiff.ops.structural import expand_dims, squeeze, swapaxes
 
@@ -133,7 +133,7 @@ def lstsq(a, b, rcond=None):
     squared condition number of the normal equations), and the minimum-norm solution
     ``x = Q R⁻ᵀ b`` of ``aᵀ = Q R`` when ``m < n``.  ``residuals`` are the squared residual norms
     per column (empty unless ``m > n``), ``rank`` is ``min(m, n)`` (full rank is assumed, not
-    checked), ``s`` the singular values.  ``rcond`` is accepted for NumPy's signature and unused.
+    checked), ``s`` the singular values (a constant for differentiation).  ``rcond`` is accepted for NumPy's signature and unused.
     """
     from autodiff.numpy import reshape, sum  # noqa: A004
 
@@ -153,7 +153,7 @@ def lstsq(a, b, rcond=None):
         residuals = sum(mul(res, res), axis=0)
     else:
         residuals = _np.zeros((0,))
-    s = _la.svd(a)[1]
+    s = _la.svd(stop_gradient(a))[1]  # reported, not differentiated
     if vec:
         x = reshape(x, (n,))
     return x, residuals, min(m, n), s
