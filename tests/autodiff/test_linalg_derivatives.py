@@ -122,3 +122,28 @@ def test_clear_errors():
         la.matrix_power(np.eye(2), 1.5)
     with pytest.raises(ValueError, match=r"lstsq: right-hand side of shape \(3,\)"):
         la.lstsq(np.ones((4, 2)), np.ones(3))
+
+
+def test_scipy_linalg_names_follow_scipy():
+    import autodiff.scipy.linalg as asl
+
+    rng = _rng(5)
+    s = draw(rng, "spd", (3, 3))
+    b = rng.normal(size=(3, 2))
+    for lower in (False, True):
+        np.testing.assert_allclose(
+            asl.cholesky(s, lower=lower), scipy.linalg.cholesky(s, lower=lower), rtol=1e-13
+        )
+        np.testing.assert_allclose(
+            asl.cho_solve(asl.cho_factor(s, lower=lower), b),
+            scipy.linalg.cho_solve(scipy.linalg.cho_factor(s, lower=lower), b),
+            rtol=1e-12,
+        )
+    u = draw(rng, "triu", (3, 3))
+    for trans in (0, 1, "T"):
+        np.testing.assert_allclose(
+            asl.solve_triangular(u, b, trans=trans),
+            scipy.linalg.solve_triangular(u, b, trans=trans),
+            rtol=1e-12,
+        )
+    np.testing.assert_allclose(asl.expm(u), scipy.linalg.expm(u), rtol=1e-12)
