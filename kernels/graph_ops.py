@@ -249,3 +249,101 @@ def slogdet_batched(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             total += np.log(abs(d))
         signs[b], logdets[b] = sign, total
     return signs, logdets
+
+
+# ---------------------------------------------------------------------------------------------
+# Decompositions and the matrix exponential on stacks (B, m, n): Numba's LAPACK-backed
+# ``np.linalg`` per matrix (its bindings are compiled into this cached module)
+# ---------------------------------------------------------------------------------------------
+
+
+@njit
+def eigh_batched(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (ascending) and eigenvectors of each symmetric matrix of ``a`` (B, n, n), from
+    its lower triangle (LAPACK ``syevd``, as ``numpy.linalg.eigh``)."""
+    n = a.shape[1]
+    w = np.empty((a.shape[0], n))
+    v = np.empty((a.shape[0], n, n))
+    for b in range(a.shape[0]):
+        wb, vb = np.linalg.eigh(np.ascontiguousarray(a[b]))
+        w[b] = wb
+        v[b] = vb
+    return w, v
+
+
+@njit
+def svd_batched(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Reduced SVD ``u (B, m, k)``, ``s (B, k)``, ``vt (B, k, n)`` of a stack (LAPACK ``gesdd``)."""
+    m, n = a.shape[1], a.shape[2]
+    k = min(m, n)
+    u = np.empty((a.shape[0], m, k))
+    s = np.empty((a.shape[0], k))
+    vt = np.empty((a.shape[0], k, n))
+    for b in range(a.shape[0]):
+        ub, sb, vtb = np.linalg.svd(np.ascontiguousarray(a[b]), full_matrices=False)
+        u[b] = ub
+        s[b] = sb
+        vt[b] = vtb
+    return u, s, vt
+
+
+@njit
+def qr_batched(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Reduced QR ``q (B, m, k)``, ``r (B, k, n)`` of a stack (LAPACK ``geqrf``/``orgqr``)."""
+    m, n = a.shape[1], a.shape[2]
+    k = min(m, n)
+    q = np.empty((a.shape[0], m, k))
+    r = np.empty((a.shape[0], k, n))
+    for b in range(a.shape[0]):
+        qb, rb = np.linalg.qr(np.ascontiguousarray(a[b]))
+        q[b] = qb
+        r[b] = rb
+    return q, r
+
+
+# Padé [13/13] coefficients of exp (Higham 2005, table 10.4 of "Functions of Matrices")
+_PADE13 = (
+    64764752532480000.0, 32382376266240000.0, 7771770303897600.0, 1187353796428800.0,
+    129060195264000.0, 10559470521600.0, 670442572800.0, 33522128640.0, 1323241920.0,
+    40840800.0, 960960.0, 16380.0, 182.0, 1.0,
+)
+_THETA13 = 5.371920351148152
+
+
+@njit
+def _expm_one(a: np.ndarray) -> np.ndarray:
+    """exp(a) by scaling and squaring with the [13/13] Padé approximant (Higham 2005)."""
+    n = a.shape[0]
+    norm1 = 0.0
+    for j in range(n):
+        col = 0.0
+        for i in range(n):
+            col += abs(a[i, j])
+        norm1 = max(norm1, col)
+    if not np.isfinite(norm1):
+        return np.full((n, n), np.nan)
+    s = 0
+    if norm1 > _THETA13:
+        s = int(np.ceil(np.log2(norm1 / _THETA13)))
+    x = a / 2.0**s
+    c = _PADE13
+    ident = np.eye(n)
+    x2 = x @ x
+    x4 = x2 @ x2
+    x6 = x4 @ x2
+    u = x @ (x6 @ (c[13] * x6 + c[11] * x4 + c[9] * x2)
+             + c[7] * x6 + c[5] * x4 + c[3] * x2 + c[1] * ident)
+    v = x6 @ (c[12] * x6 + c[10] * x4 + c[8] * x2) + c[6] * x6 + c[4] * x4 + c[2] * x2 + c[0] * ident
+    r = np.ascontiguousarray(np.linalg.solve(v - u, v + u))
+    for _ in range(s):
+        r = r @ r
+    return r
+
+
+@njit
+def expm_batched(a: np.ndarray) -> np.ndarray:
+    """The matrix exponential of each matrix of a stack ``(B, n, n)`` (NaN for a non-finite one)."""
+    out = np.empty(a.shape)
+    for b in range(a.shape[0]):
+        out[b] = _expm_one(np.ascontiguousarray(a[b]))
+    return out

@@ -1,3 +1,3 @@
-"""SciPy's names, differentiable (``autodiff.scipy.special``)."""
+"""SciPy's names, differentiable (``autodiff.scipy.special``, ``autodiff.scipy.linalg``)."""
 
-from autodiff.scipy import special  # noqa: F401
+from autodiff.scipy import linalg, special  # noqa: F401

@@ -51,12 +51,45 @@ def draw(rng, dom, shape):
         return np.tril(rng.normal(size=shape) * 0.3) + 2.0 * np.eye(shape[-1])
     if dom == "triu":
         return np.triu(rng.normal(size=shape) * 0.3) + 2.0 * np.eye(shape[-1])
+    if dom == "distinct":  # symmetric, eigenvalues 1.5, 3, 4.5, ... (well separated)
+        *batch, n, _ = shape
+        q = np.linalg.qr(rng.normal(size=(*batch, n, n)))[0]
+        return (q * (1.5 * np.arange(1, n + 1))) @ np.swapaxes(q, -1, -2)
+    if dom == "rect":  # (..., m, n) of full rank, singular values k + 0.5, ..., 1.5
+        *batch, m, n = shape
+        k = min(m, n)
+        u = np.linalg.qr(rng.normal(size=(*batch, m, k)))[0]
+        v = np.linalg.qr(rng.normal(size=(*batch, n, k)))[0]
+        return (u * (np.arange(k, 0, -1) + 0.5)) @ np.swapaxes(v, -1, -2)
     if dom == "bool":
         return rng.random(shape) > 0.5
     if dom == "gen":  # general well-conditioned square matrix
         return rng.normal(size=shape) * 0.3 + 2.0 * np.eye(shape[-1])
     lo, hi = dom
     return rng.uniform(lo, hi, size=shape)
+
+
+def _eigh_invariants(a):
+    """Eigenvalues and the sign-invariant ``V diag(c) Vᵀ`` of the symmetrised ``a``."""
+    w, v = anp.linalg.eigh((a + anp.swapaxes(a, -1, -2)) / 2)
+    c = np.arange(1.0, w.shape[-1] + 1.0) ** 2
+    return anp.concatenate([w[..., None, :], anp.matmul(v * c, anp.swapaxes(v, -1, -2))], -2)
+
+
+def _svd_invariants(a):
+    """Singular values and the sign-invariant ``U C Vᵀ``, ``U C Uᵀ``, ``V C Vᵀ``."""
+    u, s, vt = anp.linalg.svd(a, full_matrices=False)
+    c = np.arange(1.0, s.shape[-1] + 1.0) ** 2
+    v = anp.swapaxes(vt, -1, -2)
+    parts = [s, u * c @ vt, u * c @ anp.swapaxes(u, -1, -2), v * c @ vt]
+    return anp.concatenate([anp.reshape(p, (*p.shape[: a.ndim - 2], -1)) for p in parts], -1)
+
+
+def _qr_invariants(a):
+    """``Q D`` and ``D R`` with ``D = sign(diag R)``: the QR factors with a positive diagonal."""
+    q, r = anp.linalg.qr(a)
+    d = anp.sign(anp.diagonal(r, axis1=-2, axis2=-1))
+    return anp.concatenate([q * d[..., None, :], d[..., :, None] * r], -2)
 
 
 UNARY_SHAPES = [(), (3,), (2, 3)]
@@ -289,6 +322,34 @@ CASES += [
     Case("inv", anp.linalg.inv, [("gen", (3, 3))]),
     Case("slogdet", lambda a: anp.linalg.slogdet(a)[1], [("gen", (3, 3))]),
     Case("det", anp.linalg.det, [("gen", (3, 3))]),
+    # the variants of one function share its name: the compiled tests take the first row of
+    # each name (the batched lowering is compiled in test_linalg_derivatives.py)
+    Case("eigh", _eigh_invariants, [("distinct", (3, 3))]),
+    Case("eigh", _eigh_invariants, [("distinct", (2, 3, 3))]),
+    Case("svd", _svd_invariants, [("rect", (4, 3))]),
+    Case("svd", _svd_invariants, [("rect", (3, 4))]),
+    Case("svd", _svd_invariants, [("rect", (2, 3, 3))]),
+    Case("qr", _qr_invariants, [("rect", (4, 3))]),
+    Case("qr", _qr_invariants, [("gen", (2, 3, 3))]),
+    Case("expm", anp.linalg.expm, [(REAL, (3, 3))]),
+    Case("expm", anp.linalg.expm, [((-3.0, 3.0), (4, 4))], rtol=1e-4),
+    Case("pinv", anp.linalg.pinv, [("rect", (4, 3))]),
+    Case("pinv", anp.linalg.pinv, [("rect", (3, 4))]),
+    Case("lstsq", lambda a, b: anp.linalg.lstsq(a, b)[0], [("rect", (4, 3)), (REAL, (4,))]),
+    Case("lstsq", lambda a, b: anp.linalg.lstsq(a, b)[0], [("rect", (3, 4)), (REAL, (3, 2))]),
+    Case("lstsq", lambda a, b: anp.linalg.lstsq(a, b)[1], [("rect", (4, 2)), (REAL, (4,))]),
+    Case("matrix_power", lambda a: anp.linalg.matrix_power(a, 5), [("gen", (3, 3))]),
+    Case("matrix_power", lambda a: anp.linalg.matrix_power(a, -2), [("gen", (2, 2))]),
+    Case(
+        "cho_solve",
+        lambda c, b: anp.linalg.cho_solve((c, True), b),
+        [("tril", (3, 3)), (REAL, (3, 2))],
+    ),
+    Case(
+        "cho_solve",
+        lambda c, b: anp.linalg.cho_solve((c, False), b),
+        [("triu", (3, 3)), (REAL, (3,))],
+    ),
     Case(
         "astype",
         lambda x: anp.astype(anp.astype(x, np.float32), np.float64) * 0.0 + x,
