@@ -18,7 +18,9 @@ function :math:`m`:
 - ``Latent.conditional``: the same formulas as above with :math:`\sigma = 0` and :math:`y = f`.
 
 Everything is written with :mod:`autodiff.numpy`, so hyperparameters may be traced (inside a
-model) or concrete (posterior draws, one call per draw).
+model) or concrete: for posterior draws, call ``conditional`` once per draw or map it over the
+draws with ``autodiff.vmap`` (``autodiff.vmap(lambda eta, ls, s: Marginal(eta**2 *
+ExpQuad(1, ls=ls)).conditional(X_new, X, y, s))(eta_draws, ls_draws, s_draws)``).
 
 >>> import numpy as np
 >>> import ppl

@@ -236,6 +236,35 @@ def test_marginal_model_eager_density_and_posterior_draw_predictions():
         ref = scipy.stats.multivariate_normal(np.zeros(12), cov_ref).logpdf(Y1)
         assert float(tr["y"].fn.log_prob(Y1)) == pytest.approx(ref, rel=1e-10)
 
+    def predict(eta, ls, noise):
+        return ppl.gp.Marginal(eta**2 * ppl.gp.ExpQuad(1, ls=ls)).conditional(XNEW, X1, Y1, noise)
+
+    mus, covs = autodiff.vmap(predict)(draws["eta"], draws["ls"], draws["noise"])
+    assert mus.shape == (2, 9) and covs.shape == (2, 9, 9)
+    mu1, cov1 = predict(draws["eta"][1], draws["ls"][1], draws["noise"][1])
+    np.testing.assert_allclose(mus[1], mu1, atol=1e-12)
+    np.testing.assert_allclose(covs[1], cov1, atol=1e-12)
+
+
+def latent_regression(X, y=None):
+    ls = ppl.sample("ls", dist.InverseGamma(3.0, 3.0))
+    f = ppl.gp.Latent(ppl.gp.Matern52(1, ls=ls)).prior("f", X)
+    ppl.sample("y", dist.Normal(f, 0.3).to_event(1), obs=y)
+
+
+@pytest.mark.slow
+def test_latent_model_compiles_and_matches_eager():
+    from ppl.model import compile_model
+
+    m = compile_model(latent_regression, X1, y=Y1)
+    assert m.dim == 13
+    theta = np.random.default_rng(0).normal(scale=0.5, size=m.dim)
+    lp, g = m.logp_and_grad(theta)
+    lp_np, g_np = m.logp_and_grad_numpy(theta)
+    assert lp == pytest.approx(lp_np, rel=1e-10)
+    np.testing.assert_allclose(g, g_np, rtol=1e-8, atol=1e-10)
+    assert m.constrain(theta[None])["f"].shape == (1, 12)
+
 
 def test_latent_prior_draws_have_covariance_K():
     X = np.linspace(0.0, 2.0, 4)
