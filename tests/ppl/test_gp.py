@@ -461,6 +461,28 @@ def hsgp_regression(x, y=None):
         ppl.sample("y", dist.Normal(f, noise), obs=y)
 
 
+def hsgp_periodic_regression(x, y=None):
+    alpha = ppl.sample("alpha", dist.HalfNormal(1.0))
+    length = ppl.sample("length", dist.InverseGamma(4.0, 2.0))
+    f = hsgp.hsgp_periodic_non_centered(x, alpha, length, w0=2 * np.pi / 1.7, m=8)
+    m = hsgp.hsgp_matern(x, 2.5, alpha, length, ell=5.0, m=6)
+    ppl.sample("y", dist.Normal(f + m, 0.3).to_event(1), obs=y)
+
+
+@pytest.mark.slow
+def test_hsgp_periodic_and_matern_models_compile_and_match_eager():
+    from ppl.model import compile_model
+
+    x = np.linspace(0.0, 3.0, 10)
+    m = compile_model(hsgp_periodic_regression, x, y=np.cos(x))
+    assert m.dim == 2 + 8 + 7 + 6
+    theta = np.random.default_rng(0).normal(scale=0.5, size=m.dim)
+    lp, g = m.logp_and_grad(theta)
+    lp_np, g_np = m.logp_and_grad_numpy(theta)
+    assert lp == pytest.approx(lp_np, rel=1e-10)
+    np.testing.assert_allclose(g, g_np, rtol=1e-8, atol=1e-10)
+
+
 @pytest.mark.slow
 def test_hsgp_regression_nuts_runs():
     import inference
