@@ -66,7 +66,7 @@ __all__ = [
 class Covariance:
     """Base class: ``input_dim`` columns of which ``active_dims`` are used.
 
-    Subclasses implement ``full(X, Xs)`` and ``diag(X)`` on inputs already restricted to the
+    Subclasses implement ``full(X, Xs)`` and ``diag_(X)`` on inputs already restricted to the
     active columns (2-D arrays).  ``__array_ufunc__ = None`` makes NumPy arrays and traced
     values hand ``array * kernel`` to the kernel's ``__rmul__``.
     """
