@@ -498,3 +498,14 @@ def test_hsgp_regression_nuts_runs():
         assert np.all(np.isfinite(v))
     rmse = np.sqrt(np.mean((samples["f"].mean(0) - np.sin(3 * x)) ** 2))
     assert rmse < 0.2
+
+
+def test_hsgp_two_dimensional_squared_exponential_matches_the_kernel():
+    g = np.linspace(-1.0, 1.0, 5)
+    X = np.stack(np.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
+    ls, ell, m = np.array([0.5, 0.8]), [3.5, 4.0], [40, 30]
+    phi = np.asarray(hsgp.eigenfunctions(X, ell, m))
+    spd = np.asarray(hsgp.diag_spectral_density_squared_exponential(1.3, ls, ell, m, 2))
+    exact = 1.3 * np.asarray(ppl.gp.ExpQuad(2, ls=ls)(X))
+    assert phi.shape == (25, 1200)
+    assert np.abs((phi * spd) @ phi.T - exact).max() < 1e-3
