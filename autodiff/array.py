@@ -14,8 +14,19 @@ from autodiff.core import Tracer
 from autodiff.ops.indexing import _IndexUpdateHelper, getitem
 
 
+def _defers(other) -> bool:
+    """Whether ``other`` opts out of array arithmetic as NumPy's protocol says
+    (``__array_ufunc__ = None``): then ``tracer * other`` returns ``NotImplemented`` and Python
+    calls ``other.__rmul__`` (as ``eta**2 * kernel`` in :mod:`ppl.gp`)."""
+    return getattr(type(other), "__array_ufunc__", False) is None
+
+
+def _forward(fn):
+    return lambda self, other: NotImplemented if _defers(other) else fn(self, other)
+
+
 def _swap(fn):
-    return lambda self, other: fn(other, self)
+    return lambda self, other: NotImplemented if _defers(other) else fn(other, self)
 
 
 _BINARY = {
@@ -72,7 +83,7 @@ def _array_function(self, func, types, args, kwargs):
 def install() -> None:
     """Attach operators and methods to :class:`autodiff.core.Tracer`."""
     for name, fn in _BINARY.items():
-        setattr(Tracer, f"__{name}__", fn)
+        setattr(Tracer, f"__{name}__", _forward(fn))
         setattr(Tracer, f"__r{name}__", _swap(fn))
     for name, fn in _COMPARE.items():
         setattr(Tracer, f"__{name}__", fn)

@@ -7,7 +7,7 @@
 >>> x = handlers.seed(model, 0)()
 """
 
-from ppl import constraints, handlers, transforms
+from ppl import constraints, gp, handlers, transforms
 from ppl import distributions as dist
 from ppl.control_flow import scan
 from ppl.distributions import enable_validation
@@ -22,6 +22,7 @@ __all__ = [
     "dist",
     "enable_validation",
     "factor",
+    "gp",
     "handlers",
     "model_graph",
     "param",

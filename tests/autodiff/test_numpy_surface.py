@@ -135,3 +135,25 @@ def test_compiled_equals_eager():
     grad = autodiff.grad(f, argnums=(0, 1, 2))
     for got, expected in zip(autodiff.jit(grad)(a, fp, x), grad(a, fp, x)):
         np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-14)
+
+
+def test_operators_defer_to_operands_that_opt_out_of_ufuncs():
+    """``tracer * obj`` returns NotImplemented when ``obj`` sets ``__array_ufunc__ = None``
+    (NumPy's opt-out), so ``obj.__rmul__`` runs, as for ``eta**2 * kernel`` in ppl.gp."""
+
+    class Scaled:
+        __array_ufunc__ = None
+
+        def __init__(self, scale=1.0):
+            self.scale = scale
+
+        def __rmul__(self, other):
+            return Scaled(other * self.scale)
+
+        __mul__ = __rmul__
+
+    def f(x):
+        return (x**2 * Scaled(3.0)).scale + (Scaled(2.0) * x).scale
+
+    assert float(autodiff.grad(f)(1.5)) == pytest.approx(2 * 1.5 * 3.0 + 2.0)
+    assert isinstance(np.float64(2.0) * Scaled(), Scaled)
