@@ -2,7 +2,7 @@
 eigh, svd, qr, pinv, lstsq, matrix_power, and SciPy's expm and cho_solve (kron re-exported).
 
 New primitives only where a decomposition needs one (eigh, svd, qr, expm in
-``autodiff.ops.linalg``, with their derivative maths); the rest is composed from them, matmul and
+``autodiff.ops.decompositions``, with their derivative maths); the rest is composed from them, matmul and
 the triangular solves, so it differentiates, batches and compiles through their rules.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as _np
 
 from autodiff.core import get_aval
+from autodiff.ops import decompositions as _dec
 from autodiff.ops import linalg as _la
 from autodiff.ops.elementwise import exp, mul, stop_gradient, sub
 from autodiff.ops.linalg import matmul
@@ -76,12 +77,12 @@ def eigh(a, UPLO: str = "L"):
     ``a``, read from its lower (``UPLO="L"``) or upper triangle.
 
     Derivatives (along symmetric perturbations) by the eigenvalue-gap formulas of
-    ``autodiff.ops.linalg._eigh_jvp``; they need distinct eigenvalues, and the eigenvectors are
+    ``autodiff.ops.decompositions._eigh_jvp``; they need distinct eigenvalues, and the eigenvectors are
     defined only up to sign, so differentiate sign-invariant functions of them (``v vᵀ``).
     """
     if UPLO not in ("L", "U"):
         raise ValueError(f"eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
-    w, v = _la.eigh(a if UPLO == "L" else _mT(a))
+    w, v = _dec.eigh(a if UPLO == "L" else _mT(a))
     return w, v
 
 
@@ -101,7 +102,7 @@ def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool 
             f"svd: full_matrices=True for a non-square matrix of shape {shape} is not "
             "supported; pass full_matrices=False for the reduced factorisation"
         )
-    u, s, vh = _la.svd(a)
+    u, s, vh = _dec.svd(a)
     return (u, s, vh) if compute_uv else s
 
 
@@ -110,7 +111,7 @@ def qr(a, mode: str = "reduced"):
     full-rank square or tall ``a`` (Walter & Lehmann 2018)."""
     if mode not in ("reduced", "r"):
         raise NotImplementedError(f"qr: mode {mode!r} is not supported (only 'reduced' and 'r')")
-    q, r = _la.qr(a)
+    q, r = _dec.qr(a)
     return (q, r) if mode == "reduced" else r
 
 
@@ -121,9 +122,9 @@ def pinv(a):
     cutoff of small singular values (a rank-deficient ``a`` gives infinities or NaN)."""
     m, n = get_aval(a).shape[-2:]
     if m >= n:
-        q, r = _la.qr(a)
+        q, r = _dec.qr(a)
         return _la.solve_triangular(r, _mT(q), lower=False)
-    q, r = _la.qr(_mT(a))
+    q, r = _dec.qr(_mT(a))
     return _mT(_la.solve_triangular(r, _mT(q), lower=False))
 
 
@@ -143,17 +144,17 @@ def lstsq(a, b, rcond=None):
     m, n = shape
     b2, vec = _as_matrix_rows(b, m)
     if m >= n:
-        q, r = _la.qr(a)
+        q, r = _dec.qr(a)
         x = _la.solve_triangular(r, matmul(_mT(q), b2), lower=False)
     else:
-        q, r = _la.qr(_mT(a))
+        q, r = _dec.qr(_mT(a))
         x = matmul(q, _la.solve_triangular(r, b2, lower=False, trans=True))
     if m > n:
         res = sub(b2, matmul(a, x))
         residuals = sum(mul(res, res), axis=0)
     else:
         residuals = _np.zeros((0,))
-    s = _la.svd(stop_gradient(a))[1]  # reported, not differentiated
+    s = _dec.svd(stop_gradient(a))[1]  # reported, not differentiated
     if vec:
         x = reshape(x, (n,))
     return x, residuals, min(m, n), s
@@ -197,7 +198,7 @@ def expm(a):
     and squaring (Higham 2005, "The scaling and squaring method for the matrix exponential
     revisited").  Derivatives through the Fréchet derivative ``L(A, E)``, the upper-right block
     of ``expm([[A, E], [0, A]])``; the VJP is ``L(Aᵀ, Ḡ)`` (Al-Mohy & Higham 2009)."""
-    return _la.expm(a)
+    return _dec.expm(a)
 
 
 def cho_solve(c_and_lower, b):

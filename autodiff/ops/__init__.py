@@ -12,6 +12,7 @@ from __future__ import annotations
 from autodiff.core import REGISTRY
 from autodiff.ops import (  # noqa: F401  (imported for registration)
     control_flow,
+    decompositions,
     elementwise,
     indexing,
     linalg,

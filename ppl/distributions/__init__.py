@@ -38,6 +38,13 @@ from ppl.distributions.base import (
     is_validation_enabled,
 )
 from ppl.distributions.bounded import TruncatedPolyaGamma
+from ppl.distributions.categorical import (
+    Categorical,
+    DirichletMultinomial,
+    Multinomial,
+    OrderedLogistic,
+    OrderedProbit,
+)
 from ppl.distributions.censored import (
     IntervalCensoredDistribution,
     LeftCensoredDistribution,
@@ -97,16 +104,11 @@ from ppl.distributions.discrete import (
     BetaBinomial,
     BetaNegativeBinomial,
     Binomial,
-    Categorical,
-    DirichletMultinomial,
     DiscreteUniform,
     GammaPoisson,
     Geometric,
-    Multinomial,
     NegativeBinomial,
     NegativeBinomial2,
-    OrderedLogistic,
-    OrderedProbit,
     Poisson,
     ZeroInflatedDistribution,
     ZeroInflatedNegativeBinomial2,

@@ -16,12 +16,11 @@ from typing import Any
 
 from ppl import constraints
 from ppl.distributions.base import Distribution
+from ppl.distributions.categorical import Categorical, Multinomial
 from ppl.distributions.discrete import (
     Bernoulli,
     Binomial,
-    Categorical,
     Geometric,
-    Multinomial,
     NegativeBinomial,
     ZeroInflatedDistribution,
 )

@@ -18,6 +18,7 @@ vols. 1-2 (Wiley, 1994-95), for every density, moment and entropy in these modul
 
 The families are split by support; this module re-exports them all:
 :mod:`~ppl.distributions.real_line`, :mod:`~ppl.distributions.positive`,
+:mod:`~ppl.distributions.lifetime`,
 :mod:`~ppl.distributions.bounded` and :mod:`~ppl.distributions.truncated`, on the shared base in
 :mod:`~ppl.distributions.univariate`.
 """
@@ -34,20 +35,17 @@ from ppl.distributions.bounded import (
     Uniform,
     VonMises,
 )
+from ppl.distributions.lifetime import Dagum, Gompertz, LowerTruncatedPowerLaw, Pareto
 from ppl.distributions.positive import (
     Chi2,
-    Dagum,
     Exponential,
     Gamma,
-    Gompertz,
     HalfCauchy,
     HalfNormal,
     HalfStudentT,
     InverseGamma,
     Levy,
     LogNormal,
-    LowerTruncatedPowerLaw,
-    Pareto,
     Rice,
     Wald,
     Weibull,

@@ -45,7 +45,8 @@ from ppl.distributions.base import (
     MaskedDistribution,
 )
 from ppl.distributions.bounded import Beta, Uniform
-from ppl.distributions.discrete import Bernoulli, Categorical, Poisson
+from ppl.distributions.categorical import Categorical
+from ppl.distributions.discrete import Bernoulli, Poisson
 from ppl.distributions.multivariate import Dirichlet, MultivariateNormal
 from ppl.distributions.positive import Exponential, Gamma, HalfNormal, LogNormal
 from ppl.distributions.real_line import Gumbel, Laplace, Normal
