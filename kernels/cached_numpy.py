@@ -106,6 +106,20 @@ def where(condition, x, y):
     return np.where(condition, x, y)
 
 
+@njit
+def assign_row(out, t, value):
+    """``out[t] = value`` for a C-contiguous ``out`` and a ``value`` of ``out[t]``'s shape.
+
+    Written as a loop because Numba's array assignment ``out[t] = value`` checks broadcasting with
+    an error message that formats both shapes: a string-formatting routine of several seconds'
+    compile that every generated function using it would pay again (it is not cached on its own).
+    """
+    row = out[t].reshape(out[t].size)
+    src = np.ascontiguousarray(value).reshape(row.size)
+    for i in range(row.size):
+        row[i] = src[i]
+
+
 # ---------------------------------------------------------------------------------------------
 # Products
 # ---------------------------------------------------------------------------------------------

@@ -553,8 +553,10 @@ def _lower_scan(ctx: LoweringContext) -> list[str]:
     for k, (name, aval) in enumerate(zip(carry, out_avals[:nk])):
         lines.append(f"    {name} = cn.ascontiguousarray(r_[{k}])" if aval.ndim
                      else f"    {name} = r_[{k}]")
-    for k, o in enumerate(outs[nk:]):
-        lines.append(f"    {o}[t_] = r_[{nk + k}]")
+    for k, (o, aval) in enumerate(zip(outs[nk:], out_avals[nk:])):
+        # a row of an array is stored by a cached loop (cn.assign_row's docstring says why)
+        lines.append(f"    cn.assign_row({o}, t_, r_[{nk + k}])" if aval.ndim > 1
+                     else f"    {o}[t_] = r_[{nk + k}]")
     return lines + [f"{o} = {c}" for o, c in zip(outs[:nk], carry)]
 
 
