@@ -78,6 +78,9 @@ class Graph:
     eqns: list[Eqn]
     outputs: list[Atom]
     _names: dict[int, str] = field(default_factory=dict, repr=False)
+    #: a graph whose outputs are this one's first outputs, from the same inputs (a scan body
+    #: that also records its carries extends the body it records; ``passes`` merges the two loops)
+    extends: Graph | None = field(default=None, repr=False)
 
     @property
     def in_avals(self) -> list[ShapedArray]:

@@ -173,8 +173,53 @@ def accumulate_scatters(graph: Graph) -> Graph:
     return Graph(graph.inputs, eqns, graph.outputs)
 
 
+def merge_extending_scans(graph: Graph) -> Graph:
+    """One loop where reverse mode left two: a ``scan`` whose body *extends* an earlier scan's
+    body (:attr:`Graph.extends`: same inputs, its first outputs are the other body's outputs)
+    replaces that earlier scan in its place, and the earlier scan's readers read its outputs.
+
+    Reverse mode records the carries of a forward loop in a second forward loop over the same
+    inputs (``control_flow._scan_vjp``); merged, the primal value and the record come from one.
+    """
+    scans = {}
+    for pos, eqn in enumerate(graph.eqns):
+        if eqn.primitive.name == "scan":
+            key = (id(eqn.params["body"]), tuple(_atom_key(a) for a in eqn.inputs),
+                   _key({k: v for k, v in eqn.params.items() if k != "body"}))
+            scans.setdefault(key, pos)
+    moved: dict[int, Eqn] = {}  # position of a primal scan -> the extending scan taking its place
+    replace: dict[int, Var] = {}
+    for eqn in graph.eqns:
+        base = eqn.params.get("body").extends if eqn.primitive.name == "scan" else None
+        if base is None:
+            continue
+        key = (id(base), tuple(_atom_key(a) for a in eqn.inputs),
+               _key({k: v for k, v in eqn.params.items() if k != "body"}))
+        pos = scans.get(key)
+        if pos is None or pos in moved:
+            continue
+        moved[pos] = eqn
+        for old, new in zip(graph.eqns[pos].outputs, eqn.outputs):
+            replace[old.id] = new
+    if not moved:
+        return graph
+    extending = {id(e) for e in moved.values()}
+
+    def sub(atom):
+        return replace.get(atom.id, atom) if isinstance(atom, Var) else atom
+
+    eqns = []
+    for pos, eqn in enumerate(graph.eqns):
+        if id(eqn) in extending:
+            continue
+        eqn = moved.get(pos, eqn)
+        eqns.append(Eqn(eqn.primitive, [sub(a) for a in eqn.inputs], eqn.params, eqn.outputs))
+    return Graph(graph.inputs, eqns, [sub(a) for a in graph.outputs])
+
+
 def optimize(graph: Graph) -> Graph:
     """The standard pipeline applied before compilation."""
+    graph = merge_extending_scans(graph)
     return dce(accumulate_scatters(dce(cse(simplify(dce(graph))))))
 
 

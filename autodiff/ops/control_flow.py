@@ -319,12 +319,15 @@ def _scan_vjp(cts, ans, primals, needs, body, n_consts, n_carry, length, reverse
     carry_avals = [get_aval(c) for c in carry]
     x_avals = [_slice_aval(get_aval(x)) for x in xs]
 
+    # It also returns every output of the body, so that the primal scan over the same inputs can
+    # be dropped in favour of this one (``passes.merge_extending_scans``): one forward loop, not two.
     def record_body(*args):
         c, k, x = args[:nc], args[nc : nc + nk], args[nc + nk :]
         outs = eval_graph(body, *c, *k, *x)
-        return outs[:nk] + list(k)
+        return outs + list(k)
 
     record = _stage(record_body, [get_aval(c) for c in consts] + carry_avals + x_avals)
+    record.extends = body
     history = bind(
         scan_p,
         *consts,
@@ -335,7 +338,7 @@ def _scan_vjp(cts, ans, primals, needs, body, n_consts, n_carry, length, reverse
         n_carry=nk,
         length=length,
         reverse=reverse,
-    )[nk:]
+    )[nk + n_ys :]
     # 2. reverse scan of one-step pullbacks
     ct_carry = [instantiate_float(c, a) for c, a in zip(cts[:nk], ans[:nk])]
     ct_ys = [instantiate_float(c, a) for c, a in zip(cts[nk:], ans[nk:])]

@@ -56,3 +56,29 @@ def test_simplify_keeps_broadcasting_operations():
     assert small.out_avals[0].shape == (2, 3)
     np.testing.assert_array_equal(autodiff.eval_graph(small, np.arange(3.0))[0],
                                   np.broadcast_to(np.arange(3.0), (2, 3)))
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_reverse_mode_of_a_scan_runs_one_forward_loop(reverse):
+    """The primal loop and the loop that records the carries for the pullback become one, and
+    value and gradient still agree with central finite differences."""
+
+    def f(x, w):
+        def body(c, xt):
+            c2 = c * w + anp.sin(xt)
+            return c2, anp.outer(c2, xt)
+
+        c, ys = autodiff.scan(body, anp.zeros(3), x, reverse=reverse)
+        return anp.sum(ys**2) + anp.sum(c)
+
+    x = np.random.default_rng(0).normal(size=(5, 3))
+    value_and_grad = autodiff.value_and_grad(f, argnums=1)
+    graph = autodiff.make_graph(value_and_grad)(x, 0.9)
+    scans = [e for e in graph.eqns if e.primitive.name == "scan"]
+    assert len(scans) == 3  # primal, record, pullback
+    merged = [e for e in optimize(graph).eqns if e.primitive.name == "scan"]
+    assert len(merged) == 2
+    value, grad = autodiff.eval_graph(optimize(graph), x, 0.9)
+    eps = 1e-6
+    assert value == pytest.approx(f(x, 0.9), rel=1e-13)
+    assert grad == pytest.approx((f(x, 0.9 + eps) - f(x, 0.9 - eps)) / (2 * eps), rel=1e-7)
