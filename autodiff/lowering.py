@@ -56,8 +56,11 @@ class FunctionScope(Protocol):
     def may_overwrite(self, atom: Atom) -> bool:
         """Whether the equation reading ``atom`` may write its result into it."""
 
-    def emit_subgraph(self, graph: Graph, prefix: str) -> tuple[str, list[str]]:
-        """Write ``graph`` as a function of the module: its name and the constants it takes."""
+    def emit_subgraph(self, graph: Graph, prefix: str, *, reuse_workspace: bool = False
+                      ) -> tuple[str, list[str]]:
+        """Write ``graph`` as a function of the module: its name and the arguments it takes
+        after its inputs (its constants; first a slice of this function's workspace for its
+        intermediates, with ``reuse_workspace``, when this function has one)."""
 
 
 @dataclass(frozen=True)
@@ -126,8 +129,9 @@ class LoweringContext:
     def alloc(self, aval: ShapedArray) -> str:
         return self.scope.alloc(aval)
 
-    def emit_subgraph(self, graph: Graph, prefix: str) -> tuple[str, list[str]]:
-        return self.scope.emit_subgraph(graph, prefix)
+    def emit_subgraph(self, graph: Graph, prefix: str, *, reuse_workspace: bool = False
+                      ) -> tuple[str, list[str]]:
+        return self.scope.emit_subgraph(graph, prefix, reuse_workspace=reuse_workspace)
 
     def may_overwrite(self, k: int) -> bool:
         """Whether input ``k`` is read by this equation only, so it may be written in place."""

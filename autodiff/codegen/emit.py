@@ -128,14 +128,25 @@ class FunctionScope:
             return self._is_output_buffer(atom)
         return atom.id in self.facts.read_once
 
-    def emit_subgraph(self, graph: Graph, prefix: str) -> tuple[str, list[str]]:
-        """Emit ``graph`` as a function of the module; returns its name and the constants it
-        needs, which this function passes on and therefore takes as parameters itself."""
+    def emit_subgraph(self, graph: Graph, prefix: str, *, reuse_workspace: bool = False
+                      ) -> tuple[str, list[str]]:
+        """Emit ``graph`` as a function of the module; returns its name and the arguments it
+        takes after its inputs: the constants it needs, which this function passes on and
+        therefore takes as parameters itself, preceded, with ``reuse_workspace`` when this
+        function has a workspace, by a slice of that workspace for the sub-function's arrays.
+
+        A loop body called at every step then allocates only the arrays it returns, not every
+        intermediate (a scan step of a 2-state HMM allocated nine small arrays)."""
         fn_name = self.module.fresh(prefix)
-        emit_function(self.module, graph, fn_name)
+        with_workspace = reuse_workspace and self.module.workspace is not None
+        size = emit_function(self.module, graph, fn_name, workspace=with_workspace)
         consts = self.module.function_consts[fn_name]
         self.consts.update(consts)
-        return fn_name, consts
+        if not size:
+            return fn_name, consts
+        start = self.module.workspace
+        self.module.workspace += size
+        return fn_name, [f"ws_[{start}:{start + size}]", *consts]
 
     def _is_output_buffer(self, atom: Lit) -> bool:
         return self.module.output_buffer is not None and id(atom) == self.module.output_buffer[0]
@@ -152,17 +163,30 @@ def lower_eqn(ctx: LoweringContext) -> list[str]:
     return rule(ctx)
 
 
-def emit_function(module: Module, graph: Graph, fn_name: str) -> None:
-    """Append ``def fn_name(inputs..., consts...)`` computing ``graph`` to ``module``."""
-    saved, module.workspace = module.workspace, None  # a function of its own allocates
+def emit_function(module: Module, graph: Graph, fn_name: str, *, workspace: bool = False
+                  ) -> int:
+    """Append ``def fn_name(inputs..., consts...)`` computing ``graph`` to ``module``.
+
+    With ``workspace``, its float64 intermediates are slices of a parameter ``ws_`` placed
+    before the constants (when it needs any), and the arrays it returns are copies, since the
+    caller hands it the same workspace again; returns the workspace's size in float64 words.
+    """
+    saved, module.workspace = module.workspace, (0 if workspace else None)
     args, const_params, body, result = emit_body(module, graph)
+    size = module.workspace or 0
     module.workspace = saved
+    if size:  # an input is the caller's array, not in the workspace: returned as it is
+        inputs = {v.id for v in graph.inputs}
+        result = [f"{o}.copy()" if atom.aval.ndim and getattr(atom, "id", None) not in inputs
+                  else o for o, atom in zip(result, graph.outputs)]
+    params = args + (["ws_"] if size else []) + const_params
     # error_model="numpy": x / 0 is inf or nan, as in NumPy; an exception could not leave the
     # model kernel (a C function) and would be lost
-    lines = ['@njit(error_model="numpy")', f"def {fn_name}({', '.join(args + const_params)}):",
+    lines = ['@njit(error_model="numpy")', f"def {fn_name}({', '.join(params)}):",
              *body, f"    return ({''.join(o + ', ' for o in result)})"]
     module.functions.append("\n".join(lines))
     module.function_consts[fn_name] = const_params
+    return size
 
 
 def emit_body(module: Module, graph: Graph) -> tuple[list[str], list[str], list[str], list[str]]:

@@ -529,7 +529,8 @@ def fori_loop(lower: int, upper: int, body_fun: Callable, init_val: Any) -> Any:
 
 def _lower_cond(ctx: LoweringContext) -> list[str]:
     index, operands = ctx.ins[0], ctx.ins[1:]
-    branches = [ctx.emit_subgraph(g, "branch") for g in ctx.params["branches"]]
+    branches = [ctx.emit_subgraph(g, "branch", reuse_workspace=True)
+                for g in ctx.params["branches"]]
     lines = []
     for k, (fn, consts) in enumerate(branches):
         head = "if" if k == 0 else ("elif" if k < len(branches) - 1 else "else")
@@ -540,7 +541,7 @@ def _lower_cond(ctx: LoweringContext) -> list[str]:
 
 
 def _lower_scan(ctx: LoweringContext) -> list[str]:
-    fn, consts = ctx.emit_subgraph(ctx.params["body"], "body")
+    fn, consts = ctx.emit_subgraph(ctx.params["body"], "body", reuse_workspace=True)
     nc, nk, length = ctx.params["n_consts"], ctx.params["n_carry"], ctx.params["length"]
     ins, outs, out_avals = ctx.ins, ctx.outs, ctx.out_avals
     c_in, k_in, x_in = ins[:nc], ins[nc : nc + nk], ins[nc + nk :]
