@@ -285,6 +285,9 @@ def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict
             lines.append(f"{name(out)} = {alloc(out.aval)}")
     body: list[str] = []
     ready: set[int] = set()  # values with a t_ scalar in this iteration
+    # A running sum or a scatter-add carries a value from one element to the next: LLVM keeps
+    # such a loop scalar, where the C library's functions beat the branch-free vector kernels.
+    vector = not any(e.primitive.name in ("cumsum", "scatter_add") for e in eqns)
     reciprocals: dict[str, str] = {}  # loop-invariant divisor -> its reciprocal's source
     index = ", ".join(f"o{k}" for k in range(len(shape)))
 
@@ -325,13 +328,17 @@ def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict
                 lines.append(f"{reciprocals[q]} = 1.0 / {q}")
             body.append(f"t_{name(out)} = ({ins[0]} * {reciprocals[q]})")
         else:
-            body.append(f"t_{name(out)} = {scalar_expr(e, ins)}")
+            body.append(f"t_{name(out)} = {scalar_expr(e, ins, vector)}")
         ready.add(out.id)
 
     for e in eqns:
         out = e.outputs[0]
         if e.primitive.name == "reduce_sum":
-            body.append(f"{name(out)} += {operand(e.inputs[0])}")
+            term = operand(e.inputs[0])
+            if vector and out.aval.dtype == np.float64:  # a sum LLVM may split into lanes
+                body.append(f"{name(out)} = vm.accumulate({name(out)}, {term})")
+            else:
+                body.append(f"{name(out)} += {term}")
             continue
         if e.primitive.name == "scatter_add":
             body.append(f"{name(out)}[{operand(e.inputs[2])}] += {operand(e.inputs[1])}")

@@ -194,11 +194,15 @@ x_plus_dlog_ndtr_p = def_elementwise(
 log_ndtr_p = def_elementwise(
     "log_ndtr", sp.log_ndtr, "sp.log_ndtr({0})", (lambda ans, x: dlog_ndtr(x),)
 )
-expit_p = def_elementwise("expit", _expit, "sp.expit({0})", (lambda ans, x: mul(ans, sub(1.0, ans)),))
+expit_p = def_elementwise(
+    "expit", _expit, "sp.expit({0})", (lambda ans, x: mul(ans, sub(1.0, ans)),), vector="vm.expit({0})"
+)
 logit_p = def_elementwise(
     "logit", sp.logit, "sp.logit({0})", (lambda ans, p: div(1.0, mul(p, sub(1.0, p))),)
 )
-log1pexp_p = def_elementwise("log1pexp", _log1pexp, "sp.log1pexp({0})", (lambda ans, x: expit(x),))
+log1pexp_p = def_elementwise(
+    "log1pexp", _log1pexp, "sp.log1pexp({0})", (lambda ans, x: expit(x),), vector="vm.log1pexp({0})"
+)
 log1mexp_p = def_elementwise(
     "log1mexp", _log1mexp, "sp.log1mexp({0})", (lambda ans, x: div(1.0, expm1(x)),)
 )
