@@ -43,7 +43,9 @@ the whole range, the tails and the special values (``tests/kernels/test_vector_m
 most 2 ulp everywhere, most results correctly rounded.  ``lgamma`` stays SciPy's scalar kernel
 (:func:`kernels.special.gammaln`): the loops of the benchmarked models call it on scalars only.
 
-When ``NUMBAYES_DISABLE_JIT=1`` the kernels run as plain Python with the same bit operations.
+The kernels are compiled with ``error_model="numpy"`` (a division by zero is ``inf``, as in the
+generated code they are inlined into).  When ``NUMBAYES_DISABLE_JIT=1`` they run as plain Python
+with the same bit operations.
 
 References
 ----------
@@ -149,7 +151,7 @@ _L1, _L2, _L3, _L4, _L5, _L6, _L7, _L8, _L9, _L10 = (
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _expm1_poly(r: float) -> float:
     """``exp(r) - 1`` for ``|r| <= ln(2)/2``: ``r + r^2 sum_{k>=2} r^(k-2)/k!`` (degree 13)."""
     p = _E12 + r * _E13
@@ -166,7 +168,7 @@ def _expm1_poly(r: float) -> float:
     return r + (r * r) * p
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _expm1_poly_split(r: float, r_err: float) -> tuple:
     """``exp(r + r_err) - 1 = hi + lo`` for ``|r| <= ln(2)/2`` and ``r_err`` the rounding error
     of ``r``, with ``hi`` the rounded sum and ``lo`` the rest (``r + r^2 p`` by Fast2Sum,
@@ -189,7 +191,7 @@ def _expm1_poly_split(r: float, r_err: float) -> tuple:
     return hi, ((r - hi) + tail) + (r_err + r_err * hi)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _reduce(xc: float) -> tuple:
     """``(n, r, r_err)`` with ``xc = n ln 2 + r + r_err``, ``n`` the nearest integer to
     ``xc / ln 2``, ``r`` rounded and ``r_err`` its rounding error (Cody-Waite: ``xc - n ln2_hi``
@@ -203,7 +205,7 @@ def _reduce(xc: float) -> tuple:
     return n, r, (r_hi - r) + r_lo
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _one_plus(hi: float, lo: float) -> float:
     """``1 + hi + lo`` rounded once, for ``|hi| < 1`` and a tiny ``lo``: the rounding error of
     ``1 + hi`` (Fast2Sum) is added back together with ``lo``."""
@@ -211,13 +213,13 @@ def _one_plus(hi: float, lo: float) -> float:
     return one + (((1.0 - one) + hi) + lo)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _pow2(n: int) -> float:
     """``2**n`` for ``-1022 <= n <= 1023``, from its exponent bits."""
     return _from_bits((n + 1023) << 52)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _log_kernel(f: float, k: float, tail: float) -> float:
     """``k ln 2 + log(1 + f) + tail`` for ``f = m - 1``, ``m in [sqrt(1/2), sqrt(2))`` and a
     small ``tail`` (log1p's rounding correction), with one rounding at the end."""
@@ -237,7 +239,7 @@ def _log_kernel(f: float, k: float, tail: float) -> float:
     return k * _LN2_HI + (f - (hfsq - (s * (hfsq + r) + (k * _LN2_LO + tail))))
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _split(u: float) -> tuple:
     """``(k, m)`` with ``u = 2**k m``, ``m in [sqrt(1/2), sqrt(2))``, for a positive normal ``u``."""
     bits = _bits(u)
@@ -251,7 +253,7 @@ def _split(u: float) -> tuple:
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def exp(x: float) -> float:
     """:math:`e^x`, branch-free (see the module docstring); ``exp(-inf) = 0``, ``exp(inf) = inf``,
     ``nan`` for ``nan``; results below the smallest subnormal round to 0, above the largest
@@ -264,7 +266,7 @@ def exp(x: float) -> float:
     return (_one_plus(hi, lo) * _pow2(n1)) * _pow2(n - n1)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def expm1(x: float) -> float:
     """:math:`e^x - 1`, accurate near 0 (``expm1(±0) = ±0``, ``expm1(-inf) = -1``)."""
     xc = 710.0 if x > 710.0 else x
@@ -289,7 +291,7 @@ def expm1(x: float) -> float:
     return x if x == 0.0 else y  # keeps the sign of zero
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def log(x: float) -> float:
     """Natural logarithm: ``log(0) = -inf``, ``log(inf) = inf``, ``nan`` below 0 and for ``nan``."""
     tiny = x < _MIN_NORMAL
@@ -301,26 +303,26 @@ def log(x: float) -> float:
     return x if x == _INF else y
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def log1p(x: float) -> float:
     """:math:`\\log(1 + x)`, accurate near 0 (``log1p(±0) = ±0``, ``log1p(-1) = -inf``, ``nan``
     below -1)."""
     u = 1.0 + x
     k, m = _split(u)
     c = (1.0 - (u - x)) if u >= 2.0 else (x - (u - 1.0))  # the rounding error of u = 1 + x
-    y = _log_kernel(m - 1.0, float(k), c / u)
+    y = _log_kernel(m - 1.0, float(k), c / (u if u != 0.0 else 1.0))  # u = 0: selected away
     y = y if x > -1.0 else (-_INF if x == -1.0 else _NAN)
     y = x if x == _INF else y
     return x if x == 0.0 else y
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def log1pexp(x: float) -> float:
     """Softplus :math:`\\log(1 + e^x) = \\max(x, 0) + \\mathrm{log1p}(e^{-|x|})`."""
     return (x if x > 0.0 else 0.0) + log1p(exp(-abs(x)))
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def expit(x: float) -> float:
     """The logistic function :math:`1/(1 + e^{-x})`, as ``1/(1+e)`` for ``x >= 0`` and
     ``e/(1+e)`` below, ``e = exp(-|x|)`` (no overflow)."""
@@ -332,10 +334,11 @@ def expit(x: float) -> float:
     return q - q * (d_err * inv_d)  # a / (d + d_err) to first order in d_err
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def tanh(x: float) -> float:
     """Hyperbolic tangent, :math:`\\mathrm{sign}(x)\\,(-t)/(2 + t)`, :math:`t = e^{-2|x|} - 1`."""
-    t = expm1(2.0 * abs(x))
+    a = abs(x)
+    t = expm1(2.0 * (22.0 if a > 22.0 else a))  # tanh(22) rounds to 1; t stays finite
     d = t + 2.0
     d_err = ((2.0 - d) + t) if t < 2.0 else ((t - d) + 2.0)  # t + 2 = d + d_err (Fast2Sum)
     q = t / d
