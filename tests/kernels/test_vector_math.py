@@ -182,5 +182,8 @@ def test_fused_loops_of_generated_code_vectorise():
     np.testing.assert_allclose(value, expected, rtol=1e-14)
     expected_grad = y - scipy.special.expit(eta) - np.exp(-eta) + 2 * eta / (1 + eta**2)
     np.testing.assert_allclose(grad, expected_grad, rtol=1e-13, atol=1e-15)
-    ir = compiled.inspect_llvm(compiled.signatures[0])
+    # the same function compiled afresh (Numba shows no IR for code loaded from its disk cache)
+    fresh = numba.njit(error_model="numpy")(compiled.py_func)
+    fresh(eta, y, *consts)
+    ir = fresh.inspect_llvm(fresh.signatures[0])
     assert re.search(r"<\d+ x double>", ir), "the fused loop was not vectorised"
