@@ -3,7 +3,9 @@
 Each is one row (see :mod:`autodiff.ops.elementwise`): the NumPy implementation, the compiled
 template calling the scalar kernel of :mod:`kernels.special`, and the partials.  The two compute
 one algorithm: SciPy's for the functions :mod:`kernels.special` binds from SciPy (bit for bit),
-and for ``expit``, ``log1pexp`` and ``log1mexp`` the kernel's formula, written vectorised here.
+and for ``expit``, ``log1pexp`` and ``log1mexp`` the kernel's formula, written vectorised here
+(``expit`` and ``log1pexp`` also name their branch-free kernels of :mod:`kernels.vector_math`,
+the same formulas within 2 ulp, for loops that vectorise).
 ``polygamma``'s eager values come from SciPy and its compiled ones from
 :mod:`kernels.special_polygamma` (SciPy exports no scalar polygamma to bind), and ``zeta``'s from
 SciPy and :func:`kernels.special.zeta`.  The derivative kernels of the incomplete gamma and beta
