@@ -3,10 +3,13 @@ that LLVM vectorises inside loops.
 
 Numba compiles ``math.exp`` and friends to calls of the C library's scalar functions, and a loop
 with a call in its body stays scalar.  These kernels are written in additions, multiplications,
-divisions, integer bit operations and selects only, and are inlined into their callers
-(``inline="always"``), so a fused data loop of generated code (:mod:`autodiff.codegen.fusion`)
-that calls them is vectorised by LLVM's loop vectoriser (SVML, which Numba would otherwise use,
-is absent from llvmlite builds without Intel's library).  Every special case -- ``nan``,
+divisions, integer bit operations and selects only, and LLVM inlines them into their callers
+(``forceinline=True``: each is compiled once, into the disk cache, and carries LLVM's
+``alwaysinline``; Numba's own ``inline="always"`` would retype the whole body at every call site
+of every model, which tripled the compile time of a logistic regression's gradient), so a fused
+data loop of generated code (:mod:`autodiff.codegen.fusion`) that calls them is vectorised by
+LLVM's loop vectoriser (SVML, which Numba would otherwise use, is absent from llvmlite builds
+without Intel's library).  Every special case -- ``nan``,
 ``±inf``, ``±0``, subnormal inputs and results, overflow and underflow -- is a select on the
 final value, never a branch.  All arithmetic is IEEE double without fused multiply-adds, so the
 results are the same bits on every x86-64 machine, whichever vector width LLVM picks.
@@ -253,7 +256,7 @@ def _split(u: float) -> tuple:
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(inline="always", error_model="numpy")
+@njit(forceinline=True, error_model="numpy")
 def exp(x: float) -> float:
     """:math:`e^x`, branch-free (see the module docstring); ``exp(-inf) = 0``, ``exp(inf) = inf``,
     ``nan`` for ``nan``; results below the smallest subnormal round to 0, above the largest
@@ -266,7 +269,7 @@ def exp(x: float) -> float:
     return (_one_plus(hi, lo) * _pow2(n1)) * _pow2(n - n1)
 
 
-@njit(inline="always", error_model="numpy")
+@njit(forceinline=True, error_model="numpy")
 def expm1(x: float) -> float:
     """:math:`e^x - 1`, accurate near 0 (``expm1(±0) = ±0``, ``expm1(-inf) = -1``)."""
     xc = 710.0 if x > 710.0 else x
@@ -291,7 +294,7 @@ def expm1(x: float) -> float:
     return x if x == 0.0 else y  # keeps the sign of zero
 
 
-@njit(inline="always", error_model="numpy")
+@njit(forceinline=True, error_model="numpy")
 def log(x: float) -> float:
     """Natural logarithm: ``log(0) = -inf``, ``log(inf) = inf``, ``nan`` below 0 and for ``nan``."""
     tiny = x < _MIN_NORMAL
@@ -303,7 +306,7 @@ def log(x: float) -> float:
     return x if x == _INF else y
 
 
-@njit(inline="always", error_model="numpy")
+@njit(forceinline=True, error_model="numpy")
 def log1p(x: float) -> float:
     """:math:`\\log(1 + x)`, accurate near 0 (``log1p(±0) = ±0``, ``log1p(-1) = -inf``, ``nan``
     below -1)."""
@@ -316,13 +319,13 @@ def log1p(x: float) -> float:
     return x if x == 0.0 else y
 
 
-@njit(inline="always", error_model="numpy")
+@njit(forceinline=True, error_model="numpy")
 def log1pexp(x: float) -> float:
     """Softplus :math:`\\log(1 + e^x) = \\max(x, 0) + \\mathrm{log1p}(e^{-|x|})`."""
     return (x if x > 0.0 else 0.0) + log1p(exp(-abs(x)))
 
 
-@njit(inline="always", error_model="numpy")
+@njit(forceinline=True, error_model="numpy")
 def expit(x: float) -> float:
     """The logistic function :math:`1/(1 + e^{-x})`, as ``1/(1+e)`` for ``x >= 0`` and
     ``e/(1+e)`` below, ``e = exp(-|x|)`` (no overflow)."""
@@ -334,7 +337,7 @@ def expit(x: float) -> float:
     return q - q * (d_err * inv_d)  # a / (d + d_err) to first order in d_err
 
 
-@njit(inline="always", error_model="numpy")
+@njit(forceinline=True, error_model="numpy")
 def tanh(x: float) -> float:
     """Hyperbolic tangent, :math:`\\mathrm{sign}(x)\\,(-t)/(2 + t)`, :math:`t = e^{-2|x|} - 1`."""
     a = abs(x)
@@ -355,15 +358,14 @@ def tanh(x: float) -> float:
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(fastmath={"reassoc"})
+@njit(fastmath={"reassoc"}, forceinline=True)
 def accumulate(total: float, term: float) -> float:
     """``total + term`` as an addition that LLVM may reassociate: a loop summing its terms with
     ``total = accumulate(total, term)`` is vectorised (several partial sums, added at the end),
     where a plain ``+=`` is an ordered chain that keeps the whole loop scalar.
 
-    Deliberately *not* inlined by Numba: compiled as a function of its own, its one addition
-    carries the ``reassoc`` flag, and LLVM inlines it into the loop with the flag on that
-    instruction only -- the terms themselves are computed without any fast-math licence.  The
+    Compiled as a function of its own (not inlined by Numba), its one addition carries the
+    ``reassoc`` flag, and LLVM inlines it into the loop with the flag on that instruction only -- the terms themselves are computed without any fast-math licence.  The
     sum then depends on the vector width LLVM chose for the machine (fixed for a compiled
     function, so the same inputs give the same bits on every call and with any number of
     threads), not on anything at run time.
