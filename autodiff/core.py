@@ -56,6 +56,10 @@ class Primitive:
         element: a format string over the operands' element sources (``"np.exp({0})"``) or a
         function of the params returning one.  It lowers scalar results and is the body of
         fused loops (see :mod:`autodiff.lowering`).
+    vector_template : optionally, the same element written for loops that LLVM vectorises
+        (``"vm.exp({0})"``, :mod:`kernels.vector_math`: branch-free, no library call); used in
+        place of ``scalar_template`` there and nowhere else (a single value, or a loop carrying
+        a running sum, is faster with the C library's scalar function).
     nondiff : the output does not depend differentiably on the inputs (comparisons, ``floor``,
         ``argsort``...): its derivative is zero, and no jvp/vjp rule is needed.
     """
@@ -73,6 +77,7 @@ class Primitive:
         self.batch: Callable | None = None
         self.lower: Callable | None = None
         self.scalar_template: str | Callable[..., str] | None = None
+        self.vector_template: str | None = None
         REGISTRY[name] = self
 
     def bind(self, *args: Any, **params: Any) -> Any:

@@ -39,7 +39,9 @@ submodules' functions as the very same dispatcher objects:
     its derivative :func:`dlog1pexp` is the logistic function :func:`expit`, computed as
     :math:`1/(1+e)` or :math:`e/(1+e)` with :math:`e = e^{-|x|}` (no overflow). These are the
     formulas the compiled code of :mod:`autodiff` uses for scalars and in fused loops alike, and
-    that its eager primitives compute vectorised.
+    that its eager primitives compute vectorised; loops that LLVM vectorises compute them with
+    the branch-free ``exp`` and ``log1p`` of :mod:`kernels.vector_math` (same formulas, within
+    2 ulp), everything else with the C library's.
   - :func:`logaddexp` and :func:`logsumexp` (1-D ``float64`` array) -- shift by the maximum and
     add ``log1p`` of the remaining terms; infinities and NaN are handled explicitly.
   - :func:`dlog_ndtr` -- :math:`\frac{d}{dx}\log\Phi(x) = \phi(x)/\Phi(x)`; for ``x < 0`` as

@@ -47,6 +47,7 @@ HEADER = [
     "from kernels import cached_numpy as cn",
     "from kernels import graph_ops as gk",
     "from kernels import special as sp",
+    "from kernels import vector_math as vm",
     "from kernels.jit import njit",
     "from kernels.pointers import as_b1_pointer, as_f8_pointer, as_i8_pointer",
 ]

@@ -5,6 +5,14 @@ gathers ``x[idx]`` (a load ``x[idx[o0]]`` from a vector completed before the loo
 scatter-adds (``out[idx[o0]] += upd``, read only after the loop), so a hierarchical model's
 ``a[g]`` and its gradient's scatter back into ``a`` cost no pass of their own.
 
+A loop over at least :data:`MIN_VECTOR_LOOP` elements without a running sum or a scatter-add
+(the loops LLVM can vectorise) computes transcendental functions with the branch-free kernels of
+:mod:`kernels.vector_math` (a primitive's ``vector_template``) and its sums with
+``vm.accumulate``, an addition LLVM may reassociate: the loop is vectorised, and its sums are
+split into as many partial sums as LLVM's vectorisation of it has lanes (the same bits on every
+call on one machine, whatever the number of threads; another vector width may round them
+differently).
+
 A loop value divided by a loop-invariant float64 scalar ``s`` is multiplied by ``1 / s``,
 computed once before the loop: one division instead of one per element (a division costs
 several multiplications).  The result may differ from NumPy's ``x / s`` in the last bit (the
@@ -24,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from autodiff.ir import Graph, Var
-from autodiff.lowering import scalar_expr
+from autodiff.lowering import MIN_VECTOR_LOOP, scalar_expr
 
 
 def _is_vector_gather(eqn) -> bool:
@@ -285,6 +293,11 @@ def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict
             lines.append(f"{name(out)} = {alloc(out.aval)}")
     body: list[str] = []
     ready: set[int] = set()  # values with a t_ scalar in this iteration
+    # A running sum or a scatter-add carries a value from one element to the next: LLVM keeps
+    # such a loop scalar, where the C library's functions beat the branch-free vector kernels;
+    # and a short loop gains nothing from vectorising but its set-up cost.
+    vector = (int(np.prod(shape)) >= MIN_VECTOR_LOOP
+              and not any(e.primitive.name in ("cumsum", "scatter_add") for e in eqns))
     reciprocals: dict[str, str] = {}  # loop-invariant divisor -> its reciprocal's source
     index = ", ".join(f"o{k}" for k in range(len(shape)))
 
@@ -325,13 +338,17 @@ def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict
                 lines.append(f"{reciprocals[q]} = 1.0 / {q}")
             body.append(f"t_{name(out)} = ({ins[0]} * {reciprocals[q]})")
         else:
-            body.append(f"t_{name(out)} = {scalar_expr(e, ins)}")
+            body.append(f"t_{name(out)} = {scalar_expr(e, ins, vector)}")
         ready.add(out.id)
 
     for e in eqns:
         out = e.outputs[0]
         if e.primitive.name == "reduce_sum":
-            body.append(f"{name(out)} += {operand(e.inputs[0])}")
+            term = operand(e.inputs[0])
+            if vector and out.aval.dtype == np.float64:  # a sum LLVM may split into lanes
+                body.append(f"{name(out)} = vm.accumulate({name(out)}, {term})")
+            else:
+                body.append(f"{name(out)} += {term}")
             continue
         if e.primitive.name == "scatter_add":
             body.append(f"{name(out)}[{operand(e.inputs[2])}] += {operand(e.inputs[1])}")

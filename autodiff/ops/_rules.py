@@ -38,6 +38,7 @@ def def_elementwise(
     scalar: str | Callable[..., str],
     partials: tuple[Callable, ...] | None,
     nondiff: bool = False,
+    vector: str | None = None,
 ) -> Primitive:
     """Register an elementwise primitive: every rule it has comes from this one row.
 
@@ -49,12 +50,15 @@ def def_elementwise(
     ``partials[i](ans, *args)`` is ∂ out / ∂ args[i] as an autodiff expression (elementwise, may
     broadcast); JVP and VJP rules are both derived from it, with broadcasting undone in the VJP.
     ``None`` for a partial means the output does not depend differentiably on that argument.
+    ``vector`` optionally writes the element for loops that vectorise (``"vm.exp({0})"``,
+    :mod:`kernels.vector_math`), to within 2 ulp of ``scalar``.
     """
     prim = Primitive(name, nondiff=nondiff)
     prim.impl = _quiet(impl)
     prim.shape_rule = elementwise_shape_rule(prim)
     prim.batch = elementwise_batch(prim)
     prim.scalar_template = scalar
+    prim.vector_template = vector
     prim.lower = lower_elementwise
     if partials is not None:
         prim.jvp = _jvp_from_partials(prim, partials)

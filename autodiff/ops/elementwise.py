@@ -3,10 +3,12 @@
 Each primitive is one row: its NumPy implementation, the compiled source of one element (a
 template such as ``"np.exp({0})"``, used for scalar results and as the body of fused loops) and
 the partial derivatives of its output with respect to each input, written in autodiff operations
-(so that derivatives nest).  The JVP, VJP (with broadcasting undone), batching and lowering rules
-are derived from that row by :func:`autodiff.ops._rules.def_elementwise`.  ``select``,
-``convert_element_type`` and ``stop_gradient`` have rules of their own, and a scalar template too:
-they are elementwise in compiled code.
+(so that derivatives nest); ``exp``, ``log``, ``log1p``, ``expm1`` and ``tanh`` also name their
+branch-free kernel of :mod:`kernels.vector_math` for loops that vectorise (``vector=``).  The
+JVP, VJP (with broadcasting undone), batching and lowering rules are derived from that row by
+:func:`autodiff.ops._rules.def_elementwise`.  ``select``, ``convert_element_type`` and
+``stop_gradient`` have rules of their own, and a scalar template too: they are elementwise in
+compiled code.
 """
 
 from __future__ import annotations
@@ -35,16 +37,32 @@ div_p = def_elementwise(
     (lambda ans, x, y: div(1.0, y), lambda ans, x, y: neg(div(ans, y))),
 )
 neg_p = def_elementwise("neg", np.negative, "np.negative({0})", (lambda ans, x: -1.0,))
-exp_p = def_elementwise("exp", np.exp, "np.exp({0})", (lambda ans, x: ans,))
-log_p = def_elementwise("log", np.log, "np.log({0})", (lambda ans, x: div(1.0, x),))
+exp_p = def_elementwise("exp", np.exp, "np.exp({0})", (lambda ans, x: ans,), vector="vm.exp({0})")
+log_p = def_elementwise(
+    "log", np.log, "np.log({0})", (lambda ans, x: div(1.0, x),), vector="vm.log({0})"
+)
 log2_p = def_elementwise("log2", np.log2, "np.log2({0})", (lambda ans, x: div(_INV_LN2, x),))
-log1p_p = def_elementwise("log1p", np.log1p, "np.log1p({0})", (lambda ans, x: div(1.0, add(x, 1.0)),))
-expm1_p = def_elementwise("expm1", np.expm1, "np.expm1({0})", (lambda ans, x: add(ans, 1.0),))
+log1p_p = def_elementwise(
+    "log1p",
+    np.log1p,
+    "np.log1p({0})",
+    (lambda ans, x: div(1.0, add(x, 1.0)),),
+    vector="vm.log1p({0})",
+)
+expm1_p = def_elementwise(
+    "expm1", np.expm1, "np.expm1({0})", (lambda ans, x: add(ans, 1.0),), vector="vm.expm1({0})"
+)
 sqrt_p = def_elementwise("sqrt", np.sqrt, "np.sqrt({0})", (lambda ans, x: div(0.5, ans),))
 sin_p = def_elementwise("sin", np.sin, "np.sin({0})", (lambda ans, x: cos(x),))
 cos_p = def_elementwise("cos", np.cos, "np.cos({0})", (lambda ans, x: neg(sin(x)),))
 tan_p = def_elementwise("tan", np.tan, "np.tan({0})", (lambda ans, x: add(1.0, mul(ans, ans)),))
-tanh_p = def_elementwise("tanh", np.tanh, "np.tanh({0})", (lambda ans, x: sub(1.0, mul(ans, ans)),))
+tanh_p = def_elementwise(
+    "tanh",
+    np.tanh,
+    "np.tanh({0})",
+    (lambda ans, x: sub(1.0, mul(ans, ans)),),
+    vector="vm.tanh({0})",
+)
 arctan_p = def_elementwise(
     "arctan", np.arctan, "np.arctan({0})", (lambda ans, x: div(1.0, add(1.0, mul(x, x))),)
 )

@@ -3,7 +3,9 @@
 Each is one row (see :mod:`autodiff.ops.elementwise`): the NumPy implementation, the compiled
 template calling the scalar kernel of :mod:`kernels.special`, and the partials.  The two compute
 one algorithm: SciPy's for the functions :mod:`kernels.special` binds from SciPy (bit for bit),
-and for ``expit``, ``log1pexp`` and ``log1mexp`` the kernel's formula, written vectorised here.
+and for ``expit``, ``log1pexp`` and ``log1mexp`` the kernel's formula, written vectorised here
+(``expit`` and ``log1pexp`` also name their branch-free kernels of :mod:`kernels.vector_math`,
+the same formulas within 2 ulp, for loops that vectorise).
 ``polygamma``'s eager values come from SciPy and its compiled ones from
 :mod:`kernels.special_polygamma` (SciPy exports no scalar polygamma to bind), and ``zeta``'s from
 SciPy and :func:`kernels.special.zeta`.  The derivative kernels of the incomplete gamma and beta
@@ -194,11 +196,15 @@ x_plus_dlog_ndtr_p = def_elementwise(
 log_ndtr_p = def_elementwise(
     "log_ndtr", sp.log_ndtr, "sp.log_ndtr({0})", (lambda ans, x: dlog_ndtr(x),)
 )
-expit_p = def_elementwise("expit", _expit, "sp.expit({0})", (lambda ans, x: mul(ans, sub(1.0, ans)),))
+expit_p = def_elementwise(
+    "expit", _expit, "sp.expit({0})", (lambda ans, x: mul(ans, sub(1.0, ans)),), vector="vm.expit({0})"
+)
 logit_p = def_elementwise(
     "logit", sp.logit, "sp.logit({0})", (lambda ans, p: div(1.0, mul(p, sub(1.0, p))),)
 )
-log1pexp_p = def_elementwise("log1pexp", _log1pexp, "sp.log1pexp({0})", (lambda ans, x: expit(x),))
+log1pexp_p = def_elementwise(
+    "log1pexp", _log1pexp, "sp.log1pexp({0})", (lambda ans, x: expit(x),), vector="vm.log1pexp({0})"
+)
 log1mexp_p = def_elementwise(
     "log1mexp", _log1mexp, "sp.log1mexp({0})", (lambda ans, x: div(1.0, expm1(x)),)
 )

@@ -143,14 +143,18 @@ _ONE_ALGORITHM_GRID = np.concatenate([np.linspace(-40.0, 40.0, 161), [-745.0, -7
     ids=["log1pexp", "expit", "log1mexp"],
 )
 def test_special_function_is_one_algorithm(fn, x):
-    """A scalar and a fused loop compile the same template, and the eager primitive computes
-    its formula vectorised (NumPy's vectorised exp may round differently in the last bit)."""
+    """A scalar (the C library's exp and log1p) and a fused loop (the vectorised kernels of
+    kernels.vector_math, where the function has them) compute one formula, and so does the
+    eager primitive (NumPy's vectorised exp): all agree to 2 ulp."""
     with np.errstate(divide="ignore"):
         eager = fn(x)
     fused = autodiff.jit(fn)(x)
-    scalar = autodiff.jit(fn)
-    np.testing.assert_array_equal(fused, [scalar(v) for v in x])
-    np.testing.assert_allclose(fused, eager, rtol=5e-16, atol=0.0)
+    scalar = np.array([autodiff.jit(fn)(v) for v in x])
+    for other in (scalar, eager):
+        finite = np.isfinite(other)
+        np.testing.assert_array_equal(fused[~finite], other[~finite])
+        ulps = np.abs(fused[finite] - other[finite]) / np.spacing(np.abs(other[finite]))
+        assert ulps.max() <= 2.0, (x[finite][np.argmax(ulps)], ulps.max())
 
 
 def test_every_registered_primitive_has_a_numba_lowering():
