@@ -13,7 +13,10 @@ Methods
 ``"dopri5"``: Dormand & Prince (1980) 5(4), dense output of order 4 at the requested times
 (Hairer, Nørsett & Wanner 1993, II.4-II.6).  For non-stiff problems.
 
-``"rosenbrock"`` (alias ``"stiff"``): see :mod:`autodiff.ops.ode_stiff` when present.
+``"rosenbrock"``: Rodas4, a stiffly accurate L-stable Rosenbrock method of order 4(3) (Hairer &
+Wanner 1996, IV.7), for stiff problems; its Jacobian :math:`\partial f/\partial y` (and
+:math:`\partial f/\partial t`) is a second graph staged from the first by forward mode.  Why a
+Rosenbrock method rather than BDF: :mod:`kernels.ode_rosenbrock`.
 
 Derivatives
 -----------
@@ -38,7 +41,10 @@ the derivatives too, which is what a gradient-based sampler consumes.
   :math:`t_i`; then :math:`\bar y_0 = a(t_0)`, :math:`\bar\theta = g(t_0)`.  The state has
   :math:`2n + P` components whatever the number of parameters, and the right-hand side is the
   VJP graph of :math:`f`.  First order only.
-* ``"auto"`` (default): forward when :math:`D \le` :data:`FORWARD_MAX_DIRECTIONS`, else adjoint.
+* ``"auto"`` (default): forward when :math:`D \le` :data:`FORWARD_MAX_DIRECTIONS`, else adjoint;
+  always forward for ``method="rosenbrock"``: re-integrating :math:`y` backwards is unstable
+  for a stiff problem (its decaying modes grow backwards), and an adjoint that interpolates a
+  stored forward solution instead is not implemented.
 
 Failures
 --------
@@ -67,7 +73,7 @@ from kernels import ode_common
 #: of y0 plus the number of differentiated parameters), the adjoint system beyond.
 FORWARD_MAX_DIRECTIONS = 16
 
-METHODS = {"dopri5": "dopri5"}
+METHODS = ("dopri5", "rosenbrock")
 SENSITIVITIES = ("auto", "forward", "adjoint")
 
 
@@ -211,7 +217,12 @@ def _odeint_vjp(cts, ans, primals, needs, rhs, method, rtol, atol, mxstep, sensi
     n_dirs, blocks = _directions(y0, ops, needs)
     params = dict(rhs=rhs, method=method, rtol=rtol, atol=atol, mxstep=mxstep,
                   sensitivity=sensitivity)
-    use_forward = sensitivity == "forward" or (
+    if sensitivity == "adjoint" and method == "rosenbrock":
+        raise NotImplementedError(
+            "odeint: sensitivity='adjoint' is not implemented for method='rosenbrock': the "
+            "adjoint solve integrates y backwards in time, which a stiff problem does not "
+            "survive; use sensitivity='forward' (or 'auto')")
+    use_forward = sensitivity == "forward" or method == "rosenbrock" or (
         sensitivity == "auto" and n_dirs <= FORWARD_MAX_DIRECTIONS)
     if use_forward:
         g = _vjp_forward(ct, y0, ts, ops, needs, n_dirs, blocks, params)
@@ -380,7 +391,7 @@ def odeint(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1.4e-8,
 
     ``func(y, t, *args)`` returns an array of ``y``'s shape; ``args`` is a pytree of arrays.
     ``rtol``/``atol`` bound the local error of each step (weighted RMS norm), ``mxstep`` the
-    number of steps; ``method`` is ``"dopri5"`` (non-stiff)
+    number of steps; ``method`` is ``"dopri5"`` (non-stiff) or ``"rosenbrock"`` (stiff),
     and ``sensitivity`` how reverse mode differentiates (``"auto"``, ``"forward"`` or
     ``"adjoint"``; module docstring of :mod:`autodiff.ops.ode`).  Differentiable with respect to
     ``y0`` and ``args``, under ``jit`` and ``vmap``, and compiled inside model kernels.
@@ -393,7 +404,8 @@ def odeint(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1.4e-8,
     from autodiff.numpy import astype, ravel, reshape
 
     if method not in METHODS:
-        raise ValueError(f"odeint: method={method!r} is not one of {sorted(METHODS)}")
+        hint = " (for stiff problems use method='rosenbrock')" if method == "bdf" else ""
+        raise ValueError(f"odeint: method={method!r} is not one of {METHODS}{hint}")
     if sensitivity not in SENSITIVITIES:
         raise ValueError(f"odeint: sensitivity={sensitivity!r} is not one of {SENSITIVITIES}")
     if not (float(rtol) >= 0.0 and float(atol) >= 0.0 and float(rtol) + float(atol) > 0.0):
@@ -440,34 +452,78 @@ def odeint(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1.4e-8,
 # sub-graph, a function of the generated module) whenever the kernel asks for it
 # --------------------------------------------------------------------------------------------
 
-_SOLVERS = {"dopri5": "dopri5"}
+_JACOBIANS: dict[int, tuple[Graph, Graph]] = {}
 
 
-def _solve_lines(ctx: LoweringContext, fn: str, fn_args: list[str], y0: str, ts: str, ys: str,
-                 n: int, tag: str) -> list[str]:
+def _jacobian_graph(rhs: Graph) -> Graph:
+    """The graph ``(y, t, *operands) -> [df/dy (n, n), df/dt (n,)]`` of a right-hand side, by
+    forward mode (``n`` directions at once by ``vmap``), staged once per right-hand side."""
+    from autodiff.batching import vmap_flat
+    from autodiff.forward import jvp_flat
+    from autodiff.numpy import transpose
+
+    if id(rhs) not in _JACOBIANS:
+        n = rhs.inputs[0].aval.shape[0]
+        n_ops = len(rhs.inputs) - 2
+
+        def jac(y, t, *ops):
+            def column(e):
+                return jvp_flat(_graph_fn(rhs), [y, t, *ops], [e, None, *[None] * n_ops])[1]
+
+            (rows,) = vmap_flat(column, [np.eye(n)], [0], n)
+            (f_t,) = jvp_flat(_graph_fn(rhs), [y, t, *ops], [None, np.ones(()),
+                                                               *[None] * n_ops])[1]
+            return [transpose(rows), f_t]
+
+        _JACOBIANS[id(rhs)] = (rhs, _stage_rhs(jac, [v.aval for v in rhs.inputs]))
+    return _JACOBIANS[id(rhs)][1]
+
+
+def _workspace_line(method: str, tag: str, n: int) -> str:
+    make = "ode.workspace" if method == "dopri5" else "rosenbrock.rosenbrock_workspace"
+    return f"W{tag}, S{tag}, I{tag} = {make}({n})"
+
+
+def _solve_lines(ctx: LoweringContext, rhs: Graph, fn_args: list[str], y0: str, ts: str,
+                 ys: str, n: int, tag: str) -> list[str]:
     """Lines solving from ``y0`` over ``ts`` into the (preallocated) ``ys`` with the workspace
-    ``W{tag}, S{tag}, I{tag}`` (allocated by the caller's lines)."""
+    ``W{tag}, S{tag}, I{tag}`` (allocated by the caller's lines, :func:`_workspace_line`)."""
     p = ctx.params
-    solver = _SOLVERS[p["method"]]
+    solver = p["method"]
+    fn, consts = ctx.emit_subgraph(rhs, "rhs")
     W, S, I = f"W{tag}", f"S{tag}", f"I{tag}"
-    call = ", ".join([f"{W}[{I}[{ode_common.ROW_IN}]]", f"{S}[{ode_common.T_EVAL}]", *fn_args])
-    return [
+    point = [f"{W}[{I}[{ode_common.ROW_IN}]]", f"{S}[{ode_common.T_EVAL}]"]
+    call = ", ".join([*point, *fn_args, *consts])
+    lines = [
         f"{solver}.{solver}_start({W}, {S}, {I}, {y0}, {ts}, {ys}, {p['rtol']!r}, {p['atol']!r}, "
         f"{p['mxstep']})",
-        f"while {solver}.{solver}_advance({W}, {S}, {I}, {ts}, {ys}) == {ode_common.NEED_F}:",
-        f"    {W}[{I}[{ode_common.ROW_OUT}], :] = {fn}({call})[0]",
+        "while True:",
+        f"    rq_ = {solver}.{solver}_advance({W}, {S}, {I}, {ts}, {ys})",
+        f"    if rq_ == {ode_common.NEED_F}:",
+        f"        {W}[{I}[{ode_common.ROW_OUT}], :] = {fn}({call})[0]",
     ]
+    if solver == "rosenbrock":
+        from kernels.ode_rosenbrock import DFDT, JAC
+
+        jfn, jconsts = ctx.emit_subgraph(_jacobian_graph(rhs), "jac")
+        jcall = ", ".join([*point, *fn_args, *jconsts])
+        lines += [
+            f"    elif rq_ == {ode_common.NEED_JAC}:",
+            f"        jr_ = {jfn}({jcall})",
+            f"        {W}[{JAC}:{JAC + n}, :] = jr_[0]",
+            f"        {W}[{DFDT}, :] = jr_[1]",
+        ]
+    return lines + ["    else:", "        break"]
 
 
 def _lower_odeint(ctx: LoweringContext) -> list[str]:
-    fn, consts = ctx.emit_subgraph(ctx.params["rhs"], "rhs")
     y0, ts, *ops = ctx.ins
     ys, info = ctx.outs
     m, n = ctx.out_avals[0].shape
     tag = ys
-    lines = [f"W{tag}, S{tag}, I{tag} = ode.workspace({n})",
+    lines = [_workspace_line(ctx.params["method"], tag, n),
              f"{ys} = cn.empty((np.int64({m}), np.int64({n})), np.float64)"]
-    lines += _solve_lines(ctx, fn, [*ops, *consts], f"cn.ascontiguousarray({y0})",
+    lines += _solve_lines(ctx, ctx.params["rhs"], ops, f"cn.ascontiguousarray({y0})",
                           f"cn.ascontiguousarray({ts})", ys, n, tag)
     return lines + [f"{info} = ode.info(S{tag}, I{tag})"]
 
@@ -475,14 +531,13 @@ def _lower_odeint(ctx: LoweringContext) -> list[str]:
 def _lower_adjoint(ctx: LoweringContext) -> list[str]:
     """Backward from the last time to the first, one solve per interval: the state
     ``[y, a, g]`` restarts from the forward solution ``ys[i]``, and ``a`` jumps by ``ct[i]``."""
-    fn, consts = ctx.emit_subgraph(ctx.params["adj"], "adj")
     ys, ct, ts, *ops = ctx.ins
     g, info = ctx.outs
     m, n = ctx.in_avals[0].shape
     big = 2 * n + ctx.params["n_params"]
     tag = g
     lines = [
-        f"W{tag}, S{tag}, I{tag} = ode.workspace({big})",
+        _workspace_line(ctx.params["method"], tag, big),
         f"z{tag} = np.zeros({big})",
         f"tt{tag} = np.empty(2)",
         f"zz{tag} = np.empty((2, {big}))",
@@ -493,7 +548,7 @@ def _lower_adjoint(ctx: LoweringContext) -> list[str]:
         f"    tt{tag}[0] = {ts}[i_]",
         f"    tt{tag}[1] = {ts}[i_ - 1]",
     ]
-    lines += ["    " + line for line in _solve_lines(ctx, fn, [*ops, *consts], f"z{tag}",
+    lines += ["    " + line for line in _solve_lines(ctx, ctx.params["adj"], ops, f"z{tag}",
                                                     f"tt{tag}", f"zz{tag}", big, tag)]
     lines += [
         f"    {info}[2] += I{tag}[{ode_common.NSTEPS}]",

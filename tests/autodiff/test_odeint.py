@@ -69,6 +69,54 @@ def test_closed_over_values_and_time_dependence():
     np.testing.assert_allclose(ys, exact, rtol=1e-9)
 
 
+def robertson(y, t, k):
+    return anp.stack([-k[0] * y[0] + k[2] * y[1] * y[2],
+                      k[0] * y[0] - k[2] * y[1] * y[2] - k[1] * y[1] ** 2,
+                      k[1] * y[1] ** 2])
+
+
+K_ROBERTSON = np.array([0.04, 3e7, 1e4])
+TS_ROBERTSON = np.array([0.0, 0.4, 4.0, 40.0, 400.0, 4e3, 4e4])
+
+
+def test_stiff_robertson_matches_radau():
+    y0 = np.array([1.0, 0.0, 0.0])
+    ys = odeint(robertson, y0, TS_ROBERTSON, K_ROBERTSON, method="rosenbrock", rtol=1e-9,
+                atol=1e-13)
+    ref = _scipy(lambda y, t: robertson(y, t, K_ROBERTSON), y0, TS_ROBERTSON, method="Radau",
+                 rtol=1e-12, atol=1e-16)
+    np.testing.assert_allclose(ys, ref, rtol=1e-6, atol=1e-13)
+    np.testing.assert_allclose(ys.sum(axis=1), 1.0, rtol=1e-12)  # a linear invariant
+
+
+def test_stiff_van_der_pol_matches_radau():
+    mu, ts, y0 = 1000.0, np.linspace(0.0, 3000.0, 4), np.array([2.0, 0.0])
+
+    def vdp(y, t, mu):
+        return anp.stack([y[1], mu * (1.0 - y[0] ** 2) * y[1] - y[0]])
+
+    ys = odeint(vdp, y0, ts, mu, method="rosenbrock", rtol=1e-8, atol=1e-8)
+    ref = _scipy(lambda y, t: vdp(y, t, mu), y0, ts, method="Radau", rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ys[:, 0], ref[:, 0], atol=1e-5)  # y0 swings between +-2
+    with pytest.raises(ODESolveError, match="mxstep=500"):  # dopri5 is stuck on it
+        odeint(vdp, y0, ts, mu, mxstep=500)
+
+
+def test_stiff_gradient_by_forward_sensitivities():
+    y0 = np.array([1.0, 0.0, 0.0])
+
+    def loss(log_k, sensitivity="auto"):
+        ys = odeint(robertson, y0, TS_ROBERTSON, anp.exp(log_k), method="rosenbrock",
+                    rtol=1e-9, atol=1e-13, sensitivity=sensitivity)
+        return anp.sum(anp.log(ys[1:, 2]))
+
+    log_k = np.log(K_ROBERTSON)
+    g = autodiff.grad(loss)(log_k)
+    np.testing.assert_allclose(g, _fd_grad(loss, log_k, eps=1e-5), rtol=1e-6)
+    with pytest.raises(NotImplementedError, match="sensitivity='forward'"):
+        autodiff.grad(loss)(log_k, "adjoint")
+
+
 # ---- derivatives -------------------------------------------------------------------------------
 
 
