@@ -12,7 +12,7 @@ IV.7, in the formulation without matrix-vector products):
 
 with the error estimate :math:`k_6` (the difference of the embedded third-order solution; the
 last stage is evaluated at the new solution, so the method is stiffly accurate).  The
-coefficients are those of Hairer & Wanner's RODAS (Table IV.7.?; as distributed with KPP, Sandu
+coefficients are those of Hairer & Wanner's RODAS (as distributed with KPP, Sandu
 et al. 1997, "Benchmarking stiff ODE solvers for atmospheric chemistry problems II").
 
 Why Rodas4 and not BDF: a Rosenbrock step needs the Jacobian -- which autodiff gives exactly, as
@@ -39,6 +39,7 @@ from kernels.ode_common import (
     DONE,
     MXSTEP,
     MXSTEP_EXCEEDED,
+    N_ERR,
     N_INT,
     NEED_JAC,
     NEXT_OUT,
@@ -112,9 +113,9 @@ def rosenbrock_workspace(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 @njit
 def rosenbrock_start(W: np.ndarray, S: np.ndarray, I: np.ndarray, y0: np.ndarray,
                      ts: np.ndarray, ys: np.ndarray, rtol: float, atol: float,
-                     mxstep: int) -> None:
+                     mxstep: int, n_err: int) -> None:
     """Prepare the workspace for a solve from ``y0`` over the times ``ts`` into ``ys``."""
-    start(S, I, ts, rtol, atol, mxstep)
+    start(S, I, ts, rtol, atol, mxstep, n_err)
     I[PHASE] = START
     W[Y, :] = y0
     ys[0, :] = y0
@@ -141,7 +142,7 @@ def rosenbrock_advance(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarr
             for i in range(n):
                 if not np.isfinite(W[F0, i]):
                     return fail(I, ys, NONFINITE)
-            S[H] = d * _initial_step(W, S, ts)
+            S[H] = d * _initial_step(W, S, I, ts)
         I[PHASE] = HAVE_JAC
         I[ROW_IN] = Y
         S[T_EVAL] = S[T]
@@ -159,8 +160,8 @@ def rosenbrock_advance(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarr
 
 
 @njit(inline="always")
-def _initial_step(W: np.ndarray, S: np.ndarray, ts: np.ndarray) -> float:
-    n = W.shape[1]
+def _initial_step(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray) -> float:
+    n = I[N_ERR]
     d0 = 0.0
     d1 = 0.0
     for i in range(n):
@@ -241,9 +242,10 @@ def _end_step(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray,
         for j in range(N_STAGES):
             y_new += M[j] * W[j, i]
         W[YNEW, i] = y_new
-        sc = S[ATOL] + S[RTOL] * max(abs(W[Y, i]), abs(y_new))
-        err += (W[N_STAGES - 1, i] / sc) ** 2
-    err = max(np.sqrt(err / n), 1e-10)
+        if i < I[N_ERR]:
+            sc = S[ATOL] + S[RTOL] * max(abs(W[Y, i]), abs(y_new))
+            err += (W[N_STAGES - 1, i] / sc) ** 2
+    err = max(np.sqrt(err / max(I[N_ERR], 1)), 1e-10)
     if not np.isfinite(err):
         S[H] = h * FAC_REJ
         I[REJECTED] = 1

@@ -24,8 +24,11 @@ Derivatives
 :math:`\dot y' = \partial_y f\,\dot y + \partial_\theta f\,\dot\theta`, so the JVP of
 ``odeint`` is ``odeint`` of the augmented state :math:`(y, \dot y)` whose right-hand side is the
 JVP graph of :math:`f` -- the same primitive, hence derivatives of any order.  The sensitivities
-are part of the error norm (CVODES' ``errconS = true``): the step sizes then control the error of
-the derivatives too, which is what a gradient-based sampler consumes.
+are *not* part of the error norm (CVODES' ``errconS = false``; the primitive's ``n_err``): the
+augmented solve takes exactly the steps of the plain one, so its state is the plain solution bit
+for bit -- the log density NUTS sees does not depend on whether a gradient is taken, and the
+gradient is the exact derivative of the discretised solution (forward and reverse modes agree to
+round-off), accurate to about the solver's tolerance where the problem is smooth.
 
 *Reverse mode* (VJP), chosen by ``sensitivity=``:
 
@@ -109,7 +112,7 @@ def _stage_rhs(fn: Callable, avals: list[ShapedArray]) -> Graph:
 odeint_p = Primitive("odeint", multiple_results=True)
 
 
-def _odeint_shape(y0, ts, *ops, rhs, method, rtol, atol, mxstep, sensitivity):
+def _odeint_shape(y0, ts, *ops, rhs, method, rtol, atol, mxstep, sensitivity, n_err):
     return [ShapedArray((ts.shape[0], y0.shape[0]), np.dtype(np.float64)),
             ShapedArray((4,), np.dtype(np.float64))]
 
@@ -153,15 +156,13 @@ def _check_info(info: np.ndarray, ts: np.ndarray, rtol: float, atol: float, mxst
     )
 
 
-def _odeint_impl(y0, ts, *ops, rhs, method, rtol, atol, mxstep, sensitivity):
-    params = dict(rhs=rhs, method=method, rtol=rtol, atol=atol, mxstep=mxstep,
-                  sensitivity=sensitivity)
+def _odeint_impl(y0, ts, *ops, **params):
     ys, info = _run_compiled(odeint_p, [y0, ts, *ops], params)
-    _check_info(info, np.asarray(ts), rtol, atol, mxstep)
+    _check_info(info, np.asarray(ts), params["rtol"], params["atol"], params["mxstep"])
     return [ys, info]
 
 
-def _odeint_jvp(primals, tangents, rhs, method, rtol, atol, mxstep, sensitivity):
+def _odeint_jvp(primals, tangents, rhs, **params):
     from autodiff.forward import jvp_flat
     from autodiff.numpy import concatenate, zeros
 
@@ -188,8 +189,7 @@ def _odeint_jvp(primals, tangents, rhs, method, rtol, atol, mxstep, sensitivity)
              *op_avals, *[op_avals[k] for k in live]]
     graph = _stage_rhs(aug, avals)
     ys, info = bind(odeint_p, concatenate([y0, t_y0]), ts, *ops, *[t_ops[k] for k in live],
-                    rhs=graph, method=method, rtol=rtol, atol=atol, mxstep=mxstep,
-                    sensitivity=sensitivity)
+                    rhs=graph, **params)
     return [ys[:, :n], info], [ys[:, n:], None]
 
 
@@ -206,7 +206,7 @@ def _directions(y0, ops, needs) -> tuple[int, list[tuple[int, int]]]:
     return offset, blocks
 
 
-def _odeint_vjp(cts, ans, primals, needs, rhs, method, rtol, atol, mxstep, sensitivity):
+def _odeint_vjp(cts, ans, primals, needs, **params):
     y0, ts, *ops = primals
     if needs[1]:
         raise NotImplementedError("odeint: derivatives with respect to the times t are not "
@@ -215,8 +215,7 @@ def _odeint_vjp(cts, ans, primals, needs, rhs, method, rtol, atol, mxstep, sensi
     if ct is None:
         return [None] * len(primals)
     n_dirs, blocks = _directions(y0, ops, needs)
-    params = dict(rhs=rhs, method=method, rtol=rtol, atol=atol, mxstep=mxstep,
-                  sensitivity=sensitivity)
+    sensitivity, method = params["sensitivity"], params["method"]
     if sensitivity == "adjoint" and method == "rosenbrock":
         raise NotImplementedError(
             "odeint: sensitivity='adjoint' is not implemented for method='rosenbrock': the "
@@ -320,7 +319,7 @@ ode_adjoint_p = Primitive("ode_adjoint", multiple_results=True)
 
 
 def _adjoint_shape(ys, ct, ts, *ops, rhs, adj, n_params, method, rtol, atol, mxstep,
-                   sensitivity):
+                   sensitivity, n_err):
     return [ShapedArray((ys.shape[1] + n_params,), np.dtype(np.float64)),
             ShapedArray((4,), np.dtype(np.float64))]
 
@@ -367,7 +366,9 @@ def _vjp_adjoint(ct, ys, y0, ts, ops, blocks, params):
     avals = [ShapedArray((2 * n + n_params,), np.dtype(np.float64)),
              ShapedArray((), np.dtype(np.float64)), *op_avals]
     graph = _stage_rhs(adj, avals)
-    g, _ = bind(ode_adjoint_p, ys, ct, ts, *ops, adj=graph, n_params=n_params, **params)
+    # every component of the adjoint state is under error control
+    g, _ = bind(ode_adjoint_p, ys, ct, ts, *ops, adj=graph, n_params=n_params,
+                **{**params, "n_err": 2 * n + n_params})
     return g
 
 
@@ -443,7 +444,8 @@ def odeint(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1.4e-8,
     graph = _optimized(Graph(graph.inputs[n_c: n_c + 2] + graph.inputs[:n_c]
                              + graph.inputs[n_c + 2:], graph.eqns, graph.outputs))
     ys, _ = bind(odeint_p, ravel(y0), t, *consts, *leaves, rhs=graph, method=method,
-                 rtol=float(rtol), atol=float(atol), mxstep=int(mxstep), sensitivity=sensitivity)
+                 rtol=float(rtol), atol=float(atol), mxstep=int(mxstep), sensitivity=sensitivity,
+                 n_err=n)
     return reshape(ys, (t_aval.shape[0], *shape))
 
 
@@ -496,7 +498,7 @@ def _solve_lines(ctx: LoweringContext, rhs: Graph, fn_args: list[str], y0: str, 
     call = ", ".join([*point, *fn_args, *consts])
     lines = [
         f"{solver}.{solver}_start({W}, {S}, {I}, {y0}, {ts}, {ys}, {p['rtol']!r}, {p['atol']!r}, "
-        f"{p['mxstep']})",
+        f"{p['mxstep']}, {p['n_err']})",
         "while True:",
         f"    rq_ = {solver}.{solver}_advance({W}, {S}, {I}, {ts}, {ys})",
         f"    if rq_ == {ode_common.NEED_F}:",
@@ -519,10 +521,12 @@ def _solve_lines(ctx: LoweringContext, rhs: Graph, fn_args: list[str], y0: str, 
 def _lower_odeint(ctx: LoweringContext) -> list[str]:
     y0, ts, *ops = ctx.ins
     ys, info = ctx.outs
-    m, n = ctx.out_avals[0].shape
+    n = ctx.out_avals[0].shape[1]
     tag = ys
     lines = [_workspace_line(ctx.params["method"], tag, n),
-             f"{ys} = cn.empty((np.int64({m}), np.int64({n})), np.float64)"]
+             # the number of times read from ts, not written in: one compiled module serves
+             # every length of t
+             f"{ys} = cn.empty(({ts}.shape[0], np.int64({n})), np.float64)"]
     lines += _solve_lines(ctx, ctx.params["rhs"], ops, f"cn.ascontiguousarray({y0})",
                           f"cn.ascontiguousarray({ts})", ys, n, tag)
     return lines + [f"{info} = ode.info(S{tag}, I{tag})"]
@@ -533,7 +537,7 @@ def _lower_adjoint(ctx: LoweringContext) -> list[str]:
     ``[y, a, g]`` restarts from the forward solution ``ys[i]``, and ``a`` jumps by ``ct[i]``."""
     ys, ct, ts, *ops = ctx.ins
     g, info = ctx.outs
-    m, n = ctx.in_avals[0].shape
+    n = ctx.in_avals[0].shape[1]
     big = 2 * n + ctx.params["n_params"]
     tag = g
     lines = [
@@ -542,7 +546,7 @@ def _lower_adjoint(ctx: LoweringContext) -> list[str]:
         f"tt{tag} = np.empty(2)",
         f"zz{tag} = np.empty((2, {big}))",
         f"{info} = np.zeros(4)",
-        f"for i_ in range({m - 1}, 0, -1):",
+        f"for i_ in range({ts}.shape[0] - 1, 0, -1):",
         f"    z{tag}[:{n}] = {ys}[i_]",
         f"    z{tag}[{n}:{2 * n}] += {ct}[i_]",
         f"    tt{tag}[0] = {ts}[i_]",
