@@ -59,6 +59,8 @@ N_INT = 12
 # float64 fields of ``S``
 T, H, T_EVAL, FACOLD, RTOL, ATOL, DIRECTION, HNEXT = range(8)
 N_FLOAT = 8
+#: double-precision machine epsilon (a step below 16 eps |t| is below round-off)
+EPS = 2.220446049250313e-16
 #: rows of ``W`` every solver may use (the stiff solver also stores a Jacobian)
 N_ROWS = 12
 

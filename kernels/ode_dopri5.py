@@ -31,6 +31,7 @@ from kernels.ode_common import (
     ATOL,
     DIRECTION,
     DONE,
+    EPS,
     FACOLD,
     MXSTEP,
     MXSTEP_EXCEEDED,
@@ -143,7 +144,7 @@ def dopri5_advance(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray,
         if s == 1:
             if I[NSTEPS] >= I[MXSTEP]:
                 return fail(I, ys, MXSTEP_EXCEEDED)
-            if abs(h) <= 16.0 * np.finfo(np.float64).eps * max(abs(t), 1e-300):
+            if abs(h) <= 16.0 * EPS * max(abs(t), 1e-300):
                 return fail(I, ys, STEP_TOO_SMALL)
             t_end = ts[m - 1]
             if d * (t + 1.01 * h - t_end) > 0.0:

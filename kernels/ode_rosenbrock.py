@@ -37,6 +37,7 @@ from kernels.ode_common import (
     ATOL,
     DIRECTION,
     DONE,
+    EPS,
     MXSTEP,
     MXSTEP_EXCEEDED,
     N_ERR,
@@ -185,7 +186,7 @@ def _attempt(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray, ys: np
         h = S[H]
         if I[NSTEPS] >= I[MXSTEP]:
             return fail(I, ys, MXSTEP_EXCEEDED)
-        if abs(h) <= 16.0 * np.finfo(np.float64).eps * max(abs(t), 1e-300):
+        if abs(h) <= 16.0 * EPS * max(abs(t), 1e-300):
             return fail(I, ys, STEP_TOO_SMALL)
         t_out = ts[I[NEXT_OUT]]
         if d * (t + h - t_out) > 0.0:  # steps end at the requested times

@@ -492,11 +492,14 @@ def _solve_lines(ctx: LoweringContext, rhs: Graph, fn_args: list[str], y0: str, 
     ``W{tag}, S{tag}, I{tag}`` (allocated by the caller's lines, :func:`_workspace_line`)."""
     p = ctx.params
     solver = p["method"]
-    fn, consts = ctx.emit_subgraph(rhs, "rhs")
+    # the right-hand side takes its arrays from a workspace allocated once per solve: the step
+    # loop does not allocate
+    fn, consts, size = ctx.emit_subgraph_in_workspace(rhs, "rhs")
     W, S, I = f"W{tag}", f"S{tag}", f"I{tag}"
     point = [f"{W}[{I}[{ode_common.ROW_IN}]]", f"{S}[{ode_common.T_EVAL}]"]
-    call = ", ".join([*point, *fn_args, *consts])
+    call = ", ".join([*point, *fn_args, f"ws{tag}", *consts])
     lines = [
+        f"ws{tag} = cn.empty((np.int64({size}),), np.float64)",
         f"{solver}.{solver}_start({W}, {S}, {I}, {y0}, {ts}, {ys}, {p['rtol']!r}, {p['atol']!r}, "
         f"{p['mxstep']}, {p['n_err']})",
         "while True:",
@@ -527,8 +530,9 @@ def _lower_odeint(ctx: LoweringContext) -> list[str]:
              # the number of times read from ts, not written in: one compiled module serves
              # every length of t
              f"{ys} = cn.empty(({ts}.shape[0], np.int64({n})), np.float64)"]
+    lines += [f"ts{tag} = cn.ascontiguousarray({ts})"]
     lines += _solve_lines(ctx, ctx.params["rhs"], ops, f"cn.ascontiguousarray({y0})",
-                          f"cn.ascontiguousarray({ts})", ys, n, tag)
+                          f"ts{tag}", ys, n, tag)
     return lines + [f"{info} = ode.info(S{tag}, I{tag})"]
 
 
