@@ -66,6 +66,9 @@ class FunctionScope(Protocol):
         after its inputs (its constants; first a slice of this function's workspace for its
         intermediates, with ``reuse_workspace``, when this function has one)."""
 
+    def emit_subgraph_in_workspace(self, graph: Graph, prefix: str) -> tuple[str, list[str], int]:
+        """The same with a workspace parameter ``ws_`` for its arrays: also its size."""
+
 
 @dataclass(frozen=True)
 class LoweringFacts:
@@ -136,6 +139,9 @@ class LoweringContext:
     def emit_subgraph(self, graph: Graph, prefix: str, *, reuse_workspace: bool = False
                       ) -> tuple[str, list[str]]:
         return self.scope.emit_subgraph(graph, prefix, reuse_workspace=reuse_workspace)
+
+    def emit_subgraph_in_workspace(self, graph: Graph, prefix: str) -> tuple[str, list[str], int]:
+        return self.scope.emit_subgraph_in_workspace(graph, prefix)
 
     def may_overwrite(self, k: int) -> bool:
         """Whether input ``k`` is read by this equation only, so it may be written in place."""

@@ -46,6 +46,9 @@ HEADER = [
     "from kernels import blas",
     "from kernels import cached_numpy as cn",
     "from kernels import graph_ops as gk",
+    "from kernels import ode_common as ode",
+    "from kernels import ode_dopri5 as dopri5",
+    "from kernels import ode_rosenbrock as rosenbrock",
     "from kernels import special as sp",
     "from kernels import vector_math as vm",
     "from kernels.jit import njit",
@@ -149,6 +152,18 @@ class FunctionScope:
         self.module.workspace += size
         return fn_name, [f"ws_[{start}:{start + size}]", *consts]
 
+    def emit_subgraph_in_workspace(self, graph: Graph, prefix: str) -> tuple[str, list[str], int]:
+        """Like :meth:`emit_subgraph`, for a function called many times in a loop (an ODE
+        right-hand side): it takes a workspace ``ws_`` after its inputs, and its float64
+        intermediates and results are slices of it instead of allocations.  Returns its name,
+        its constants and the workspace's size in float64 words (0: it takes no ``ws_``); the
+        caller allocates the workspace once and copies the results out before the next call."""
+        fn_name = self.module.fresh(prefix)
+        size = emit_function(self.module, graph, fn_name, workspace=True, copy_results=False)
+        consts = self.module.function_consts[fn_name]
+        self.consts.update(consts)
+        return fn_name, consts, size
+
     def _is_output_buffer(self, atom: Lit) -> bool:
         return self.module.output_buffer is not None and id(atom) == self.module.output_buffer[0]
 
@@ -164,19 +179,21 @@ def lower_eqn(ctx: LoweringContext) -> list[str]:
     return rule(ctx)
 
 
-def emit_function(module: Module, graph: Graph, fn_name: str, *, workspace: bool = False
-                  ) -> int:
+def emit_function(module: Module, graph: Graph, fn_name: str, *, workspace: bool = False,
+                  copy_results: bool = True) -> int:
     """Append ``def fn_name(inputs..., consts...)`` computing ``graph`` to ``module``.
 
     With ``workspace``, its float64 intermediates are slices of a parameter ``ws_`` placed
     before the constants (when it needs any), and the arrays it returns are copies, since the
-    caller hands it the same workspace again; returns the workspace's size in float64 words.
+    caller hands it the same workspace again -- unless ``copy_results`` is false, when the
+    caller copies them out itself before the next call.  Returns the workspace's size in
+    float64 words (0: no ``ws_`` parameter).
     """
     saved, module.workspace = module.workspace, (0 if workspace else None)
     args, const_params, body, result = emit_body(module, graph)
     size = module.workspace or 0
     module.workspace = saved
-    if size:  # an input is the caller's array, not in the workspace: returned as it is
+    if size and copy_results:  # an input is the caller's array, not in the workspace
         inputs = {v.id for v in graph.inputs}
         result = [f"{o}.copy()" if atom.aval.ndim and getattr(atom, "id", None) not in inputs
                   else o for o, atom in zip(result, graph.outputs)]
