@@ -108,16 +108,25 @@ def where(condition, x, y):
 
 @njit
 def assign_row(out, t, value):
-    """``out[t] = value`` for a C-contiguous ``out`` and a ``value`` of ``out[t]``'s shape.
+    """``out[t] = value`` for a C-contiguous ``out`` and a ``value`` of ``out[t]``'s shape; or
+    ``out[t:t + k] = value`` for a ``value`` holding ``k`` rows (its elements in C order).
 
     Written as a loop because Numba's array assignment ``out[t] = value`` checks broadcasting with
     an error message that formats both shapes: a string-formatting routine of several seconds'
     compile that every generated function using it would pay again (it is not cached on its own).
     """
-    row = out[t].reshape(out[t].size)
-    src = np.ascontiguousarray(value).reshape(row.size)
-    for i in range(row.size):
-        row[i] = src[i]
+    flat = out.reshape(out.size)
+    start = t * (out.size // out.shape[0])
+    src = np.ascontiguousarray(value).reshape(value.size)
+    for i in range(value.size):
+        flat[start + i] = src[i]
+
+
+@njit
+def copy_into(out, start, value):
+    """``out[start:start + len(value)] = value`` for 1-D arrays, by a loop (see ``assign_row``)."""
+    for i in range(value.size):
+        out[start + i] = value[i]
 
 
 # ---------------------------------------------------------------------------------------------

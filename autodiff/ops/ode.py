@@ -505,7 +505,8 @@ def _solve_lines(ctx: LoweringContext, rhs: Graph, fn_args: list[str], y0: str, 
         "while True:",
         f"    rq_ = {solver}.{solver}_advance({W}, {S}, {I}, {ts}, {ys})",
         f"    if rq_ == {ode_common.NEED_F}:",
-        f"        {W}[{I}[{ode_common.ROW_OUT}], :] = {fn}({call})[0]",
+        # rows are stored by cached loops (cn.assign_row's docstring says why)
+        f"        cn.assign_row({W}, {I}[{ode_common.ROW_OUT}], {fn}({call})[0])",
     ]
     if solver == "rosenbrock":
         from kernels.ode_rosenbrock import DFDT, JAC
@@ -515,8 +516,8 @@ def _solve_lines(ctx: LoweringContext, rhs: Graph, fn_args: list[str], y0: str, 
         lines += [
             f"    elif rq_ == {ode_common.NEED_JAC}:",
             f"        jr_ = {jfn}({jcall})",
-            f"        {W}[{JAC}:{JAC + n}, :] = jr_[0]",
-            f"        {W}[{DFDT}, :] = jr_[1]",
+            f"        cn.assign_row({W}, {JAC}, jr_[0])",
+            f"        cn.assign_row({W}, {DFDT}, jr_[1])",
         ]
     return lines + ["    else:", "        break"]
 
@@ -551,8 +552,9 @@ def _lower_adjoint(ctx: LoweringContext) -> list[str]:
         f"zz{tag} = np.empty((2, {big}))",
         f"{info} = np.zeros(4)",
         f"for i_ in range({ts}.shape[0] - 1, 0, -1):",
-        f"    z{tag}[:{n}] = {ys}[i_]",
-        f"    z{tag}[{n}:{2 * n}] += {ct}[i_]",
+        f"    cn.copy_into(z{tag}, 0, {ys}[i_])",
+        f"    for j_ in range({n}):",
+        f"        z{tag}[{n} + j_] += {ct}[i_, j_]",
         f"    tt{tag}[0] = {ts}[i_]",
         f"    tt{tag}[1] = {ts}[i_ - 1]",
     ]
@@ -564,12 +566,13 @@ def _lower_adjoint(ctx: LoweringContext) -> list[str]:
         f"    if I{tag}[{ode_common.STATUS}] != {ode_common.SOLVED}:",
         f"        {info}[0] = I{tag}[{ode_common.STATUS}]",
         f"        {info}[1] = S{tag}[{ode_common.T}]",
-        f"        z{tag}[:] = np.nan",
+        f"        z{tag}.fill(np.nan)",
         "        break",
-        f"    z{tag}[:] = zz{tag}[1]",
+        f"    cn.copy_into(z{tag}, 0, zz{tag}[1])",
         f"{g} = np.empty({big - n})",
-        f"{g}[:{n}] = z{tag}[{n}:{2 * n}] + {ct}[0]",
-        f"{g}[{n}:] = z{tag}[{2 * n}:]",
+        f"for j_ in range({n}):",
+        f"    {g}[j_] = z{tag}[{n} + j_] + {ct}[0, j_]",
+        f"cn.copy_into({g}, {n}, z{tag}[{2 * n}:])",
     ]
     return lines
 
