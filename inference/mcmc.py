@@ -489,6 +489,7 @@ class MCMC:
             num_warmup=num_warmup,
             save_warmup=self.save_warmup,
             dense_mass=bool(self.kernel.options.dense_mass),
+            low_rank=bool(self.kernel.options.low_rank),
             site_bytes_per_draw=sites,
             log_likelihood_bytes_per_draw=log_likelihood,
         )

@@ -47,6 +47,9 @@ Per iteration ``i`` and chain ``c``:
      schedule says so; at the end of a slow window: regularised metric update, Cholesky factor
      (dense), restart of the Welford estimator; then here the step-size search,
      :math:`\mu = \log(10\epsilon)` and dual-averaging restart;
+   * ``"low_rank"``, nutpie's diagonal plus low-rank metric
+     (:func:`kernels.low_rank_adaptation.low_rank_adapt`): as ``"fisher"``, with dense
+     estimators and the metric recomputed on the schedule's ``UPDATE`` iterations;
    * ``"fisher"``, nutpie's (diagonal metric;
      :func:`kernels.fisher_adaptation.fisher_adapt`): add the draw and its gradient to the
      foreground and background estimators if the chain moved, switch them when the schedule
@@ -78,7 +81,8 @@ from kernels.hmc_transition import hmc_transition, steps_for_length
 from kernels.integrators import copy_into, phase_point
 from kernels.jit import njit, signature
 from kernels.kernel_types import kernel_types
-from kernels.metric import DENSE, DIAG, Metric
+from kernels.low_rank_adaptation import low_rank_adapt
+from kernels.metric import DENSE, DIAG, LOW_RANK, Metric
 from kernels.model_abi import Model
 from kernels.nuts_transition import nuts_transition, nuts_workspace
 from kernels.options import ALGORITHMS, MASS_MATRIX_ADAPTATIONS, DriverOptions
@@ -100,6 +104,7 @@ CHAIN_METHODS = ("parallel", "sequential")
 
 _NUTS = ALGORITHMS["nuts"]
 _FISHER = MASS_MATRIX_ADAPTATIONS["fisher"]
+_LOW_RANK = MASS_MATRIX_ADAPTATIONS["low_rank"]
 
 
 @signature(lambda t: (t.i8, t.model, numba.typeof(EntryAddresses(0, 0)), t.i8, t.i8, t.i8,
@@ -145,20 +150,25 @@ def advance_chain(
     threads. The GIL is released, so different chains may be advanced from different threads
     at once.
     """
-    kind = DENSE if options.dense_mass else DIAG
+    low_rank = options.mass_matrix_adaptation == _LOW_RANK
+    kind = DENSE if options.dense_mass else (LOW_RANK if low_rank else DIAG)
     nuts = options.algorithm == _NUTS
-    fisher = options.adapt_mass_matrix and options.mass_matrix_adaptation == _FISHER
+    # nutpie's warmup (its estimators, schedule and step-size handling) for both of its metrics
+    fisher = options.adapt_mass_matrix and (options.mass_matrix_adaptation == _FISHER
+                                            or low_rank)
     num_warmup = options.num_warmup
     d = state.position.shape[1]
     n_out = output.draws.shape[1]
     work = nuts_workspace(d, options.max_tree_depth)
     z = phase_point(d)  # scratch of static HMC and of the step-size search
     scratch = np.empty(d)
+    delta = np.empty(d)  # scratch of the low-rank estimator
     q = state.position[c]
     g = state.grad[c]
     rng = state.rng[c]
     da = state.dual_averaging[c]
-    metric = Metric(kind, state.inv_diag[c], state.inv_dense[c], state.chol[c])
+    metric = Metric(kind, state.inv_diag[c], state.inv_dense[c], state.chol[c], state.lr_vecs[c],
+                    state.lr_vals[c])
     welford = Welford(state.welford_count[c], state.welford_mean[c], state.welford_m2_diag[c],
                       state.welford_m2_dense[c])
     counts = state.fisher_counts[c]
@@ -218,7 +228,11 @@ def advance_chain(
 
         if not warm:
             continue
-        if fisher:
+        if fisher and low_rank:
+            step, search = low_rank_adapt(schedule[i], options, scratch, metric, q, g,
+                                          stats.acceptance_rate, state.step_size[c], counts,
+                                          moments, state.lr_scatter[c], da, delta)
+        elif fisher:
             step, search = fisher_adapt(schedule[i], options, scratch, metric.inv_diag, q, g,
                                         stats.acceptance_rate, state.step_size[c], counts,
                                         moments, da)
@@ -293,7 +307,7 @@ def run(
                          f"warmup iterations")
     if chain_method not in CHAIN_METHODS:
         raise ValueError(f"chain_method must be one of {CHAIN_METHODS}, got {chain_method!r}")
-    check_chain_state(state, options.dense_mass)
+    check_chain_state(state, options.dense_mass, options.mass_matrix_adaptation == _LOW_RANK)
     n_chains, dim = state.position.shape
     check_output(output, n_chains, dim)
     pointers = [data_ptr] * n_chains if np.ndim(data_ptr) == 0 else list(data_ptr)
