@@ -53,10 +53,13 @@ def run_numbayes(spec, data, options, args, seed):
                 step=float(np.mean(ex["step_size"])), div=int(np.sum(ex["diverging"])))
 
 
-def run_nutpie(spec, data, low_rank, args, seed, cache={}):
+_COMPILED: dict = {}  # nutpie's compiled models, by suite name
+
+
+def run_nutpie(spec, data, low_rank, args, seed):
     import nutpie
 
-    key = spec.name
+    cache, key = _COMPILED, spec.name
     if key not in cache:
         cache[key] = nutpie.compile_pymc_model(spec.pymc_model(**data))
     kw = {"low_rank_modified_mass_matrix": True} if low_rank else {}

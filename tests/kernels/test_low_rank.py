@@ -18,8 +18,8 @@ from kernels.low_rank_adaptation import (
 from kernels.metric import DIAG, LOW_RANK, Metric, sample_momentum, velocity
 from kernels.options import SamplerOptions
 from kernels.state import allocate_output, init_chain_state
-from tests.cfunc_models import gaussian_precision
 from tests.cfunc_models import gauss_data as _gauss_data
+from tests.cfunc_models import gaussian_precision
 
 
 def _random_spd(r, d, scale=1.0):
