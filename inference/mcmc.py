@@ -605,6 +605,7 @@ class MCMC:
             stopped_by=stopped_by,
             chain_ids=keep,
             failed_chains=dict(self.failed_chains),
+            warmup_used=state.chains.warmup_used[keep].copy(),
         )
 
     def _loop(
@@ -725,6 +726,12 @@ class MCMC:
         if self._results is None:
             raise RuntimeError("no samples yet: call mcmc.run(...) first")
         return self._results
+
+    @property
+    def warmup_used(self) -> np.ndarray:
+        """Warmup iterations each kept chain ran in the last run: ``num_warmup``, or fewer with
+        ``NUTS(..., early_stop_warmup=True)`` (:mod:`kernels.warmup_convergence`)."""
+        return self.results.warmup_used
 
     @property
     def timings(self) -> dict[str, float]:

@@ -155,6 +155,9 @@ def low_rank_estimate(
     ``inv_diag`` receives :math:`\sigma^2` (an invalid ratio keeps its entry), the rows of
     ``vecs`` the kept eigenvectors and ``vals`` their eigenvalues (largest deviation from 1
     first), then ones. Returns ``False`` and changes nothing if a scatter matrix is not finite.
+    If rounding made an eigenvalue of :math:`A` non-positive (scatter matrices with condition
+    numbers near :math:`10^{16}`, from a few draws in the transient of early warmup), only the
+    diagonal is updated (``vals`` all ones).
 
     Examples
     --------
@@ -195,6 +198,11 @@ def low_rank_estimate(
     a = spd_geometric_mean(c_x, c_s)
     a = 0.5 * (a + a.T)
     lam, u = np.linalg.eigh(a)
+    if not (lam[0] > 0.0 and np.all(np.isfinite(lam))):
+        # the geometric mean lost its positivity to rounding: the scatter matrices were too
+        # ill-conditioned (a few draws far out in the transient of early warmup); keep the
+        # diagonal estimate alone this time
+        lam[:] = 1.0
     order = np.argsort(-np.abs(np.log(np.maximum(lam, 1e-300))))
     r = 0
     for k in order:

@@ -70,6 +70,7 @@ class DriverOptions(NamedTuple):
     adapt_mass_matrix: bool
     mass_matrix_adaptation: int
     init_metric_from_gradient: bool
+    early_stop_warmup: bool
     target_accept_prob: float
     gamma: float
     kappa: float
@@ -116,6 +117,10 @@ class SamplerOptions:
         Static HMC: integration time when ``num_steps`` is ``None``.
     jitter : float
         Relative step-size jitter in ``[0, 1]`` (Stan's ``stepsize_jitter``).
+    early_stop_warmup : bool
+        End the warmup when the adaptation has converged (:mod:`kernels.warmup_convergence`;
+        ``num_warmup`` is then the upper bound); with ``mass_matrix_adaptation="fisher"`` or
+        ``"low_rank"``.
 
     Examples
     --------
@@ -155,6 +160,7 @@ class SamplerOptions:
     switch_freq: int = 80
     window_growth: float = 1.5
     low_rank_update_freq: int = 20
+    early_stop_warmup: bool = False
 
     def __post_init__(self) -> None:
         if self.mass_matrix_adaptation is None:  # NUTS(..., mass_matrix_adaptation=None)
@@ -167,6 +173,11 @@ class SamplerOptions:
                 f"mass matrix (diagonal, or diagonal plus low rank): use dense_mass=False, or "
                 f"mass_matrix_adaptation='stan' for a dense mass matrix")
         _integer(self, "low_rank_update_freq", 1)
+        if self.early_stop_warmup and self.mass_matrix_adaptation == "stan":
+            raise ValueError(
+                "early_stop_warmup=True needs nutpie's adaptation, which re-estimates the "
+                "metric often enough to see it converge: use mass_matrix_adaptation='fisher' or "
+                "'low_rank', or early_stop_warmup=False with 'stan'")
         _integer(self, "num_warmup", 0)
         _integer(self, "max_tree_depth", 1, 30)
         if self.num_steps is not None:

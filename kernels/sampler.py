@@ -75,8 +75,15 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
+from kernels.blas_threads import single_threaded_blas
 from kernels.entries import EntryAddresses, call_entry, entry_addresses
-from kernels.fisher_adaptation import fisher_adapt, fisher_add, fisher_init_metric
+from kernels.fisher_adaptation import (
+    N_UPDATES,
+    SWITCH,
+    fisher_adapt,
+    fisher_add,
+    fisher_init_metric,
+)
 from kernels.hmc_transition import hmc_transition, steps_for_length
 from kernels.integrators import copy_into, phase_point
 from kernels.jit import njit, signature
@@ -95,6 +102,7 @@ from kernels.step_size import (
     find_reasonable_step_size,
     jitter_step_size,
 )
+from kernels.warmup_convergence import CONV_END, convergence_check
 
 __all__ = ["advance_chain", "run", "CHAIN_METHODS"]
 
@@ -173,11 +181,30 @@ def advance_chain(
                       state.welford_m2_dense[c])
     counts = state.fisher_counts[c]
     moments = state.fisher_moments[c]
+    conv = state.warmup_convergence[c]
+    early_stop = options.early_stop_warmup and fisher
 
     for i in range(start, stop):
         if state.status[c] != CHAIN_OK:
             return
         warm = i < num_warmup
+        # after an early end of warmup (kernels.warmup_convergence) its remaining iterations
+        # are skipped: no transition, the state unchanged
+        ended = early_stop and conv[CONV_END] > 0.0
+        if warm and ended and i >= conv[CONV_END]:
+            j = i - out_offset
+            if 0 <= j < n_out:
+                for k in range(d):
+                    output.draws[c, j, k] = q[k]
+                output.lp[c, j] = state.logp[c]
+                output.step_size[c, j] = state.step_size[c]
+                output.tree_depth[c, j] = 0
+                output.n_steps[c, j] = 0
+                output.diverging[c, j] = False
+                output.reached_max_treedepth[c, j] = False
+            continue
+        if warm:
+            state.warmup_used[c] = i + 1
         if i == 0 and warm and fisher:
             # nuts-rs: the initial point is the first draw of both estimators, and the metric
             # starts from its gradient (unless the user gave one)
@@ -228,12 +255,15 @@ def advance_chain(
 
         if not warm:
             continue
+        flag = schedule[i]
+        if ended:  # the final step-size window after convergence
+            flag = 0
         if fisher and low_rank:
-            step, search = low_rank_adapt(schedule[i], options, scratch, metric, q, g,
+            step, search = low_rank_adapt(flag, options, scratch, metric, q, g,
                                           stats.acceptance_rate, state.step_size[c], counts,
                                           moments, state.lr_scatter[c], da, delta)
         elif fisher:
-            step, search = fisher_adapt(schedule[i], options, scratch, metric.inv_diag, q, g,
+            step, search = fisher_adapt(flag, options, scratch, metric.inv_diag, q, g,
                                         stats.acceptance_rate, state.step_size[c], counts,
                                         moments, da)
         else:
@@ -253,7 +283,12 @@ def advance_chain(
                 return
             state.step_size[c] = eps1
             dual_averaging_init(da, eps1)
-        if i == num_warmup - 1 and options.adapt_step_size:
+        if (early_stop and not ended and flag & SWITCH and counts[N_UPDATES] > 1.0
+                and convergence_check(i, num_warmup, metric.inv_diag, state.convergence_ref[c],
+                                      da, conv)):
+            pass  # converged: the final step-size-only window follows (no restart, as nutpie)
+        last = i == num_warmup - 1 or (ended and i == conv[CONV_END] - 1)
+        if last and options.adapt_step_size:
             state.step_size[c] = dual_averaging_final(da, state.step_size[c])
 
 
@@ -321,14 +356,18 @@ def run(
         advance_chain(np.int64(c), model, entries, *limits, options, schedule, state, output)
 
     n_threads = min(n_chains, numba.get_num_threads()) if chain_method == "parallel" else 1
-    if n_threads <= 1:
-        for c in range(n_chains):
-            advance(c)
-    else:
-        with ThreadPoolExecutor(n_threads, thread_name_prefix="numbayes-chain") as pool:
-            # a Ctrl-C while waiting leaves this block only once every chain has finished its
-            # chunk, so the state and output arrays are consistent when the exception surfaces
-            for future in [pool.submit(advance, c) for c in range(n_chains)]:
-                future.result()
+    # the low-rank adaptation calls LAPACK from every chain (kernels.blas_threads says why)
+    with single_threaded_blas(options.mass_matrix_adaptation == _LOW_RANK
+                              and options.adapt_mass_matrix and start < options.num_warmup):
+        if n_threads <= 1:
+            for c in range(n_chains):
+                advance(c)
+        else:
+            with ThreadPoolExecutor(n_threads, thread_name_prefix="numbayes-chain") as pool:
+                # a Ctrl-C while waiting leaves this block only once every chain has finished
+                # its chunk, so the state and output arrays are consistent when the exception
+                # surfaces
+                for future in [pool.submit(advance, c) for c in range(n_chains)]:
+                    future.result()
     if raise_on_error:
         check_chains(state.status)

@@ -41,6 +41,7 @@ from kernels.model_abi import evaluate
 from kernels.rng import seed_streams, uniform
 from kernels.status import MODEL_OK
 from kernels.step_size import DA_SIZE, dual_averaging_init
+from kernels.warmup_convergence import CONV_SIZE
 
 __all__ = [
     "Field",
@@ -123,6 +124,13 @@ CHAIN_STATE_FIELDS = (
           1.0, warmup_only=True),
     Field("lr_scatter", _F8, (LR_N_SCATTER, "low_rank", "low_rank"), "sums of outer products of "
           "the deviations of draws and gradients (:mod:`kernels.low_rank_adaptation`)",
+          warmup_only=True),
+    Field("warmup_used", _I8, (), "warmup iterations run (less than ``num_warmup`` when "
+          "``early_stop_warmup`` ended it early: :mod:`kernels.warmup_convergence`)",
+          warmup_only=True),
+    Field("warmup_convergence", _F8, (CONV_SIZE,), "``[step size at the previous check, "
+          "agreeing checks in a row, iteration the warmup ends at or 0]``", warmup_only=True),
+    Field("convergence_ref", _F8, ("dim",), "the diagonal inverse metric at the previous check",
           warmup_only=True),
     Field("rng", _U8, (4,), "the xoshiro256** stream (:mod:`kernels.rng`)"),
     Field("status", _I8, (), "a :mod:`kernels.status` chain code"),
