@@ -168,10 +168,11 @@ class SamplerOptions:
         _choice("algorithm", self.algorithm, ALGORITHMS)
         _choice("mass_matrix_adaptation", self.mass_matrix_adaptation, MASS_MATRIX_ADAPTATIONS)
         if self.mass_matrix_adaptation in ("fisher", "low_rank") and self.dense_mass:
+            kind = {"fisher": "diagonal", "low_rank": "diagonal plus low-rank"}
             raise ValueError(
-                f"mass_matrix_adaptation={self.mass_matrix_adaptation!r} estimates its own "
-                f"mass matrix (diagonal, or diagonal plus low rank): use dense_mass=False, or "
-                f"mass_matrix_adaptation='stan' for a dense mass matrix")
+                f"mass_matrix_adaptation={self.mass_matrix_adaptation!r} estimates a "
+                f"{kind[self.mass_matrix_adaptation]} mass matrix only: use dense_mass=False, "
+                f"or mass_matrix_adaptation='stan' for a dense mass matrix")
         _integer(self, "low_rank_update_freq", 1)
         if self.early_stop_warmup and self.mass_matrix_adaptation == "stan":
             raise ValueError(

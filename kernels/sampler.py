@@ -256,8 +256,8 @@ def advance_chain(
         if not warm:
             continue
         flag = schedule[i]
-        if ended:  # the final step-size window after convergence
-            flag = 0
+        if ended:  # the final step-size window after convergence (int8: fisher_adapt's type)
+            flag = np.int8(0)
         if fisher and low_rank:
             step, search = low_rank_adapt(flag, options, scratch, metric, q, g,
                                           stats.acceptance_rate, state.step_size[c], counts,
