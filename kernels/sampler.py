@@ -56,7 +56,12 @@ Per iteration ``i`` and chain ``c``:
      says so, recompute the metric from the foreground; step-size search at the first metric
      update, a dual-averaging update otherwise;
 
-   after the last warmup iteration: step size :math:`e^{\bar x}`.
+   after the last warmup iteration: step size :math:`e^{\bar x}`;
+6. with ``early_stop_warmup`` (nutpie's adaptations): at each switch the convergence check of
+   :mod:`kernels.warmup_convergence`; once converged, 50 step-size-only iterations end the
+   warmup (step size :math:`e^{\bar x}`), and the remaining warmup iterations are skipped
+   (no transition; a kept draw repeats the state with ``n_steps = 0``); ``state.warmup_used``
+   counts the warmup iterations run.
 
 A model failure (non-zero status or non-finite density/gradient) inside a trajectory is a
 divergence of that trajectory; the chain continues. Failures of the adaptation itself (Stan
