@@ -87,7 +87,8 @@ class NUTS(MCMCKernel):
     early_stop_warmup : bool, default False
         End the warmup once the adaptation has converged (metric and step size stable at two
         checks in a row, then 50 step-size-only iterations; :mod:`kernels.warmup_convergence`),
-        with ``num_warmup`` as the upper bound. Needs ``"fisher"`` or ``"low_rank"``. The
+        with ``num_warmup`` as the upper bound. Needs ``"fisher"`` or ``"low_rank"`` (the
+        check watches the diagonal and the step size only, not the low-rank part). The
         warmup used per chain is ``mcmc.warmup_used`` (and ``warmup_used`` in the ArviZ
         ``sample_stats`` attributes).
     inverse_mass_matrix : array, optional
