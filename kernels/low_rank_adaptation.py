@@ -56,15 +56,13 @@ from kernels.fisher_adaptation import (
     FG_G_MEAN,
     FG_Q_MEAN,
     FISHER_MIN_COUNT,
-    N_UPDATES,
     SWITCH,
     fisher_inv_metric,
     fisher_schedule,
     fisher_switch,
 )
-from kernels.jit import njit
+from kernels.jit import njit, signature
 from kernels.stan_adaptation import COLLECT, welford_add_dense
-from kernels.step_size import dual_averaging_update
 
 __all__ = [
     "UPDATE",
@@ -74,7 +72,7 @@ __all__ = [
     "low_rank_schedule",
     "spd_geometric_mean",
     "low_rank_estimate",
-    "low_rank_adapt",
+    "low_rank_collect",
 ]
 
 #: Schedule flag: recompute the low-rank metric after this iteration.
@@ -140,6 +138,8 @@ def spd_geometric_mean(c_x: np.ndarray, c_s: np.ndarray) -> np.ndarray:
     return inv_root_s @ root_m @ inv_root_s
 
 
+@signature(lambda t: (t.row.lr_vecs, t.row.lr_vecs, t.vector, t.row.lr_vecs, t.vector, t.f8,
+                      t.f8), result=lambda t: t.boolean)
 @njit
 def low_rank_estimate(
     scatter_q: np.ndarray,
@@ -241,46 +241,29 @@ def _switch(counts: np.ndarray, moments: np.ndarray, scatter: np.ndarray) -> Non
 
 
 @njit
-def low_rank_adapt(
+def low_rank_collect(
     flag: int,
-    options,
     before: np.ndarray,
-    metric,
     q: np.ndarray,
     g: np.ndarray,
-    accept_stat: float,
-    step_size: float,
     counts: np.ndarray,
     moments: np.ndarray,
     scatter: np.ndarray,
-    da: np.ndarray,
     delta: np.ndarray,
-) -> tuple[float, bool]:
-    """One chain's adaptation after a warmup transition from ``before`` to ``q``: as
-    :func:`kernels.fisher_adaptation.fisher_adapt`, with the low-rank estimator, the metric
-    recomputed on :data:`UPDATE` iterations. ``delta`` is scratch of length ``dim``.
-
-    Returns
-    -------
-    (float, bool)
-        The nominal step size for the next transition, and whether the step size must be
-        searched now (first metric update).
-    """
-    if flag & COLLECT:
-        moved = False
-        for k in range(q.shape[0]):
-            moved = moved or q[k] != before[k]
-        if moved:
-            _add(counts, moments, scatter, q, g, delta)
-        if flag & SWITCH:
-            _switch(counts, moments, scatter)
-        if flag & UPDATE and counts[FG_COUNT] >= FISHER_MIN_COUNT:
-            if low_rank_estimate(scatter[FG_Q], scatter[FG_G], metric.inv_diag, metric.lr_vecs,
-                                 metric.lr_vals, LOW_RANK_GAMMA, LOW_RANK_CUTOFF):
-                counts[N_UPDATES] += 1.0
-                if counts[N_UPDATES] == 1.0:
-                    return step_size, True
-    if options.adapt_step_size:
-        step_size = dual_averaging_update(da, accept_stat, options.target_accept_prob,
-                                          options.gamma, options.kappa, options.t0)
-    return step_size, False
+) -> bool:
+    """The estimators' part of one chain's adaptation after a warmup transition from
+    ``before`` to ``q`` (as in :func:`kernels.fisher_adaptation.fisher_adapt`: add the draw
+    if the chain moved, switch on :data:`SWITCH`); returns whether the metric is to be
+    recomputed now (:data:`UPDATE` and at least three foreground draws). The driver then calls
+    :func:`low_rank_estimate` by address (:mod:`kernels.entries`: its LAPACK calls are compiled
+    only for runs that use this adaptation) and updates the step size. ``delta`` is scratch."""
+    if not flag & COLLECT:
+        return False
+    moved = False
+    for k in range(q.shape[0]):
+        moved = moved or q[k] != before[k]
+    if moved:
+        _add(counts, moments, scatter, q, g, delta)
+    if flag & SWITCH:
+        _switch(counts, moments, scatter)
+    return bool(flag & UPDATE) and counts[FG_COUNT] >= FISHER_MIN_COUNT

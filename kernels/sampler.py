@@ -48,8 +48,9 @@ Per iteration ``i`` and chain ``c``:
      (dense), restart of the Welford estimator; then here the step-size search,
      :math:`\mu = \log(10\epsilon)` and dual-averaging restart;
    * ``"low_rank"``, nutpie's diagonal plus low-rank metric
-     (:func:`kernels.low_rank_adaptation.low_rank_adapt`): as ``"fisher"``, with dense
-     estimators and the metric recomputed on the schedule's ``UPDATE`` iterations;
+     (:func:`kernels.low_rank_adaptation.low_rank_collect`, then the estimate called by
+     address): as ``"fisher"``, with dense estimators and the metric recomputed on the
+     schedule's ``UPDATE`` iterations;
    * ``"fisher"``, nutpie's (diagonal metric;
      :func:`kernels.fisher_adaptation.fisher_adapt`): add the draw and its gradient to the
      foreground and background estimators if the chain moved, switch them when the schedule
@@ -93,7 +94,14 @@ from kernels.hmc_transition import hmc_transition, steps_for_length
 from kernels.integrators import copy_into, phase_point
 from kernels.jit import njit, signature
 from kernels.kernel_types import kernel_types
-from kernels.low_rank_adaptation import low_rank_adapt
+from kernels.low_rank_adaptation import (
+    FG_G,
+    FG_Q,
+    LOW_RANK_CUTOFF,
+    LOW_RANK_GAMMA,
+    low_rank_collect,
+    low_rank_estimate,
+)
 from kernels.metric import DENSE, DIAG, LOW_RANK, Metric
 from kernels.model_abi import Model
 from kernels.nuts_transition import nuts_transition, nuts_workspace
@@ -104,6 +112,7 @@ from kernels.status import CHAIN_OK, check_chains
 from kernels.step_size import (
     dual_averaging_final,
     dual_averaging_init,
+    dual_averaging_update,
     find_reasonable_step_size,
     jitter_step_size,
 )
@@ -120,7 +129,7 @@ _FISHER = MASS_MATRIX_ADAPTATIONS["fisher"]
 _LOW_RANK = MASS_MATRIX_ADAPTATIONS["low_rank"]
 
 
-@signature(lambda t: (t.i8, t.model, numba.typeof(EntryAddresses(0, 0)), t.i8, t.i8, t.i8,
+@signature(lambda t: (t.i8, t.model, numba.typeof(EntryAddresses(0, 0, 0)), t.i8, t.i8, t.i8,
                       t.options, t.schedule, t.state, t.output))
 @njit
 def advance_chain(
@@ -264,9 +273,19 @@ def advance_chain(
         if ended:  # the final step-size window after convergence (int8: fisher_adapt's type)
             flag = np.int8(0)
         if fisher and low_rank:
-            step, search = low_rank_adapt(flag, options, scratch, metric, q, g,
-                                          stats.acceptance_rate, state.step_size[c], counts,
-                                          moments, state.lr_scatter[c], da, delta)
+            scatter = state.lr_scatter[c]
+            search = False
+            if low_rank_collect(flag, scratch, q, g, counts, moments, scatter, delta):
+                if call_entry(low_rank_estimate, entries.low_rank_estimate,
+                              (scatter[FG_Q], scatter[FG_G], metric.inv_diag, metric.lr_vecs,
+                               metric.lr_vals, LOW_RANK_GAMMA, LOW_RANK_CUTOFF)):
+                    counts[N_UPDATES] += 1.0
+                    search = counts[N_UPDATES] == 1.0
+            step = state.step_size[c]
+            if not search and options.adapt_step_size:
+                step = dual_averaging_update(da, stats.acceptance_rate,
+                                             options.target_accept_prob, options.gamma,
+                                             options.kappa, options.t0)
         elif fisher:
             step, search = fisher_adapt(flag, options, scratch, metric.inv_diag, q, g,
                                         stats.acceptance_rate, state.step_size[c], counts,
@@ -353,7 +372,8 @@ def run(
     pointers = [data_ptr] * n_chains if np.ndim(data_ptr) == 0 else list(data_ptr)
     if len(pointers) != n_chains:
         raise ValueError(f"{len(pointers)} data pointers given for {n_chains} chains")
-    entries = entry_addresses()
+    entries = entry_addresses(options.mass_matrix_adaptation == _LOW_RANK
+                              and options.adapt_mass_matrix)
     limits = (np.int64(start), np.int64(stop), np.int64(out_offset))
 
     def advance(c: int) -> None:
