@@ -5,7 +5,9 @@ centred, logistic regression, stochastic volatility, hierarchical linear regress
 ``--chains`` chains (4) x (``--warmup`` 1000 + ``--draws`` 1000) iterations.  NumPyro runs with
 ``chain_method="vectorized"`` on the CPU in double precision (``numpyro.enable_x64()``, as
 numbayes and nutpie compute in float64); nutpie samples the PyMC version of the model compiled by
-``nutpie.compile_pymc_model`` (numba backend).  ``numbayes-fisher`` is numbayes with nutpie's
+``nutpie.compile_pymc_model`` (numba backend).  ``numbayes-fisher-es`` and
+``numbayes-lowrank-es`` add ``early_stop_warmup=True`` to nutpie's diagonal and low-rank
+adaptations (``mass_matrix_adaptation="low_rank"``).  ``numbayes-fisher`` is numbayes with nutpie's
 mass-matrix adaptation (``NUTS(model, mass_matrix_adaptation="fisher")``) instead of Stan's.
 The peers are optional (``pip install numbayes[bench]``): a library that is not installed is
 skipped, one that fails prints ``failed: <reason>`` in its row.
@@ -88,9 +90,11 @@ from importlib import metadata
 import numpy as np
 from suite_models import MODELS, WARM_CACHE_MODEL, SuiteModel
 
-LIBRARIES = ("numbayes", "numbayes-fisher", "numpyro", "nutpie")
+LIBRARIES = ("numbayes", "numbayes-fisher", "numbayes-fisher-es", "numbayes-lowrank-es",
+             "numpyro", "nutpie")
 # the modules each library needs, to decide whether it is installed without importing it
 REQUIREMENTS = {"numbayes": ("inference",), "numbayes-fisher": ("inference",),
+                "numbayes-fisher-es": ("inference",), "numbayes-lowrank-es": ("inference",),
                 "numpyro": ("jax", "numpyro"),
                 "nutpie": ("pymc", "nutpie")}
 MEAN_TOLERANCE = 5.0  # in Monte Carlo standard errors
@@ -245,7 +249,22 @@ class NumbayesFisherRunner(NumbayesRunner):
     kernel_options = {"mass_matrix_adaptation": "fisher"}
 
 
+class NumbayesLowRankRunner(NumbayesRunner):
+    """numbayes with nutpie's low-rank metric and the early end of warmup:
+    ``NUTS(model, mass_matrix_adaptation="low_rank", early_stop_warmup=True)``."""
+
+    kernel_options = {"mass_matrix_adaptation": "low_rank", "early_stop_warmup": True}
+
+
+class NumbayesFisherEarlyRunner(NumbayesRunner):
+    """numbayes with nutpie's diagonal metric and the early end of warmup."""
+
+    kernel_options = {"mass_matrix_adaptation": "fisher", "early_stop_warmup": True}
+
+
 RUNNERS = {"numbayes": NumbayesRunner, "numbayes-fisher": NumbayesFisherRunner,
+           "numbayes-fisher-es": NumbayesFisherEarlyRunner,
+           "numbayes-lowrank-es": NumbayesLowRankRunner,
            "numpyro": NumpyroRunner, "nutpie": NutpieRunner}
 
 

@@ -38,6 +38,15 @@ __all__ = ["guide_to_arviz", "to_datatree", "to_arviz", "library_attrs"]
 _SAMPLE_DIMS = ("chain", "draw")
 
 
+def _stats_attrs(results, attrs: dict[str, Any]) -> dict[str, Any]:
+    # the warmup each chain ran (fewer than num_warmup with early_stop_warmup)
+    used = getattr(results, "warmup_used", None)
+    if used is None:
+        return attrs
+    return {**attrs, "num_warmup": int(results.num_warmup),
+            "warmup_used": [int(u) for u in used]}
+
+
 def library_attrs() -> dict[str, str]:
     """The attributes ArviZ expects on every group (creation time, library, version)."""
     try:
@@ -118,7 +127,8 @@ def to_datatree(results: MCMCResults):
     coords = {**coords, **chains}
     groups = {
         "posterior": _dataset(results.constrained(), _SAMPLE_DIMS, dims, coords, attrs),
-        "sample_stats": _dataset(results.stats, _SAMPLE_DIMS, {}, chains, attrs),
+        "sample_stats": _dataset(results.stats, _SAMPLE_DIMS, {}, chains,
+                                 _stats_attrs(results, attrs)),
     }
     log_lik = results.log_likelihood()
     if log_lik:

@@ -230,6 +230,7 @@ def init(
             q0,
             seed,
             dense_mass=options.dense_mass,
+            low_rank=options.low_rank,
             step_size=options.step_size,
             inverse_mass_matrix=options.inverse_mass_matrix,
         )

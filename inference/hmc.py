@@ -31,6 +31,13 @@ Mass-matrix adaptation (``mass_matrix_adaptation``)
     after every warmup draw from the draws since the last-but-one *switch* (every 10 draws in
     the first 30% of warmup, then windows of 80, 120, 180, ... draws); the last 15% of warmup
     tune the step size only.
+``"low_rank"``
+    nutpie's ``low_rank_modified_mass_matrix`` (:mod:`kernels.low_rank_adaptation`): the same
+    diagonal times a low-rank correction, :math:`M^{-1} = S(I + V(\Lambda - I)V^\top)S`, whose
+    eigenpairs are those of the Fisher-optimal covariance of the scaled draws and gradients
+    that lie outside :math:`(1/2, 2)`; for posteriors with a few strongly correlated
+    directions. Same schedule as ``"fisher"``; the metric is recomputed every 20 draws and at
+    each switch (:math:`O(d^3)`, and :math:`O(d^2)` memory per chain).
 
 A fixed integration time makes HMC periodic on near-Gaussian targets (with a unit metric a
 standard normal returns to its start after :math:`T = 2\pi`), so the step size is jittered by
@@ -90,10 +97,11 @@ class HMC(MCMCKernel):
         Tune the step size by dual averaging during warmup.
     adapt_mass_matrix : bool, default True
         Estimate the (inverse) mass matrix during warmup (see ``mass_matrix_adaptation``).
-    mass_matrix_adaptation : {"stan", "fisher"}, optional
+    mass_matrix_adaptation : {"stan", "fisher", "low_rank"}, optional
         How the mass matrix is estimated (module docstring): ``"stan"``, Stan's windowed
-        variance, or ``"fisher"``, nutpie's draw and gradient variances (diagonal only). By
-        default :data:`kernels.options.DEFAULT_MASS_MATRIX_ADAPTATION`.
+        variance, ``"fisher"``, nutpie's draw and gradient variances (diagonal only), or
+        ``"low_rank"``, nutpie's diagonal plus low-rank metric. By default
+        :data:`kernels.options.DEFAULT_MASS_MATRIX_ADAPTATION`.
     dense_mass : bool, default False
         Dense (full covariance) instead of diagonal mass matrix.
     inverse_mass_matrix : array, optional

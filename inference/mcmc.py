@@ -489,6 +489,7 @@ class MCMC:
             num_warmup=num_warmup,
             save_warmup=self.save_warmup,
             dense_mass=bool(self.kernel.options.dense_mass),
+            low_rank=bool(self.kernel.options.low_rank),
             site_bytes_per_draw=sites,
             log_likelihood_bytes_per_draw=log_likelihood,
         )
@@ -604,6 +605,7 @@ class MCMC:
             stopped_by=stopped_by,
             chain_ids=keep,
             failed_chains=dict(self.failed_chains),
+            warmup_used=state.chains.warmup_used[keep].copy(),
         )
 
     def _loop(
@@ -724,6 +726,12 @@ class MCMC:
         if self._results is None:
             raise RuntimeError("no samples yet: call mcmc.run(...) first")
         return self._results
+
+    @property
+    def warmup_used(self) -> np.ndarray:
+        """Warmup iterations each kept chain ran in the last run: ``num_warmup``, or fewer with
+        ``NUTS(..., early_stop_warmup=True)`` (:mod:`kernels.warmup_convergence`)."""
+        return self.results.warmup_used
 
     @property
     def timings(self) -> dict[str, float]:

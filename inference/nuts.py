@@ -73,15 +73,24 @@ class NUTS(MCMCKernel):
         Tune the step size during warmup.
     adapt_mass_matrix : bool, default True
         Estimate the mass matrix during warmup.
-    mass_matrix_adaptation : {"stan", "fisher"}, optional
+    mass_matrix_adaptation : {"stan", "fisher", "low_rank"}, optional
         ``"stan"``: Stan's windowed (co)variance of the draws (Stan Reference Manual,
         "Automatic parameter tuning"). ``"fisher"``: nutpie's diagonal estimate from the
         variances of the draws and of the gradients, updated after every warmup draw
         (Seyboldt, Carlson & Carpenter 2026); diagonal only. It often gives more effective
         draws per gradient evaluation (a good metric after fewer warmup draws), but on some
         posteriors (e.g. stochastic volatility) a larger step size and more divergences at the
-        same ``target_accept_prob``. Default:
+        same ``target_accept_prob``. ``"low_rank"``: nutpie's diagonal plus low-rank metric
+        (:mod:`kernels.low_rank_adaptation`) for posteriors with a few strongly correlated
+        directions; :math:`O(d^2)` memory and :math:`O(d^3)` per metric update. Default:
         :data:`kernels.options.DEFAULT_MASS_MATRIX_ADAPTATION`.
+    early_stop_warmup : bool, default False
+        End the warmup once the adaptation has converged (metric and step size stable at two
+        checks in a row, then 50 step-size-only iterations; :mod:`kernels.warmup_convergence`),
+        with ``num_warmup`` as the upper bound. Needs ``"fisher"`` or ``"low_rank"`` (the
+        check watches the diagonal and the step size only, not the low-rank part). The
+        warmup used per chain is ``mcmc.warmup_used`` (and ``warmup_used`` in the ArviZ
+        ``sample_stats`` attributes).
     inverse_mass_matrix : array, optional
         Initial inverse mass matrix, ``(dim,)`` or ``(dim, dim)``; by default the identity, or
         with ``"fisher"`` adaptation the inverse absolute gradient at the initial point.
@@ -109,9 +118,11 @@ class NUTS(MCMCKernel):
         inverse_mass_matrix: np.ndarray | None = None,
         max_energy_error: float = 1000.0,
         mass_matrix_adaptation: str | None = None,
+        early_stop_warmup: bool = False,
     ) -> None:
         options = SamplerOptions(
             algorithm="nuts",
+            early_stop_warmup=bool(early_stop_warmup),
             target_accept_prob=target_accept_prob,
             max_tree_depth=max_tree_depth,
             dense_mass=bool(dense_mass),

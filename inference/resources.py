@@ -101,10 +101,11 @@ def format_bytes(n: float) -> str:
     return f"{n:.{digits}f} {unit}"
 
 
-def _row_bytes(fields: tuple[Field, ...], dim: int, dense: bool) -> dict[str, int]:
+def _row_bytes(fields: tuple[Field, ...], dim: int, dense: bool,
+               low_rank: bool = False) -> dict[str, int]:
     """Bytes of one row (one chain, or one chain's draw) of each field of a record table."""
-    return {f.name: np.dtype(f.dtype).itemsize * math.prod(f.concrete_shape(dim, dense))
-            for f in fields}
+    return {f.name: np.dtype(f.dtype).itemsize
+            * math.prod(f.concrete_shape(dim, dense, low_rank)) for f in fields}
 
 
 def _draw_row_bytes(dim: int) -> tuple[int, int]:
@@ -225,6 +226,7 @@ def estimate_run_bytes(
     num_warmup: int = 0,
     save_warmup: bool = False,
     dense_mass: bool = False,
+    low_rank: bool = False,
     site_bytes_per_draw: int = 0,
     log_likelihood_bytes_per_draw: int = 0,
 ) -> RunBytes:
@@ -243,6 +245,8 @@ def estimate_run_bytes(
         Whether the warmup draws are kept.
     dense_mass : bool
         Whether the chains hold dense ``dim x dim`` mass matrices.
+    low_rank : bool
+        Whether they hold the ``dim x dim`` arrays of ``mass_matrix_adaptation="low_rank"``.
     site_bytes_per_draw, log_likelihood_bytes_per_draw : int
         Bytes of the constrained sites and of the pointwise log-likelihood at one draw
         (:func:`value_bytes_per_draw`); 0 leaves them out.
@@ -259,7 +263,7 @@ def estimate_run_bytes(
     (True, True)
     """
     draw_row, stats_row = _draw_row_bytes(dim)
-    state_row = sum(_row_bytes(CHAIN_STATE_FIELDS, dim, dense_mass).values())
+    state_row = sum(_row_bytes(CHAIN_STATE_FIELDS, dim, dense_mass, low_rank).values())
     kept = num_chains * (num_samples // thinning)
     kept_warmup = num_chains * (num_warmup // thinning) if save_warmup else 0
     return RunBytes(

@@ -134,6 +134,9 @@ class MCMCResults:
     failed_chains : dict of int to str
         The chains that were left out because their adaptation failed, with the reason
         (:data:`kernels.status.CHAIN_MESSAGES`).
+    warmup_used : ndarray of int, shape (chain,), or None
+        Warmup iterations each chain ran: ``num_warmup``, or fewer when ``early_stop_warmup``
+        ended its warmup once the adaptation had converged.
     """
 
     model: Any
@@ -155,6 +158,7 @@ class MCMCResults:
     stopped_by: str | None = None
     chain_ids: np.ndarray | None = None
     failed_chains: dict[int, str] = dataclasses.field(default_factory=dict)
+    warmup_used: np.ndarray | None = None
     _constrained: dict[str, np.ndarray] | None = dataclasses.field(default=None, repr=False)
     _log_likelihood: dict[str, np.ndarray] | None = dataclasses.field(default=None, repr=False)
     _warmup_constrained: dict[str, np.ndarray] | None = dataclasses.field(
@@ -267,6 +271,10 @@ class MCMCResults:
             f"sampler {t.get('sampler_compile', 0.0):.2f} s), warmup {t.get('warmup', 0.0):.2f} s, "
             f"sampling {t.get('sampling', 0.0):.2f} s"
         ]
+        used = self.warmup_used
+        if used is not None and used.size and int(used.min()) < self.num_warmup:
+            lines.append(f"Warmup used (early_stop_warmup): {int(used.min())} to "
+                         f"{int(used.max())} of {self.num_warmup} iterations per chain")
         if table is not None and len(table):
             ess = table["ess_bulk"]
             ess = ess[np.isfinite(ess)]

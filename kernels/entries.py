@@ -40,6 +40,7 @@ from numba.extending import intrinsic
 
 from kernels.jit import DECLARED, JIT_DISABLED
 from kernels.kernel_types import kernel_types
+from kernels.low_rank_adaptation import low_rank_estimate
 from kernels.nuts_transition import nuts_transition
 from kernels.step_size import find_reasonable_step_size
 
@@ -48,7 +49,11 @@ __all__ = ["ENTRIES", "EntryAddresses", "call_entry", "address_of", "entry_addre
 
 #: The kernels the driver calls by address, by name.
 ENTRIES = {"nuts_transition": nuts_transition,
-           "find_reasonable_step_size": find_reasonable_step_size}
+           "find_reasonable_step_size": find_reasonable_step_size,
+           "low_rank_estimate": low_rank_estimate}
+#: Entries compiled only for the runs that call them (:func:`entry_addresses`): the low-rank
+#: estimator's LAPACK calls take long to compile and most runs never make them.
+ON_DEMAND = ("low_rank_estimate",)
 
 
 class EntryAddresses(NamedTuple):
@@ -56,6 +61,7 @@ class EntryAddresses(NamedTuple):
 
     nuts_transition: int
     find_reasonable_step_size: int
+    low_rank_estimate: int
 
 
 def _declared(kernel: Any) -> tuple[tuple, Any]:
@@ -132,6 +138,9 @@ def entry_address(name: str) -> int:
     return address_of(ENTRIES[name])
 
 
-def entry_addresses() -> EntryAddresses:
-    """The addresses of every entry in this process (compiled, or loaded, on first use)."""
-    return EntryAddresses(*(entry_address(name) for name in EntryAddresses._fields))
+def entry_addresses(low_rank: bool = False) -> EntryAddresses:
+    """The addresses of the entries in this process (compiled, or loaded, on first use); those
+    of :data:`ON_DEMAND` only if asked for (``low_rank``), 0 otherwise."""
+    wanted = {"low_rank_estimate": low_rank}
+    return EntryAddresses(*(entry_address(name) if wanted.get(name, True) else 0
+                            for name in EntryAddresses._fields))

@@ -89,7 +89,7 @@ def kernel_types() -> KernelTypes:
     >>> t.vector == t.row.position == t.row.dual_averaging, t.schedule_flag
     (True, int8)
     >>> t.metric.fields
-    ('kind', 'inv_diag', 'inv_dense', 'chol')
+    ('kind', 'inv_diag', 'inv_dense', 'chol', 'lr_vecs', 'lr_vals')
     """
     state = allocate_chain_state(1, 1)
     rows = {name: array[0] for name, array in zip(state._fields, state)}
@@ -103,7 +103,8 @@ def kernel_types() -> KernelTypes:
         rng=typeof(rows["rng"]),
         row=SimpleNamespace(**{name: typeof(row) for name, row in rows.items()}),
         model=typeof(Model(0, 0)),
-        metric=typeof(Metric(DIAG, rows["inv_diag"], rows["inv_dense"], rows["chol"])),
+        metric=typeof(Metric(DIAG, rows["inv_diag"], rows["inv_dense"], rows["chol"],
+                             rows["lr_vecs"], rows["lr_vals"])),
         welford=typeof(Welford(rows["welford_count"], rows["welford_mean"],
                                rows["welford_m2_diag"], rows["welford_m2_dense"])),
         phase_point=typeof(_python(phase_point)(1)),

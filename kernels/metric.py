@@ -15,9 +15,22 @@ Monte Carlo", arXiv:1701.02434):
   :math:`\mathrm{Cov}(p) = (L L^\top)^{-1} = M` (:func:`sample_momentum`) -- Stan's
   ``diag_e_metric`` / ``dense_e_metric`` recipes.
 
-A :class:`Metric` carries its kind (:data:`DIAG` or :data:`DENSE`) and always both the diagonal
-and the dense arrays (the unused one may be empty, e.g. shape ``(0, 0)``), so that a single
-compiled sampler serves both kinds. All loops run in index order with no fast-math, so results
+A third kind, :data:`LOW_RANK`, is a diagonal metric with a low-rank correction (nutpie's
+``low_rank_modified_mass_matrix``; estimated by :mod:`kernels.low_rank_adaptation`):
+
+.. math:: M^{-1} = S\,(I + V(\Lambda - I)V^\top)\,S,
+
+with :math:`S = \operatorname{diag}(\sigma)`, :math:`\sigma_i^2` = ``inv_diag``, and orthonormal
+eigenvectors :math:`v_r` (rows of ``lr_vecs``) with eigenvalues :math:`\lambda_r` (``lr_vals``).
+As the :math:`v_r` are orthonormal, the factors :math:`I + (\lambda_r - 1)v_r v_r^\top` commute
+and are applied one after the other in :math:`O(dk)` for rank :math:`k`:
+:math:`p^\sharp = S\prod_r(I + (\lambda_r - 1)v_r v_r^\top)S p`, and a momentum
+:math:`p = S^{-1}\prod_r(I + (\lambda_r^{-1/2} - 1)v_r v_r^\top) z` has covariance
+:math:`S^{-1}(I + V(\Lambda^{-1} - I)V^\top)S^{-1} = M`. The used eigenpairs come first in
+``lr_vals``; the first entry equal to 1 (a factor that is the identity) ends them.
+
+A :class:`Metric` carries its kind and always every array (the unused ones may be empty, e.g.
+shape ``(0, 0)``), so that a single compiled sampler serves every kind. All loops run in index order with no fast-math, so results
 are reproducible bit for bit.
 """
 
@@ -34,6 +47,7 @@ from kernels.rng import normal_fill
 __all__ = [
     "DIAG",
     "DENSE",
+    "LOW_RANK",
     "Metric",
     "velocity",
     "kinetic_energy",
@@ -46,27 +60,54 @@ __all__ = [
 DIAG = 0
 #: :attr:`Metric.kind` of a dense inverse metric (``inv_dense`` and its Cholesky factor are used).
 DENSE = 1
+#: :attr:`Metric.kind` of a diagonal-plus-low-rank inverse metric (``inv_diag``, ``lr_vecs`` and
+#: ``lr_vals`` are used; module docstring).
+LOW_RANK = 2
+
+_NO_MATRIX = np.zeros((0, 0))
+_NO_VALUES = np.zeros(0)
 
 
 class Metric(NamedTuple):
-    """One chain's inverse metric :math:`M^{-1}`.
+    r"""One chain's inverse metric :math:`M^{-1}`.
 
     Attributes
     ----------
     kind : int
-        :data:`DIAG` or :data:`DENSE`.
+        :data:`DIAG`, :data:`DENSE` or :data:`LOW_RANK`.
     inv_diag : float64[:]
-        The diagonal of :math:`M^{-1}` (used when ``kind == DIAG``).
+        The diagonal of :math:`M^{-1}` (``kind == DIAG``), or :math:`\sigma^2` (``LOW_RANK``).
     inv_dense : float64[:, :]
         The dense :math:`M^{-1}` (used when ``kind == DENSE``; may be ``(0, 0)`` otherwise).
     chol : float64[:, :]
         Its lower Cholesky factor :math:`L`, :math:`M^{-1} = L L^\top` (dense kind only).
+    lr_vecs : float64[:, :]
+        ``LOW_RANK``: the eigenvectors :math:`v_r` as rows (empty by default).
+    lr_vals : float64[:]
+        ``LOW_RANK``: their eigenvalues :math:`\lambda_r`, the used ones first, then ones.
     """
 
     kind: int
     inv_diag: np.ndarray
     inv_dense: np.ndarray
     chol: np.ndarray
+    lr_vecs: np.ndarray = _NO_MATRIX
+    lr_vals: np.ndarray = _NO_VALUES
+
+
+@njit(borrow=True)
+def _low_rank_apply(vecs: np.ndarray, vals: np.ndarray, power: float, y: np.ndarray) -> None:
+    r"""``y <- prod_r (I + (lambda_r^power - 1) v_r v_r^T) y`` over the used eigenpairs."""
+    n = y.shape[0]
+    for r in range(vals.shape[0]):
+        if vals[r] == 1.0:
+            break
+        t = 0.0
+        for i in range(n):
+            t += vecs[r, i] * y[i]
+        t *= vals[r] ** power - 1.0
+        for i in range(n):
+            y[i] += t * vecs[r, i]
 
 
 @njit(borrow=True)
@@ -83,6 +124,13 @@ def velocity(metric: Metric, p: np.ndarray, out: np.ndarray) -> None:
             for j in range(n):
                 s += inv_dense[i, j] * p[j]
             out[i] = s
+    elif metric.kind == LOW_RANK:
+        inv_diag = metric.inv_diag
+        for i in range(n):
+            out[i] = math.sqrt(inv_diag[i]) * p[i]
+        _low_rank_apply(metric.lr_vecs, metric.lr_vals, 1.0, out)
+        for i in range(n):
+            out[i] *= math.sqrt(inv_diag[i])
     else:
         inv_diag = metric.inv_diag
         for i in range(n):
@@ -115,7 +163,8 @@ def sample_momentum(metric: Metric, rng_state: np.ndarray, p: np.ndarray) -> Non
 
     ``dim`` standard normals ``z`` are drawn with :func:`kernels.rng.normal_fill` (the stream
     consumption is the same for both kinds); then diagonal: ``p_i = z_i / sqrt(inv_diag_i)``;
-    dense: solve :math:`L^\\top p = z` by back substitution with the Cholesky factor ``chol``.
+    dense: solve :math:`L^\\top p = z` by back substitution with the Cholesky factor ``chol``;
+    low rank: the module docstring's product.
     ``rng_state`` (the chain's ``uint64[4]`` stream) is advanced in place.
     """
     normal_fill(rng_state, p)
@@ -127,6 +176,11 @@ def sample_momentum(metric: Metric, rng_state: np.ndarray, p: np.ndarray) -> Non
             for j in range(i + 1, n):
                 s -= chol[j, i] * p[j]
             p[i] = s / chol[i, i]
+    elif metric.kind == LOW_RANK:
+        _low_rank_apply(metric.lr_vecs, metric.lr_vals, -0.5, p)
+        inv_diag = metric.inv_diag
+        for i in range(n):
+            p[i] = p[i] / math.sqrt(inv_diag[i])
     else:
         inv_diag = metric.inv_diag
         for i in range(n):

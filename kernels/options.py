@@ -14,7 +14,10 @@ Static HMC takes ``num_steps`` leapfrog steps, or, with ``num_steps=None``,
 ``max(1, int(trajectory_length / step_size))`` with the adapted nominal step size.
 
 With ``mass_matrix_adaptation="fisher"`` (diagonal only) the metric starts at
-:math:`1/|\nabla\log\pi(x_0)|` unless an ``inverse_mass_matrix`` is given.
+:math:`1/|\nabla\log\pi(x_0)|` unless an ``inverse_mass_matrix`` is given; so does
+``"low_rank"`` (nutpie's diagonal-plus-low-rank metric, :mod:`kernels.low_rank_adaptation`, on
+nutpie's schedule with :data:`kernels.low_rank_adaptation.UPDATE` flags every
+``low_rank_update_freq`` iterations).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from kernels.fisher_adaptation import fisher_schedule
+from kernels.low_rank_adaptation import low_rank_schedule
 from kernels.stan_adaptation import warmup_schedule
 
 __all__ = [
@@ -41,7 +45,7 @@ __all__ = [
 ALGORITHMS = {"nuts": 0, "hmc": 1}
 #: ``mass_matrix_adaptation`` values and their codes in
 #: :attr:`DriverOptions.mass_matrix_adaptation`.
-MASS_MATRIX_ADAPTATIONS = {"stan": 0, "fisher": 1}
+MASS_MATRIX_ADAPTATIONS = {"stan": 0, "fisher": 1, "low_rank": 2}
 #: ``mass_matrix_adaptation`` by default.
 DEFAULT_MASS_MATRIX_ADAPTATION = "stan"
 
@@ -66,6 +70,7 @@ class DriverOptions(NamedTuple):
     adapt_mass_matrix: bool
     mass_matrix_adaptation: int
     init_metric_from_gradient: bool
+    early_stop_warmup: bool
     target_accept_prob: float
     gamma: float
     kappa: float
@@ -90,11 +95,13 @@ class SamplerOptions:
         A dense (full covariance) mass matrix.
     adapt_step_size, adapt_mass_matrix : bool
         Tune the step size (dual averaging) and estimate the mass matrix during warmup.
-    mass_matrix_adaptation : {"stan", "fisher"}
+    mass_matrix_adaptation : {"stan", "fisher", "low_rank"}
         Stan's windowed (co)variance of the draws (:mod:`kernels.stan_adaptation`: windows
-        ``init_buffer``, ``base_window``, ``term_buffer``) or nutpie's diagonal estimate from
+        ``init_buffer``, ``base_window``, ``term_buffer``), nutpie's diagonal estimate from
         draws and gradients (:mod:`kernels.fisher_adaptation`: ``early_window``,
-        ``step_size_window``, ``early_switch_freq``, ``switch_freq``, ``window_growth``);
+        ``step_size_window``, ``early_switch_freq``, ``switch_freq``, ``window_growth``), or
+        nutpie's diagonal plus low-rank metric on the same schedule
+        (:mod:`kernels.low_rank_adaptation`, also ``low_rank_update_freq``);
         ``None`` means :data:`DEFAULT_MASS_MATRIX_ADAPTATION`.
     target_accept_prob : float
         Dual averaging's target :math:`\\delta` (Stan's ``adapt_delta``).
@@ -110,6 +117,10 @@ class SamplerOptions:
         Static HMC: integration time when ``num_steps`` is ``None``.
     jitter : float
         Relative step-size jitter in ``[0, 1]`` (Stan's ``stepsize_jitter``).
+    early_stop_warmup : bool
+        End the warmup when the adaptation has converged (:mod:`kernels.warmup_convergence`;
+        ``num_warmup`` is then the upper bound); with ``mass_matrix_adaptation="fisher"`` or
+        ``"low_rank"``.
 
     Examples
     --------
@@ -148,16 +159,26 @@ class SamplerOptions:
     early_switch_freq: int = 10
     switch_freq: int = 80
     window_growth: float = 1.5
+    low_rank_update_freq: int = 20
+    early_stop_warmup: bool = False
 
     def __post_init__(self) -> None:
         if self.mass_matrix_adaptation is None:  # NUTS(..., mass_matrix_adaptation=None)
             object.__setattr__(self, "mass_matrix_adaptation", DEFAULT_MASS_MATRIX_ADAPTATION)
         _choice("algorithm", self.algorithm, ALGORITHMS)
         _choice("mass_matrix_adaptation", self.mass_matrix_adaptation, MASS_MATRIX_ADAPTATIONS)
-        if self.mass_matrix_adaptation == "fisher" and self.dense_mass:
+        if self.mass_matrix_adaptation in ("fisher", "low_rank") and self.dense_mass:
+            kind = {"fisher": "diagonal", "low_rank": "diagonal plus low-rank"}
             raise ValueError(
-                "mass_matrix_adaptation='fisher' estimates a diagonal mass matrix only: use "
-                "dense_mass=False, or mass_matrix_adaptation='stan' for a dense mass matrix")
+                f"mass_matrix_adaptation={self.mass_matrix_adaptation!r} estimates a "
+                f"{kind[self.mass_matrix_adaptation]} mass matrix only: use dense_mass=False, "
+                f"or mass_matrix_adaptation='stan' for a dense mass matrix")
+        _integer(self, "low_rank_update_freq", 1)
+        if self.early_stop_warmup and self.mass_matrix_adaptation == "stan":
+            raise ValueError(
+                "early_stop_warmup=True needs nutpie's adaptation, which re-estimates the "
+                "metric often enough to see it converge: use mass_matrix_adaptation='fisher' or "
+                "'low_rank', or early_stop_warmup=False with 'stan'")
         _integer(self, "num_warmup", 0)
         _integer(self, "max_tree_depth", 1, 30)
         if self.num_steps is not None:
@@ -174,6 +195,11 @@ class SamplerOptions:
         if self.inverse_mass_matrix is not None:
             object.__setattr__(self, "inverse_mass_matrix",
                                _inverse_mass_matrix(self.inverse_mass_matrix, self.dense_mass))
+
+    @property
+    def low_rank(self) -> bool:
+        """Whether the chains' state holds the low-rank metric's arrays."""
+        return self.mass_matrix_adaptation == "low_rank"
 
     def replace(self, **changes) -> SamplerOptions:
         """A copy with ``changes`` (checked like a new one)."""
@@ -203,6 +229,12 @@ class SamplerOptions:
 
     def _schedule(self, warn: bool) -> np.ndarray:
         n = int(self.num_warmup)
+        if self.adapt_mass_matrix and self.low_rank:
+            return low_rank_schedule(n, self.low_rank_update_freq, early_window=self.early_window,
+                                     step_size_window=self.step_size_window,
+                                     early_switch_freq=self.early_switch_freq,
+                                     switch_freq=self.switch_freq,
+                                     window_growth=self.window_growth)
         if self.adapt_mass_matrix and self.mass_matrix_adaptation == "fisher":
             return fisher_schedule(n, self.early_window, self.step_size_window,
                                    self.early_switch_freq, self.switch_freq, self.window_growth)

@@ -47,13 +47,22 @@ Per iteration ``i`` and chain ``c``:
      schedule says so; at the end of a slow window: regularised metric update, Cholesky factor
      (dense), restart of the Welford estimator; then here the step-size search,
      :math:`\mu = \log(10\epsilon)` and dual-averaging restart;
+   * ``"low_rank"``, nutpie's diagonal plus low-rank metric
+     (:func:`kernels.low_rank_adaptation.low_rank_collect`, then the estimate called by
+     address): as ``"fisher"``, with dense estimators and the metric recomputed on the
+     schedule's ``UPDATE`` iterations;
    * ``"fisher"``, nutpie's (diagonal metric;
      :func:`kernels.fisher_adaptation.fisher_adapt`): add the draw and its gradient to the
      foreground and background estimators if the chain moved, switch them when the schedule
      says so, recompute the metric from the foreground; step-size search at the first metric
      update, a dual-averaging update otherwise;
 
-   after the last warmup iteration: step size :math:`e^{\bar x}`.
+   after the last warmup iteration: step size :math:`e^{\bar x}`;
+6. with ``early_stop_warmup`` (nutpie's adaptations): at each switch the convergence check of
+   :mod:`kernels.warmup_convergence`; once converged, 50 step-size-only iterations end the
+   warmup (step size :math:`e^{\bar x}`), and the remaining warmup iterations are skipped
+   (no transition; a kept draw repeats the state with ``n_steps = 0``); ``state.warmup_used``
+   counts the warmup iterations run.
 
 A model failure (non-zero status or non-finite density/gradient) inside a trajectory is a
 divergence of that trajectory; the chain continues. Failures of the adaptation itself (Stan
@@ -72,13 +81,28 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
+from kernels.blas_threads import single_threaded_blas
 from kernels.entries import EntryAddresses, call_entry, entry_addresses
-from kernels.fisher_adaptation import fisher_adapt, fisher_add, fisher_init_metric
+from kernels.fisher_adaptation import (
+    N_UPDATES,
+    SWITCH,
+    fisher_adapt,
+    fisher_add,
+    fisher_init_metric,
+)
 from kernels.hmc_transition import hmc_transition, steps_for_length
 from kernels.integrators import copy_into, phase_point
 from kernels.jit import njit, signature
 from kernels.kernel_types import kernel_types
-from kernels.metric import DENSE, DIAG, Metric
+from kernels.low_rank_adaptation import (
+    FG_G,
+    FG_Q,
+    LOW_RANK_CUTOFF,
+    LOW_RANK_GAMMA,
+    low_rank_collect,
+    low_rank_estimate,
+)
+from kernels.metric import DENSE, DIAG, LOW_RANK, Metric
 from kernels.model_abi import Model
 from kernels.nuts_transition import nuts_transition, nuts_workspace
 from kernels.options import ALGORITHMS, MASS_MATRIX_ADAPTATIONS, DriverOptions
@@ -88,9 +112,11 @@ from kernels.status import CHAIN_OK, check_chains
 from kernels.step_size import (
     dual_averaging_final,
     dual_averaging_init,
+    dual_averaging_update,
     find_reasonable_step_size,
     jitter_step_size,
 )
+from kernels.warmup_convergence import CONV_END, convergence_check
 
 __all__ = ["advance_chain", "run", "CHAIN_METHODS"]
 
@@ -100,9 +126,10 @@ CHAIN_METHODS = ("parallel", "sequential")
 
 _NUTS = ALGORITHMS["nuts"]
 _FISHER = MASS_MATRIX_ADAPTATIONS["fisher"]
+_LOW_RANK = MASS_MATRIX_ADAPTATIONS["low_rank"]
 
 
-@signature(lambda t: (t.i8, t.model, numba.typeof(EntryAddresses(0, 0)), t.i8, t.i8, t.i8,
+@signature(lambda t: (t.i8, t.model, numba.typeof(EntryAddresses(0, 0, 0)), t.i8, t.i8, t.i8,
                       t.options, t.schedule, t.state, t.output))
 @njit
 def advance_chain(
@@ -145,29 +172,53 @@ def advance_chain(
     threads. The GIL is released, so different chains may be advanced from different threads
     at once.
     """
-    kind = DENSE if options.dense_mass else DIAG
+    low_rank = options.mass_matrix_adaptation == _LOW_RANK
+    kind = DENSE if options.dense_mass else (LOW_RANK if low_rank else DIAG)
     nuts = options.algorithm == _NUTS
-    fisher = options.adapt_mass_matrix and options.mass_matrix_adaptation == _FISHER
+    # nutpie's warmup (its estimators, schedule and step-size handling) for both of its metrics
+    fisher = options.adapt_mass_matrix and (options.mass_matrix_adaptation == _FISHER
+                                            or low_rank)
     num_warmup = options.num_warmup
     d = state.position.shape[1]
     n_out = output.draws.shape[1]
     work = nuts_workspace(d, options.max_tree_depth)
     z = phase_point(d)  # scratch of static HMC and of the step-size search
     scratch = np.empty(d)
+    delta = np.empty(d)  # scratch of the low-rank estimator
     q = state.position[c]
     g = state.grad[c]
     rng = state.rng[c]
     da = state.dual_averaging[c]
-    metric = Metric(kind, state.inv_diag[c], state.inv_dense[c], state.chol[c])
+    metric = Metric(kind, state.inv_diag[c], state.inv_dense[c], state.chol[c], state.lr_vecs[c],
+                    state.lr_vals[c])
     welford = Welford(state.welford_count[c], state.welford_mean[c], state.welford_m2_diag[c],
                       state.welford_m2_dense[c])
     counts = state.fisher_counts[c]
     moments = state.fisher_moments[c]
+    conv = state.warmup_convergence[c]
+    early_stop = options.early_stop_warmup and fisher
 
     for i in range(start, stop):
         if state.status[c] != CHAIN_OK:
             return
         warm = i < num_warmup
+        # after an early end of warmup (kernels.warmup_convergence) its remaining iterations
+        # are skipped: no transition, the state unchanged
+        ended = early_stop and conv[CONV_END] > 0.0
+        if warm and ended and i >= conv[CONV_END]:
+            j = i - out_offset
+            if 0 <= j < n_out:
+                for k in range(d):
+                    output.draws[c, j, k] = q[k]
+                output.lp[c, j] = state.logp[c]
+                output.step_size[c, j] = state.step_size[c]
+                output.tree_depth[c, j] = 0
+                output.n_steps[c, j] = 0
+                output.diverging[c, j] = False
+                output.reached_max_treedepth[c, j] = False
+            continue
+        if warm:
+            state.warmup_used[c] = i + 1
         if i == 0 and warm and fisher:
             # nuts-rs: the initial point is the first draw of both estimators, and the metric
             # starts from its gradient (unless the user gave one)
@@ -218,8 +269,25 @@ def advance_chain(
 
         if not warm:
             continue
-        if fisher:
-            step, search = fisher_adapt(schedule[i], options, scratch, metric.inv_diag, q, g,
+        flag = schedule[i]
+        if ended:  # the final step-size window after convergence (int8: fisher_adapt's type)
+            flag = np.int8(0)
+        if fisher and low_rank:
+            scatter = state.lr_scatter[c]
+            search = False
+            if low_rank_collect(flag, scratch, q, g, counts, moments, scatter, delta):
+                if call_entry(low_rank_estimate, entries.low_rank_estimate,
+                              (scatter[FG_Q], scatter[FG_G], metric.inv_diag, metric.lr_vecs,
+                               metric.lr_vals, LOW_RANK_GAMMA, LOW_RANK_CUTOFF)):
+                    counts[N_UPDATES] += 1.0
+                    search = counts[N_UPDATES] == 1.0
+            step = state.step_size[c]
+            if not search and options.adapt_step_size:
+                step = dual_averaging_update(da, stats.acceptance_rate,
+                                             options.target_accept_prob, options.gamma,
+                                             options.kappa, options.t0)
+        elif fisher:
+            step, search = fisher_adapt(flag, options, scratch, metric.inv_diag, q, g,
                                         stats.acceptance_rate, state.step_size[c], counts,
                                         moments, da)
         else:
@@ -239,7 +307,12 @@ def advance_chain(
                 return
             state.step_size[c] = eps1
             dual_averaging_init(da, eps1)
-        if i == num_warmup - 1 and options.adapt_step_size:
+        if (early_stop and not ended and flag & SWITCH and counts[N_UPDATES] > 1.0
+                and convergence_check(i, num_warmup, metric.inv_diag, state.convergence_ref[c],
+                                      da, conv)):
+            pass  # converged: the final step-size-only window follows (no restart, as nutpie)
+        last = i == num_warmup - 1 or (ended and i == conv[CONV_END] - 1)
+        if last and options.adapt_step_size:
             state.step_size[c] = dual_averaging_final(da, state.step_size[c])
 
 
@@ -293,13 +366,14 @@ def run(
                          f"warmup iterations")
     if chain_method not in CHAIN_METHODS:
         raise ValueError(f"chain_method must be one of {CHAIN_METHODS}, got {chain_method!r}")
-    check_chain_state(state, options.dense_mass)
+    check_chain_state(state, options.dense_mass, options.mass_matrix_adaptation == _LOW_RANK)
     n_chains, dim = state.position.shape
     check_output(output, n_chains, dim)
     pointers = [data_ptr] * n_chains if np.ndim(data_ptr) == 0 else list(data_ptr)
     if len(pointers) != n_chains:
         raise ValueError(f"{len(pointers)} data pointers given for {n_chains} chains")
-    entries = entry_addresses()
+    entries = entry_addresses(options.mass_matrix_adaptation == _LOW_RANK
+                              and options.adapt_mass_matrix)
     limits = (np.int64(start), np.int64(stop), np.int64(out_offset))
 
     def advance(c: int) -> None:
@@ -307,14 +381,18 @@ def run(
         advance_chain(np.int64(c), model, entries, *limits, options, schedule, state, output)
 
     n_threads = min(n_chains, numba.get_num_threads()) if chain_method == "parallel" else 1
-    if n_threads <= 1:
-        for c in range(n_chains):
-            advance(c)
-    else:
-        with ThreadPoolExecutor(n_threads, thread_name_prefix="numbayes-chain") as pool:
-            # a Ctrl-C while waiting leaves this block only once every chain has finished its
-            # chunk, so the state and output arrays are consistent when the exception surfaces
-            for future in [pool.submit(advance, c) for c in range(n_chains)]:
-                future.result()
+    # the low-rank adaptation calls LAPACK from every chain (kernels.blas_threads says why)
+    with single_threaded_blas(options.mass_matrix_adaptation == _LOW_RANK
+                              and options.adapt_mass_matrix and start < options.num_warmup):
+        if n_threads <= 1:
+            for c in range(n_chains):
+                advance(c)
+        else:
+            with ThreadPoolExecutor(n_threads, thread_name_prefix="numbayes-chain") as pool:
+                # a Ctrl-C while waiting leaves this block only once every chain has finished
+                # its chunk, so the state and output arrays are consistent when the exception
+                # surfaces
+                for future in [pool.submit(advance, c) for c in range(n_chains)]:
+                    future.result()
     if raise_on_error:
         check_chains(state.status)

@@ -15,9 +15,10 @@ leading chain axis, what it holds. Everything else is derived from them:
 * :class:`TransitionStats`, what one transition reports: the output fields marked
   ``per_transition``, in table order.
 
-Shapes are written with two symbols: ``"dim"`` (the model's dimension) and ``"dense"`` (``dim``
-for a dense mass matrix, 0 for a diagonal one, so that the arrays a diagonal run never reads
-take no memory).
+Shapes are written with three symbols: ``"dim"`` (the model's dimension), ``"dense"`` (``dim``
+for a dense mass matrix, 0 otherwise) and ``"low_rank"`` (``dim`` with
+``mass_matrix_adaptation="low_rank"``, 0 otherwise), so that the arrays a run never reads take
+no memory.
 
 :func:`init_chain_state` builds the state of chains at their initial points (evaluating the model
 there, with Stan's initial dual-averaging state), and :func:`random_initial_points` is Stan's
@@ -34,11 +35,13 @@ import numpy as np
 
 from kernels.fisher_adaptation import FISHER_N_COUNTS, FISHER_N_ROWS
 from kernels.jit import njit
+from kernels.low_rank_adaptation import LR_N_SCATTER
 from kernels.metric import cholesky_lower
 from kernels.model_abi import evaluate
 from kernels.rng import seed_streams, uniform
 from kernels.status import MODEL_OK
 from kernels.step_size import DA_SIZE, dual_averaging_init
+from kernels.warmup_convergence import CONV_SIZE
 
 __all__ = [
     "Field",
@@ -66,7 +69,7 @@ class Field:
     dtype : numpy dtype
     shape : tuple
         The shape after the chain axis (and, for outputs, the draw axis): integers and the
-        symbols ``"dim"`` and ``"dense"`` (module docstring).
+        symbols ``"dim"``, ``"dense"`` and ``"low_rank"`` (module docstring).
     doc : str
         What it holds.
     fill : float
@@ -85,9 +88,9 @@ class Field:
     warmup_only: bool = False
     per_transition: bool = False
 
-    def concrete_shape(self, dim: int, dense: bool) -> tuple[int, ...]:
+    def concrete_shape(self, dim: int, dense: bool, low_rank: bool = False) -> tuple[int, ...]:
         """The shape with its symbols resolved."""
-        sizes = {"dim": dim, "dense": dim if dense else 0}
+        sizes = {"dim": dim, "dense": dim if dense else 0, "low_rank": dim if low_rank else 0}
         return tuple(sizes.get(s, s) for s in self.shape)
 
 
@@ -114,6 +117,20 @@ CHAIN_STATE_FIELDS = (
     Field("fisher_counts", _F8, (FISHER_N_COUNTS,), "nutpie's estimators' counts "
           "(:mod:`kernels.fisher_adaptation`)", warmup_only=True),
     Field("fisher_moments", _F8, (FISHER_N_ROWS, "dim"), "their moments of draws and gradients",
+          warmup_only=True),
+    Field("lr_vecs", _F8, ("low_rank", "low_rank"), "the low-rank metric's eigenvectors (rows; "
+          ":mod:`kernels.metric`)", warmup_only=True),
+    Field("lr_vals", _F8, ("low_rank",), "their eigenvalues, the used ones first, then ones",
+          1.0, warmup_only=True),
+    Field("lr_scatter", _F8, (LR_N_SCATTER, "low_rank", "low_rank"), "sums of outer products of "
+          "the deviations of draws and gradients (:mod:`kernels.low_rank_adaptation`)",
+          warmup_only=True),
+    Field("warmup_used", _I8, (), "warmup iterations run (less than ``num_warmup`` when "
+          "``early_stop_warmup`` ended it early: :mod:`kernels.warmup_convergence`)",
+          warmup_only=True),
+    Field("warmup_convergence", _F8, (CONV_SIZE,), "``[step size at the previous check, "
+          "agreeing checks in a row, iteration the warmup ends at or 0]``", warmup_only=True),
+    Field("convergence_ref", _F8, ("dim",), "the diagonal inverse metric at the previous check",
           warmup_only=True),
     Field("rng", _U8, (4,), "the xoshiro256** stream (:mod:`kernels.rng`)"),
     Field("status", _I8, (), "a :mod:`kernels.status` chain code"),
@@ -191,15 +208,18 @@ TransitionStats.__doc__ = (
 # --------------------------------------------------------------------------------------------
 
 
-def _allocate(fields, lead: tuple[int, ...], dim: int, dense: bool) -> list[np.ndarray]:
-    return [np.full(lead + f.concrete_shape(dim, dense), f.fill, dtype=f.dtype) for f in fields]
+def _allocate(fields, lead: tuple[int, ...], dim: int, dense: bool,
+              low_rank: bool = False) -> list[np.ndarray]:
+    return [np.full(lead + f.concrete_shape(dim, dense, low_rank), f.fill, dtype=f.dtype)
+            for f in fields]
 
 
-def allocate_chain_state(n_chains: int, dim: int, dense: bool = False) -> ChainState:
+def allocate_chain_state(n_chains: int, dim: int, dense: bool = False,
+                         low_rank: bool = False) -> ChainState:
     """A :class:`ChainState` of ``n_chains`` chains in ``dim`` dimensions with every array in
     its final dtype and shape, filled as the table says; nothing is evaluated
     (:func:`init_chain_state` does that)."""
-    return ChainState(*_allocate(CHAIN_STATE_FIELDS, (n_chains,), dim, dense))
+    return ChainState(*_allocate(CHAIN_STATE_FIELDS, (n_chains,), dim, dense, low_rank))
 
 
 def allocate_output(n_chains: int, n_draws: int, dim: int) -> SampleOutput:
@@ -207,9 +227,10 @@ def allocate_output(n_chains: int, n_draws: int, dim: int) -> SampleOutput:
     return SampleOutput(*_allocate(OUTPUT_FIELDS, (n_chains, n_draws), dim, False))
 
 
-def _check(record, fields, lead: tuple[int, ...], dim: int, dense: bool, what: str) -> None:
+def _check(record, fields, lead: tuple[int, ...], dim: int, dense: bool, what: str,
+           low_rank: bool = False) -> None:
     for field, array in zip(fields, record):
-        shape = lead + field.concrete_shape(dim, dense)
+        shape = lead + field.concrete_shape(dim, dense, low_rank)
         if not isinstance(array, np.ndarray) or array.dtype != field.dtype or (
                 array.shape != shape or not array.flags.c_contiguous):
             got = (f"{array.dtype} {array.shape}" if isinstance(array, np.ndarray)
@@ -219,13 +240,13 @@ def _check(record, fields, lead: tuple[int, ...], dim: int, dense: bool, what: s
                 f"of shape {shape}, got {got}")
 
 
-def check_chain_state(state: ChainState, dense: bool) -> None:
+def check_chain_state(state: ChainState, dense: bool, low_rank: bool = False) -> None:
     """Raise a ValueError naming the first array of ``state`` whose dtype, shape or layout is
     not the table's (the chains and dimension are read from ``state.position``)."""
     if not isinstance(state, ChainState):
         raise TypeError(f"state must be a kernels.state.ChainState, got {type(state).__name__}")
     n, d = np.shape(state.position) if np.ndim(state.position) == 2 else (-1, -1)
-    _check(state, CHAIN_STATE_FIELDS, (n,), d, dense, "state")
+    _check(state, CHAIN_STATE_FIELDS, (n,), d, dense, "state", low_rank)
 
 
 def check_output(output: SampleOutput, n_chains: int, dim: int) -> None:
@@ -253,6 +274,7 @@ def init_chain_state(
     inverse_mass_matrix: np.ndarray | None = None,
     first_chain: int = 0,
     rng: np.ndarray | None = None,
+    low_rank: bool = False,
 ) -> ChainState:
     """Build the :class:`ChainState` of ``C`` chains starting at ``initial_positions``.
 
@@ -278,12 +300,14 @@ def init_chain_state(
         Global index of the first chain (for the random streams).
     rng : array, optional
         Explicit ``(C, 4)`` ``uint64`` stream states (e.g. after :func:`random_initial_points`).
+    low_rank : bool
+        Allocate the arrays of ``mass_matrix_adaptation="low_rank"`` (must match the options).
     """
     q0 = np.array(initial_positions, dtype=np.float64, order="C", copy=True)
     if q0.ndim != 2 or q0.shape[1] < 1:
         raise ValueError(f"initial_positions must have shape (n_chains, dim >= 1), got {q0.shape}")
     n, d = q0.shape
-    state = allocate_chain_state(n, d, dense_mass)
+    state = allocate_chain_state(n, d, dense_mass, low_rank)
     for c in range(n):
         status, lp = evaluate(int(address), int(data_ptr), q0[c], state.grad[c])
         if status != MODEL_OK:

@@ -1,0 +1,111 @@
+r"""Where the gradients go: warmup against sampling, per suite model and adaptation.
+
+For each model of :mod:`suite_models` and each sampler configuration, one warm run (after a
+compile run) of ``--chains`` x (``--warmup`` + ``--draws``) iterations reports: leapfrog steps
+(= gradients) in warmup and in sampling, mean tree depth and step size after warmup, min bulk
+ESS, ESS per 1000 sampling gradients and per 1000 gradients in total, divergences after warmup,
+and the wall time. Configurations: ``stan`` (numbayes' Stan windowed adaptation), ``fisher``
+(nutpie's diagonal), ``low_rank`` (numbayes' low-rank + diagonal), and ``nutpie`` /
+``nutpie-lr`` (nutpie's own diagonal / low-rank adaptation, if installed).
+
+Run: ``python benchmarks/adaptation_study.py --models eight_schools_noncentred --configs stan,fisher``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from mcmc_suite import min_ess  # noqa: E402
+from suite_models import MODELS  # noqa: E402
+
+NUMBAYES = {
+    "stan": {},
+    "fisher": {"mass_matrix_adaptation": "fisher"},
+    "low_rank": {"mass_matrix_adaptation": "low_rank"},
+}
+
+
+def run_numbayes(spec, data, options, args, seed):
+    from suite_models import lang_numbayes
+
+    from inference import MCMC, NUTS
+
+    mcmc = MCMC(NUTS(spec.for_lang(lang_numbayes()), **options), num_warmup=args.warmup,
+                num_samples=args.draws, num_chains=args.chains, progress_bar=False,
+                save_warmup=True)
+    t0 = time.perf_counter()
+    mcmc.run(seed, **data)
+    wall = time.perf_counter() - t0
+    samples = mcmc.get_samples(group_by_chain=True)
+    draws = {p: np.asarray(samples[p]) for p in spec.params}
+    ex = mcmc.get_extra_fields(group_by_chain=True)
+    wx = mcmc.get_extra_fields(group_by_chain=True, warmup=True)
+    return dict(wall=wall, draws=draws, warm_steps=int(np.sum(wx["n_steps"])),
+                samp_steps=int(np.sum(ex["n_steps"])), depth=float(np.mean(ex["tree_depth"])),
+                step=float(np.mean(ex["step_size"])), div=int(np.sum(ex["diverging"])))
+
+
+_COMPILED: dict = {}  # nutpie's compiled models, by suite name
+
+
+def run_nutpie(spec, data, low_rank, args, seed):
+    import nutpie
+
+    cache, key = _COMPILED, spec.name
+    if key not in cache:
+        cache[key] = nutpie.compile_pymc_model(spec.pymc_model(**data))
+    kw = {"low_rank_modified_mass_matrix": True} if low_rank else {}
+    t0 = time.perf_counter()
+    trace = nutpie.sample(cache[key], draws=args.draws, tune=args.warmup, chains=args.chains,
+                          seed=seed, progress_bar=False, **kw)
+    wall = time.perf_counter() - t0
+    post, st, wst = trace["posterior"], trace["sample_stats"], trace["warmup_sample_stats"]
+    draws = {p: np.asarray(post[p].values) for p in spec.params}
+    return dict(wall=wall, draws=draws, warm_steps=int(np.sum(wst["n_steps"].values)),
+                samp_steps=int(np.sum(st["n_steps"].values)),
+                depth=float(np.mean(st["depth"].values)), step=float(np.mean(st["step_size"].values)),
+                div=int(np.sum(st["diverging"].values)))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--models", default=",".join(MODELS))
+    p.add_argument("--configs", default="stan,fisher,nutpie")
+    p.add_argument("--warmup", type=int, default=1000)
+    p.add_argument("--draws", type=int, default=1000)
+    p.add_argument("--chains", type=int, default=4)
+    p.add_argument("--seeds", default="1")
+    a = p.parse_args()
+    head = (f"{'model':<25}{'config':<10}{'seed':>5}{'warm grad':>10}{'samp grad':>10}"
+            f"{'depth':>6}{'step':>7}{'minESS':>7}{'ESS/kg s':>9}{'ESS/kg all':>11}{'div':>4}"
+            f"{'wall s':>7}")
+    print(head, flush=True)
+    for name in a.models.split(","):
+        spec = MODELS[name]
+        data = spec.data()
+        for cfg in a.configs.split(","):
+            for k, seed in enumerate([0] + [int(s) for s in a.seeds.split(",")]):
+                if cfg.startswith("nutpie"):
+                    r = run_nutpie(spec, data, cfg == "nutpie-lr", a, seed)
+                else:
+                    r = run_numbayes(spec, data, NUMBAYES[cfg], a, seed)
+                if k == 0:
+                    continue  # compile run
+                ess = min_ess(r["draws"])
+                print(f"{name:<25}{cfg:<10}{seed:>5}{r['warm_steps']:>10}{r['samp_steps']:>10}"
+                      f"{r['depth']:>6.2f}{r['step']:>7.3f}{ess:>7.0f}"
+                      f"{1000 * ess / max(r['samp_steps'], 1):>9.1f}"
+                      f"{1000 * ess / max(r['samp_steps'] + r['warm_steps'], 1):>11.1f}"
+                      f"{r['div']:>4}{r['wall']:>7.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""nutpie's low-rank modified mass matrix: the metric's algebra, the estimator, NUTS with it."""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+from kernels import rng
+from kernels import sampler as S
+from kernels.fisher_adaptation import N_UPDATES, SWITCH
+from kernels.low_rank_adaptation import (
+    UPDATE,
+    low_rank_estimate,
+    low_rank_schedule,
+    spd_geometric_mean,
+)
+from kernels.metric import DIAG, LOW_RANK, Metric, sample_momentum, velocity
+from kernels.options import SamplerOptions
+from kernels.state import allocate_output, init_chain_state
+from tests.cfunc_models import gauss_data as _gauss_data
+from tests.cfunc_models import gaussian_precision
+
+
+def _random_spd(r, d, scale=1.0):
+    a = r.standard_normal((d, d))
+    return scale * (a @ a.T / d + 0.5 * np.eye(d))
+
+
+def _low_rank_parts(r, d, k):
+    sigma2 = np.exp(r.uniform(-2, 2, d))
+    vecs = np.zeros((d, d))
+    vecs[:k] = np.linalg.qr(r.standard_normal((d, k)))[0].T
+    vals = np.ones(d)
+    vals[:k] = [9.0, 0.05, 3.0][:k]
+    s = np.diag(np.sqrt(sigma2))
+    inv_metric = s @ (np.eye(d) + vecs[:k].T @ np.diag(vals[:k] - 1) @ vecs[:k]) @ s
+    return sigma2, vecs, vals, inv_metric
+
+
+def test_geometric_mean_solves_riccati_equation():
+    r = np.random.default_rng(0)
+    c_x, c_s = _random_spd(r, 6, 3.0), _random_spd(r, 6, 0.2)
+    a = spd_geometric_mean(c_x, c_s)
+    np.testing.assert_allclose(a, a.T, atol=1e-10)
+    assert np.linalg.eigvalsh(a).min() > 0
+    np.testing.assert_allclose(a @ c_s @ a, c_x, rtol=1e-9, atol=1e-9)
+    # the closed form with SciPy's matrix square root
+    root = scipy.linalg.sqrtm(c_s)
+    inv_root = np.linalg.inv(root)
+    expected = inv_root @ scipy.linalg.sqrtm(root @ c_x @ root) @ inv_root
+    np.testing.assert_allclose(a, np.real(expected), rtol=1e-8, atol=1e-10)
+
+
+def test_low_rank_velocity_and_momentum_match_dense_algebra():
+    r = np.random.default_rng(1)
+    d, k = 7, 3
+    sigma2, vecs, vals, inv_metric = _low_rank_parts(r, d, k)
+    metric = Metric(LOW_RANK, sigma2, np.zeros((0, 0)), np.zeros((0, 0)), vecs, vals)
+    p = r.standard_normal(d)
+    out = np.empty(d)
+    velocity(metric, p, out)
+    np.testing.assert_allclose(out, inv_metric @ p, rtol=1e-12, atol=1e-12)
+    # the momentum is B z with the same normals z a unit diagonal metric draws, B B^T = M
+    stream = rng.seed_streams(3, 1)[0]
+    z = np.empty(d)
+    sample_momentum(Metric(DIAG, np.ones(d), np.zeros((0, 0)), np.zeros((0, 0))),
+                    stream.copy(), z)
+    p = np.empty(d)
+    sample_momentum(metric, stream.copy(), p)
+    s_inv = np.diag(1 / np.sqrt(sigma2))
+    b = s_inv @ (np.eye(d) + vecs[:k].T @ np.diag(vals[:k] ** -0.5 - 1) @ vecs[:k])
+    np.testing.assert_allclose(p, b @ z, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(b @ b.T, np.linalg.inv(inv_metric), rtol=1e-9, atol=1e-9)
+
+
+def _gaussian_with_low_rank_structure(d=12, seed=2):
+    # independent scales times a correlation with two dominant directions: the target a
+    # low-rank-plus-diagonal metric represents exactly
+    r = np.random.default_rng(seed)
+    _, _, _, cov = _low_rank_parts(r, d, 2)
+    return cov
+
+
+def test_estimate_recovers_the_covariance_and_its_top_eigenpairs():
+    cov = _gaussian_with_low_rank_structure()
+    d = cov.shape[0]
+    r = np.random.default_rng(4)
+    x = r.multivariate_normal(np.ones(d), cov, size=3000)
+    scores = -(x - 1.0) @ np.linalg.inv(cov)
+    xc, sc = x - x.mean(0), scores - scores.mean(0)
+    sigma2, vecs, vals = np.ones(d), np.zeros((d, d)), np.ones(d)
+    assert low_rank_estimate(xc.T @ xc, sc.T @ sc, sigma2, vecs, vals, 1e-5, 2.0)
+    k = int(np.sum(vals != 1.0))
+    assert k == 2
+    s = np.diag(np.sqrt(sigma2))
+    est = s @ (np.eye(d) + vecs[:k].T @ np.diag(vals[:k] - 1) @ vecs[:k]) @ s
+    # preconditioned by the estimate, the target's covariance has its eigenvalues in the band
+    # (1/2, 2) the estimator leaves alone (widened by the sampling error of 3000 draws)
+    rel = scipy.linalg.eigh(cov, est, eigvals_only=True)
+    assert 0.45 < rel.min() and rel.max() < 2.2, rel
+    w, u = np.linalg.eigh(cov)
+    w_est, u_est = np.linalg.eigh(est)
+    np.testing.assert_allclose(w_est[[0, -1]], w[[0, -1]], rtol=0.1)
+    for j in (0, -1):  # the extreme eigenvectors, up to sign
+        assert abs(u_est[:, j] @ u[:, j]) > 0.99
+
+
+def test_estimate_keeps_nothing_for_independent_draws_and_rejects_nonfinite():
+    r = np.random.default_rng(5)
+    sd = np.array([0.1, 1.0, 30.0])
+    x = r.standard_normal((2000, 3)) * sd
+    scores = -x / sd**2
+    xc, sc = x - x.mean(0), scores - scores.mean(0)
+    sigma2, vecs, vals = np.ones(3), np.zeros((3, 3)), np.ones(3)
+    assert low_rank_estimate(xc.T @ xc, sc.T @ sc, sigma2, vecs, vals, 1e-5, 2.0)
+    np.testing.assert_array_equal(vals, 1.0)  # no direction outside (1/2, 2)
+    np.testing.assert_allclose(sigma2, sd**2, rtol=1e-12)  # a Gaussian's exact Fisher diagonal
+    bad = xc.T @ xc
+    bad[0, 1] = np.nan
+    before = sigma2.copy()
+    assert not low_rank_estimate(bad, sc.T @ sc, sigma2, vecs, vals, 1e-5, 2.0)
+    np.testing.assert_array_equal(sigma2, before)
+
+
+def test_schedule_updates_at_switches_and_every_update_freq():
+    s = low_rank_schedule(1000, update_freq=20)
+    updates = np.flatnonzero(s & UPDATE)
+    assert set(np.flatnonzero(s & SWITCH)) <= set(updates)
+    assert np.diff(updates).max() <= 20 and updates[-1] < 850
+    with pytest.raises(ValueError, match="low_rank_update_freq"):
+        SamplerOptions(mass_matrix_adaptation="low_rank", low_rank_update_freq=0)
+    with pytest.raises(ValueError, match="dense_mass=False"):
+        SamplerOptions(mass_matrix_adaptation="low_rank", dense_mass=True)
+
+
+def _run_low_rank(cov, mean, seed, chain_method="parallel", mma="low_rank", n=1000):
+    d = cov.shape[0]
+    data = _gauss_data(mean, np.linalg.inv(cov))
+    options = SamplerOptions(num_warmup=n, mass_matrix_adaptation=mma)
+    state = init_chain_state(gaussian_precision.address, data.ctypes.data, np.zeros((4, d)),
+                             seed, low_rank=options.low_rank)
+    out = allocate_output(4, n, d)
+    S.run(gaussian_precision.address, data.ctypes.data, options.compile(), state, out, 0, 2 * n,
+          out_offset=n, chain_method=chain_method)
+    return state, out
+
+
+def test_nuts_with_low_rank_metric_matches_the_gaussian_and_is_reproducible():
+    cov = _gaussian_with_low_rank_structure()
+    d = cov.shape[0]
+    mean = np.linspace(-1, 1, d)
+    state, out = _run_low_rank(cov, mean, seed=7)
+    assert state.fisher_counts[:, N_UPDATES].min() > 30  # the low-rank path ran
+    assert (np.sum(state.lr_vals != 1.0, axis=1) >= 2).all()
+    # moments within Monte Carlo error (batch means over 4 x 1000 draws)
+    x = out.draws
+    b = x.reshape(4, 20, 50, d).mean(axis=2).reshape(80, d)
+    mcse = b.std(axis=0, ddof=1) / math.sqrt(80)
+    assert np.all(np.abs(x.mean(axis=(0, 1)) - mean) < 4 * mcse)
+    assert not out.diverging.any()
+    # the correlated target is a unit-scale problem under the metric: short trajectories,
+    # shorter than with the diagonal Fisher metric on the same target
+    _, diag_out = _run_low_rank(cov, mean, seed=7, mma="fisher")
+    assert out.n_steps.mean() < 0.6 * diag_out.n_steps.mean()
+    # same seed, same draws, whether the chains run on threads or one after the other
+    _, seq = _run_low_rank(cov, mean, seed=7, chain_method="sequential")
+    np.testing.assert_array_equal(seq.draws, out.draws)
