@@ -77,7 +77,10 @@ class DrawStore:
             return
         model = self.model
         dims = dict(getattr(model, "dims", None) or {})
-        coords = dict(getattr(model, "coords", None) or {})
+        # unicode coordinates as Python strings: zarr 3 stores those as variable-length UTF-8,
+        # which has a specification (fixed-width unicode has none and warns)
+        coords = {k: np.asarray(v, dtype=object) if np.asarray(v).dtype.kind == "U" else v
+                  for k, v in dict(getattr(model, "coords", None) or {}).items()}
         attrs = library_attrs()
         values = {k: np.asarray(v) for k, v in model.constrain(np.asarray(draws, float)).items()}
         if draws.dtype == np.float32:  # what was asked for is what is stored
