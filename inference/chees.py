@@ -14,7 +14,7 @@ Examples
 --------
 >>> kernel = ChEES(lambda: None, target_accept_prob=0.7)
 >>> kernel.algorithm, kernel.target_accept_prob, kernel.learning_rate
-('chees', 0.7, 0.025)
+('chees', 0.7, 0.1)
 """
 
 from __future__ import annotations
@@ -43,8 +43,11 @@ class ChEES(MCMCKernel):
     target_accept_prob : float, default 0.651
         Target of dual averaging for the **harmonic mean** of the chains' acceptance
         probabilities (0.651 is optimal for HMC in high dimensions, Beskos et al. 2013).
-    learning_rate : float, default 0.025
-        Adam's learning rate for :math:`\log T` on the ChEES criterion.
+    learning_rate : float, default 0.1
+        Adam's learning rate for :math:`\log T` on the ChEES criterion: :math:`T` can grow
+        by a factor of about :math:`e^{0.1}` per warmup iteration, so that a short warmup (200
+        iterations) reaches trajectories of tens of steps from one. The paper's 0.025 suits
+        warmups of a thousand iterations or more.
     initial_trajectory_length : float, optional
         The first trajectory length :math:`T`; by default the searched initial step size (one
         leapfrog step). Adam then grows it by up to about ``learning_rate`` per iteration in
@@ -73,7 +76,7 @@ class ChEES(MCMCKernel):
         model: Callable[..., Any] | CompiledModelLike,
         step_size: float = 1.0,
         target_accept_prob: float = 0.651,
-        learning_rate: float = 0.025,
+        learning_rate: float = 0.1,
         initial_trajectory_length: float | None = None,
         max_leapfrog_steps: int = 1000,
         adapt_step_size: bool = True,

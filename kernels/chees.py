@@ -28,8 +28,8 @@ serially in chain order (so they do not depend on threads or blocks), in :func:`
   :math:`g_c = \Delta_c\,(q'_c - \bar q')\cdot v'_c\; h_t T` with
   :math:`\Delta_c = \|q'_c - \bar q'\|^2 - \|q_c - \bar q\|^2` and :math:`v' = M^{-1}p'` the
   velocity at the end of the trajectory (:math:`dq'/dT = h_t v'`). The
-  :math:`\alpha`-weighted mean of :math:`g_c` drives Adam without momentum (learning rate 0.025,
-  :math:`\beta_2 = 0.95`; update clipped to :math:`\pm 0.35` in :math:`\log T`; the step is skipped
+  :math:`\alpha`-weighted mean of :math:`g_c` drives Adam without momentum (learning rate
+  ``learning_rate``, :math:`\beta_2 = 0.5`; update clipped to :math:`\pm 0.35` in :math:`\log T`; the step is skipped
   when :math:`\bar\alpha < 10^{-4}` or the gradient is not finite), and :math:`\log T` is
   averaged with weights :math:`t^{-0.75}`; the average is the sampling-phase :math:`T`;
 * **metric**: :math:`M^{-1}_{ii}` = the cross-chain variance of coordinate :math:`i`, shrunk
@@ -141,8 +141,11 @@ ChEESSettings = namedtuple("ChEESSettings", [
 ])
 
 #: Adam's decay of the mean squared gradient, the clip of one update of log T, and the
-#: exponent of the weights of its average (Hoffman et al. 2021; TFP's defaults).
-_BETA2, _MAX_LOG_UPDATE, _AVERAGE_DECAY = 0.95, 0.35, 0.75
+#: exponent of the weights of its average. The decay is short (0.5, not Adam's usual 0.95 or
+#: more) because the gradient's scale moves with the step size, which swings during warmup:
+#: with a long memory one large gradient shrinks the next steps to nothing (measured on the
+#: hierarchical model: T then stayed at one leapfrog step for the whole warmup).
+_BETA2, _MAX_LOG_UPDATE, _AVERAGE_DECAY = 0.5, 0.35, 0.75
 #: Below this harmonic-mean acceptance the ChEES gradient is not trusted (step skipped).
 _MIN_ACCEPT = 1e-4
 
