@@ -71,7 +71,7 @@ from kernels.integrators import phase_point
 from kernels.jit import njit
 from kernels.metric import DIAG, Metric
 from kernels.model_abi import Model
-from kernels.state import Field, SampleOutput, check_output
+from kernels.state import Field, SampleOutput, check_output, init_chain_state
 from kernels.status import CHAIN_OK, SamplerError
 from kernels.step_size import (
     DA_SIZE,
@@ -325,10 +325,9 @@ def init_chees(address: int, data_ptr: int, positions: np.ndarray, seed: int,
     """Records for chains starting at ``positions`` ``(C, d)``: the model evaluated there
     (a ``ValueError`` names a chain whose density or gradient is not finite), the random
     streams of :func:`kernels.rng.seed_streams`, the initial step size and metric."""
-    from kernels.state import init_chain_state  # evaluates and checks the initial points
-
     q0 = np.asarray(positions, dtype=np.float64)
     n, d = q0.shape
+    # NUTS' initial state: evaluates and checks the points, seeds the streams
     start = init_chain_state(address, data_ptr, q0, seed, step_size=step_size,
                              inverse_mass_matrix=inverse_mass_matrix)
     chains, shared = allocate_chees(n, d)

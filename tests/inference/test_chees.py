@@ -143,3 +143,17 @@ def test_store_needs_a_many_chain_kernel(tmp_path):
     mcmc = MCMC(ChEES(EightSchoolsNonCentered()), num_chains=4, progress_bar=False)
     with pytest.raises(ValueError, match="warmup"):
         mcmc.warmup(0)
+
+
+def test_nuts_keeps_float32_draws_too():
+    from inference import NUTS
+
+    model = GaussianModel(mean=MEAN, cov=COV)
+    runs = {}
+    for dtype in ("float64", "float32"):
+        mcmc = MCMC(NUTS(model), num_warmup=50, num_samples=40, num_chains=2,
+                    progress_bar=False, draw_dtype=dtype, thinning=2)
+        mcmc.run(3)
+        runs[dtype] = mcmc.results.draws
+    assert runs["float32"].dtype == np.float32 and runs["float32"].shape == (2, 20, 3)
+    np.testing.assert_array_equal(runs["float32"], runs["float64"].astype(np.float32))
