@@ -151,8 +151,8 @@ def test_nuts_keeps_float32_draws_too():
     model = GaussianModel(mean=MEAN, cov=COV)
     runs = {}
     for dtype in ("float64", "float32"):
-        mcmc = MCMC(NUTS(model), num_warmup=50, num_samples=40, num_chains=2,
-                    progress_bar=False, draw_dtype=dtype, thinning=2)
+        mcmc = MCMC(NUTS(model, adapt_mass_matrix=False), num_warmup=50, num_samples=40,
+                    num_chains=2, progress_bar=False, draw_dtype=dtype, thinning=2)
         mcmc.run(3)
         runs[dtype] = mcmc.results.draws
     assert runs["float32"].dtype == np.float32 and runs["float32"].shape == (2, 20, 3)
