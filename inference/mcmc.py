@@ -227,7 +227,8 @@ class MCMC:
     Parameters
     ----------
     kernel : MCMCKernel
-        The algorithm and its options, holding the model: ``NUTS(model)`` or ``HMC(model)``.
+        The algorithm and its options, holding the model: ``NUTS(model)``, ``HMC(model)``, or
+        ``ChEES(model)`` for many chains (run by :mod:`inference.many_chain`).
     num_warmup : int, default 1000
         Warmup (adaptation) iterations per chain; their draws are discarded unless
         ``save_warmup``.
