@@ -20,8 +20,8 @@ serially in chain order (so they do not depend on threads or blocks), in :func:`
   on the *harmonic mean* of the chains' acceptance probabilities
   :math:`\bar\alpha = C / \sum_c \alpha_c^{-1}`, target ``target_accept_prob`` (0.651 by
   default); the paper's rule: one stuck chain pulls the mean down, so the step size suits the
-  worst chains (with the arithmetic mean, chains started where the posterior is stiff stayed
-  stuck: 74 of 256 on the hierarchical benchmark model);
+  worst chains (with the arithmetic mean, chains started where the posterior is stiff can stay
+  stuck there for the whole run, as on the hierarchical benchmark model);
 * **trajectory length**: gradient ascent on the ChEES criterion
   :math:`\tfrac14 E[(\|q' - E q'\|^2 - \|q - E q\|^2)^2]` (change in the estimated squared
   distance from the centre, :math:`q` before and :math:`q'` the proposal), the expectations
