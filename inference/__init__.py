@@ -30,6 +30,8 @@ from inference.autoguide import (
     AutoMultivariateNormal,
     AutoNormal,
 )
+from inference.chees import ChEES, ChEESHMC
+from inference.draw_store import open_store
 from inference.elbo import RenyiELBO, Trace_ELBO, TraceMeanField_ELBO
 from inference.hmc import HMC
 from inference.mcmc import MCMC, SamplingWarning
@@ -54,6 +56,9 @@ __all__ = [
     "MCMC",
     "NUTS",
     "HMC",
+    "ChEES",
+    "ChEESHMC",
+    "open_store",
     "pathfinder",
     "PathfinderResult",
     "CompiledModelLike",

@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 
 from inference import functional as F
+from inference.draw_store import check_storage
 from inference.executor import ChainExecutor, check_executor
 from inference.progress import ChainProgress, make_reporter
 from inference.protocols import MCMCKernel
@@ -106,6 +107,11 @@ class _ChunkSizer:
         self.size = max(1, min(wanted, 4 * self.size, 1000))
 
 
+def _with_draw_dtype(out: SampleOutput, dtype: str) -> SampleOutput:
+    """``out`` with its draws array in ``dtype`` (the kept arrays; chunks stay float64)."""
+    return out if dtype == "float64" else out._replace(draws=out.draws.astype(dtype))
+
+
 class _Recorder:
     """Copies each chunk's output into the kept (thinned) arrays and keeps the counters.
 
@@ -122,13 +128,16 @@ class _Recorder:
         num_samples: int,
         thin: int,
         save_warmup: bool = False,
+        draw_dtype: str = "float64",
     ):
         self.warm_start = warm_start
         self.warm_stop = warm_stop
         self.thin = thin
-        self.out = allocate_output(n_chains, num_samples // thin, dim)
+        self.out = _with_draw_dtype(allocate_output(n_chains, num_samples // thin, dim),
+                                    draw_dtype)
         n_warm = (warm_stop - warm_start) // thin if save_warmup else 0
-        self.warm_out = allocate_output(n_chains, n_warm, dim) if save_warmup else None
+        self.warm_out = (_with_draw_dtype(allocate_output(n_chains, n_warm, dim), draw_dtype)
+                         if save_warmup else None)
         self.divergences = np.zeros(n_chains, dtype=np.int64)
         self.warmup_divergences = np.zeros(n_chains, dtype=np.int64)
         self.max_depth_hits = np.zeros(n_chains, dtype=np.int64)
@@ -218,7 +227,8 @@ class MCMC:
     Parameters
     ----------
     kernel : MCMCKernel
-        The algorithm and its options, holding the model: ``NUTS(model)`` or ``HMC(model)``.
+        The algorithm and its options, holding the model: ``NUTS(model)``, ``HMC(model)``, or
+        ``ChEES(model)`` for many chains (run by :mod:`inference.many_chain`).
     num_warmup : int, default 1000
         Warmup (adaptation) iterations per chain; their draws are discarded unless
         ``save_warmup``.
@@ -254,6 +264,14 @@ class MCMC:
         model function and its arguments (which must pickle; cloudpickle handles closures);
         the draws are the same as on threads (see :mod:`inference.executor`). Needs a model
         function, not a compiled model.
+    draw_dtype : {"float64", "float32"}, default "float64"
+        The dtype in which the kept draws are stored (the sampler computes in float64; float32
+        halves the memory of the draws, for runs of many chains).
+    store : str or os.PathLike, optional
+        With a many-chain kernel (:class:`~inference.chees.ChEES`): stream the kept draws to
+        this zarr store chunk by chunk instead of keeping them in memory
+        (:mod:`inference.draw_store`; needs ``zarr``); read it with
+        ``inference.open_store(path)``.
 
     Attributes
     ----------
@@ -309,6 +327,8 @@ class MCMC:
         chunk_size: int | None = None,
         save_warmup: bool = False,
         executor: Any = None,
+        draw_dtype: str = "float64",
+        store: Any = None,
     ) -> None:
         for name, value, low in [
             ("num_warmup", num_warmup, 0),
@@ -337,6 +357,9 @@ class MCMC:
         self.progress_callback = progress_callback
         self.chunk_size = None if chunk_size is None else int(chunk_size)
         self.save_warmup = bool(save_warmup)
+        self.draw_dtype, self.store = check_storage(kernel, draw_dtype, store)
+        #: a many-chain kernel's adapted shared values, after a run (see inference.many_chain)
+        self.adapted: dict[str, Any] | None = None
         if executor is not None:
             check_executor(executor)
         self.executor = executor
@@ -414,6 +437,8 @@ class MCMC:
         Parameters are those of :meth:`run`. A following :meth:`run` samples from the adapted
         state (same step sizes, mass matrices, positions and random streams).
         """
+        if getattr(self.kernel, "many_chain", False):
+            raise ValueError("MCMC(ChEES(...)).warmup() is not supported: call run()")
         self._extra_fields = check_fields(extra_fields)
         # SIGTERM is recorded from the start: a first run's model compile takes seconds too
         with sigterm_stops_sampling() as request, \
@@ -452,6 +477,11 @@ class MCMC:
             them all.
         """
         self._extra_fields = check_fields(extra_fields)
+        if getattr(self.kernel, "many_chain", False):
+            from inference.many_chain import run_many_chain
+
+            self._results = run_many_chain(self, seed, args, kwargs, init_params)
+            return
         # SIGTERM is recorded from the start: a first run's model compile takes seconds too
         with sigterm_stops_sampling() as request, \
                 precompile.sampler_compile(enabled=self.executor is None) as compile_job:
@@ -491,6 +521,8 @@ class MCMC:
             dense_mass=bool(self.kernel.options.dense_mass),
             low_rank=bool(self.kernel.options.low_rank),
             site_bytes_per_draw=sites,
+            draw_itemsize=np.dtype(self.draw_dtype).itemsize,
+            draws_in_memory=self.store is None,
             log_likelihood_bytes_per_draw=log_likelihood,
         )
 
@@ -534,6 +566,7 @@ class MCMC:
             num_samples,
             self.thinning,
             self.save_warmup,
+            self.draw_dtype,
         )
         rec.note_failures(state.chains.status, None, start)  # failed in an earlier run
         self.failed_chains = {}

@@ -229,6 +229,8 @@ def estimate_run_bytes(
     low_rank: bool = False,
     site_bytes_per_draw: int = 0,
     log_likelihood_bytes_per_draw: int = 0,
+    draw_itemsize: int = 8,
+    draws_in_memory: bool = True,
 ) -> RunBytes:
     """The bytes of every array a run keeps, from its sizes alone (nothing is allocated).
 
@@ -250,6 +252,11 @@ def estimate_run_bytes(
     site_bytes_per_draw, log_likelihood_bytes_per_draw : int
         Bytes of the constrained sites and of the pointwise log-likelihood at one draw
         (:func:`value_bytes_per_draw`); 0 leaves them out.
+    draw_itemsize : int
+        Bytes of one stored coordinate of a draw (8: float64; ``draw_dtype="float32"``: 4).
+    draws_in_memory : bool
+        False when the draws are streamed to a store (``MCMC(..., store=)``): then the kept
+        draws, statistics and sites take no memory.
 
     Returns
     -------
@@ -263,8 +270,9 @@ def estimate_run_bytes(
     (True, True)
     """
     draw_row, stats_row = _draw_row_bytes(dim)
+    draw_row = draw_row * draw_itemsize // 8
     state_row = sum(_row_bytes(CHAIN_STATE_FIELDS, dim, dense_mass, low_rank).values())
-    kept = num_chains * (num_samples // thinning)
+    kept = num_chains * (num_samples // thinning) if draws_in_memory else 0
     kept_warmup = num_chains * (num_warmup // thinning) if save_warmup else 0
     return RunBytes(
         num_chains=num_chains,

@@ -186,6 +186,9 @@ class MCMCResults:
 
     def _constrain(self, draws: np.ndarray) -> dict[str, np.ndarray]:
         values = {k: np.asarray(v) for k, v in self.model.constrain(draws).items()}
+        if draws.dtype == np.float32:  # MCMC(draw_dtype="float32"): the sites are kept so too
+            values = {k: v.astype(np.float32) if v.dtype == np.float64 else v
+                      for k, v in values.items()}
         for name, v in values.items():
             if v.shape[:2] != draws.shape[:2]:
                 raise ValueError(

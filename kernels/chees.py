@@ -1,0 +1,413 @@
+r"""ChEES-HMC: many chains advanced one static-HMC transition at a time, with shared adaptation.
+
+ChEES-HMC (Hoffman, Radul & Sountsov 2021, "An Adaptive-MCMC Scheme for Setting Trajectory
+Lengths in Hamiltonian Monte Carlo", AISTATS, PMLR 130:3907) runs :math:`C` chains in lockstep:
+at iteration :math:`t` every chain makes one static HMC transition
+(:func:`kernels.hmc_transition.hmc_transition`) with the **same** step size :math:`\epsilon`,
+the same diagonal inverse metric :math:`M^{-1}` and the same number of leapfrog steps
+
+.. math:: L_t = \max(1, \lceil h_t T / \epsilon \rceil), \qquad h_t = \mathrm{Halton}_2(t)
+   \in (0, 1),
+
+a quasi-random jitter of the trajectory length :math:`T` (van der Corput sequence in base 2,
+:func:`halton`). All chains do the same work, so no chain waits for another (unlike NUTS in
+lockstep, whose cost per iteration is the longest trajectory of the batch).
+
+Warmup (iterations :math:`t < N_w`), after each iteration, from cross-chain statistics computed
+serially in chain order (so they do not depend on threads or blocks), in :func:`chees_adapt`:
+
+* **step size**: dual averaging (Stan's constants, :func:`kernels.step_size.dual_averaging_update`)
+  on the *harmonic mean* of the chains' acceptance probabilities
+  :math:`\bar\alpha = C / \sum_c \alpha_c^{-1}`, target ``target_accept_prob`` (0.651 by
+  default); the paper's rule: one stuck chain pulls the mean down, so the step size suits the
+  worst chains (with the arithmetic mean, chains started where the posterior is stiff can stay
+  stuck there for the whole run, as on the hierarchical benchmark model);
+* **trajectory length**: gradient ascent on the ChEES criterion
+  :math:`\tfrac14 E[(\|q' - E q'\|^2 - \|q - E q\|^2)^2]` (change in the estimated squared
+  distance from the centre, :math:`q` before and :math:`q'` the proposal), the expectations
+  estimated across chains (proposals weighted by their acceptance probability). Its derivative
+  in :math:`\log T` for chain :math:`c` is
+  :math:`g_c = \Delta_c\,(q'_c - \bar q')\cdot v'_c\; h_t T` with
+  :math:`\Delta_c = \|q'_c - \bar q'\|^2 - \|q_c - \bar q\|^2` and :math:`v' = M^{-1}p'` the
+  velocity at the end of the trajectory (:math:`dq'/dT = h_t v'`). The
+  :math:`\alpha`-weighted mean of :math:`g_c` drives Adam without momentum (learning rate
+  ``learning_rate``, :math:`\beta_2 = 0.5`; update clipped to :math:`\pm 0.35` in
+  :math:`\log T`; the step is skipped when :math:`\bar\alpha < 10^{-4}` or the gradient is
+  not finite), and :math:`\log T` is averaged with weights :math:`t^{-0.75}`; the average is the sampling-phase :math:`T`;
+* **metric**: :math:`M^{-1}_{ii}` = the cross-chain variance of coordinate :math:`i`, shrunk
+  as Stan does, :math:`\frac{C}{C+5}\sigma_i^2 + 10^{-3}\frac{5}{C+5}`, recomputed at every
+  iteration of the first ``metric_fraction`` of warmup (the chains spread over the posterior as
+  they converge), then fixed so that the step size settles.
+
+At iteration 0 every chain runs Stan's step-size search from the initial step size
+(:func:`kernels.step_size.find_reasonable_step_size`) and the shared step size starts at the
+median of the results; :math:`T` starts at ``initial_trajectory_length`` or at that step size.
+
+The chains' rows are independent given the shared values: :func:`chees_transitions` advances a
+block ``[lo, hi)`` of chains (``nogil``, one block per thread, :func:`run`); chain :math:`c` uses
+only its own random stream, so the draws do not depend on the number of threads or on the blocks.
+
+References
+----------
+Hoffman, M., Radul, A. and Sountsov, P. (2021). An adaptive-MCMC scheme for setting trajectory
+lengths in Hamiltonian Monte Carlo. AISTATS, PMLR 130:3907-3915.
+
+Beskos, A., Pillai, N., Roberts, G., Sanz-Serna, J. M. and Stuart, A. (2013). Optimal tuning of
+the hybrid Monte Carlo algorithm. Bernoulli 19, 1501-1534 (the 0.651 target).
+
+Kingma, D. P. and Ba, J. (2015). Adam: a method for stochastic optimization. ICLR.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+
+from kernels.hmc_transition import hmc_transition
+from kernels.integrators import phase_point
+from kernels.jit import njit
+from kernels.metric import DIAG, Metric
+from kernels.model_abi import Model
+from kernels.state import Field, SampleOutput, check_output, init_chain_state
+from kernels.status import CHAIN_OK, SamplerError
+from kernels.step_size import (
+    DA_SIZE,
+    dual_averaging_final,
+    dual_averaging_init,
+    dual_averaging_update,
+    find_reasonable_step_size,
+)
+
+__all__ = ["CHEES_CHAIN_FIELDS", "CHEES_SHARED_FIELDS", "ChEESChains", "ChEESShared",
+           "ChEESSettings", "halton", "allocate_chees", "chees_transitions", "chees_adapt",
+           "run"]
+
+_F8, _I8, _U8 = np.float64, np.int64, np.uint64
+
+#: Each chain's row: its state between iterations and what the adaptation reads of its last
+#: transition.
+CHEES_CHAIN_FIELDS = (
+    Field("position", _F8, ("dim",), "the unconstrained position :math:`q`"),
+    Field("logp", _F8, (), ":math:`\\log\\pi(q)`"),
+    Field("grad", _F8, ("dim",), ":math:`\\nabla\\log\\pi(q)`"),
+    Field("rng", _U8, (4,), "the xoshiro256** stream (:mod:`kernels.rng`)"),
+    Field("status", _I8, (), "a :mod:`kernels.status` chain code"),
+    Field("previous", _F8, ("dim",), "the position before the last transition"),
+    Field("proposal", _F8, ("dim",), "the last transition's end point :math:`q'`"),
+    Field("velocity", _F8, ("dim",), ":math:`M^{-1}p'` there"),
+    Field("accept", _F8, (), "the last transition's acceptance probability (0: diverged)"),
+)
+
+#: The values all chains share (no chain axis); scalars are arrays of length 1.
+CHEES_SHARED_FIELDS = (
+    Field("step_size", _F8, (1,), "the step size :math:`\\epsilon`", 1.0),
+    Field("log_length", _F8, (1,), ":math:`\\log T`, the trajectory length"),
+    Field("log_length_bar", _F8, (1,), "its weighted average (the sampling-phase value)"),
+    Field("adam", _F8, (2,), "Adam's ``[updates, mean squared gradient]``"),
+    Field("dual_averaging", _F8, (DA_SIZE,), "the step size's dual averaging "
+          "(:mod:`kernels.step_size`)"),
+    Field("inv_diag", _F8, ("dim",), "the diagonal inverse metric", 1.0),
+)
+
+
+class ChEESChains(namedtuple("ChEESChains", [f.name for f in CHEES_CHAIN_FIELDS])):
+    """Every chain's arrays (:data:`CHEES_CHAIN_FIELDS`; first axis = chain)."""
+
+    __slots__ = ()
+
+    def copy(self) -> ChEESChains:
+        """A deep copy."""
+        return ChEESChains(*(a.copy() for a in self))
+
+
+class ChEESShared(namedtuple("ChEESShared", [f.name for f in CHEES_SHARED_FIELDS])):
+    """The shared adaptation state (:data:`CHEES_SHARED_FIELDS`)."""
+
+    __slots__ = ()
+
+    def copy(self) -> ChEESShared:
+        """A deep copy."""
+        return ChEESShared(*(a.copy() for a in self))
+
+
+#: The fixed settings of a run (numbers only, so one compiled kernel serves all runs).
+ChEESSettings = namedtuple("ChEESSettings", [
+    "num_warmup", "target_accept_prob", "learning_rate", "max_leapfrog_steps",
+    "max_energy_error", "metric_stop", "adapt_step_size", "adapt_trajectory_length",
+    "adapt_mass_matrix",
+])
+
+#: Adam's decay of the mean squared gradient, the clip of one update of log T, and the
+#: exponent of the weights of its average. The decay is short (0.5, not Adam's usual 0.95 or
+#: more) because the gradient's scale moves with the step size, which swings during warmup:
+#: with a long memory one large gradient shrinks the next steps to nothing (measured on the
+#: hierarchical model: T then stayed at one leapfrog step for the whole warmup).
+_BETA2, _MAX_LOG_UPDATE, _AVERAGE_DECAY = 0.5, 0.35, 0.75
+#: Below this harmonic-mean acceptance the ChEES gradient is not trusted (step skipped).
+_MIN_ACCEPT = 1e-4
+
+
+def allocate_chees(n_chains: int, dim: int) -> tuple[ChEESChains, ChEESShared]:
+    """Zero-filled records for ``n_chains`` chains in ``dim`` dimensions (fills of the tables)."""
+    chains = ChEESChains(*(np.full((n_chains,) + f.concrete_shape(dim, False), f.fill, f.dtype)
+                           for f in CHEES_CHAIN_FIELDS))
+    shared = ChEESShared(*(np.full(f.concrete_shape(dim, False), f.fill, f.dtype)
+                           for f in CHEES_SHARED_FIELDS))
+    return chains, shared
+
+
+@njit(inline="always")
+def halton(index: int) -> float:
+    """The ``index``-th element (``index >= 1``) of the van der Corput sequence in base 2:
+    the binary digits of ``index`` mirrored after the point, so 1, 2, 3, 4 give 1/2, 1/4, 3/4,
+    1/8 (evenly spread in (0, 1) for any prefix)."""
+    x, f, i = 0.0, 0.5, index
+    while i > 0:
+        x += f * (i & 1)
+        i >>= 1
+        f *= 0.5
+    return x
+
+
+@njit(inline="always")
+def num_leapfrog_steps(iteration: int, log_length: float, step_size: float,
+                       max_steps: int) -> int:
+    """:math:`L_t = \\max(1, \\lceil h_{t+1} T / \\epsilon \\rceil)`, at most ``max_steps``."""
+    n = math.ceil(halton(iteration + 1) * math.exp(log_length) / step_size)
+    if not (n >= 1.0):
+        return 1
+    return max_steps if n > max_steps else int(n)
+
+
+@njit
+def chees_transitions(address: int, data_ptr: int, lo: int, hi: int, iteration: int,
+                      out_index: int, settings: ChEESSettings, shared: ChEESShared,
+                      chains: ChEESChains, output: SampleOutput) -> None:
+    """Chains ``[lo, hi)``: one transition each at ``iteration`` (see the module docstring).
+
+    At iteration 0 with step-size adaptation, first Stan's step-size search: each chain's
+    result goes to ``chains.accept`` (the caller takes the median, :func:`start_step_size`).
+    The draw and its statistics are written at ``out_index`` of ``output`` when in range.
+    """
+    d = chains.position.shape[1]
+    z = phase_point(d)
+    empty = np.empty((0, 0))
+    metric = Metric(DIAG, shared.inv_diag, empty, empty, empty, np.empty(0))
+    model = Model(address, data_ptr)
+    eps = shared.step_size[0]
+    n_steps = num_leapfrog_steps(iteration, shared.log_length[0], eps,
+                                 settings.max_leapfrog_steps)
+    n_out = output.draws.shape[1]
+    for c in range(lo, hi):
+        if chains.status[c] != CHAIN_OK:
+            continue
+        q = chains.position[c]
+        for k in range(d):
+            chains.previous[c, k] = q[k]
+        stats = hmc_transition(model, metric, q, chains.grad[c], chains.logp[c], eps, n_steps,
+                               settings.max_energy_error, chains.rng[c], z)
+        chains.logp[c] = stats.lp
+        for k in range(d):
+            chains.proposal[c, k] = z.q[k]
+            chains.velocity[c, k] = z.p_sharp[k]
+        accept = stats.acceptance_rate
+        chains.accept[c] = 0.0 if stats.diverging or not (accept >= 0.0) else accept
+        if 0 <= out_index < n_out:
+            for k in range(d):
+                output.draws[c, out_index, k] = q[k]
+            output.lp[c, out_index] = stats.lp
+            output.acceptance_rate[c, out_index] = stats.acceptance_rate
+            output.step_size[c, out_index] = eps
+            output.tree_depth[c, out_index] = 0
+            output.n_steps[c, out_index] = stats.n_steps
+            output.diverging[c, out_index] = stats.diverging
+            output.energy[c, out_index] = stats.energy
+            output.energy_error[c, out_index] = stats.energy_error
+            output.max_energy_error[c, out_index] = stats.max_energy_error
+            output.reached_max_treedepth[c, out_index] = False
+
+
+@njit
+def step_size_search(address: int, data_ptr: int, lo: int, hi: int, shared: ChEESShared,
+                     chains: ChEESChains, found: np.ndarray) -> None:
+    """Stan's step-size search from each chain ``[lo, hi)`` into ``found[c]`` (NaN if the
+    search failed), starting from the shared step size."""
+    d = chains.position.shape[1]
+    z = phase_point(d)
+    empty = np.empty((0, 0))
+    metric = Metric(DIAG, shared.inv_diag, empty, empty, empty, np.empty(0))
+    model = Model(address, data_ptr)
+    for c in range(lo, hi):
+        eps, status = find_reasonable_step_size(model, metric, chains.position[c],
+                                                chains.grad[c], chains.logp[c],
+                                                shared.step_size[0], chains.rng[c], z)
+        found[c] = eps if status == CHAIN_OK else np.nan
+
+
+@njit
+def chees_adapt(iteration: int, settings: ChEESSettings, shared: ChEESShared,
+                chains: ChEESChains) -> None:
+    """The shared adaptation after warmup ``iteration`` (module docstring), serial in chain
+    order; at the last warmup iteration, the final step size and trajectory length."""
+    n, d = chains.position.shape
+    eps = shared.step_size[0]
+    # harmonic mean of the acceptance probabilities (0 if a chain diverged)
+    inv_sum, weight = 0.0, 0.0
+    for c in range(n):
+        a = chains.accept[c]
+        inv_sum += 1.0 / a if a > 1e-300 else 1e300
+        weight += a
+    harmonic = n / inv_sum
+    if settings.adapt_trajectory_length and weight > 0.0:
+        mean_prev = np.zeros(d)
+        mean_prop = np.zeros(d)
+        for c in range(n):
+            a = chains.accept[c]
+            for k in range(d):
+                mean_prev[k] += chains.previous[c, k] / n
+                if a > 0.0:
+                    mean_prop[k] += a * chains.proposal[c, k] / weight
+        h = halton(iteration + 1)
+        length = math.exp(shared.log_length[0])
+        g = 0.0
+        for c in range(n):
+            a = chains.accept[c]
+            if a <= 0.0:
+                continue
+            sq_prop, sq_prev, dot = 0.0, 0.0, 0.0
+            for k in range(d):
+                dp = chains.proposal[c, k] - mean_prop[k]
+                sq_prop += dp * dp
+                sq_prev += (chains.previous[c, k] - mean_prev[k]) ** 2
+                dot += dp * chains.velocity[c, k]
+            g += a * (sq_prop - sq_prev) * dot * h * length / weight
+        if harmonic >= _MIN_ACCEPT and math.isfinite(g):
+            shared.adam[0] += 1.0
+            shared.adam[1] = _BETA2 * shared.adam[1] + (1.0 - _BETA2) * g * g
+            v_hat = shared.adam[1] / (1.0 - _BETA2 ** shared.adam[0])
+            step = settings.learning_rate * g / (math.sqrt(v_hat) + 1e-8)
+            step = min(_MAX_LOG_UPDATE, max(-_MAX_LOG_UPDATE, step))
+            log_length = shared.log_length[0] + step
+            longest = math.log(eps * settings.max_leapfrog_steps)
+            shared.log_length[0] = min(log_length, longest)
+            w = shared.adam[0] ** (-_AVERAGE_DECAY)
+            shared.log_length_bar[0] = w * shared.log_length[0] + (
+                1.0 - w) * shared.log_length_bar[0]
+    if settings.adapt_step_size:
+        shared.step_size[0] = dual_averaging_update(shared.dual_averaging, harmonic,
+                                                    settings.target_accept_prob, 0.05, 0.75,
+                                                    10.0)
+    if settings.adapt_mass_matrix and iteration < settings.metric_stop:
+        for k in range(d):
+            m = 0.0
+            for c in range(n):
+                m += chains.position[c, k]
+            m /= n
+            s = 0.0
+            for c in range(n):
+                s += (chains.position[c, k] - m) ** 2
+            var = s / (n - 1)
+            shared.inv_diag[k] = (n / (n + 5.0)) * var + 1e-3 * (5.0 / (n + 5.0))
+    if iteration == settings.num_warmup - 1:
+        if settings.adapt_step_size:
+            shared.step_size[0] = dual_averaging_final(shared.dual_averaging,
+                                                       shared.step_size[0])
+        if settings.adapt_trajectory_length and shared.adam[0] > 0.0:
+            shared.log_length[0] = shared.log_length_bar[0]
+
+
+def init_chees(address: int, data_ptr: int, positions: np.ndarray, seed: int,
+               step_size: float, inverse_mass_matrix: np.ndarray | None = None
+               ) -> tuple[ChEESChains, ChEESShared]:
+    """Records for chains starting at ``positions`` ``(C, d)``: the model evaluated there
+    (a ``ValueError`` names a chain whose density or gradient is not finite), the random
+    streams of :func:`kernels.rng.seed_streams`, the initial step size and metric."""
+    q0 = np.asarray(positions, dtype=np.float64)
+    n, d = q0.shape
+    # NUTS' initial state: evaluates and checks the points, seeds the streams
+    start = init_chain_state(address, data_ptr, q0, seed, step_size=step_size,
+                             inverse_mass_matrix=inverse_mass_matrix)
+    chains, shared = allocate_chees(n, d)
+    for name in ("position", "logp", "grad", "rng", "status"):
+        getattr(chains, name)[...] = getattr(start, name)
+    shared.step_size[0] = step_size
+    shared.log_length[0] = shared.log_length_bar[0] = math.log(step_size)
+    if inverse_mass_matrix is not None:
+        shared.inv_diag[:] = np.broadcast_to(np.asarray(inverse_mass_matrix, float), (d,))
+    dual_averaging_init(shared.dual_averaging, step_size)
+    return chains, shared
+
+
+def _blocks(n_chains: int, block_size: int | None) -> list[tuple[int, int]]:
+    if block_size is None:
+        block_size = max(1, -(-n_chains // max(1, numba.get_num_threads())))
+    return [(lo, min(n_chains, lo + block_size)) for lo in range(0, n_chains, block_size)]
+
+
+def run(
+    address: int,
+    data_ptrs: Sequence[int],
+    settings: ChEESSettings,
+    shared: ChEESShared,
+    chains: ChEESChains,
+    output: SampleOutput,
+    start: int,
+    stop: int,
+    out_offset: int = 0,
+    block_size: int | None = None,
+    initial_length: float | None = None,
+) -> None:
+    """Advance every chain through iterations ``[start, stop)``, in place.
+
+    Iteration ``i`` is written at output index ``i - out_offset`` when in range. Blocks of
+    ``block_size`` chains (default: one block per Numba thread) run on threads, block ``b`` with
+    the model data pointer ``data_ptrs[b]`` (a model's workspace is in its data table, so
+    concurrent blocks need their own). The draws are the same for any blocks and threads.
+    ``initial_length`` (iteration 0 only): the first trajectory length, default the step size.
+    """
+    n_chains, dim = chains.position.shape
+    check_output(output, n_chains, dim)
+    blocks = _blocks(n_chains, block_size)
+    if len(data_ptrs) < len(blocks):
+        raise ValueError(f"{len(data_ptrs)} data pointers for {len(blocks)} blocks of chains")
+    pool = ThreadPoolExecutor(len(blocks), thread_name_prefix="numbayes-chees") \
+        if len(blocks) > 1 else None
+
+    def each_block(kernel, *args) -> None:
+        jobs = [(lo, hi, int(data_ptrs[b])) for b, (lo, hi) in enumerate(blocks)]
+        if pool is None:
+            for lo, hi, ptr in jobs:
+                kernel(address, ptr, lo, hi, *args)
+        else:
+            for f in [pool.submit(kernel, address, ptr, lo, hi, *args) for lo, hi, ptr in jobs]:
+                f.result()
+
+    try:
+        for i in range(start, stop):
+            if i == 0 and settings.num_warmup > 0 and settings.adapt_step_size:
+                found = np.full(n_chains, np.nan)
+                each_block(step_size_search, shared, chains, found)
+                ok = found[np.isfinite(found)]
+                if ok.size == 0:
+                    raise SamplerError("ChEES: the step-size search failed from every chain "
+                                       "(the density is not finite near the initial points)")
+                eps0 = float(np.median(ok))
+                shared.step_size[0] = eps0
+                dual_averaging_init(shared.dual_averaging, eps0)
+                length = eps0 if initial_length is None else initial_length
+                shared.log_length[0] = shared.log_length_bar[0] = math.log(length)
+            elif i == 0 and initial_length is not None:
+                shared.log_length[0] = shared.log_length_bar[0] = math.log(initial_length)
+            each_block(chees_transitions, np.int64(i), np.int64(i - out_offset), settings,
+                       shared, chains, output)
+            if i < settings.num_warmup:
+                chees_adapt(np.int64(i), settings, shared, chains)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+

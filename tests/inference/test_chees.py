@@ -1,0 +1,159 @@
+"""ChEES-HMC (``MCMC(ChEES(model), num_chains=...)``): posteriors against exact moments and the
+posteriordb reference, reproducibility across threads and blocks, float32 storage, thinning,
+the zarr store, and the errors for unsupported options."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+from inference import MCMC, ChEES, open_store
+from inference.diagnostics import mcse_mean
+from inference.resources import estimate_run_bytes
+from kernels.chees import halton
+from tests.inference.models import EightSchoolsNonCentered, GaussianModel
+from tests.posteriordb import compare, load
+from tests.posteriordb_models import REFERENCE_NAMES, model_args
+
+MEAN = np.array([1.0, -2.0, 0.5])
+COV = np.array([[1.0, 0.8, 0.0], [0.8, 2.0, 0.3], [0.0, 0.3, 0.25]])
+
+
+def _run(model, *, seed=0, num_chains=64, num_warmup=150, num_samples=100, **options):
+    kernel_options = {k: options.pop(k) for k in ("block_size",) if k in options}
+    mcmc = MCMC(ChEES(model, **kernel_options), num_warmup=num_warmup, num_samples=num_samples,
+                num_chains=num_chains, progress_bar=False, **options)
+    mcmc.run(seed)
+    return mcmc
+
+
+def test_correlated_gaussian_means_and_variances_within_mcse():
+    mcmc = _run(GaussianModel(mean=MEAN, cov=COV), num_chains=128, num_samples=200)
+    x = mcmc.get_samples(group_by_chain=True)["x"]  # (chain, draw, 3)
+    for k in range(3):
+        se = mcse_mean(x[..., k])
+        assert abs(x[..., k].mean() - MEAN[k]) < 4 * se, (k, x[..., k].mean(), se)
+        sq = (x[..., k] - MEAN[k]) ** 2  # E[(x - mu)^2] = the variance, with its own MCSE
+        assert abs(sq.mean() - COV[k, k]) < 4 * mcse_mean(sq), (k, sq.mean())
+    # the adapted metric is the cross-chain variance: near the target's marginal variances
+    np.testing.assert_allclose(mcmc.adapted["inverse_mass_matrix"], np.diag(COV), rtol=0.35)
+    assert mcmc.results.algorithm == "chees"
+    assert int(mcmc.get_extra_fields()["diverging"].sum()) == 0
+
+
+def test_eight_schools_matches_posteriordb_reference():
+    name = "eight_schools-eight_schools_noncentered"
+    model, args, kwargs = model_args(name)
+    mcmc = MCMC(ChEES(model), num_warmup=200, num_samples=200, num_chains=256,
+                progress_bar=False)
+    mcmc.run(20261203, *args, **kwargs)
+    samples = mcmc.get_samples(group_by_chain=True)
+    failures = compare({s: samples[s] for s in REFERENCE_NAMES[name]}, load(name))
+    assert not failures, "\n".join(failures)
+    stats = mcmc.to_arviz().sample_stats
+    assert {"step_size", "acceptance_rate", "diverging", "n_steps"} <= set(stats.data_vars)
+    # one shared step size and, per iteration, one number of leapfrog steps for all chains
+    assert np.unique(np.asarray(stats.step_size)).size == 1
+    assert (np.ptp(np.asarray(stats.n_steps), axis=0) == 0).all()
+
+
+def test_same_seed_same_draws_for_any_threads_and_blocks():
+    model = EightSchoolsNonCentered()
+    reference = _run(model, num_chains=24, num_warmup=60, num_samples=20).results.draws
+    for block_size in (1, 5, 24):
+        draws = _run(model, num_chains=24, num_warmup=60, num_samples=20,
+                     block_size=block_size).results.draws
+        np.testing.assert_array_equal(draws, reference)
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        draws = _run(model, num_chains=24, num_warmup=60, num_samples=20).results.draws
+    finally:
+        numba.set_num_threads(threads)
+    np.testing.assert_array_equal(draws, reference)
+    other = _run(model, seed=1, num_chains=24, num_warmup=60, num_samples=20).results.draws
+    assert not np.array_equal(other, reference)
+
+
+def test_float32_storage_and_thinning_keep_the_same_draws():
+    model = EightSchoolsNonCentered()
+    full = _run(model, num_chains=8, num_warmup=40, num_samples=30)
+    small = _run(model, num_chains=8, num_warmup=40, num_samples=30, draw_dtype="float32",
+                 thinning=3, chunk_size=7)
+    assert small.results.draws.dtype == np.float32
+    np.testing.assert_array_equal(small.results.draws,
+                                  full.results.draws[:, 2::3].astype(np.float32))
+    np.testing.assert_array_equal(small.get_extra_fields(group_by_chain=True)["lp"],
+                                  full.get_extra_fields(group_by_chain=True)["lp"][:, 2::3])
+    assert small.get_samples()["tau"].dtype == np.float32
+
+
+def test_memory_estimate_counts_float32_and_streamed_draws():
+    f64 = estimate_run_bytes(1024, 200, 10)
+    f32 = estimate_run_bytes(1024, 200, 10, draw_itemsize=4)
+    streamed = estimate_run_bytes(1024, 200, 10, draws_in_memory=False)
+    assert f32.draws * 2 == f64.draws == 1024 * 200 * 10 * 8
+    assert streamed.draws == streamed.statistics == 0 and streamed.chain_state > 0
+
+
+def test_zarr_store_round_trip(tmp_path):
+    pytest.importorskip("zarr", reason="MCMC(store=) needs the optional zarr package")
+    model = EightSchoolsNonCentered()
+    path = tmp_path / "run.zarr"
+    streamed = _run(model, num_chains=6, num_warmup=30, num_samples=25, chunk_size=10,
+                    draw_dtype="float32", store=path)
+    assert streamed.results.draws.shape == (6, 0, 10)  # nothing kept in memory
+    in_memory = _run(model, num_chains=6, num_warmup=30, num_samples=25, draw_dtype="float32")
+    tree = open_store(path)
+    samples = in_memory.get_samples(group_by_chain=True)
+    for site in ("mu", "tau", "z", "theta"):
+        np.testing.assert_array_equal(np.asarray(tree["posterior"][site]), samples[site])
+    np.testing.assert_array_equal(np.asarray(tree["sample_stats"]["lp"]),
+                                  in_memory.get_extra_fields(group_by_chain=True)["lp"])
+    assert list(tree["posterior"]["z"].dims) == ["chain", "draw", "school"]
+
+
+def test_halton_is_the_base_two_van_der_corput_sequence():
+    expected = [0.5, 0.25, 0.75, 0.125, 0.625, 0.375, 0.875]
+    assert [halton(i) for i in range(1, 8)] == expected
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda m: MCMC(ChEES(m), num_chains=1), "num_chains >= 2"),
+    (lambda m: MCMC(ChEES(m), num_chains=4, draw_dtype="float16"), "draw_dtype"),
+    (lambda m: MCMC(ChEES(m), num_chains=4, save_warmup=True), "save_warmup"),
+    (lambda m: ChEES(m, learning_rate=-1.0), "learning_rate"),
+    (lambda m: ChEES(m, max_leapfrog_steps=0), "max_leapfrog_steps"),
+    (lambda m: ChEES(m, metric_fraction=2.0), "metric_fraction"),
+    (lambda m: ChEES(m, target_accept_prob=1.5), "target_accept_prob"),
+])
+def test_bad_options_are_named(make, match):
+    model = EightSchoolsNonCentered()
+    with pytest.raises(ValueError, match=match):
+        mcmc = make(model)
+        mcmc.run(0)
+
+
+def test_store_needs_a_many_chain_kernel(tmp_path):
+    from inference import NUTS
+
+    with pytest.raises(ValueError, match="store="):
+        MCMC(NUTS(EightSchoolsNonCentered()), store=tmp_path / "x.zarr")
+    mcmc = MCMC(ChEES(EightSchoolsNonCentered()), num_chains=4, progress_bar=False)
+    with pytest.raises(ValueError, match="warmup"):
+        mcmc.warmup(0)
+
+
+def test_nuts_keeps_float32_draws_too():
+    from inference import NUTS
+
+    model = GaussianModel(mean=MEAN, cov=COV)
+    runs = {}
+    for dtype in ("float64", "float32"):
+        mcmc = MCMC(NUTS(model, adapt_mass_matrix=False), num_warmup=50, num_samples=40,
+                    num_chains=2, progress_bar=False, draw_dtype=dtype, thinning=2)
+        mcmc.run(3)
+        runs[dtype] = mcmc.results.draws
+    assert runs["float32"].dtype == np.float32 and runs["float32"].shape == (2, 20, 3)
+    np.testing.assert_array_equal(runs["float32"], runs["float64"].astype(np.float32))
