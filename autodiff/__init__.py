@@ -8,7 +8,7 @@ array([ 1.        , -0.09078425])
 
 The public transformations: :func:`grad`, :func:`value_and_grad`, :func:`jvp`, :func:`vjp`,
 :func:`jacfwd`, :func:`jacrev`, :func:`hessian`, :func:`vmap`, :func:`make_graph`; structured
-control flow :func:`cond`, :func:`scan`, :func:`fori_loop`.  See :mod:`autodiff.core` for how
+control flow :func:`cond`, :func:`scan`, :func:`fori_loop`; ODE solutions :func:`odeint`.  See :mod:`autodiff.core` for how
 they nest.
 """
 
@@ -21,6 +21,7 @@ from autodiff.ir import Graph, eval_graph, typecheck
 from autodiff.jacobians import hessian, jacfwd, jacrev
 from autodiff.jit import jit
 from autodiff.ops.control_flow import cond, fori_loop, scan
+from autodiff.ops.ode import ODESolveError, odeint
 from autodiff.reverse import grad, value_and_grad, vjp
 from autodiff.staging import make_graph
 from autodiff.tree import tree_flatten, tree_map, tree_unflatten
@@ -31,6 +32,7 @@ __all__ = [
     "ConcretizationError",
     "Graph",
     "LeakedTracerError",
+    "ODESolveError",
     "Primitive",
     "Tracer",
     "cond",
@@ -43,6 +45,7 @@ __all__ = [
     "jit",
     "jvp",
     "make_graph",
+    "odeint",
     "scan",
     "tree_flatten",
     "tree_map",

@@ -46,6 +46,8 @@ HEADER = [
     "from kernels import blas",
     "from kernels import cached_numpy as cn",
     "from kernels import graph_ops as gk",
+    "from kernels import ode_common as ode",
+    "from kernels import ode_dopri5 as dopri5",
     "from kernels import special as sp",
     "from kernels.jit import njit",
     "from kernels.pointers import as_b1_pointer, as_f8_pointer, as_i8_pointer",

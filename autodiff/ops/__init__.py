@@ -15,6 +15,7 @@ from autodiff.ops import (  # noqa: F401  (imported for registration)
     elementwise,
     indexing,
     linalg,
+    ode,
     reductions,
     special,
     structural,

@@ -1,0 +1,515 @@
+r"""``odeint``: the solution of an ordinary differential equation, as one differentiable primitive.
+
+:math:`y' = f(y, t, \theta)`, :math:`y(t_0) = y_0`, solved at the times :math:`t_0 < t_1 <
+\dots < t_{m-1}` (JAX's ``jax.experimental.ode.odeint`` signature).  The right-hand side
+``func(y, t, *args)`` is staged once into a :class:`~autodiff.ir.Graph` (values it closes over
+become explicit operands, as for ``scan``); the primitive holds the graph, and its solver is a
+hand-written Numba kernel (:mod:`kernels.ode_dopri5`, :mod:`kernels.ode_rosenbrock`) that asks
+for :math:`f` by reverse communication (:mod:`kernels.ode_common` says why), so eager calls,
+``jit`` and model kernels all run the same compiled code.
+
+Methods
+-------
+``"dopri5"``: Dormand & Prince (1980) 5(4), dense output of order 4 at the requested times
+(Hairer, Nørsett & Wanner 1993, II.4-II.6).  For non-stiff problems.
+
+``"rosenbrock"`` (alias ``"stiff"``): see :mod:`autodiff.ops.ode_stiff` when present.
+
+Derivatives
+-----------
+*Forward mode* (JVP) is the forward sensitivity system: :math:`\dot y` obeys
+:math:`\dot y' = \partial_y f\,\dot y + \partial_\theta f\,\dot\theta`, so the JVP of
+``odeint`` is ``odeint`` of the augmented state :math:`(y, \dot y)` whose right-hand side is the
+JVP graph of :math:`f` -- the same primitive, hence derivatives of any order.  The sensitivities
+are part of the error norm (CVODES' ``errconS = true``): the step sizes then control the error of
+the derivatives too, which is what a gradient-based sampler consumes.
+
+*Reverse mode* (VJP), chosen by ``sensitivity=``:
+
+* ``"forward"``: the sensitivity matrix :math:`S = \partial y / \partial(y_0, \theta)`
+  (:math:`n \times D`) is integrated along with :math:`y` (the JVP over :math:`D` directions at
+  once, by ``vmap``), and the cotangent is :math:`\sum_i \bar y_i^\top S(t_i)`.  Cost grows with
+  :math:`nD`; exact to the solver's tolerance; differentiable again.
+* ``"adjoint"``: the adjoint method (Cao, Li, Petzold & Serban 2003, "Adjoint sensitivity
+  analysis for differential-algebraic equations", SIAM J. Sci. Comput. 24(3)): from :math:`t_{m-1}`
+  back to :math:`t_0` solve :math:`a' = -a^\top\partial_y f`,
+  :math:`g' = -a^\top\partial_\theta f` together with :math:`y` itself (restarted from the
+  stored forward solution at each output time), adding :math:`\bar y_i` to :math:`a` at
+  :math:`t_i`; then :math:`\bar y_0 = a(t_0)`, :math:`\bar\theta = g(t_0)`.  The state has
+  :math:`2n + P` components whatever the number of parameters, and the right-hand side is the
+  VJP graph of :math:`f`.  First order only.
+* ``"auto"`` (default): forward when :math:`D \le` :data:`FORWARD_MAX_DIRECTIONS`, else adjoint.
+
+Failures
+--------
+Eagerly, a failed solve (``mxstep`` steps, a step below round-off, a non-finite right-hand side)
+raises :class:`ODESolveError` naming the time reached, the steps taken and the tolerances.  In
+compiled code (``jit``, model kernels) the unreached outputs are NaN: a log density that reads
+them is not finite, which NUTS treats as a divergence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from autodiff.avals import ShapedArray
+from autodiff.core import Primitive, Tracer, bind, get_aval
+from autodiff.ir import Eqn, Graph, Var, eval_graph
+from autodiff.lowering import LoweringContext
+from autodiff.staging import trace_to_graph
+from autodiff.tree import tree_flatten, tree_unflatten
+from kernels import ode_common
+
+#: ``sensitivity="auto"`` integrates forward sensitivities up to this many directions (the size
+#: of y0 plus the number of differentiated parameters), the adjoint system beyond.
+FORWARD_MAX_DIRECTIONS = 16
+
+METHODS = {"dopri5": "dopri5"}
+SENSITIVITIES = ("auto", "forward", "adjoint")
+
+
+class ODESolveError(ValueError):
+    """An ODE solve that did not reach the last requested time."""
+
+
+def _graph_fn(graph: Graph) -> Callable:
+    return lambda *args: eval_graph(graph, *args)
+
+
+def _is_float(x) -> bool:
+    return np.issubdtype(get_aval(x).dtype, np.floating)
+
+
+def _optimized(graph: Graph) -> Graph:
+    from autodiff.passes import optimize
+
+    return optimize(graph)
+
+
+def _stage_rhs(fn: Callable, avals: list[ShapedArray]) -> Graph:
+    graph, consts = trace_to_graph(fn, avals)
+    if consts:  # rule bodies only close over their explicit inputs
+        raise AssertionError("internal error: an odeint rule body closed over a tracer")
+    return _optimized(graph)
+
+
+# --------------------------------------------------------------------------------------------
+# the primitive: odeint(y0 (n,), ts (m,), *operands; rhs) -> [ys (m, n), info (4,)]
+# --------------------------------------------------------------------------------------------
+
+odeint_p = Primitive("odeint", multiple_results=True)
+
+
+def _odeint_shape(y0, ts, *ops, rhs, method, rtol, atol, mxstep, sensitivity):
+    return [ShapedArray((ts.shape[0], y0.shape[0]), np.dtype(np.float64)),
+            ShapedArray((4,), np.dtype(np.float64))]
+
+
+_COMPILED: dict[Any, tuple[Any, Callable]] = {}
+
+
+def _run_compiled(primitive: Primitive, args: list, params: dict) -> list[np.ndarray]:
+    """Evaluate one equation of ``primitive`` by compiling it (its lowering is the one code
+    path of the solver, eager or not); compiled once per primitive, parameters and types."""
+    from autodiff.codegen import compile_graph
+    from autodiff.passes import _key
+
+    avals = [get_aval(a) for a in args]
+    key = (primitive.name, tuple(avals), _key(params))
+    if key not in _COMPILED:
+        in_vars = [Var(a) for a in avals]
+        out_vars = [Var(a) for a in primitive.shape_rule(*avals, **params)]
+        graph = Graph(in_vars, [Eqn(primitive, in_vars, params, out_vars)], out_vars)
+        _COMPILED[key] = (params, compile_graph(graph))  # params keep the graphs' ids alive
+    return _COMPILED[key][1](*args)
+
+
+def _check_info(info: np.ndarray, ts: np.ndarray, rtol: float, atol: float, mxstep: int,
+                what: str = "odeint") -> None:
+    status = int(info[0])
+    if status == ode_common.SOLVED:
+        return
+    reason = ode_common.STATUS_MESSAGES.get(status, f"status {status}")
+    advice = {
+        ode_common.MXSTEP_EXCEEDED: "raise mxstep, loosen rtol/atol, or use method='rosenbrock' "
+        "if the problem is stiff",
+        ode_common.STEP_TOO_SMALL: "check that func is finite along the solution for these "
+        "arguments (and that the solution does not blow up before the last time)",
+        ode_common.NONFINITE: "check func at (y0, t[0]) and the arguments",
+    }.get(status, "")
+    raise ODESolveError(
+        f"{what}: {reason}: the solve stopped at t = {info[1]:.17g} of t = [{ts[0]:.17g}, "
+        f"{ts[-1]:.17g}] after {int(info[2])} steps ({int(info[3])} right-hand side evaluations; "
+        f"mxstep={mxstep}, rtol={rtol:g}, atol={atol:g}); {advice}"
+    )
+
+
+def _odeint_impl(y0, ts, *ops, rhs, method, rtol, atol, mxstep, sensitivity):
+    params = dict(rhs=rhs, method=method, rtol=rtol, atol=atol, mxstep=mxstep,
+                  sensitivity=sensitivity)
+    ys, info = _run_compiled(odeint_p, [y0, ts, *ops], params)
+    _check_info(info, np.asarray(ts), rtol, atol, mxstep)
+    return [ys, info]
+
+
+def _odeint_jvp(primals, tangents, rhs, method, rtol, atol, mxstep, sensitivity):
+    from autodiff.forward import jvp_flat
+    from autodiff.numpy import concatenate, zeros
+
+    y0, ts, *ops = primals
+    t_y0, t_ts, *t_ops = tangents
+    if t_ts is not None:
+        raise NotImplementedError("odeint: derivatives with respect to the times t are not "
+                                  "implemented; pass t as a constant")
+    n = get_aval(y0).shape[0]
+    live = [k for k, t in enumerate(t_ops) if t is not None and _is_float(ops[k])]
+    t_y0 = zeros(n) if t_y0 is None else t_y0
+    op_avals = [get_aval(o) for o in ops]
+
+    def aug(z, t, *args):
+        y, ydot = z[:n], z[n:]
+        base, tans = list(args[: len(ops)]), list(args[len(ops):])
+        seeds: list = [None] * len(ops)
+        for k, tan in zip(live, tans):
+            seeds[k] = tan
+        (f,), (fdot,) = jvp_flat(_graph_fn(rhs), [y, t, *base], [ydot, None, *seeds])
+        return [concatenate([f, fdot])]
+
+    avals = [ShapedArray((2 * n,), np.dtype(np.float64)), ShapedArray((), np.dtype(np.float64)),
+             *op_avals, *[op_avals[k] for k in live]]
+    graph = _stage_rhs(aug, avals)
+    ys, info = bind(odeint_p, concatenate([y0, t_y0]), ts, *ops, *[t_ops[k] for k in live],
+                    rhs=graph, method=method, rtol=rtol, atol=atol, mxstep=mxstep,
+                    sensitivity=sensitivity)
+    return [ys[:, :n], info], [ys[:, n:], None]
+
+
+def _directions(y0, ops, needs) -> tuple[int, list[tuple[int, int]]]:
+    """The number of sensitivity directions and, for each differentiated operand, its
+    ``(index, offset)`` among them (y0's block, if wanted, comes first)."""
+    n = get_aval(y0).shape[0]
+    offset = n if needs[0] else 0
+    blocks = []
+    for k, op in enumerate(ops):
+        if needs[2 + k] and _is_float(op):
+            blocks.append((k, offset))
+            offset += get_aval(op).size
+    return offset, blocks
+
+
+def _odeint_vjp(cts, ans, primals, needs, rhs, method, rtol, atol, mxstep, sensitivity):
+    y0, ts, *ops = primals
+    if needs[1]:
+        raise NotImplementedError("odeint: derivatives with respect to the times t are not "
+                                  "implemented; pass t as a constant")
+    ct = cts[0]
+    if ct is None:
+        return [None] * len(primals)
+    n_dirs, blocks = _directions(y0, ops, needs)
+    params = dict(rhs=rhs, method=method, rtol=rtol, atol=atol, mxstep=mxstep,
+                  sensitivity=sensitivity)
+    use_forward = sensitivity == "forward" or (
+        sensitivity == "auto" and n_dirs <= FORWARD_MAX_DIRECTIONS)
+    if use_forward:
+        g = _vjp_forward(ct, y0, ts, ops, needs, n_dirs, blocks, params)
+    else:
+        g = _vjp_adjoint(ct, ans[0], y0, ts, ops, blocks, params)
+    return _split_cotangent(g, y0, ops, needs, blocks, adjoint=not use_forward)
+
+
+def _split_cotangent(g, y0, ops, needs, blocks, adjoint: bool) -> list:
+    from autodiff.numpy import reshape
+
+    n = get_aval(y0).shape[0]
+    out: list = [None] * (2 + len(ops))
+    if adjoint:  # the adjoint always returns y0's cotangent first
+        out[0] = g[:n] if needs[0] else None
+        offset = n
+    else:
+        out[0] = g[:n] if needs[0] else None
+        offset = n if needs[0] else 0
+    for k, _ in blocks:
+        size = get_aval(ops[k]).size
+        out[2 + k] = reshape(g[offset: offset + size], get_aval(ops[k]).shape)
+        offset += size
+    return out
+
+
+def _vjp_forward(ct, y0, ts, ops, needs, n_dirs, blocks, params):
+    """Cotangent of (y0, differentiated operands) from the forward sensitivity matrix."""
+    from autodiff.batching import vmap_flat
+    from autodiff.forward import jvp_flat
+    from autodiff.numpy import concatenate, reshape, transpose
+    from autodiff.numpy import sum as asum
+
+    n = get_aval(y0).shape[0]
+    m = get_aval(ts).shape[0]
+    rhs = params["rhs"]
+    op_avals = [get_aval(o) for o in ops]
+    # constant seeds: the unit direction d of each differentiated operand, per direction
+    seeds = {}
+    for k, off in blocks:
+        size = op_avals[k].size
+        e = np.zeros((n_dirs, size))
+        e[off: off + size] = np.eye(size)
+        seeds[k] = e.reshape((n_dirs, *op_avals[k].shape))
+
+    def aug(z, t, *args):
+        y, s = z[:n], reshape(z[n:], (n, n_dirs))
+
+        def one(s_d, *e_d):
+            tangent_ops: list = [None] * len(ops)
+            for (k, _), e in zip(blocks, e_d):
+                tangent_ops[k] = e
+            return jvp_flat(_graph_fn(rhs), [y, t, *args], [s_d, None, *tangent_ops])[1]
+
+        (cols,) = vmap_flat(one, [s, *[seeds[k] for k, _ in blocks]],
+                            [1] + [0] * len(blocks), n_dirs)
+        (f,) = eval_graph(rhs, y, t, *args)
+        return [concatenate([f, reshape(transpose(cols), (n * n_dirs,))])]
+
+    avals = [ShapedArray((n + n * n_dirs,), np.dtype(np.float64)),
+             ShapedArray((), np.dtype(np.float64)), *op_avals]
+    graph = _stage_rhs(aug, avals)
+    s0 = np.zeros((n, n_dirs))
+    if needs[0]:
+        s0[:, :n] = np.eye(n)
+    ys, _ = bind(odeint_p, concatenate([y0, s0.reshape(-1)]), ts, *ops, **{**params, "rhs": graph})
+    sens = reshape(ys[:, n:], (m, n, n_dirs))
+    return asum(reshape(ct, (m, n, 1)) * sens, axis=(0, 1))
+
+
+def _odeint_batch(vals, dims, **params):
+    """One solve per batch member (their step sizes are their own; a joint solve would share
+    steps and weigh every member's error in one norm)."""
+    from autodiff.batching import batch_size_of
+    from autodiff.numpy import stack
+
+    size = batch_size_of(vals, dims)
+    outs = [bind(odeint_p, *[v if d is None else v[b] for v, d in zip(vals, dims)], **params)
+            for b in range(size)]
+    return [stack([o[0] for o in outs]), stack([o[1] for o in outs])], 0
+
+
+odeint_p.impl = _odeint_impl
+odeint_p.shape_rule = _odeint_shape
+odeint_p.jvp = _odeint_jvp
+odeint_p.vjp = _odeint_vjp
+odeint_p.batch = _odeint_batch
+
+
+# --------------------------------------------------------------------------------------------
+# the adjoint solve: ode_adjoint(ys, ct, ts, *operands; rhs, adj) -> [g (n + P,), info (4,)]
+# --------------------------------------------------------------------------------------------
+
+ode_adjoint_p = Primitive("ode_adjoint", multiple_results=True)
+
+
+def _adjoint_shape(ys, ct, ts, *ops, rhs, adj, n_params, method, rtol, atol, mxstep,
+                   sensitivity):
+    return [ShapedArray((ys.shape[1] + n_params,), np.dtype(np.float64)),
+            ShapedArray((4,), np.dtype(np.float64))]
+
+
+def _adjoint_impl(ys, ct, ts, *ops, **params):
+    g, info = _run_compiled(ode_adjoint_p, [ys, ct, ts, *ops], params)
+    _check_info(info, np.asarray(ts)[::-1], params["rtol"], params["atol"], params["mxstep"],
+                what="odeint (the adjoint solve of its gradient)")
+    return [g, info]
+
+
+def _adjoint_no_derivative(*args, **params):
+    raise NotImplementedError(
+        "odeint: the adjoint gradient is first order only; for higher derivatives pass "
+        "sensitivity='forward'")
+
+
+def _adjoint_batch(vals, dims, **params):
+    from autodiff.batching import batch_size_of
+    from autodiff.numpy import stack
+
+    size = batch_size_of(vals, dims)
+    outs = [bind(ode_adjoint_p, *[v if d is None else v[b] for v, d in zip(vals, dims)],
+                 **params) for b in range(size)]
+    return [stack([o[0] for o in outs]), stack([o[1] for o in outs])], 0
+
+
+def _vjp_adjoint(ct, ys, y0, ts, ops, blocks, params):
+    from autodiff.numpy import concatenate, ravel
+    from autodiff.reverse import vjp_flat
+
+    n = get_aval(y0).shape[0]
+    rhs = params["rhs"]
+    op_avals = [get_aval(o) for o in ops]
+    n_params = sum(op_avals[k].size for k, _ in blocks)
+
+    def adj(z, t, *args):
+        y, a = z[:n], z[n: 2 * n]
+        (f,), pullback = vjp_flat(_graph_fn(rhs), [y, t, *args])
+        g = pullback(a)
+        parts = [f, -g[0]] + [-ravel(g[2 + k]) for k, _ in blocks]
+        return [concatenate(parts)]
+
+    avals = [ShapedArray((2 * n + n_params,), np.dtype(np.float64)),
+             ShapedArray((), np.dtype(np.float64)), *op_avals]
+    graph = _stage_rhs(adj, avals)
+    g, _ = bind(ode_adjoint_p, ys, ct, ts, *ops, adj=graph, n_params=n_params, **params)
+    return g
+
+
+ode_adjoint_p.impl = _adjoint_impl
+ode_adjoint_p.shape_rule = _adjoint_shape
+ode_adjoint_p.jvp = _adjoint_no_derivative
+ode_adjoint_p.vjp = _adjoint_no_derivative
+ode_adjoint_p.batch = _adjoint_batch
+
+
+# --------------------------------------------------------------------------------------------
+# the public function
+# --------------------------------------------------------------------------------------------
+
+
+def odeint(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1.4e-8,
+           atol: float = 1.4e-8, mxstep: int = 100_000, method: str = "dopri5",
+           sensitivity: str = "auto") -> Any:
+    r"""Solve :math:`y' = f(y, t, *args)`, :math:`y(t_0) = y_0`; the solution at every time of
+    ``t`` (``t[0]`` is the initial time), shape ``(len(t),) + y0.shape``.
+
+    ``func(y, t, *args)`` returns an array of ``y``'s shape; ``args`` is a pytree of arrays.
+    ``rtol``/``atol`` bound the local error of each step (weighted RMS norm), ``mxstep`` the
+    number of steps; ``method`` is ``"dopri5"`` (non-stiff)
+    and ``sensitivity`` how reverse mode differentiates (``"auto"``, ``"forward"`` or
+    ``"adjoint"``; module docstring of :mod:`autodiff.ops.ode`).  Differentiable with respect to
+    ``y0`` and ``args``, under ``jit`` and ``vmap``, and compiled inside model kernels.
+
+    >>> import numpy as np
+    >>> ys = odeint(lambda y, t, k: -k * y, np.array([1.0]), np.array([0.0, 1.0]), 2.0)
+    >>> bool(abs(ys[1, 0] - np.exp(-2.0)) < 1e-7)
+    True
+    """
+    from autodiff.numpy import astype, ravel, reshape
+
+    if method not in METHODS:
+        raise ValueError(f"odeint: method={method!r} is not one of {sorted(METHODS)}")
+    if sensitivity not in SENSITIVITIES:
+        raise ValueError(f"odeint: sensitivity={sensitivity!r} is not one of {SENSITIVITIES}")
+    if not (float(rtol) >= 0.0 and float(atol) >= 0.0 and float(rtol) + float(atol) > 0.0):
+        raise ValueError(f"odeint: rtol and atol must be >= 0 and not both 0, got rtol={rtol}, "
+                         f"atol={atol}")
+    if int(mxstep) < 1:
+        raise ValueError(f"odeint: mxstep must be a positive integer, got {mxstep}")
+    y0 = y0 if isinstance(y0, Tracer) else np.asarray(y0, np.float64)
+    t = t if isinstance(t, Tracer) else np.asarray(t, np.float64)
+    y_aval, t_aval = get_aval(y0), get_aval(t)
+    if t_aval.ndim != 1 or t_aval.shape[0] < 1:
+        raise ValueError(f"odeint: t must be a 1-D array of times (t[0] the initial time), got "
+                         f"shape {t_aval.shape}")
+    if not isinstance(t, Tracer) and np.any(np.diff(t) <= 0.0):
+        raise ValueError(f"odeint: the times t must be strictly increasing, got {t}")
+    if not np.issubdtype(y_aval.dtype, np.floating):
+        y0 = astype(y0, np.float64)
+    leaves, tree = tree_flatten(args)
+    leaves = [x if isinstance(x, Tracer) else np.asarray(x) for x in leaves]
+    shape, n = y_aval.shape, int(np.prod(y_aval.shape, dtype=np.int64))
+
+    def flat_rhs(y, tt, *xs):
+        out = func(reshape(y, shape), tt, *tree_unflatten(tree, list(xs)))
+        out_aval = get_aval(out)
+        if out_aval.shape != shape:
+            raise ValueError(f"odeint: func(y, t, *args) returned shape {out_aval.shape}, but y0 "
+                             f"has shape {shape}; the derivative must have y's shape")
+        return [astype(ravel(out), np.float64)]
+
+    f64 = np.dtype(np.float64)
+    avals = [ShapedArray((n,), f64), ShapedArray((), f64), *[get_aval(x) for x in leaves]]
+    graph, consts = trace_to_graph(flat_rhs, avals)
+    # the graph takes (closed-over values, y, t, args); the primitive takes (y0, t, operands)
+    n_c = len(consts)
+    graph = _optimized(Graph(graph.inputs[n_c: n_c + 2] + graph.inputs[:n_c]
+                             + graph.inputs[n_c + 2:], graph.eqns, graph.outputs))
+    ys, _ = bind(odeint_p, ravel(y0), t, *consts, *leaves, rhs=graph, method=method,
+                 rtol=float(rtol), atol=float(atol), mxstep=int(mxstep), sensitivity=sensitivity)
+    return reshape(ys, (t_aval.shape[0], *shape))
+
+
+# --------------------------------------------------------------------------------------------
+# Numba lowering: a loop around the solver kernel that evaluates the right-hand side (the
+# sub-graph, a function of the generated module) whenever the kernel asks for it
+# --------------------------------------------------------------------------------------------
+
+_SOLVERS = {"dopri5": "dopri5"}
+
+
+def _solve_lines(ctx: LoweringContext, fn: str, fn_args: list[str], y0: str, ts: str, ys: str,
+                 n: int, tag: str) -> list[str]:
+    """Lines solving from ``y0`` over ``ts`` into the (preallocated) ``ys`` with the workspace
+    ``W{tag}, S{tag}, I{tag}`` (allocated by the caller's lines)."""
+    p = ctx.params
+    solver = _SOLVERS[p["method"]]
+    W, S, I = f"W{tag}", f"S{tag}", f"I{tag}"
+    call = ", ".join([f"{W}[{I}[{ode_common.ROW_IN}]]", f"{S}[{ode_common.T_EVAL}]", *fn_args])
+    return [
+        f"{solver}.{solver}_start({W}, {S}, {I}, {y0}, {ts}, {ys}, {p['rtol']!r}, {p['atol']!r}, "
+        f"{p['mxstep']})",
+        f"while {solver}.{solver}_advance({W}, {S}, {I}, {ts}, {ys}) == {ode_common.NEED_F}:",
+        f"    {W}[{I}[{ode_common.ROW_OUT}], :] = {fn}({call})[0]",
+    ]
+
+
+def _lower_odeint(ctx: LoweringContext) -> list[str]:
+    fn, consts = ctx.emit_subgraph(ctx.params["rhs"], "rhs")
+    y0, ts, *ops = ctx.ins
+    ys, info = ctx.outs
+    m, n = ctx.out_avals[0].shape
+    tag = ys
+    lines = [f"W{tag}, S{tag}, I{tag} = ode.workspace({n})",
+             f"{ys} = cn.empty((np.int64({m}), np.int64({n})), np.float64)"]
+    lines += _solve_lines(ctx, fn, [*ops, *consts], f"cn.ascontiguousarray({y0})",
+                          f"cn.ascontiguousarray({ts})", ys, n, tag)
+    return lines + [f"{info} = ode.info(S{tag}, I{tag})"]
+
+
+def _lower_adjoint(ctx: LoweringContext) -> list[str]:
+    """Backward from the last time to the first, one solve per interval: the state
+    ``[y, a, g]`` restarts from the forward solution ``ys[i]``, and ``a`` jumps by ``ct[i]``."""
+    fn, consts = ctx.emit_subgraph(ctx.params["adj"], "adj")
+    ys, ct, ts, *ops = ctx.ins
+    g, info = ctx.outs
+    m, n = ctx.in_avals[0].shape
+    big = 2 * n + ctx.params["n_params"]
+    tag = g
+    lines = [
+        f"W{tag}, S{tag}, I{tag} = ode.workspace({big})",
+        f"z{tag} = np.zeros({big})",
+        f"tt{tag} = np.empty(2)",
+        f"zz{tag} = np.empty((2, {big}))",
+        f"{info} = np.zeros(4)",
+        f"for i_ in range({m - 1}, 0, -1):",
+        f"    z{tag}[:{n}] = {ys}[i_]",
+        f"    z{tag}[{n}:{2 * n}] += {ct}[i_]",
+        f"    tt{tag}[0] = {ts}[i_]",
+        f"    tt{tag}[1] = {ts}[i_ - 1]",
+    ]
+    lines += ["    " + line for line in _solve_lines(ctx, fn, [*ops, *consts], f"z{tag}",
+                                                    f"tt{tag}", f"zz{tag}", big, tag)]
+    lines += [
+        f"    {info}[2] += I{tag}[{ode_common.NSTEPS}]",
+        f"    {info}[3] += I{tag}[{ode_common.NFEV}]",
+        f"    if I{tag}[{ode_common.STATUS}] != {ode_common.SOLVED}:",
+        f"        {info}[0] = I{tag}[{ode_common.STATUS}]",
+        f"        {info}[1] = S{tag}[{ode_common.T}]",
+        f"        z{tag}[:] = np.nan",
+        "        break",
+        f"    z{tag}[:] = zz{tag}[1]",
+        f"{g} = np.empty({big - n})",
+        f"{g}[:{n}] = z{tag}[{n}:{2 * n}] + {ct}[0]",
+        f"{g}[{n}:] = z{tag}[{2 * n}:]",
+    ]
+    return lines
+
+
+odeint_p.lower = _lower_odeint
+ode_adjoint_p.lower = _lower_adjoint

@@ -1,0 +1,122 @@
+r"""What the ODE solvers share: the reverse-communication protocol, the workspace layout, the
+status codes and the weighted RMS norm.
+
+**Reverse communication.**  A solver does not call the right-hand side itself: it is a state
+machine, ``request = advance(W, S, I, ts, ys)``, that returns :data:`NEED_F` when it wants
+:math:`f(t, y)` evaluated -- :math:`y` is row ``I[ROW_IN]`` of ``W``, :math:`t` is
+``S[T_EVAL]``, and the caller writes the result into row ``I[ROW_OUT]`` -- (or :data:`NEED_JAC`
+for the stiff solver's Jacobian) and :data:`DONE` when the solve has ended (``I[STATUS]`` says
+how).  The caller is a few lines of generated code around the compiled right-hand side.
+
+Why not pass the right-hand side to the solver as a function: a Numba function that receives
+another jitted function as an argument is typed with that function's identity, and Numba then
+refuses to cache its caller ("Cannot cache compiled function ... as it uses dynamic globals"),
+so every process would compile the solver and every model that calls it again.  With reverse
+communication the solvers take only arrays: each is compiled once, cached on disk, and shared by
+every right-hand side, and the generated code that calls them caches as any other.
+
+**Workspace.**  One solve keeps all its state in three arrays allocated once per solve
+(:func:`workspace`): ``W`` (rows of length ``n``: stages, the current and the new state), ``S``
+(float64 scalars: the time, the step...) and ``I`` (int64 counters), so the step loop never
+allocates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kernels.jit import njit
+
+# requests (the return value of ``advance``)
+DONE = 0
+NEED_F = 1
+NEED_JAC = 2
+
+# statuses (``I[STATUS]``)
+SOLVED = 0
+RUNNING = -1
+MXSTEP_EXCEEDED = 1
+STEP_TOO_SMALL = 2  # the step size fell below round-off: usually a non-finite right-hand side
+NONFINITE = 3  # the right-hand side is NaN or infinite at the initial point
+
+#: What each failure status means, as the user reads it.
+STATUS_MESSAGES = {
+    MXSTEP_EXCEEDED: "the number of steps reached mxstep",
+    STEP_TOO_SMALL: "the step size fell below round-off (a NaN or infinite right-hand side, or "
+    "a singularity)",
+    NONFINITE: "the right-hand side is NaN or infinite at the initial point",
+}
+
+# int64 fields of ``I``
+PHASE, STAGE, NSTEPS, MXSTEP, NEXT_OUT, ROW_IN, ROW_OUT, STATUS, REJECTED, NFEV, NJAC = range(11)
+N_INT = 11
+# float64 fields of ``S``
+T, H, T_EVAL, FACOLD, RTOL, ATOL, DIRECTION, HNEXT = range(8)
+N_FLOAT = 8
+#: rows of ``W`` every solver may use (the stiff solver also stores a Jacobian)
+N_ROWS = 12
+
+
+@njit
+def workspace(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The arrays of one solve of an ``n``-dimensional system: ``(W, S, I)``."""
+    return np.zeros((N_ROWS, n)), np.zeros(N_FLOAT), np.zeros(N_INT, np.int64)
+
+
+@njit(inline="always")
+def rms_norm(x: np.ndarray, y: np.ndarray, z: np.ndarray, rtol: float, atol: float) -> float:
+    """:math:`\\sqrt{\\frac1n\\sum_i (x_i / (a + r\\max(|y_i|, |z_i|)))^2}`, the error norm of
+    Hairer, Nørsett & Wanner (1993, II.4) with the scale of the larger of two states."""
+    n = x.shape[0]
+    s = 0.0
+    for i in range(n):
+        sc = atol + rtol * max(abs(y[i]), abs(z[i]))
+        s += (x[i] / sc) ** 2
+    return np.sqrt(s / max(n, 1))
+
+
+@njit(inline="always")
+def start(S: np.ndarray, I: np.ndarray, ts: np.ndarray, rtol: float, atol: float,
+          mxstep: int) -> None:
+    """Reset the scalars of a workspace for a new solve over ``ts``."""
+    S[:] = 0.0
+    I[:] = 0
+    S[T] = ts[0]
+    S[RTOL] = rtol
+    S[ATOL] = atol
+    S[DIRECTION] = 1.0 if ts[ts.shape[0] - 1] >= ts[0] else -1.0
+    S[FACOLD] = 1e-4
+    I[MXSTEP] = mxstep
+    I[NEXT_OUT] = 1
+    I[STATUS] = RUNNING
+
+
+@njit(inline="always")
+def fail(I: np.ndarray, ys: np.ndarray, status: int) -> int:
+    """End a solve with ``status``: the outputs not reached are NaN (so that a log density that
+    reads them is not finite, which a sampler takes for a divergence)."""
+    for k in range(I[NEXT_OUT], ys.shape[0]):
+        ys[k, :] = np.nan
+    I[STATUS] = status
+    return DONE
+
+
+@njit(inline="always")
+def request_f(S: np.ndarray, I: np.ndarray, row_in: int, t: float, row_out: int) -> int:
+    I[ROW_IN] = row_in
+    I[ROW_OUT] = row_out
+    S[T_EVAL] = t
+    I[NFEV] += 1
+    return NEED_F
+
+
+@njit
+def info(S: np.ndarray, I: np.ndarray) -> np.ndarray:
+    """``[status, time reached, steps taken, right-hand side evaluations]`` of a finished
+    solve, as float64 (the info output of the ``odeint`` primitive)."""
+    out = np.empty(4)
+    out[0] = I[STATUS]
+    out[1] = S[T]
+    out[2] = I[NSTEPS]
+    out[3] = I[NFEV]
+    return out
