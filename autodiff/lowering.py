@@ -59,6 +59,9 @@ class FunctionScope(Protocol):
     def emit_subgraph(self, graph: Graph, prefix: str) -> tuple[str, list[str]]:
         """Write ``graph`` as a function of the module: its name and the constants it takes."""
 
+    def emit_subgraph_in_workspace(self, graph: Graph, prefix: str) -> tuple[str, list[str], int]:
+        """The same with a workspace parameter ``ws_`` for its arrays: also its size."""
+
 
 @dataclass(frozen=True)
 class LoweringFacts:
@@ -128,6 +131,9 @@ class LoweringContext:
 
     def emit_subgraph(self, graph: Graph, prefix: str) -> tuple[str, list[str]]:
         return self.scope.emit_subgraph(graph, prefix)
+
+    def emit_subgraph_in_workspace(self, graph: Graph, prefix: str) -> tuple[str, list[str], int]:
+        return self.scope.emit_subgraph_in_workspace(graph, prefix)
 
     def may_overwrite(self, k: int) -> bool:
         """Whether input ``k`` is read by this equation only, so it may be written in place."""

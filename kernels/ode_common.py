@@ -15,6 +15,11 @@ so every process would compile the solver and every model that calls it again.  
 communication the solvers take only arrays: each is compiled once, cached on disk, and shared by
 every right-hand side, and the generated code that calls them caches as any other.
 
+**Error control.**  The weighted RMS norm of Hairer, Nørsett & Wanner (1993, II.4),
+:math:`\sqrt{\frac1k\sum_{i<k} (e_i / (a + r\max(|y_i|, |\hat y_i|)))^2}`, over the first
+:math:`k` = ``n_err`` components: a forward-sensitivity solve passes the size of the state, so
+its steps -- and its state values, bit for bit -- are those of the plain solve.
+
 **Workspace.**  One solve keeps all its state in three arrays allocated once per solve
 (:func:`workspace`): ``W`` (rows of length ``n``: stages, the current and the new state), ``S``
 (float64 scalars: the time, the step...) and ``I`` (int64 counters), so the step loop never
@@ -49,10 +54,13 @@ STATUS_MESSAGES = {
 
 # int64 fields of ``I``
 PHASE, STAGE, NSTEPS, MXSTEP, NEXT_OUT, ROW_IN, ROW_OUT, STATUS, REJECTED, NFEV, NJAC = range(11)
-N_INT = 11
+N_ERR = 11  # the error norm reads the first N_ERR components (the state, not its sensitivities)
+N_INT = 12
 # float64 fields of ``S``
 T, H, T_EVAL, FACOLD, RTOL, ATOL, DIRECTION, HNEXT = range(8)
 N_FLOAT = 8
+#: double-precision machine epsilon (a step below 16 eps |t| is below round-off)
+EPS = 2.220446049250313e-16
 #: rows of ``W`` every solver may use (the stiff solver also stores a Jacobian)
 N_ROWS = 12
 
@@ -64,21 +72,10 @@ def workspace(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @njit(inline="always")
-def rms_norm(x: np.ndarray, y: np.ndarray, z: np.ndarray, rtol: float, atol: float) -> float:
-    """:math:`\\sqrt{\\frac1n\\sum_i (x_i / (a + r\\max(|y_i|, |z_i|)))^2}`, the error norm of
-    Hairer, Nørsett & Wanner (1993, II.4) with the scale of the larger of two states."""
-    n = x.shape[0]
-    s = 0.0
-    for i in range(n):
-        sc = atol + rtol * max(abs(y[i]), abs(z[i]))
-        s += (x[i] / sc) ** 2
-    return np.sqrt(s / max(n, 1))
-
-
-@njit(inline="always")
 def start(S: np.ndarray, I: np.ndarray, ts: np.ndarray, rtol: float, atol: float,
-          mxstep: int) -> None:
-    """Reset the scalars of a workspace for a new solve over ``ts``."""
+          mxstep: int, n_err: int) -> None:
+    """Reset the scalars of a workspace for a new solve over ``ts``; the error norm (and the
+    initial step) reads the first ``n_err`` components."""
     S[:] = 0.0
     I[:] = 0
     S[T] = ts[0]
@@ -87,6 +84,7 @@ def start(S: np.ndarray, I: np.ndarray, ts: np.ndarray, rtol: float, atol: float
     S[DIRECTION] = 1.0 if ts[ts.shape[0] - 1] >= ts[0] else -1.0
     S[FACOLD] = 1e-4
     I[MXSTEP] = mxstep
+    I[N_ERR] = n_err
     I[NEXT_OUT] = 1
     I[STATUS] = RUNNING
 

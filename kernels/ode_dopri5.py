@@ -7,8 +7,7 @@ difference estimates the local error.  Step-size control, initial step and dense
 Hairer, Nørsett & Wanner (1993), *Solving Ordinary Differential Equations I*, II.4-II.6 and
 their code DOPRI5:
 
-* error norm :math:`\|e\| = \sqrt{\frac1n\sum_i (e_i / (a + r\max(|y_i|, |\hat y_i|)))^2}`; a
-  step is accepted when :math:`\|e\| \le 1`;
+* a step is accepted when the error norm (:mod:`kernels.ode_common`) is at most 1;
 * the step-size factor is Lund's stabilised (PI) controller
   :math:`\|e_n\|^{-0.17}\,\|e_{n-1}\|^{0.04}`, times a safety factor 0.9, bounded to
   :math:`[0.2, 10]`; after a rejection the step does not grow;
@@ -32,9 +31,11 @@ from kernels.ode_common import (
     ATOL,
     DIRECTION,
     DONE,
+    EPS,
     FACOLD,
     MXSTEP,
     MXSTEP_EXCEEDED,
+    N_ERR,
     NEXT_OUT,
     NONFINITE,
     NSTEPS,
@@ -82,9 +83,9 @@ EXPO = 0.2 - BETA * 0.75
 
 @njit
 def dopri5_start(W: np.ndarray, S: np.ndarray, I: np.ndarray, y0: np.ndarray, ts: np.ndarray,
-                 ys: np.ndarray, rtol: float, atol: float, mxstep: int) -> None:
+                 ys: np.ndarray, rtol: float, atol: float, mxstep: int, n_err: int) -> None:
     """Prepare the workspace for a solve from ``y0`` over the times ``ts`` into ``ys``."""
-    start(S, I, ts, rtol, atol, mxstep)
+    start(S, I, ts, rtol, atol, mxstep, n_err)
     I[PHASE] = START
     W[Y, :] = y0
     ys[0, :] = y0
@@ -95,6 +96,7 @@ def dopri5_advance(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray,
                    ys: np.ndarray) -> int:
     """Run the solve until it needs ``f`` (returns ``NEED_F``) or has ended (``DONE``)."""
     n = W.shape[1]
+    ne = I[N_ERR]
     m = ts.shape[0]
     d = S[DIRECTION]
     rtol, atol = S[RTOL], S[ATOL]
@@ -110,8 +112,8 @@ def dopri5_advance(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray,
             for i in range(n):
                 if not np.isfinite(W[0, i]):
                     return fail(I, ys, NONFINITE)
-            d0 = _scaled_norm(W[Y], W[Y], rtol, atol)
-            d1 = _scaled_norm(W[0], W[Y], rtol, atol)
+            d0 = _scaled_norm(W[Y], W[Y], rtol, atol, ne)
+            d1 = _scaled_norm(W[0], W[Y], rtol, atol, ne)
             h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
             h0 = min(h0, abs(ts[m - 1] - ts[0]))
             for i in range(n):
@@ -121,11 +123,11 @@ def dopri5_advance(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray,
             return request_f(S, I, YNEW, S[T] + d * h0, 1)
         h0 = S[H]
         s = 0.0
-        for i in range(n):
+        for i in range(ne):
             sc = atol + rtol * abs(W[Y, i])
             s += ((W[1, i] - W[0, i]) / sc) ** 2
-        d2 = np.sqrt(s / max(n, 1)) / h0
-        d1 = _scaled_norm(W[0], W[Y], rtol, atol)
+        d2 = np.sqrt(s / max(ne, 1)) / h0
+        d1 = _scaled_norm(W[0], W[Y], rtol, atol, ne)
         dmax = max(d1, d2)
         h1 = max(1e-6, h0 * 1e-3) if dmax <= 1e-15 else (0.01 / dmax) ** 0.2
         S[H] = d * min(100.0 * h0, h1, abs(ts[m - 1] - ts[0]))
@@ -142,7 +144,7 @@ def dopri5_advance(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray,
         if s == 1:
             if I[NSTEPS] >= I[MXSTEP]:
                 return fail(I, ys, MXSTEP_EXCEEDED)
-            if abs(h) <= 16.0 * np.finfo(np.float64).eps * max(abs(t), 1e-300):
+            if abs(h) <= 16.0 * EPS * max(abs(t), 1e-300):
                 return fail(I, ys, STEP_TOO_SMALL)
             t_end = ts[m - 1]
             if d * (t + 1.01 * h - t_end) > 0.0:
@@ -159,13 +161,13 @@ def dopri5_advance(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray,
             return request_f(S, I, YNEW, t + C[s] * h, s)
         # all seven stages are in: estimate the error, accept or reject
         err = 0.0
-        for i in range(n):
+        for i in range(ne):
             e = 0.0
             for j in range(7):
                 e += E[j] * W[j, i]
             sc = atol + rtol * max(abs(W[Y, i]), abs(W[YNEW, i]))
             err += (h * e / sc) ** 2
-        err = np.sqrt(err / max(n, 1))
+        err = np.sqrt(err / max(ne, 1))
         I[STAGE] = 1
         if not np.isfinite(err):
             S[H] = 0.25 * h
@@ -195,11 +197,11 @@ def dopri5_advance(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray,
 
 
 @njit(inline="always")
-def _scaled_norm(x: np.ndarray, y: np.ndarray, rtol: float, atol: float) -> float:
+def _scaled_norm(x: np.ndarray, y: np.ndarray, rtol: float, atol: float, ne: int) -> float:
     s = 0.0
-    for i in range(x.shape[0]):
+    for i in range(ne):
         s += (x[i] / (atol + rtol * abs(y[i]))) ** 2
-    return np.sqrt(s / max(x.shape[0], 1))
+    return np.sqrt(s / max(ne, 1))
 
 
 @njit(inline="always")

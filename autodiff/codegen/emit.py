@@ -48,6 +48,7 @@ HEADER = [
     "from kernels import graph_ops as gk",
     "from kernels import ode_common as ode",
     "from kernels import ode_dopri5 as dopri5",
+    "from kernels import ode_rosenbrock as rosenbrock",
     "from kernels import special as sp",
     "from kernels.jit import njit",
     "from kernels.pointers import as_b1_pointer, as_f8_pointer, as_i8_pointer",
@@ -139,6 +140,18 @@ class FunctionScope:
         self.consts.update(consts)
         return fn_name, consts
 
+    def emit_subgraph_in_workspace(self, graph: Graph, prefix: str) -> tuple[str, list[str], int]:
+        """Like :meth:`emit_subgraph`, for a function called many times in a loop (an ODE
+        right-hand side): it takes a workspace ``ws_`` after its inputs, and its float64
+        intermediates and results are slices of it instead of allocations.  Returns its name,
+        its constants and the workspace's size in float64 words; the caller allocates the
+        workspace once and copies the results out before the next call."""
+        fn_name = self.module.fresh(prefix)
+        size = emit_function(self.module, graph, fn_name, workspace=True)
+        consts = self.module.function_consts[fn_name]
+        self.consts.update(consts)
+        return fn_name, consts, size
+
     def _is_output_buffer(self, atom: Lit) -> bool:
         return self.module.output_buffer is not None and id(atom) == self.module.output_buffer[0]
 
@@ -154,17 +167,24 @@ def lower_eqn(ctx: LoweringContext) -> list[str]:
     return rule(ctx)
 
 
-def emit_function(module: Module, graph: Graph, fn_name: str) -> None:
-    """Append ``def fn_name(inputs..., consts...)`` computing ``graph`` to ``module``."""
-    saved, module.workspace = module.workspace, None  # a function of its own allocates
+def emit_function(module: Module, graph: Graph, fn_name: str, workspace: bool = False) -> int:
+    """Append ``def fn_name(inputs..., consts...)`` computing ``graph`` to ``module``; with
+    ``workspace``, ``def fn_name(inputs..., ws_, consts...)`` whose float64 arrays are slices of
+    ``ws_``.  Returns the workspace's size (0 without one)."""
+    # a function of its own allocates, or uses a workspace of its own
+    saved, module.workspace = module.workspace, (0 if workspace else None)
     args, const_params, body, result = emit_body(module, graph)
+    size = module.workspace or 0
     module.workspace = saved
+    if workspace:
+        args = [*args, "ws_"]
     # error_model="numpy": x / 0 is inf or nan, as in NumPy; an exception could not leave the
     # model kernel (a C function) and would be lost
     lines = ['@njit(error_model="numpy")', f"def {fn_name}({', '.join(args + const_params)}):",
              *body, f"    return ({''.join(o + ', ' for o in result)})"]
     module.functions.append("\n".join(lines))
     module.function_consts[fn_name] = const_params
+    return size
 
 
 def emit_body(module: Module, graph: Graph) -> tuple[list[str], list[str], list[str], list[str]]:

@@ -13,7 +13,10 @@ Methods
 ``"dopri5"``: Dormand & Prince (1980) 5(4), dense output of order 4 at the requested times
 (Hairer, Nørsett & Wanner 1993, II.4-II.6).  For non-stiff problems.
 
-``"rosenbrock"`` (alias ``"stiff"``): see :mod:`autodiff.ops.ode_stiff` when present.
+``"rosenbrock"``: Rodas4, a stiffly accurate L-stable Rosenbrock method of order 4(3) (Hairer &
+Wanner 1996, IV.7), for stiff problems; its Jacobian :math:`\partial f/\partial y` (and
+:math:`\partial f/\partial t`) is a second graph staged from the first by forward mode.  Why a
+Rosenbrock method rather than BDF: :mod:`kernels.ode_rosenbrock`.
 
 Derivatives
 -----------
@@ -21,8 +24,11 @@ Derivatives
 :math:`\dot y' = \partial_y f\,\dot y + \partial_\theta f\,\dot\theta`, so the JVP of
 ``odeint`` is ``odeint`` of the augmented state :math:`(y, \dot y)` whose right-hand side is the
 JVP graph of :math:`f` -- the same primitive, hence derivatives of any order.  The sensitivities
-are part of the error norm (CVODES' ``errconS = true``): the step sizes then control the error of
-the derivatives too, which is what a gradient-based sampler consumes.
+are *not* part of the error norm (CVODES' ``errconS = false``; the primitive's ``n_err``): the
+augmented solve takes exactly the steps of the plain one, so its state is the plain solution bit
+for bit -- the log density NUTS sees does not depend on whether a gradient is taken, and the
+gradient is the exact derivative of the discretised solution (forward and reverse modes agree to
+round-off), accurate to about the solver's tolerance where the problem is smooth.
 
 *Reverse mode* (VJP), chosen by ``sensitivity=``:
 
@@ -38,7 +44,10 @@ the derivatives too, which is what a gradient-based sampler consumes.
   :math:`t_i`; then :math:`\bar y_0 = a(t_0)`, :math:`\bar\theta = g(t_0)`.  The state has
   :math:`2n + P` components whatever the number of parameters, and the right-hand side is the
   VJP graph of :math:`f`.  First order only.
-* ``"auto"`` (default): forward when :math:`D \le` :data:`FORWARD_MAX_DIRECTIONS`, else adjoint.
+* ``"auto"`` (default): forward when :math:`D \le` :data:`FORWARD_MAX_DIRECTIONS`, else adjoint;
+  always forward for ``method="rosenbrock"``: re-integrating :math:`y` backwards is unstable
+  for a stiff problem (its decaying modes grow backwards), and an adjoint that interpolates a
+  stored forward solution instead is not implemented.
 
 Failures
 --------
@@ -67,7 +76,7 @@ from kernels import ode_common
 #: of y0 plus the number of differentiated parameters), the adjoint system beyond.
 FORWARD_MAX_DIRECTIONS = 16
 
-METHODS = {"dopri5": "dopri5"}
+METHODS = ("dopri5", "rosenbrock")
 SENSITIVITIES = ("auto", "forward", "adjoint")
 
 
@@ -103,7 +112,7 @@ def _stage_rhs(fn: Callable, avals: list[ShapedArray]) -> Graph:
 odeint_p = Primitive("odeint", multiple_results=True)
 
 
-def _odeint_shape(y0, ts, *ops, rhs, method, rtol, atol, mxstep, sensitivity):
+def _odeint_shape(y0, ts, *ops, rhs, method, rtol, atol, mxstep, sensitivity, n_err):
     return [ShapedArray((ts.shape[0], y0.shape[0]), np.dtype(np.float64)),
             ShapedArray((4,), np.dtype(np.float64))]
 
@@ -147,15 +156,13 @@ def _check_info(info: np.ndarray, ts: np.ndarray, rtol: float, atol: float, mxst
     )
 
 
-def _odeint_impl(y0, ts, *ops, rhs, method, rtol, atol, mxstep, sensitivity):
-    params = dict(rhs=rhs, method=method, rtol=rtol, atol=atol, mxstep=mxstep,
-                  sensitivity=sensitivity)
+def _odeint_impl(y0, ts, *ops, **params):
     ys, info = _run_compiled(odeint_p, [y0, ts, *ops], params)
-    _check_info(info, np.asarray(ts), rtol, atol, mxstep)
+    _check_info(info, np.asarray(ts), params["rtol"], params["atol"], params["mxstep"])
     return [ys, info]
 
 
-def _odeint_jvp(primals, tangents, rhs, method, rtol, atol, mxstep, sensitivity):
+def _odeint_jvp(primals, tangents, rhs, **params):
     from autodiff.forward import jvp_flat
     from autodiff.numpy import concatenate, zeros
 
@@ -182,8 +189,7 @@ def _odeint_jvp(primals, tangents, rhs, method, rtol, atol, mxstep, sensitivity)
              *op_avals, *[op_avals[k] for k in live]]
     graph = _stage_rhs(aug, avals)
     ys, info = bind(odeint_p, concatenate([y0, t_y0]), ts, *ops, *[t_ops[k] for k in live],
-                    rhs=graph, method=method, rtol=rtol, atol=atol, mxstep=mxstep,
-                    sensitivity=sensitivity)
+                    rhs=graph, **params)
     return [ys[:, :n], info], [ys[:, n:], None]
 
 
@@ -200,7 +206,7 @@ def _directions(y0, ops, needs) -> tuple[int, list[tuple[int, int]]]:
     return offset, blocks
 
 
-def _odeint_vjp(cts, ans, primals, needs, rhs, method, rtol, atol, mxstep, sensitivity):
+def _odeint_vjp(cts, ans, primals, needs, **params):
     y0, ts, *ops = primals
     if needs[1]:
         raise NotImplementedError("odeint: derivatives with respect to the times t are not "
@@ -209,9 +215,13 @@ def _odeint_vjp(cts, ans, primals, needs, rhs, method, rtol, atol, mxstep, sensi
     if ct is None:
         return [None] * len(primals)
     n_dirs, blocks = _directions(y0, ops, needs)
-    params = dict(rhs=rhs, method=method, rtol=rtol, atol=atol, mxstep=mxstep,
-                  sensitivity=sensitivity)
-    use_forward = sensitivity == "forward" or (
+    sensitivity, method = params["sensitivity"], params["method"]
+    if sensitivity == "adjoint" and method == "rosenbrock":
+        raise NotImplementedError(
+            "odeint: sensitivity='adjoint' is not implemented for method='rosenbrock': the "
+            "adjoint solve integrates y backwards in time, which a stiff problem does not "
+            "survive; use sensitivity='forward' (or 'auto')")
+    use_forward = sensitivity == "forward" or method == "rosenbrock" or (
         sensitivity == "auto" and n_dirs <= FORWARD_MAX_DIRECTIONS)
     if use_forward:
         g = _vjp_forward(ct, y0, ts, ops, needs, n_dirs, blocks, params)
@@ -309,7 +319,7 @@ ode_adjoint_p = Primitive("ode_adjoint", multiple_results=True)
 
 
 def _adjoint_shape(ys, ct, ts, *ops, rhs, adj, n_params, method, rtol, atol, mxstep,
-                   sensitivity):
+                   sensitivity, n_err):
     return [ShapedArray((ys.shape[1] + n_params,), np.dtype(np.float64)),
             ShapedArray((4,), np.dtype(np.float64))]
 
@@ -356,7 +366,9 @@ def _vjp_adjoint(ct, ys, y0, ts, ops, blocks, params):
     avals = [ShapedArray((2 * n + n_params,), np.dtype(np.float64)),
              ShapedArray((), np.dtype(np.float64)), *op_avals]
     graph = _stage_rhs(adj, avals)
-    g, _ = bind(ode_adjoint_p, ys, ct, ts, *ops, adj=graph, n_params=n_params, **params)
+    # every component of the adjoint state is under error control
+    g, _ = bind(ode_adjoint_p, ys, ct, ts, *ops, adj=graph, n_params=n_params,
+                **{**params, "n_err": 2 * n + n_params})
     return g
 
 
@@ -380,7 +392,7 @@ def odeint(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1.4e-8,
 
     ``func(y, t, *args)`` returns an array of ``y``'s shape; ``args`` is a pytree of arrays.
     ``rtol``/``atol`` bound the local error of each step (weighted RMS norm), ``mxstep`` the
-    number of steps; ``method`` is ``"dopri5"`` (non-stiff)
+    number of steps; ``method`` is ``"dopri5"`` (non-stiff) or ``"rosenbrock"`` (stiff),
     and ``sensitivity`` how reverse mode differentiates (``"auto"``, ``"forward"`` or
     ``"adjoint"``; module docstring of :mod:`autodiff.ops.ode`).  Differentiable with respect to
     ``y0`` and ``args``, under ``jit`` and ``vmap``, and compiled inside model kernels.
@@ -393,7 +405,8 @@ def odeint(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1.4e-8,
     from autodiff.numpy import astype, ravel, reshape
 
     if method not in METHODS:
-        raise ValueError(f"odeint: method={method!r} is not one of {sorted(METHODS)}")
+        hint = " (for stiff problems use method='rosenbrock')" if method == "bdf" else ""
+        raise ValueError(f"odeint: method={method!r} is not one of {METHODS}{hint}")
     if sensitivity not in SENSITIVITIES:
         raise ValueError(f"odeint: sensitivity={sensitivity!r} is not one of {SENSITIVITIES}")
     if not (float(rtol) >= 0.0 and float(atol) >= 0.0 and float(rtol) + float(atol) > 0.0):
@@ -431,7 +444,8 @@ def odeint(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1.4e-8,
     graph = _optimized(Graph(graph.inputs[n_c: n_c + 2] + graph.inputs[:n_c]
                              + graph.inputs[n_c + 2:], graph.eqns, graph.outputs))
     ys, _ = bind(odeint_p, ravel(y0), t, *consts, *leaves, rhs=graph, method=method,
-                 rtol=float(rtol), atol=float(atol), mxstep=int(mxstep), sensitivity=sensitivity)
+                 rtol=float(rtol), atol=float(atol), mxstep=int(mxstep), sensitivity=sensitivity,
+                 n_err=n)
     return reshape(ys, (t_aval.shape[0], *shape))
 
 
@@ -440,60 +454,109 @@ def odeint(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1.4e-8,
 # sub-graph, a function of the generated module) whenever the kernel asks for it
 # --------------------------------------------------------------------------------------------
 
-_SOLVERS = {"dopri5": "dopri5"}
+_JACOBIANS: dict[int, tuple[Graph, Graph]] = {}
 
 
-def _solve_lines(ctx: LoweringContext, fn: str, fn_args: list[str], y0: str, ts: str, ys: str,
-                 n: int, tag: str) -> list[str]:
+def _jacobian_graph(rhs: Graph) -> Graph:
+    """The graph ``(y, t, *operands) -> [df/dy (n, n), df/dt (n,)]`` of a right-hand side, by
+    forward mode (``n`` directions at once by ``vmap``), staged once per right-hand side."""
+    from autodiff.batching import vmap_flat
+    from autodiff.forward import jvp_flat
+    from autodiff.numpy import transpose
+
+    if id(rhs) not in _JACOBIANS:
+        n = rhs.inputs[0].aval.shape[0]
+        n_ops = len(rhs.inputs) - 2
+
+        def jac(y, t, *ops):
+            def column(e):
+                return jvp_flat(_graph_fn(rhs), [y, t, *ops], [e, None, *[None] * n_ops])[1]
+
+            (rows,) = vmap_flat(column, [np.eye(n)], [0], n)
+            (f_t,) = jvp_flat(_graph_fn(rhs), [y, t, *ops], [None, np.ones(()),
+                                                               *[None] * n_ops])[1]
+            return [transpose(rows), f_t]
+
+        _JACOBIANS[id(rhs)] = (rhs, _stage_rhs(jac, [v.aval for v in rhs.inputs]))
+    return _JACOBIANS[id(rhs)][1]
+
+
+def _workspace_line(method: str, tag: str, n: int) -> str:
+    make = "ode.workspace" if method == "dopri5" else "rosenbrock.rosenbrock_workspace"
+    return f"W{tag}, S{tag}, I{tag} = {make}({n})"
+
+
+def _solve_lines(ctx: LoweringContext, rhs: Graph, fn_args: list[str], y0: str, ts: str,
+                 ys: str, n: int, tag: str) -> list[str]:
     """Lines solving from ``y0`` over ``ts`` into the (preallocated) ``ys`` with the workspace
-    ``W{tag}, S{tag}, I{tag}`` (allocated by the caller's lines)."""
+    ``W{tag}, S{tag}, I{tag}`` (allocated by the caller's lines, :func:`_workspace_line`)."""
     p = ctx.params
-    solver = _SOLVERS[p["method"]]
+    solver = p["method"]
+    # the right-hand side takes its arrays from a workspace allocated once per solve: the step
+    # loop does not allocate
+    fn, consts, size = ctx.emit_subgraph_in_workspace(rhs, "rhs")
     W, S, I = f"W{tag}", f"S{tag}", f"I{tag}"
-    call = ", ".join([f"{W}[{I}[{ode_common.ROW_IN}]]", f"{S}[{ode_common.T_EVAL}]", *fn_args])
-    return [
+    point = [f"{W}[{I}[{ode_common.ROW_IN}]]", f"{S}[{ode_common.T_EVAL}]"]
+    call = ", ".join([*point, *fn_args, f"ws{tag}", *consts])
+    lines = [
+        f"ws{tag} = cn.empty((np.int64({size}),), np.float64)",
         f"{solver}.{solver}_start({W}, {S}, {I}, {y0}, {ts}, {ys}, {p['rtol']!r}, {p['atol']!r}, "
-        f"{p['mxstep']})",
-        f"while {solver}.{solver}_advance({W}, {S}, {I}, {ts}, {ys}) == {ode_common.NEED_F}:",
-        f"    {W}[{I}[{ode_common.ROW_OUT}], :] = {fn}({call})[0]",
+        f"{p['mxstep']}, {p['n_err']})",
+        "while True:",
+        f"    rq_ = {solver}.{solver}_advance({W}, {S}, {I}, {ts}, {ys})",
+        f"    if rq_ == {ode_common.NEED_F}:",
+        f"        {W}[{I}[{ode_common.ROW_OUT}], :] = {fn}({call})[0]",
     ]
+    if solver == "rosenbrock":
+        from kernels.ode_rosenbrock import DFDT, JAC
+
+        jfn, jconsts = ctx.emit_subgraph(_jacobian_graph(rhs), "jac")
+        jcall = ", ".join([*point, *fn_args, *jconsts])
+        lines += [
+            f"    elif rq_ == {ode_common.NEED_JAC}:",
+            f"        jr_ = {jfn}({jcall})",
+            f"        {W}[{JAC}:{JAC + n}, :] = jr_[0]",
+            f"        {W}[{DFDT}, :] = jr_[1]",
+        ]
+    return lines + ["    else:", "        break"]
 
 
 def _lower_odeint(ctx: LoweringContext) -> list[str]:
-    fn, consts = ctx.emit_subgraph(ctx.params["rhs"], "rhs")
     y0, ts, *ops = ctx.ins
     ys, info = ctx.outs
-    m, n = ctx.out_avals[0].shape
+    n = ctx.out_avals[0].shape[1]
     tag = ys
-    lines = [f"W{tag}, S{tag}, I{tag} = ode.workspace({n})",
-             f"{ys} = cn.empty((np.int64({m}), np.int64({n})), np.float64)"]
-    lines += _solve_lines(ctx, fn, [*ops, *consts], f"cn.ascontiguousarray({y0})",
-                          f"cn.ascontiguousarray({ts})", ys, n, tag)
+    lines = [_workspace_line(ctx.params["method"], tag, n),
+             # the number of times read from ts, not written in: one compiled module serves
+             # every length of t
+             f"{ys} = cn.empty(({ts}.shape[0], np.int64({n})), np.float64)"]
+    lines += [f"ts{tag} = cn.ascontiguousarray({ts})"]
+    lines += _solve_lines(ctx, ctx.params["rhs"], ops, f"cn.ascontiguousarray({y0})",
+                          f"ts{tag}", ys, n, tag)
     return lines + [f"{info} = ode.info(S{tag}, I{tag})"]
 
 
 def _lower_adjoint(ctx: LoweringContext) -> list[str]:
     """Backward from the last time to the first, one solve per interval: the state
     ``[y, a, g]`` restarts from the forward solution ``ys[i]``, and ``a`` jumps by ``ct[i]``."""
-    fn, consts = ctx.emit_subgraph(ctx.params["adj"], "adj")
     ys, ct, ts, *ops = ctx.ins
     g, info = ctx.outs
-    m, n = ctx.in_avals[0].shape
+    n = ctx.in_avals[0].shape[1]
     big = 2 * n + ctx.params["n_params"]
     tag = g
     lines = [
-        f"W{tag}, S{tag}, I{tag} = ode.workspace({big})",
+        _workspace_line(ctx.params["method"], tag, big),
         f"z{tag} = np.zeros({big})",
         f"tt{tag} = np.empty(2)",
         f"zz{tag} = np.empty((2, {big}))",
         f"{info} = np.zeros(4)",
-        f"for i_ in range({m - 1}, 0, -1):",
+        f"for i_ in range({ts}.shape[0] - 1, 0, -1):",
         f"    z{tag}[:{n}] = {ys}[i_]",
         f"    z{tag}[{n}:{2 * n}] += {ct}[i_]",
         f"    tt{tag}[0] = {ts}[i_]",
         f"    tt{tag}[1] = {ts}[i_ - 1]",
     ]
-    lines += ["    " + line for line in _solve_lines(ctx, fn, [*ops, *consts], f"z{tag}",
+    lines += ["    " + line for line in _solve_lines(ctx, ctx.params["adj"], ops, f"z{tag}",
                                                     f"tt{tag}", f"zz{tag}", big, tag)]
     lines += [
         f"    {info}[2] += I{tag}[{ode_common.NSTEPS}]",

@@ -365,6 +365,20 @@ CASES += [
         lambda x, w: autodiff.scan(lambda c, xi: (c * w + anp.sin(xi), c * xi), 0.5, x)[1],
         [(REAL, (4,)), (SYM, ())],
     ),
+    Case(
+        "odeint",
+        lambda y0, k: autodiff.odeint(lambda y, t, k: -k * y + 0.3 * anp.sin(y[::-1] + t), y0,
+                                      np.array([0.0, 0.5, 1.0]), k, rtol=1e-10, atol=1e-10),
+        [(REAL, (2,)), (POS, (2,))],
+    ),
+    Case(
+        "ode_adjoint",
+        lambda y0, k: autodiff.odeint(lambda y, t, k: -k * y + 0.3 * anp.sin(y[::-1] + t), y0,
+                                      np.array([0.0, 0.5, 1.0]), k, rtol=1e-10, atol=1e-10,
+                                      sensitivity="adjoint"),
+        [(REAL, (2,)), (POS, (2,))],
+        extra={"first_order_only": "the adjoint gradient is first order only"},
+    ),
 ]
 
 # Non-differentiable primitives: (autodiff function, NumPy oracle).

@@ -1,0 +1,257 @@
+"""``autodiff.odeint`` against SciPy's ``solve_ivp``, the matrix exponential, finite differences,
+and itself in the other derivative modes, under ``jit``/``vmap`` and inside a NUTS model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+from scipy.integrate import solve_ivp
+
+import autodiff
+import autodiff.numpy as anp
+import ppl
+import ppl.distributions as dist
+from autodiff import ODESolveError, odeint
+from inference import MCMC, NUTS
+from ppl.model import compile_model
+
+TS = np.linspace(0.0, 12.0, 9)
+Y0 = np.array([30.0, 4.0])
+THETA = np.array([0.55, 0.028, 0.84, 0.026])
+
+
+def lotka_volterra(y, t, theta):
+    a, b, c, d = theta[0], theta[1], theta[2], theta[3]
+    return anp.stack([a * y[0] - b * y[0] * y[1], -c * y[1] + d * y[0] * y[1]])
+
+
+def _scipy(fun, y0, ts, method="DOP853", rtol=1e-13, atol=1e-13, jac=None):
+    sol = solve_ivp(lambda t, y: np.asarray(fun(y, t)), (ts[0], ts[-1]), y0, t_eval=ts,
+                    method=method, rtol=rtol, atol=atol, jac=jac)
+    assert sol.success
+    return sol.y.T
+
+
+def _fd_grad(f, x, eps=1e-6):
+    return np.array([(f(x + eps * e) - f(x - eps * e)) / (2 * eps) for e in np.eye(x.size)])
+
+
+# ---- values ------------------------------------------------------------------------------------
+
+
+def test_lotka_volterra_matches_scipy():
+    ys = odeint(lotka_volterra, Y0, TS, THETA, rtol=1e-11, atol=1e-11)
+    ref = _scipy(lambda y, t: lotka_volterra(y, t, THETA), Y0, TS)
+    assert ys.shape == (TS.size, 2)
+    np.testing.assert_allclose(ys, ref, rtol=1e-8)
+    np.testing.assert_array_equal(ys[0], Y0)
+
+
+def test_linear_system_matches_the_matrix_exponential():
+    a = np.array([[-0.5, 1.0, 0.0], [-1.0, -0.3, 0.2], [0.1, 0.0, -0.8]])
+    y0 = np.array([1.0, -2.0, 0.5]).reshape(3, 1)  # any shape of state
+    ts = np.array([0.0, 0.1, 0.7, 2.0, 5.0])
+    ys = odeint(lambda y, t, m: m @ y, y0, ts, a, rtol=1e-12, atol=1e-12)
+    assert ys.shape == (5, 3, 1)
+    exact = np.stack([scipy.linalg.expm(a * t) @ y0 for t in ts])
+    np.testing.assert_allclose(ys, exact, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ys[:, :, 0], _scipy(lambda y, t: a @ y, y0[:, 0], ts), atol=1e-10)
+
+
+def test_closed_over_values_and_time_dependence():
+    # y' = -k y + sin(t) with k closed over: y = Ce^{-kt} + (k sin t - cos t)/(1 + k^2)
+    k = 1.7
+    ts = np.linspace(0.0, 4.0, 7)
+    ys = odeint(lambda y, t: -k * y + anp.sin(t), np.array(2.0), ts, rtol=1e-12, atol=1e-12)
+    c = 2.0 + 1.0 / (1 + k**2)
+    exact = c * np.exp(-k * ts) + (k * np.sin(ts) - np.cos(ts)) / (1 + k**2)
+    np.testing.assert_allclose(ys, exact, rtol=1e-9)
+
+
+def robertson(y, t, k):
+    return anp.stack([-k[0] * y[0] + k[2] * y[1] * y[2],
+                      k[0] * y[0] - k[2] * y[1] * y[2] - k[1] * y[1] ** 2,
+                      k[1] * y[1] ** 2])
+
+
+K_ROBERTSON = np.array([0.04, 3e7, 1e4])
+TS_ROBERTSON = np.array([0.0, 0.4, 4.0, 40.0, 400.0, 4e3, 4e4])
+
+
+def test_stiff_robertson_matches_radau():
+    y0 = np.array([1.0, 0.0, 0.0])
+    ys = odeint(robertson, y0, TS_ROBERTSON, K_ROBERTSON, method="rosenbrock", rtol=1e-9,
+                atol=1e-13)
+    k1, k2, k3 = K_ROBERTSON
+
+    def f(y, t):  # NumPy twins of the right-hand side and its Jacobian for SciPy
+        return np.array([-k1 * y[0] + k3 * y[1] * y[2],
+                         k1 * y[0] - k3 * y[1] * y[2] - k2 * y[1] ** 2, k2 * y[1] ** 2])
+
+    def jac(t, y):
+        return np.array([[-k1, k3 * y[2], k3 * y[1]],
+                         [k1, -k3 * y[2] - 2 * k2 * y[1], -k3 * y[1]],
+                         [0.0, 2 * k2 * y[1], 0.0]])
+
+    ref = _scipy(f, y0, TS_ROBERTSON, method="Radau", rtol=1e-11, atol=1e-15, jac=jac)
+    np.testing.assert_allclose(ys, ref, rtol=1e-6, atol=1e-13)
+    np.testing.assert_allclose(ys.sum(axis=1), 1.0, rtol=1e-12)  # a linear invariant
+
+
+def test_stiff_van_der_pol_matches_radau():
+    mu, ts, y0 = 1000.0, np.array([0.0, 500.0, 1000.0]), np.array([2.0, 0.0])  # one jump
+
+    def vdp(y, t, mu):
+        return anp.stack([y[1], mu * (1.0 - y[0] ** 2) * y[1] - y[0]])
+
+    ys = odeint(vdp, y0, ts, mu, method="rosenbrock", rtol=1e-8, atol=1e-8)
+    ref = _scipy(lambda y, t: np.array([y[1], mu * (1.0 - y[0] ** 2) * y[1] - y[0]]), y0, ts,
+                 method="Radau", rtol=1e-9, atol=1e-9,
+                 jac=lambda t, y: np.array([[0.0, 1.0],
+                                            [-2.0 * mu * y[0] * y[1] - 1.0, mu * (1 - y[0] ** 2)]]))
+    np.testing.assert_allclose(ys[:, 0], ref[:, 0], atol=1e-5)  # y0 swings between +-2
+    with pytest.raises(ODESolveError, match="mxstep=500"):  # dopri5 is stuck on it
+        odeint(vdp, y0, ts, mu, mxstep=500)
+
+
+def test_stiff_gradient_by_forward_sensitivities():
+    y0 = np.array([1.0, 0.0, 0.0])
+
+    def loss(log_k, sensitivity="auto"):
+        ys = odeint(robertson, y0, TS_ROBERTSON, anp.exp(log_k), method="rosenbrock",
+                    rtol=1e-9, atol=1e-13, sensitivity=sensitivity)
+        return anp.sum(anp.log(ys[1:, 2]))
+
+    log_k = np.log(K_ROBERTSON)
+    g = autodiff.grad(loss)(log_k)
+    np.testing.assert_allclose(g, _fd_grad(loss, log_k, eps=1e-5), rtol=1e-6)
+    with pytest.raises(NotImplementedError, match="sensitivity='forward'"):
+        autodiff.grad(loss)(log_k, "adjoint")
+
+
+# ---- derivatives -------------------------------------------------------------------------------
+
+
+def _loss(theta, y0, sensitivity="auto"):
+    ys = odeint(lotka_volterra, y0, TS, theta, rtol=1e-10, atol=1e-10, sensitivity=sensitivity)
+    return anp.sum(anp.log(ys) * np.linspace(1.0, 2.0, TS.size)[:, None])
+
+
+@pytest.mark.parametrize("sensitivity", ["forward", "adjoint"])
+def test_gradients_match_finite_differences(sensitivity):
+    g_theta, g_y0 = autodiff.grad(_loss, argnums=(0, 1))(THETA, Y0, sensitivity)
+    np.testing.assert_allclose(g_theta, _fd_grad(lambda th: _loss(th, Y0), THETA), rtol=1e-5)
+    np.testing.assert_allclose(g_y0, _fd_grad(lambda y: _loss(THETA, y), Y0), rtol=1e-5)
+
+
+def test_forward_sensitivities_adjoint_and_jvp_agree():
+    g_fwd = autodiff.grad(_loss, argnums=(0, 1))(THETA, Y0, "forward")
+    g_adj = autodiff.grad(_loss, argnums=(0, 1))(THETA, Y0, "adjoint")
+    for a, b in zip(g_fwd, g_adj):
+        np.testing.assert_allclose(a, b, rtol=1e-7)
+    # forward mode: one JVP per basis direction gives the same gradient
+    jvps = [autodiff.jvp(lambda th: _loss(th, Y0), (THETA,), (e,))[1] for e in np.eye(4)]
+    np.testing.assert_allclose(jvps, g_fwd[0], rtol=1e-7)
+
+
+def test_second_derivative_through_forward_sensitivities():
+    def f(k):
+        return odeint(lambda y, t, k: -k * y, np.array([1.0]), np.array([0.0, 2.0]), k,
+                      rtol=1e-11, atol=1e-11, sensitivity="forward")[1, 0]
+    # y(2) = exp(-2k): d2/dk2 = 4 exp(-2k)
+    h = autodiff.grad(autodiff.grad(f))(0.3)
+    np.testing.assert_allclose(h, 4.0 * np.exp(-0.6), rtol=1e-7)
+
+
+def test_jit_and_vmap():
+    f = autodiff.jit(autodiff.value_and_grad(_loss))
+    v, g = f(THETA, Y0)
+    v0, g0 = autodiff.value_and_grad(_loss)(THETA, Y0)
+    np.testing.assert_allclose(v, v0, rtol=1e-12)
+    np.testing.assert_allclose(g, g0, rtol=1e-10)
+    y0s = np.array([[30.0, 4.0], [10.0, 8.0]])
+    batched = autodiff.vmap(lambda y0: odeint(lotka_volterra, y0, TS, THETA))(y0s)
+    for b in range(2):
+        np.testing.assert_allclose(batched[b], odeint(lotka_volterra, y0s[b], TS, THETA),
+                                   rtol=1e-12)
+
+
+# ---- failures ----------------------------------------------------------------------------------
+
+
+def test_failures_raise_an_informative_error_eagerly():
+    with pytest.raises(ODESolveError, match=r"mxstep.*stopped at t = .*after 20 steps"):
+        odeint(lotka_volterra, Y0, TS, THETA, mxstep=20)
+    # y' = y^2 blows up at t = 1
+    with pytest.raises(ODESolveError, match="round-off"):
+        odeint(lambda y, t: y * y, np.array([1.0]), np.array([0.0, 2.0]))
+    with pytest.raises(ODESolveError, match="initial point"):
+        odeint(lambda y, t: anp.log(y - 2.0), np.array([1.0]), np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match="strictly increasing"):
+        odeint(lotka_volterra, Y0, TS[::-1], THETA)
+    with pytest.raises(ValueError, match="returned shape"):
+        odeint(lambda y, t: y[0], Y0, TS)
+
+
+def test_a_failed_solve_is_nan_under_jit():
+    ys = autodiff.jit(lambda th: odeint(lotka_volterra, Y0, TS, th, mxstep=20))(THETA)
+    assert np.all(np.isfinite(ys[0])) and np.all(np.isnan(ys[-1]))
+
+
+# ---- inside a model ----------------------------------------------------------------------------
+
+
+def _lv_model(ts, y_obs, mxstep=100_000):
+    theta = ppl.sample("theta", dist.LogNormal(np.log(np.array([0.55, 0.028, 0.84, 0.026])),
+                                               0.2))
+    z0 = ppl.sample("z0", dist.LogNormal(np.log(np.array([30.0, 4.0])), 0.2))
+    sigma = ppl.sample("sigma", dist.LogNormal(-1.0, 0.5))
+    z = odeint(lotka_volterra, z0, ts, theta, rtol=1e-8, atol=1e-8, mxstep=mxstep)
+    ppl.sample("y", dist.LogNormal(anp.log(z), sigma), obs=y_obs)
+
+
+def _lv_data():
+    rng = np.random.default_rng(1)
+    truth = _scipy(lambda y, t: lotka_volterra(y, t, THETA), Y0, TS)
+    return np.exp(np.log(truth) + 0.1 * rng.standard_normal(truth.shape))
+
+
+def test_model_compiled_density_equals_eager_and_nuts_runs():
+    y_obs = _lv_data()
+    cm = compile_model(_lv_model, TS, y_obs)
+    rng = np.random.default_rng(0)
+    for _ in range(2):
+        theta = rng.normal(0.0, 0.1, cm.dim) + cm.unconstrain(
+            {"theta": THETA, "z0": Y0, "sigma": 0.1})
+        lp, grad = cm.logp_and_grad(theta)
+        lp_np, grad_np = cm.logp_and_grad_numpy(theta)
+        assert np.isfinite(lp)
+        np.testing.assert_allclose([lp, *grad], [lp_np, *grad_np], rtol=1e-9, atol=1e-9)
+    mcmc = MCMC(NUTS(cm), num_warmup=60, num_samples=40, num_chains=1, progress_bar=False)
+    mcmc.run(seed=3)
+    draws = mcmc.get_samples()["theta"]
+    assert draws.shape == (40, 4) and np.all(np.isfinite(draws))
+
+
+def _blow_up_model():
+    # y' = y^2, y(0) = y0 blows up at t = 1/y0: the solve to t = 0.5 fails for y0 > 2, i.e.
+    # for log y0 = u > log 2, a quarter of u's standard normal prior
+    u = ppl.sample("u", dist.Normal(0.0, 1.0))
+    z = odeint(lambda y, t: y * y, anp.reshape(anp.exp(u), (1,)), np.array([0.0, 0.5]))
+    ppl.factor("solution", 0.0 * z[1, 0])  # NaN where the solve failed, else 0
+
+
+def test_a_failing_solve_is_a_divergence_under_nuts():
+    cm = compile_model(_blow_up_model)
+    inside, outside = np.array([0.0]), np.array([1.0])
+    assert np.isfinite(cm.logp_and_grad(inside)[0])
+    assert not np.isfinite(cm.logp_and_grad(outside)[0])
+    with pytest.raises(ODESolveError, match=r"round-off.*stopped at t = 0\.36787.*mxstep=100000"):
+        cm.logp_and_grad_numpy(outside)
+    mcmc = MCMC(NUTS(cm), num_warmup=200, num_samples=200, num_chains=1, progress_bar=False)
+    mcmc.run(seed=0, init_params=inside)
+    u = mcmc.get_samples()["u"]
+    diverging = mcmc.get_extra_fields(warmup=False)["diverging"]
+    assert u.shape == (200,) and np.all(u < np.log(2.0))
+    assert diverging.sum() > 0
