@@ -442,8 +442,9 @@ def jax_logps() -> dict[str, Callable]:
 # v' = (-c + d u) v from z(0) = (u0, v0). The 2 x 6 sensitivities S = dz / d(a, b, c, d, u0, v0)
 # obey S' = J S + F with J = [[a - b v, -b u], [d v, -c + d u]] and
 # F = [[u, -u v, 0, 0, 0, 0], [0, 0, -v, u v, 0, 0]], S(0) = [0 | I]; the 14 components are
-# integrated together, all in the error norm (what Stan's coupled system and CVODES' errconS
-# do). The step control is Hairer, Norsett & Wanner's DOPRI5 (Solving ODEs I, II.4-II.6): the
+# integrated together, and the error norm takes the first ``n_err`` of them: 2 (the state only,
+# as autodiff.odeint, whose sensitivities take the state's steps) or 14 (all, as Stan's coupled
+# system and CVODES' errconS). The step control is Hairer, Norsett & Wanner's DOPRI5 (Solving ODEs I, II.4-II.6): the
 # RMS error norm with scale atol + rtol max(|x|, |x_new|), the PI controller
 # err^-0.17 err_prev^0.04 with safety 0.9 and factors in [0.2, 10], their initial step, and
 # the order-4 continuous extension at the observation times.
@@ -496,15 +497,15 @@ def _lv_coupled_rhs(x, p, out):
 
 
 @njit
-def _rms(x, ref, rtol, atol):
+def _rms(x, ref, rtol, atol, n):
     s = 0.0
-    for i in range(x.shape[0]):
+    for i in range(n):
         s += (x[i] / (atol + rtol * abs(ref[i]))) ** 2
-    return math.sqrt(s / x.shape[0])
+    return math.sqrt(s / n)
 
 
 @njit
-def lv_solve_sensitivities(p, z0, ts, rtol, atol, mxstep, out):
+def lv_solve_sensitivities(p, z0, ts, rtol, atol, mxstep, n_err, out):
     """The coupled solution at ``ts`` (from t = 0) into ``out`` (len(ts) x 14); returns the
     number of steps, or -1 when ``mxstep`` steps did not reach the end."""
     K = np.empty((7, LV_N))
@@ -516,16 +517,16 @@ def lv_solve_sensitivities(p, z0, ts, rtol, atol, mxstep, out):
     t, t_end = 0.0, ts[ts.shape[0] - 1]
     _lv_coupled_rhs(x, p, K[0])
     # initial step (Hairer et al. II.4): from |x|, |f| and a difference quotient of f
-    d0, d1 = _rms(x, x, rtol, atol), _rms(K[0], x, rtol, atol)
+    d0, d1 = _rms(x, x, rtol, atol, n_err), _rms(K[0], x, rtol, atol, n_err)
     h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
     h0 = min(h0, t_end)
     for i in range(LV_N):
         xs[i] = x[i] + h0 * K[0, i]
     _lv_coupled_rhs(xs, p, K[1])
     s = 0.0
-    for i in range(LV_N):
+    for i in range(n_err):
         s += ((K[1, i] - K[0, i]) / (atol + rtol * abs(x[i]))) ** 2
-    d2 = math.sqrt(s / LV_N) / h0
+    d2 = math.sqrt(s / n_err) / h0
     dmax = max(d1, d2)
     h = min(100.0 * h0, max(1e-6, h0 * 1e-3) if dmax <= 1e-15 else (0.01 / dmax) ** 0.2, t_end)
     err_old = 1e-4
@@ -550,12 +551,12 @@ def lv_solve_sensitivities(p, z0, ts, rtol, atol, mxstep, out):
             _lv_coupled_rhs(xs, p, K[s])
         # K[6] is f at the fifth-order solution xs (its weights are row 6 of A)
         err = 0.0
-        for i in range(LV_N):
+        for i in range(n_err):
             e = 0.0
             for j in range(7):
                 e += _DP_E[j] * K[j, i]
             err += (h * e / (atol + rtol * max(abs(x[i]), abs(xs[i])))) ** 2
-        err = math.sqrt(err / LV_N)
+        err = math.sqrt(err / n_err)
         if not math.isfinite(err):
             h *= 0.25
             rejected = True
@@ -595,15 +596,16 @@ def lv_solve_sensitivities(p, z0, ts, rtol, atol, mxstep, out):
 
 
 @njit
-def lotka_volterra_numba(theta, grad, ts, y_init, y, rtol, atol, mxstep):
+def lotka_volterra_numba(theta, grad, ts, y_init, y, rtol, atol, mxstep, n_err):
     """Log density and gradient of the Lotka-Volterra posterior (see above); ``ts`` starts with
-    the initial time 0. NaN when the solve fails."""
+    the initial time 0; ``n_err`` components (2 or 14) in the error norm. NaN when the solve
+    fails."""
     p = np.exp(theta[:4])
     z0 = np.exp(theta[4:6])
     sigma = np.exp(theta[6:8])
     m = ts.shape[0]
     sol = np.empty((m, LV_N))
-    if lv_solve_sensitivities(p, z0, ts, rtol, atol, mxstep, sol) < 0:
+    if lv_solve_sensitivities(p, z0, ts, rtol, atol, mxstep, n_err, sol) < 0:
         return np.nan
     logp = 0.0
     for j in range(8):
