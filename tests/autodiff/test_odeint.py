@@ -13,7 +13,7 @@ import autodiff.numpy as anp
 import ppl
 import ppl.distributions as dist
 from autodiff import ODESolveError, odeint
-from inference import MCMC, NUTS
+from inference import MCMC, NUTS, SamplingWarning
 from ppl.model import compile_model
 
 TS = np.linspace(0.0, 12.0, 9)
@@ -250,7 +250,8 @@ def test_a_failing_solve_is_a_divergence_under_nuts():
     with pytest.raises(ODESolveError, match=r"round-off.*stopped at t = 0\.36787.*mxstep=100000"):
         cm.logp_and_grad_numpy(outside)
     mcmc = MCMC(NUTS(cm), num_warmup=200, num_samples=200, num_chains=1, progress_bar=False)
-    mcmc.run(seed=0, init_params=inside)
+    with pytest.warns(SamplingWarning, match="divergent"):
+        mcmc.run(seed=0, init_params=inside)
     u = mcmc.get_samples()["u"]
     diverging = mcmc.get_extra_fields(warmup=False)["diverging"]
     assert u.shape == (200,) and np.all(u < np.log(2.0))
