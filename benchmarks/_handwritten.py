@@ -431,3 +431,216 @@ def jax_logps() -> dict[str, Callable]:
 
     return {"eight_schools": eight_schools, "logistic": logistic, "sv": sv,
             "hierarchical": hierarchical}
+
+
+# ---------------------------------------------------------------------------------------------
+# Lotka-Volterra (an ODE): Dormand-Prince with forward sensitivities
+# ---------------------------------------------------------------------------------------------
+#
+# posteriordb's hudson_lynx_hare-lotka_volterra, theta = (log a, log b, log c, log d,
+# log u0, log v0, log sigma_1, log sigma_2): z = (u, v) solves u' = (a - b v) u,
+# v' = (-c + d u) v from z(0) = (u0, v0). The 2 x 6 sensitivities S = dz / d(a, b, c, d, u0, v0)
+# obey S' = J S + F with J = [[a - b v, -b u], [d v, -c + d u]] and
+# F = [[u, -u v, 0, 0, 0, 0], [0, 0, -v, u v, 0, 0]], S(0) = [0 | I]; the 14 components are
+# integrated together, and the error norm takes the first ``n_err`` of them: 2 (the state only,
+# as autodiff.odeint, whose sensitivities take the state's steps) or 14 (all, as Stan's coupled
+# system and CVODES' errconS). The step control is Hairer, Norsett & Wanner's DOPRI5 (Solving ODEs I, II.4-II.6): the
+# RMS error norm with scale atol + rtol max(|x|, |x_new|), the PI controller
+# err^-0.17 err_prev^0.04 with safety 0.9 and factors in [0.2, 10], their initial step, and
+# the order-4 continuous extension at the observation times.
+#
+# log p = sum_k log N+(theta_k | mu_k, s_k) + sum log LogNormal(z_init | log 10, 1)
+#         + sum log LogNormal(sigma | -1, 1) + sum_k log LogNormal(y_init_k | log z_init_k, s_k)
+#         + sum_{n,k} log LogNormal(y_nk | log z_k(t_n), sigma_k) + sum(theta) (log-Jacobians),
+# N+ the normal truncated to (0, inf). With r = (log y - log z) / sigma a term's derivative is
+# r / sigma in log z and r^2 - 1 in log sigma; d log z_k / d p_j = S_kj / z_k, and a parameter's
+# log scale multiplies by the parameter.
+
+LV_PRIOR_LOC = np.array([1.0, 0.05, 1.0, 0.05])
+LV_PRIOR_SCALE = np.array([0.5, 0.05, 0.5, 0.05])
+# log of the truncated normal's normaliser 1 / (1 - Phi(-mu / s)), per parameter
+LV_PRIOR_LOG_Z = -np.log(scipy.special.ndtr(LV_PRIOR_LOC / LV_PRIOR_SCALE))
+
+_DP_A = np.array([
+    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+    [1.0 / 5.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+    [3.0 / 40.0, 9.0 / 40.0, 0.0, 0.0, 0.0, 0.0],
+    [44.0 / 45.0, -56.0 / 15.0, 32.0 / 9.0, 0.0, 0.0, 0.0],
+    [19372.0 / 6561.0, -25360.0 / 2187.0, 64448.0 / 6561.0, -212.0 / 729.0, 0.0, 0.0],
+    [9017.0 / 3168.0, -355.0 / 33.0, 46732.0 / 5247.0, 49.0 / 176.0, -5103.0 / 18656.0, 0.0],
+    [35.0 / 384.0, 0.0, 500.0 / 1113.0, 125.0 / 192.0, -2187.0 / 6784.0, 11.0 / 84.0],
+])
+_DP_C = np.array([0.0, 0.2, 0.3, 0.8, 8.0 / 9.0, 1.0, 1.0])
+_DP_E = np.array([71.0 / 57600.0, 0.0, -71.0 / 16695.0, 71.0 / 1920.0, -17253.0 / 339200.0,
+                  22.0 / 525.0, -1.0 / 40.0])
+_DP_D = np.array([-12715105075.0 / 11282082432.0, 0.0, 87487479700.0 / 32700410799.0,
+                  -10690763975.0 / 1880347072.0, 701980252875.0 / 199316789632.0,
+                  -1453857185.0 / 822651844.0, 69997945.0 / 29380423.0])
+LV_N = 14  # u, v and the 2 x 6 sensitivities (row-major after them)
+
+
+@njit
+def _lv_coupled_rhs(x, p, out):
+    a, b, c, d = p[0], p[1], p[2], p[3]
+    u, v = x[0], x[1]
+    out[0] = (a - b * v) * u
+    out[1] = (-c + d * u) * v
+    j00, j01, j10, j11 = a - b * v, -b * u, d * v, -c + d * u
+    for j in range(6):
+        s0, s1 = x[2 + j], x[8 + j]
+        out[2 + j] = j00 * s0 + j01 * s1
+        out[8 + j] = j10 * s0 + j11 * s1
+    out[2] += u
+    out[3] -= u * v
+    out[10] -= v
+    out[11] += u * v
+
+
+@njit
+def _rms(x, ref, rtol, atol, n):
+    s = 0.0
+    for i in range(n):
+        s += (x[i] / (atol + rtol * abs(ref[i]))) ** 2
+    return math.sqrt(s / n)
+
+
+@njit
+def lv_solve_sensitivities(p, z0, ts, rtol, atol, mxstep, n_err, out):
+    """The coupled solution at ``ts`` (from t = 0) into ``out`` (len(ts) x 14); returns the
+    number of steps, or -1 when ``mxstep`` steps did not reach the end."""
+    K = np.empty((7, LV_N))
+    x = np.zeros(LV_N)
+    xs = np.empty(LV_N)
+    x[0], x[1] = z0[0], z0[1]
+    x[2 + 4] = 1.0  # dz_1 / du0
+    x[8 + 5] = 1.0  # dz_2 / dv0
+    t, t_end = 0.0, ts[ts.shape[0] - 1]
+    _lv_coupled_rhs(x, p, K[0])
+    # initial step (Hairer et al. II.4): from |x|, |f| and a difference quotient of f
+    d0, d1 = _rms(x, x, rtol, atol, n_err), _rms(K[0], x, rtol, atol, n_err)
+    h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
+    h0 = min(h0, t_end)
+    for i in range(LV_N):
+        xs[i] = x[i] + h0 * K[0, i]
+    _lv_coupled_rhs(xs, p, K[1])
+    s = 0.0
+    for i in range(n_err):
+        s += ((K[1, i] - K[0, i]) / (atol + rtol * abs(x[i]))) ** 2
+    d2 = math.sqrt(s / n_err) / h0
+    dmax = max(d1, d2)
+    h = min(100.0 * h0, max(1e-6, h0 * 1e-3) if dmax <= 1e-15 else (0.01 / dmax) ** 0.2, t_end)
+    err_old = 1e-4
+    rejected = False
+    k_out = 0
+    while k_out < ts.shape[0] and ts[k_out] <= 0.0:
+        out[k_out, :] = x
+        k_out += 1
+    steps = 0
+    while k_out < ts.shape[0]:
+        if steps >= mxstep:
+            return -1
+        if t + 1.01 * h > t_end:
+            h = t_end - t
+        steps += 1
+        for s in range(1, 7):
+            for i in range(LV_N):
+                acc = 0.0
+                for j in range(s):
+                    acc += _DP_A[s, j] * K[j, i]
+                xs[i] = x[i] + h * acc
+            _lv_coupled_rhs(xs, p, K[s])
+        # K[6] is f at the fifth-order solution xs (its weights are row 6 of A)
+        err = 0.0
+        for i in range(n_err):
+            e = 0.0
+            for j in range(7):
+                e += _DP_E[j] * K[j, i]
+            err += (h * e / (atol + rtol * max(abs(x[i]), abs(xs[i])))) ** 2
+        err = math.sqrt(err / n_err)
+        if not math.isfinite(err):
+            h *= 0.25
+            rejected = True
+            continue
+        factor = err ** (0.2 - 0.04 * 0.75)
+        if err > 1.0:
+            h /= min(5.0, factor / 0.9)
+            rejected = True
+            continue
+        t_new = t + h
+        while k_out < ts.shape[0] and ts[k_out] <= t_new:
+            if ts[k_out] == t_new:
+                out[k_out, :] = xs
+            else:
+                th = (ts[k_out] - t) / h
+                th1 = 1.0 - th
+                for i in range(LV_N):
+                    diff = xs[i] - x[i]
+                    bspl = h * K[0, i] - diff
+                    r5 = 0.0
+                    for j in range(7):
+                        r5 += _DP_D[j] * K[j, i]
+                    out[k_out, i] = x[i] + th * (diff + th1 * (
+                        bspl + th * (diff - h * K[6, i] - bspl + th1 * h * r5)))
+            k_out += 1
+        x[:] = xs
+        K[0, :] = K[6, :]
+        t = t_new
+        fac = max(0.1, min(5.0, factor / err_old ** 0.04 / 0.9))
+        h_new = h / fac
+        if rejected:
+            h_new = min(h_new, h)
+        err_old = max(err, 1e-4)
+        rejected = False
+        h = h_new
+    return steps
+
+
+@njit
+def lotka_volterra_numba(theta, grad, ts, y_init, y, rtol, atol, mxstep, n_err):
+    """Log density and gradient of the Lotka-Volterra posterior (see above); ``ts`` starts with
+    the initial time 0; ``n_err`` components (2 or 14) in the error norm. NaN when the solve
+    fails."""
+    p = np.exp(theta[:4])
+    z0 = np.exp(theta[4:6])
+    sigma = np.exp(theta[6:8])
+    m = ts.shape[0]
+    sol = np.empty((m, LV_N))
+    if lv_solve_sensitivities(p, z0, ts, rtol, atol, mxstep, n_err, sol) < 0:
+        return np.nan
+    logp = 0.0
+    for j in range(8):
+        grad[j] = 0.0
+    for j in range(4):  # truncated normal priors, times the Jacobian p_j
+        r = (p[j] - LV_PRIOR_LOC[j]) / LV_PRIOR_SCALE[j]
+        logp += (-0.5 * r * r - math.log(LV_PRIOR_SCALE[j]) - 0.5 * LOG_2PI + LV_PRIOR_LOG_Z[j]
+                 + theta[j])
+        grad[j] += -r / LV_PRIOR_SCALE[j] * p[j] + 1.0
+    log10 = math.log(10.0)
+    for k in range(2):
+        # log-normal priors on the log scale: the Jacobian cancels the -log x
+        r = theta[4 + k] - log10
+        logp += -0.5 * r * r - 0.5 * LOG_2PI
+        grad[4 + k] += -r
+        r = theta[6 + k] + 1.0
+        logp += -0.5 * r * r - 0.5 * LOG_2PI
+        grad[6 + k] += -r
+        # y_init_k ~ LogNormal(log z0_k, sigma_k)
+        ly = math.log(y_init[k])
+        r = (ly - theta[4 + k]) / sigma[k]
+        logp += -0.5 * r * r - ly - theta[6 + k] - 0.5 * LOG_2PI
+        grad[4 + k] += r / sigma[k]
+        grad[6 + k] += r * r - 1.0
+    for n in range(1, m):
+        for k in range(2):
+            z = sol[n, k]
+            ly = math.log(y[n - 1, k])
+            r = (ly - math.log(z)) / sigma[k]
+            logp += -0.5 * r * r - ly - theta[6 + k] - 0.5 * LOG_2PI
+            grad[6 + k] += r * r - 1.0
+            w = r / (sigma[k] * z)  # d log p / d z
+            base = 2 + 6 * k
+            for j in range(4):
+                grad[j] += w * sol[n, base + j] * p[j]
+            for j in range(2):
+                grad[4 + j] += w * sol[n, base + 4 + j] * z0[j]
+    return logp

@@ -132,7 +132,11 @@ def to_datatree(results: MCMCResults):
     }
     log_lik = results.log_likelihood()
     if log_lik:
-        groups["log_likelihood"] = _dataset(log_lik, _SAMPLE_DIMS, dims, coords, attrs)
+        # a site's pointwise log-likelihood keeps its batch axes only (the event axes, e.g. a
+        # MultivariateNormal's, are summed): they are the leading ones of the value's dims
+        ll_dims = {k: list(dims.get(k) or [])[: np.ndim(v) - len(_SAMPLE_DIMS)]
+                   for k, v in log_lik.items()}
+        groups["log_likelihood"] = _dataset(log_lik, _SAMPLE_DIMS, ll_dims, coords, attrs)
     if results.warmup_draws is not None:
         groups["warmup_posterior"] = _dataset(
             results.warmup_constrained(), _SAMPLE_DIMS, dims, coords, attrs
@@ -193,7 +197,11 @@ def guide_to_arviz(model: Any, guide: Any, params: Mapping[str, Any], *args: Any
     attrs = library_attrs()
     groups = {"posterior": _dataset(posterior, _SAMPLE_DIMS, dims, coords, attrs)}
     if log_lik:
-        groups["log_likelihood"] = _dataset(log_lik, _SAMPLE_DIMS, dims, coords, attrs)
+        # a site's pointwise log-likelihood keeps its batch axes only (the event axes, e.g. a
+        # MultivariateNormal's, are summed): they are the leading ones of the value's dims
+        ll_dims = {k: list(dims.get(k) or [])[: np.ndim(v) - len(_SAMPLE_DIMS)]
+                   for k, v in log_lik.items()}
+        groups["log_likelihood"] = _dataset(log_lik, _SAMPLE_DIMS, ll_dims, coords, attrs)
     if posterior_predictive and observed:
         predicted = Predictive(model, posterior_samples=draws, return_sites=observed)(
             rng, *args, **kwargs)

@@ -1,4 +1,4 @@
-r"""The ten posteriordb reference posteriors written in the modelling language, with oracles.
+r"""The eleven posteriordb reference posteriors written in the modelling language, with oracles.
 
 Each model of ``tests/data/posteriordb/MODELS.md`` (posteriordb, BSD 3-Clause licence,
 "Copyright (c) 2011-2024, Stan Developers and their Assignees"; commit 28f8d3d6e975 of
@@ -507,6 +507,92 @@ def _hmm_logdensity(p: dict, data: dict) -> float:
 
 
 # =============================================================================================
+# hudson_lynx_hare-lotka_volterra
+# =============================================================================================
+
+#: Stan's ``integrate_ode_rk45(..., 1e-5, 1e-3, 5e2)`` in the posteriordb program: relative and
+#: absolute tolerance of the Dormand-Prince steps, and its cap on the number of steps.
+LOTKA_VOLTERRA_TOLERANCES = {"rtol": 1e-5, "atol": 1e-3, "mxstep": 500}
+
+
+def lotka_volterra_rhs(z, t, theta):
+    r"""Predator-prey dynamics: hares :math:`u`, lynxes :math:`v`,
+    :math:`u' = (\alpha - \beta v) u`, :math:`v' = (-\gamma + \delta u) v`."""
+    u, v = z[0], z[1]
+    alpha, beta, gamma, delta = theta[0], theta[1], theta[2], theta[3]
+    return anp.stack([(alpha - beta * v) * u, (-gamma + delta * u) * v])
+
+
+def model_lotka_volterra(ts: np.ndarray, y_init: np.ndarray, y: np.ndarray,
+                         rtol: float = 1e-5, atol: float = 1e-3, mxstep: int = 500) -> None:
+    r"""Lotka-Volterra populations observed with multiplicative error (Carpenter's case study).
+
+    .. math::
+        \theta_1, \theta_3 \sim \mathcal{N}_{+}(1, 0.5), \quad
+        \theta_2, \theta_4 \sim \mathcal{N}_{+}(0.05, 0.05), \quad
+        z_{init,k} \sim \mathrm{LogNormal}(\log 10, 1), \quad
+        \sigma_k \sim \mathrm{LogNormal}(-1, 1), \\
+        z(t) \text{ solves } u' = (\theta_1 - \theta_2 v) u,\ v' = (-\theta_3 + \theta_4 u) v,
+        \ z(0) = z_{init}, \\
+        y_{init,k} \sim \mathrm{LogNormal}(\log z_{init,k}, \sigma_k), \quad
+        y_{n,k} \sim \mathrm{LogNormal}(\log z_k(t_n), \sigma_k).
+
+    :math:`\mathcal{N}_{+}` is the normal truncated to :math:`(0, \infty)`: Stan's
+    ``<lower=0>`` parameter with a normal prior and no normalising term; here the normaliser is
+    a constant, so the posterior is the same.  ``z`` is :func:`autodiff.odeint` from ``t = 0``
+    with Stan's tolerances by default (:data:`LOTKA_VOLTERRA_TOLERANCES`).
+    """
+    theta = ppl.sample("theta", dist.TruncatedNormal(
+        np.array([1.0, 0.05, 1.0, 0.05]), np.array([0.5, 0.05, 0.5, 0.05]), low=0.0).to_event(1))
+    z_init = ppl.sample("z_init", dist.LogNormal(np.log(10.0), 1.0).expand([2]).to_event(1))
+    sigma = ppl.sample("sigma", dist.LogNormal(-1.0, 1.0).expand([2]).to_event(1))
+    times = np.concatenate([[0.0], ts])
+    z = autodiff.odeint(lotka_volterra_rhs, z_init, times, theta, rtol=rtol, atol=atol,
+                        mxstep=mxstep)[1:]
+    ppl.sample("y_init", dist.LogNormal(anp.log(z_init), sigma).to_event(1), obs=y_init)
+    with ppl.plate("N", ts.shape[0]):
+        ppl.sample("y", dist.LogNormal(anp.log(z), sigma).to_event(1), obs=y)
+
+
+def _lotka_volterra_args(data: dict) -> tuple[tuple, dict]:
+    return (_floats(data["ts"]), _floats(data["y_init"]), _floats(data["y"])), dict(
+        LOTKA_VOLTERRA_TOLERANCES)
+
+
+def lotka_volterra_solution(theta: np.ndarray, z_init: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """SciPy's solution of the Lotka-Volterra system at ``ts`` from ``t = 0`` (8th-order
+    Dormand-Prince, tolerances far below the model's), shape ``(len(ts), 2)``."""
+    from scipy.integrate import solve_ivp
+
+    a, b, c, d = theta
+
+    def rhs(t, z):
+        return [(a - b * z[1]) * z[0], (-c + d * z[0]) * z[1]]
+
+    sol = solve_ivp(rhs, (0.0, float(ts[-1])), z_init, method="DOP853", t_eval=ts,
+                    rtol=1e-13, atol=1e-12)
+    assert sol.success, sol.message
+    return sol.y.T
+
+
+def _lotka_volterra_logdensity(p: dict, data: dict) -> float:
+    theta, z_init, sigma = (np.asarray(p[k], float) for k in ("theta", "z_init", "sigma"))
+    if not (np.all(theta > 0) and np.all(z_init > 0) and np.all(sigma > 0)):
+        return -np.inf
+    loc, scale = np.array([1.0, 0.05, 1.0, 0.05]), np.array([0.5, 0.05, 0.5, 0.05])
+    ts = np.asarray(data["ts"], float)
+    z = lotka_volterra_solution(theta, z_init, ts)
+    y_init, y = np.asarray(data["y_init"], float), np.asarray(data["y"], float)
+    return float(
+        stats.truncnorm.logpdf(theta, -loc / scale, np.inf, loc, scale).sum()
+        + stats.lognorm.logpdf(z_init, 1.0, scale=10.0).sum()
+        + stats.lognorm.logpdf(sigma, 1.0, scale=np.exp(-1.0)).sum()
+        + stats.lognorm.logpdf(y_init, sigma, scale=z_init).sum()
+        + stats.lognorm.logpdf(y, sigma, scale=z).sum()
+    )
+
+
+# =============================================================================================
 # The registry
 # =============================================================================================
 
@@ -522,6 +608,9 @@ MODELS: dict[str, PosteriorModel] = {
     "garch-garch11": PosteriorModel(model_garch11, _garch_args, _garch_logdensity),
     "gp_pois_regr-gp_regr": PosteriorModel(model_gp_regr, _gp_args, _gp_logdensity),
     "hmm_example-hmm_example": PosteriorModel(model_hmm_example, _hmm_args, _hmm_logdensity),
+    "hudson_lynx_hare-lotka_volterra": PosteriorModel(
+        model_lotka_volterra, _lotka_volterra_args, _lotka_volterra_logdensity
+    ),
     "kidiq-kidscore_momiq": PosteriorModel(model_kidscore_momiq, _kidiq_args, _kidiq_logdensity),
     "low_dim_gauss_mix-low_dim_gauss_mix": PosteriorModel(
         model_low_dim_gauss_mix, _gauss_mix_args, _gauss_mix_logdensity
@@ -540,6 +629,7 @@ REFERENCE_NAMES: dict[str, dict[str, str]] = {
     "garch-garch11": {"mu": "mu", "alpha0": "alpha0", "alpha1": "alpha1", "beta1": "beta1"},
     "gp_pois_regr-gp_regr": {"rho": "rho", "alpha": "alpha", "sigma": "sigma"},
     "hmm_example-hmm_example": {"theta1": "theta1", "theta2": "theta2", "mu": "mu"},
+    "hudson_lynx_hare-lotka_volterra": {"theta": "theta", "z_init": "z_init", "sigma": "sigma"},
     "kidiq-kidscore_momiq": {"beta": "beta", "sigma": "sigma"},
     "low_dim_gauss_mix-low_dim_gauss_mix": {"mu": "mu", "sigma": "sigma", "theta": "theta"},
     "sblrc-blr": {"beta": "beta", "sigma": "sigma"},

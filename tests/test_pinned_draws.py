@@ -91,6 +91,11 @@ def _posteriordb(name):
     return lambda: model_args(name)[1:]
 
 
+# The ODE model's draws would pin the bits of the ODE solver's step control, which its own
+# tests (tests/autodiff/test_odeint.py) cover; its posterior is tested against the reference.
+NOT_PINNED = {"hudson_lynx_hare-lotka_volterra"}
+
+
 #: name -> (kernel factory, MCMC options, model arguments factory)
 CASES = {
     "gaussian_nuts_stan": (lambda: NUTS(GaussianModel([0.5, -1.0, 2.0], _COV3)), {}, None),
@@ -113,7 +118,7 @@ CASES = {
     **{
         f"posteriordb_{name}": (lambda name=name: NUTS(model_args(name)[0]), {},
                                 _posteriordb(name))
-        for name in posteriordb.NAMES
+        for name in posteriordb.NAMES if name not in NOT_PINNED
     },
 }
 

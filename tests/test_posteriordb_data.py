@@ -14,13 +14,14 @@ EXPECTED = (
     "garch-garch11",
     "gp_pois_regr-gp_regr",
     "hmm_example-hmm_example",
+    "hudson_lynx_hare-lotka_volterra",
     "kidiq-kidscore_momiq",
     "low_dim_gauss_mix-low_dim_gauss_mix",
     "sblrc-blr",
 )
 
 
-def test_all_ten_present_with_attribution():
+def test_all_eleven_present_with_attribution():
     assert NAMES == EXPECTED
     for name in NAMES:
         for f in ("data.json", "summary.json", "info.json", "names.json", "reference.npz"):

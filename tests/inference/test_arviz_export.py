@@ -141,3 +141,26 @@ def test_conflicting_dimension_sizes_are_named(schools):
     results = dataclasses.replace(schools.results, model=model, _constrained=values)
     with pytest.raises(ValueError, match="dimension 'school' has size 8 in 'z' but 3 in 'w'"):
         to_datatree(results)
+
+
+
+def test_log_likelihood_of_a_multivariate_observation_has_no_event_axis():
+    """A MultivariateNormal observation (a GP's marginal likelihood) has one log-likelihood per
+    draw: its event axis is summed, so it must not be given the value's dimension name."""
+    import ppl
+    from ppl import dist
+
+    y = np.array([0.3, -0.1, 0.4])
+
+    def model(y):
+        mu = ppl.sample("mu", dist.Normal(0.0, 1.0))
+        ppl.sample("y", dist.MultivariateNormal(mu * np.ones(3), np.eye(3)), obs=y)
+
+    mcmc = MCMC(NUTS(model), num_warmup=100, num_samples=20, progress_bar=False)
+    mcmc.run(0, y)
+    tree = mcmc.to_datatree()
+    assert tree["log_likelihood"]["y"].dims == ("chain", "draw")
+    mu = mcmc.get_samples()["mu"]
+    # independent oracle: the Gaussian formula
+    expected = -0.5 * ((y[None] - mu[:, None]) ** 2).sum(-1) - 1.5 * np.log(2 * np.pi)
+    np.testing.assert_allclose(np.asarray(tree["log_likelihood"]["y"])[0], expected, rtol=1e-10)
