@@ -155,23 +155,6 @@ _L1, _L2, _L3, _L4, _L5, _L6, _L7, _L8, _L9, _L10 = (
 
 
 @njit(inline="always", error_model="numpy")
-def _expm1_poly(r: float) -> float:
-    """``exp(r) - 1`` for ``|r| <= ln(2)/2``: ``r + r^2 sum_{k>=2} r^(k-2)/k!`` (degree 13)."""
-    p = _E12 + r * _E13
-    p = _E11 + r * p
-    p = _E10 + r * p
-    p = _E9 + r * p
-    p = _E8 + r * p
-    p = _E7 + r * p
-    p = _E6 + r * p
-    p = _E5 + r * p
-    p = _E4 + r * p
-    p = _E3 + r * p
-    p = _E2 + r * p
-    return r + (r * r) * p
-
-
-@njit(inline="always", error_model="numpy")
 def _expm1_poly_split(r: float, r_err: float) -> tuple:
     """``exp(r + r_err) - 1 = hi + lo`` for ``|r| <= ln(2)/2`` and ``r_err`` the rounding error
     of ``r``, with ``hi`` the rounded sum and ``lo`` the rest (``r + r^2 p`` by Fast2Sum,
