@@ -23,7 +23,7 @@ import numpy as np
 
 from autodiff.avals import ShapedArray, broadcast_shapes
 from autodiff.core import Primitive, Tracer, bind, get_aval
-from autodiff.lowering import LoweringContext, LoweringError, loops
+from autodiff.lowering import LoweringContext, loops
 
 # --------------------------------------------------------------------------------------------
 # Index normalisation and shapes
@@ -459,7 +459,14 @@ def _lower_scatter(accumulate: bool):
     def lower(ctx: LoweringContext) -> list[str]:
         operand, out, out_aval = ctx.in_avals[0], ctx.out, ctx.out_aval
         if operand.ndim == 0:
-            raise LoweringError("scatter into a scalar has no Numba lowering")
+            # A scalar can only be indexed by newaxes (``u[None]``), so the update holds exactly
+            # one element whatever its rank of ones: read it at the origin.
+            upd_rank = ctx.in_avals[1].ndim
+            upd = f"{ctx.ins[1]}[{', '.join(['0'] * upd_rank)}]" if upd_rank else ctx.ins[1]
+            dtype = f"np.{out_aval.dtype.name}"
+            if accumulate:
+                return [f"{out} = {dtype}({ctx.ins[0]} + {upd})"]
+            return [f"{out} = {dtype}({upd})"]
         out_shape, exprs = _index_plan(operand, ctx.params["spec"], ctx.in_avals[2:])
         lines = _bind_index_names(ctx.ins, 2)
         if ctx.may_overwrite(0) and operand.dtype == out_aval.dtype:

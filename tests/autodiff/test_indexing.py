@@ -193,3 +193,17 @@ def test_grad_through_vmapped_scatter():
         return anp.sum(vmap(lambda x, i: x.at[i].add(x[0] ** 2))(X, idx) ** 2)
 
     assert_allclose(grad(f)(X), fd_jacobian(f, X), rtol=1e-6, atol=1e-9)
+
+
+def test_compiled_gradient_through_newaxis_of_a_scalar():
+    """``u[None]`` of a scalar: its reverse mode scatters into a scalar, which must compile."""
+    import autodiff
+
+    def f(x):
+        u = anp.exp(x[0] * x[1])
+        return anp.sum(u[None, None] * anp.array([[2.0]])) + anp.sum(x[1][None] ** 2)
+
+    x = np.array([0.3, -0.7])
+    expected = fd_jacobian(f, x)
+    assert_allclose(autodiff.jit(grad(f))(x), expected, rtol=1e-6, atol=1e-8)
+    assert_allclose(autodiff.jit(f)(x), f(x), rtol=1e-14)
