@@ -1,11 +1,12 @@
 """One BLAS thread while chains run: the OpenBLAS thread count of the loaded libraries.
 
-The low-rank mass-matrix adaptation (:mod:`kernels.low_rank_adaptation`) calls LAPACK
-(``np.linalg.eigh`` in compiled code reaches SciPy's OpenBLAS) from every chain's thread at
-once; OpenBLAS then starts its own pool of threads per call, and with one chain per core the
-cores are oversubscribed (an 89 x 89 eigendecomposition took tens of times longer). The
-sampler's driver therefore sets every loaded OpenBLAS to one thread while chains with that
-adaptation run (:func:`single_threaded_blas`) and restores the counts afterwards. The libraries
+Compiled models (matrix products, ``eigh``, ``svd``, ...) and the low-rank mass-matrix
+adaptation (:mod:`kernels.low_rank_adaptation`) call BLAS/LAPACK (``np.linalg.eigh`` or
+``np.dot`` in compiled code reach SciPy's OpenBLAS) from every chain's thread at once; OpenBLAS
+then starts its own pool of threads per call, and with one chain per core the cores are
+oversubscribed (an 89 x 89 eigendecomposition took tens of times longer). The sampler's driver
+therefore sets every loaded OpenBLAS to one thread while chains run side by side, or while the
+low-rank adaptation runs (:func:`single_threaded_blas`), and restores the counts afterwards. The libraries
 are found in ``/proc/self/maps`` (Linux; elsewhere nothing is changed), by the names of
 OpenBLAS' and SciPy's builds of it.
 """

@@ -381,9 +381,12 @@ def run(
         advance_chain(np.int64(c), model, entries, *limits, options, schedule, state, output)
 
     n_threads = min(n_chains, numba.get_num_threads()) if chain_method == "parallel" else 1
-    # the low-rank adaptation calls LAPACK from every chain (kernels.blas_threads says why)
-    with single_threaded_blas(options.mass_matrix_adaptation == _LOW_RANK
-                              and options.adapt_mass_matrix and start < options.num_warmup):
+    # Chains running side by side already fill the cores, and a model's own BLAS/LAPACK calls
+    # (matrix products, eigh, svd, ...) or the low-rank adaptation's would each start an
+    # OpenBLAS pool on top of them (kernels.blas_threads says why that is slow).
+    low_rank_warmup = (options.mass_matrix_adaptation == _LOW_RANK
+                       and options.adapt_mass_matrix and start < options.num_warmup)
+    with single_threaded_blas(n_threads > 1 or low_rank_warmup):
         if n_threads <= 1:
             for c in range(n_chains):
                 advance(c)

@@ -30,3 +30,26 @@ def test_matmat_matches_numpy_for_every_layout(m, k, n):
             out = matmat(left, right)
             assert out.flags.c_contiguous
             np.testing.assert_allclose(out, a @ b, rtol=1e-13, atol=1e-13)
+
+
+def test_single_threaded_blas_holds_openblas_to_one_thread_and_restores_it():
+    """While chains run side by side every loaded OpenBLAS uses one thread, then its own count."""
+    import scipy.linalg  # noqa: F401  (loads SciPy's OpenBLAS, the one compiled code calls)
+
+    from kernels import blas_threads
+    from kernels.blas_threads import single_threaded_blas
+
+    controls = blas_threads._openblas_controls()
+    if not controls:
+        pytest.skip("no OpenBLAS loaded in this process (not Linux, or another BLAS)")
+    get, set_ = controls[0]
+    saved = get()
+    set_(2)
+    try:
+        with single_threaded_blas():
+            assert [g() for g, _ in controls] == [1] * len(controls)
+        assert get() == 2
+        with single_threaded_blas(enabled=False):
+            assert get() == 2
+    finally:
+        set_(saved)
