@@ -16,9 +16,13 @@ from kernels.jit import njit
 def rows_sum(a: np.ndarray) -> np.ndarray:
     """Sum of each row of a 2-D array."""
     out = np.zeros(a.shape[0], a.dtype)
+    if a.shape[1] == 0:
+        return out
     for i in range(a.shape[0]):
-        s = a[i, 0] * 0
-        for j in range(a.shape[1]):
+        # start from the first element, as NumPy does (a zero made as ``a[i, 0] * 0`` would be
+        # NaN for an infinite first element)
+        s = a[i, 0]
+        for j in range(1, a.shape[1]):
             s += a[i, j]
         out[i] = s
     return out
@@ -67,9 +71,13 @@ def rows_cumsum(a: np.ndarray, reverse: bool) -> np.ndarray:
     """Cumulative sum along each row (from the right when ``reverse``)."""
     out = np.empty_like(a)
     n = a.shape[1]
+    if n == 0:
+        return out
+    first = n - 1 if reverse else 0
     for i in range(a.shape[0]):
-        s = a[i, 0] * 0
-        for k in range(n):
+        s = a[i, first]  # the first element itself (see rows_sum)
+        out[i, first] = s
+        for k in range(1, n):
             j = n - 1 - k if reverse else k
             s += a[i, j]
             out[i, j] = s
@@ -81,9 +89,13 @@ def rows_cumprod(a: np.ndarray, reverse: bool) -> np.ndarray:
     """Cumulative product along each row (from the right when ``reverse``)."""
     out = np.empty_like(a)
     n = a.shape[1]
+    if n == 0:
+        return out
+    first = n - 1 if reverse else 0
     for i in range(a.shape[0]):
-        s = a[i, 0] * 0 + 1
-        for k in range(n):
+        s = a[i, first]  # the first element itself (see rows_sum)
+        out[i, first] = s
+        for k in range(1, n):
             j = n - 1 - k if reverse else k
             s *= a[i, j]
             out[i, j] = s

@@ -222,3 +222,23 @@ def test_generated_code_of_a_cond_does_not_depend_on_what_was_traced_before():
     second = autodiff.make_graph(f)(np.int64(0), np.ones(3))
     assert "Var(" not in str(first)
     assert graph_to_source(first)[0] == graph_to_source(second)[0]
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: autodiff.numpy.sum(x, axis=1),
+        lambda x: autodiff.numpy.sum(x, axis=0),
+        lambda x: autodiff.numpy.cumsum(x, axis=1),
+        lambda x: autodiff.numpy.cumsum(x[:, ::-1], axis=0),
+        lambda x: autodiff.numpy.cumprod(x, axis=1),
+        lambda x: autodiff.numpy.sum(x[:, :0], axis=1),
+    ],
+    ids=["sum1", "sum0", "cumsum1", "cumsum0", "cumprod1", "sum_empty"],
+)
+def test_compiled_reductions_with_infinite_entries_equal_numpy(fn):
+    """Infinite first elements of a row: the result is NumPy's (±inf), not NaN."""
+    x = np.array([[np.inf, 1.0, 2.0], [-np.inf, 2.0, 0.5], [3.0, -1.0, np.inf]])
+    with np.errstate(invalid="ignore"):
+        expected = fn(x)  # NumPy's own values: the functions run eagerly on arrays
+    np.testing.assert_array_equal(autodiff.jit(fn)(x), expected)
