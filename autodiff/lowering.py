@@ -136,9 +136,10 @@ class LoweringContext:
     def alloc(self, aval: ShapedArray) -> str:
         return self.scope.alloc(aval)
 
-    def emit_subgraph(self, graph: Graph, prefix: str, *, reuse_workspace: bool = False
-                      ) -> tuple[str, list[str]]:
-        return self.scope.emit_subgraph(graph, prefix, reuse_workspace=reuse_workspace)
+    def emit_subgraph(self, graph: Graph, prefix: str, *, reuse_workspace: bool = False,
+                      copy_results: bool = True) -> tuple[str, list[str]]:
+        return self.scope.emit_subgraph(graph, prefix, reuse_workspace=reuse_workspace,
+                                        copy_results=copy_results)
 
     def emit_subgraph_in_workspace(self, graph: Graph, prefix: str) -> tuple[str, list[str], int]:
         return self.scope.emit_subgraph_in_workspace(graph, prefix)

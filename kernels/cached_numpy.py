@@ -123,6 +123,16 @@ def assign_row(out, t, value):
 
 
 @njit
+def assign_all(out, value):
+    """``out[...] = value`` for a C-contiguous ``out`` of ``value``'s shape, by a loop (see
+    ``assign_row``)."""
+    flat = out.reshape(out.size)
+    src = np.ascontiguousarray(value).reshape(value.size)
+    for i in range(src.size):
+        flat[i] = src[i]
+
+
+@njit
 def copy_into(out, start, value):
     """``out[start:start + len(value)] = value`` for 1-D arrays, by a loop (see ``assign_row``)."""
     for i in range(value.size):

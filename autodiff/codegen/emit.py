@@ -132,18 +132,23 @@ class FunctionScope:
             return self._is_output_buffer(atom)
         return atom.id in self.facts.read_once
 
-    def emit_subgraph(self, graph: Graph, prefix: str, *, reuse_workspace: bool = False
-                      ) -> tuple[str, list[str]]:
+    def emit_subgraph(self, graph: Graph, prefix: str, *, reuse_workspace: bool = False,
+                      copy_results: bool = True) -> tuple[str, list[str]]:
         """Emit ``graph`` as a function of the module; returns its name and the arguments it
         takes after its inputs: the constants it needs, which this function passes on and
         therefore takes as parameters itself, preceded, with ``reuse_workspace`` when this
         function has a workspace, by a slice of that workspace for the sub-function's arrays.
 
-        A loop body called at every step then allocates only the arrays it returns, not every
-        intermediate (a scan step of a 2-state HMM allocated nine small arrays)."""
+        A loop body called at every step then allocates no intermediate (a scan step of a
+        2-state HMM allocated nine small arrays). Its results are copies, unless
+        ``copy_results`` is false: then they may be views of the workspace (or of its inputs),
+        which the caller copies out before the next call, and the loop allocates nothing."""
         fn_name = self.module.fresh(prefix)
         with_workspace = reuse_workspace and self.module.workspace is not None
-        size = emit_function(self.module, graph, fn_name, workspace=with_workspace)
+        # transformed bodies (a scan's VJP) carry what reverse mode leaves behind (x * 1.0, ...):
+        # the top-level graph's optimize() does not look inside its sub-graphs
+        size = emit_function(self.module, optimize(graph), fn_name, workspace=with_workspace,
+                             copy_results=copy_results)
         consts = self.module.function_consts[fn_name]
         self.consts.update(consts)
         if not size:

@@ -541,22 +541,35 @@ def _lower_cond(ctx: LoweringContext) -> list[str]:
 
 
 def _lower_scan(ctx: LoweringContext) -> list[str]:
-    fn, consts = ctx.emit_subgraph(ctx.params["body"], "body", reuse_workspace=True)
+    """The loop over the steps, which allocates nothing: the body's results are views of the
+    workspace (or of its operands), copied into two buffers per array carry that swap roles
+    every step -- the body reads one while its results are copied into the other, so a result
+    that is a view of a carry input (``c[::-1]``, or carries swapped) is never overwritten
+    before it is read."""
+    fn, consts = ctx.emit_subgraph(ctx.params["body"], "body", reuse_workspace=True,
+                                   copy_results=False)
     nc, nk, length = ctx.params["n_consts"], ctx.params["n_carry"], ctx.params["length"]
     ins, outs, out_avals = ctx.ins, ctx.outs, ctx.out_avals
     c_in, k_in, x_in = ins[:nc], ins[nc : nc + nk], ins[nc + nk :]
     carry = [f"{o}_c" for o in outs[:nk]]
+    arrays = [k for k, aval in enumerate(out_avals[:nk]) if aval.ndim]
     lines = []
-    for name, src, aval in zip(carry, k_in, ctx.in_avals[nc : nc + nk]):
-        lines.append(f"{name} = cn.ascontiguousarray({src})" if aval.ndim else f"{name} = {src}")
+    for k, (name, src, aval) in enumerate(zip(carry, k_in, out_avals[:nk])):
+        if k in arrays:  # a copy: the loop writes into it
+            lines += [f"{name} = cn.astype({src}, {dtype_src(aval)})",
+                      f"{name}_next = cn.empty({shape_src(aval)}, {dtype_src(aval)})"]
+        else:
+            lines.append(f"{name} = {src}")
     for o, aval in zip(outs[nk:], out_avals[nk:]):
         lines.append(f"{o} = cn.empty({shape_src(aval)}, {dtype_src(aval)})")
     t = f"{length - 1} - i_" if ctx.params["reverse"] else "i_"
     args = [*c_in, *carry, *[f"{x}[t_]" for x in x_in], *consts]
     lines += [f"for i_ in range({length}):", f"    t_ = {t}", f"    r_ = {fn}({', '.join(args)})"]
-    for k, (name, aval) in enumerate(zip(carry, out_avals[:nk])):
-        lines.append(f"    {name} = cn.ascontiguousarray(r_[{k}])" if aval.ndim
+    for k, name in enumerate(carry):
+        lines.append(f"    cn.assign_all({name}_next, r_[{k}])" if k in arrays
                      else f"    {name} = r_[{k}]")
+    for k in arrays:
+        lines.append(f"    {carry[k]}, {carry[k]}_next = {carry[k]}_next, {carry[k]}")
     for k, (o, aval) in enumerate(zip(outs[nk:], out_avals[nk:])):
         # a row of an array is stored by a cached loop (cn.assign_row's docstring says why)
         lines.append(f"    cn.assign_row({o}, t_, r_[{nk + k}])" if aval.ndim > 1

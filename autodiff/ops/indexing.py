@@ -471,8 +471,8 @@ def _lower_scatter(accumulate: bool):
         lines = _bind_index_names(ctx.ins, 2)
         if ctx.may_overwrite(0) and operand.dtype == out_aval.dtype:
             lines.append(f"{out} = {ctx.ins[0]}")  # read by nothing else: updated in place
-        else:
-            lines.append(f"{out} = cn.astype({ctx.ins[0]}, np.{out_aval.dtype.name})")  # a copy
+        else:  # a copy, into the workspace when the function has one
+            lines += [f"{out} = {ctx.alloc(out_aval)}", f"cn.assign_all({out}, {ctx.ins[0]})"]
         unit = ctx.input_fact(ctx.facts.unit_scalars, 1)
         if unit is not None:  # the update is a scalar reshaped to shape (1,): use the scalar
             upd = unit

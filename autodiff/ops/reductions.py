@@ -228,13 +228,44 @@ def _rows_result(ctx: LoweringContext, kind: str, axes: tuple) -> list[str]:
     return lines + [f"{ctx.out} = {call}[0]" if not kept else f"{ctx.out} = {reshaped(call, kept)}"]
 
 
+# The start of each float reduction, a value ``s`` with ``s op x == x`` for every x (-0.0 keeps
+# the sign of a zero sum), and the update of the accumulator ``s`` by an element ``v``: the same
+# results, to the bit, as the row kernels, which start from the first element.
+_FLOAT_REDUCTION = {
+    "sum": ("-0.0", "s_ += {v}"),
+    "prod": ("1.0", "s_ *= {v}"),
+    "max": ("-np.inf", "s_ = {v} if {v} > s_ or {v} != {v} else s_"),
+    "min": ("np.inf", "s_ = {v} if {v} < s_ or {v} != {v} else s_"),
+}
+
+
+def _inline_float_reduction(ctx: LoweringContext, kind: str) -> list[str]:
+    """Loops over the kept elements around loops over the reduced ones (in the row kernels'
+    order), writing into an array from ``ctx.alloc`` -- a slice of the workspace when the
+    function has one: no transposed copy, no allocated result (a loop body runs this at every
+    step)."""
+    aval, x, out, axes = ctx.in_avals[0], ctx.ins[0], ctx.out, ctx.params["axes"]
+    start, update = _FLOAT_REDUCTION[kind]
+    keep = [i for i in range(aval.ndim) if i not in axes]
+    index = {d: f"o{k}" for k, d in enumerate(keep)}
+    index.update({d: f"r{k}_" for k, d in enumerate(axes)})
+    element = f"{x}[{', '.join(index[d] for d in range(aval.ndim))}]"
+    inner = [f"{'    ' * k}for r{k}_ in range({aval.shape[d]}):" for k, d in enumerate(axes)]
+    inner += ["    " * len(axes) + "v_ = " + element, "    " * len(axes) + update.format(v="v_")]
+    if not keep:
+        return [f"s_ = {start}", *inner, f"{out} = s_"]
+    depth = "    " * len(keep)
+    lines = [f"{out} = {ctx.alloc(ctx.out_aval)}"]
+    lines += [f"{'    ' * k}for o{k} in range({aval.shape[d]}):" for k, d in enumerate(keep)]
+    lines += [depth + f"s_ = {start}", *[depth + line for line in inner]]
+    return lines + [depth + f"{out}[{', '.join(f'o{k}' for k in range(len(keep)))}] = s_"]
+
+
 def _lower_reduction(kind: str) -> LoweringRule:
     def lower(ctx: LoweringContext) -> list[str]:
-        aval, x, out = ctx.in_avals[0], ctx.ins[0], ctx.out
-        if kind == "sum" and aval.ndim == 1 and aval.dtype == np.float64:
-            # the sum of a float vector: a loop in place (gk.rows_sum allocates its result), in
-            # the same order as rows_sum
-            return [f"{out} = 0.0", f"for j_ in range({aval.shape[0]}):", f"    {out} += {x}[j_]"]
+        aval = ctx.in_avals[0]
+        if aval.ndim and aval.dtype == np.float64 and ctx.out_aval.dtype == np.float64:
+            return _inline_float_reduction(ctx, kind)
         return _rows_result(ctx, kind, ctx.params["axes"])
 
     return lower

@@ -555,3 +555,31 @@ def test_compiled_scan_with_matrix_outputs_matches_eager():
     x = np.random.default_rng(0).normal(size=(5, 3))
     assert_allclose(autodiff.jit(f)(x), f(x), rtol=1e-12)
     assert_allclose(autodiff.jit(grad(f))(x), grad(f)(x), rtol=1e-12)
+
+
+def test_compiled_scan_carries_that_are_views_of_the_inputs():
+    """The compiled loop copies each step's carries into a second buffer: carries returned as
+    views of the carry inputs (reversed, swapped, passed through) must not be overwritten before
+    they are read. Oracle: the same recursion as a Python loop over NumPy."""
+
+    def step(c, xt):
+        a, b, m = c
+        return (b[::-1] * 0.5, a + xt, m.T), anp.sum(a * b) + anp.sum(m[0])
+
+    def f(x):
+        m0 = anp.reshape(anp.arange(4.0), (2, 2))
+        (a, b, m), ys = scan(step, (x[0], x[1], m0), x[2:])
+        return anp.sum(ys * ys) + anp.sum(a) - anp.sum(b**2) + anp.sum(m * m0)
+
+    def f_loop(x):
+        a, b, m = x[0], x[1], np.arange(4.0).reshape(2, 2)
+        total = 0.0
+        for xt in x[2:]:
+            y = np.sum(a * b) + np.sum(m[0])
+            a, b, m = b[::-1] * 0.5, a + xt, m.T
+            total += y * y
+        return total + np.sum(a) - np.sum(b**2) + np.sum(m * np.arange(4.0).reshape(2, 2))
+
+    x = np.random.default_rng(3).normal(size=(9, 3))
+    assert_allclose(autodiff.jit(f)(x), f_loop(x), rtol=1e-12)
+    assert_allclose(autodiff.jit(grad(f))(x), fd_jacobian(f_loop, x), rtol=1e-6, atol=1e-8)
