@@ -11,7 +11,7 @@ import numpy as np
 
 from autodiff.avals import ShapedArray, normalize_axis
 from autodiff.core import Primitive, bind1, get_aval
-from autodiff.lowering import LoweringContext, LoweringRule, reshaped
+from autodiff.lowering import LoweringContext, LoweringRule, loops, reshaped
 
 
 def _reduced_shape(shape: tuple, axes: tuple) -> tuple:
@@ -229,36 +229,49 @@ def _rows_result(ctx: LoweringContext, kind: str, axes: tuple) -> list[str]:
 
 
 # The start of each float reduction, a value ``s`` with ``s op x == x`` for every x (-0.0 keeps
-# the sign of a zero sum), and the update of the accumulator ``s`` by an element ``v``: the same
-# results, to the bit, as the row kernels, which start from the first element.
+# the sign of a zero sum), and the update of an accumulator ``{s}`` by an element ``{v}``: the
+# same results, to the bit, as the row kernels, which start from the first element.
 _FLOAT_REDUCTION = {
-    "sum": ("-0.0", "s_ += {v}"),
-    "prod": ("1.0", "s_ *= {v}"),
-    "max": ("-np.inf", "s_ = {v} if {v} > s_ or {v} != {v} else s_"),
-    "min": ("np.inf", "s_ = {v} if {v} < s_ or {v} != {v} else s_"),
+    "sum": ("-0.0", "{s} += {v}"),
+    "prod": ("1.0", "{s} *= {v}"),
+    "max": ("-np.inf", "{s} = {v} if {v} > {s} or {v} != {v} else {s}"),
+    "min": ("np.inf", "{s} = {v} if {v} < {s} or {v} != {v} else {s}"),
 }
 
 
 def _inline_float_reduction(ctx: LoweringContext, kind: str) -> list[str]:
-    """Loops over the kept elements around loops over the reduced ones (in the row kernels'
-    order), writing into an array from ``ctx.alloc`` -- a slice of the workspace when the
+    """Loops writing into an array from ``ctx.alloc`` -- a slice of the workspace when the
     function has one: no transposed copy, no allocated result (a loop body runs this at every
-    step)."""
-    aval, x, out, axes = ctx.in_avals[0], ctx.ins[0], ctx.out, ctx.params["axes"]
+    step). Each result element sees the reduced elements in the row kernels' order, so the
+    loop nest may follow the operand's memory order: reduced axes last, a scalar accumulator
+    in the innermost loops; otherwise the loops in axis order, accumulating into the result."""
+    aval, x, out, axes = ctx.in_avals[0], ctx.ins[0], ctx.out, tuple(ctx.params["axes"])
     start, update = _FLOAT_REDUCTION[kind]
     keep = [i for i in range(aval.ndim) if i not in axes]
     index = {d: f"o{k}" for k, d in enumerate(keep)}
     index.update({d: f"r{k}_" for k, d in enumerate(axes)})
     element = f"{x}[{', '.join(index[d] for d in range(aval.ndim))}]"
-    inner = [f"{'    ' * k}for r{k}_ in range({aval.shape[d]}):" for k, d in enumerate(axes)]
-    inner += ["    " * len(axes) + "v_ = " + element, "    " * len(axes) + update.format(v="v_")]
-    if not keep:
-        return [f"s_ = {start}", *inner, f"{out} = s_"]
-    depth = "    " * len(keep)
-    lines = [f"{out} = {ctx.alloc(ctx.out_aval)}"]
-    lines += [f"{'    ' * k}for o{k} in range({aval.shape[d]}):" for k, d in enumerate(keep)]
-    lines += [depth + f"s_ = {start}", *[depth + line for line in inner]]
-    return lines + [depth + f"{out}[{', '.join(f'o{k}' for k in range(len(keep)))}] = s_"]
+    target = f"{out}[{', '.join(f'o{k}' for k in range(len(keep)))}]"
+
+    def nest(dims: list[int], depth: int = 0) -> list[str]:
+        return [f"{'    ' * (depth + k)}for {index[d]} in range({aval.shape[d]}):"
+                for k, d in enumerate(dims)]
+
+    if list(axes) == list(range(len(keep), aval.ndim)):
+        pad = "    " * aval.ndim
+        inner = [*nest(list(axes), len(keep)), f"{pad}v_ = {element}",
+                 pad + update.format(s="s_", v="v_")]
+        if not keep:
+            return [f"s_ = {start}", *inner, f"{out} = s_"]
+        head = "    " * len(keep)
+        return [f"{out} = {ctx.alloc(ctx.out_aval)}", *nest(keep), f"{head}s_ = {start}",
+                *inner, f"{head}{target} = s_"]
+    pad = "    " * aval.ndim
+    return [f"{out} = {ctx.alloc(ctx.out_aval)}",
+            *loops(ctx.out_aval.shape, f"{target} = {start}"),
+            *nest(list(range(aval.ndim)) if list(axes) == sorted(axes) else [*axes, *keep]),
+            f"{pad}v_ = {element}", f"{pad}w_ = {target}",
+            pad + update.format(s="w_", v="v_"), f"{pad}{target} = w_"]
 
 
 def _lower_reduction(kind: str) -> LoweringRule:

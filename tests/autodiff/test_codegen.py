@@ -242,3 +242,16 @@ def test_compiled_reductions_with_infinite_entries_equal_numpy(fn):
     with np.errstate(invalid="ignore"):
         expected = fn(x)  # NumPy's own values: the functions run eagerly on arrays
     np.testing.assert_array_equal(autodiff.jit(fn)(x), expected)
+
+
+@pytest.mark.parametrize("kind", ["sum", "prod", "max", "min"])
+@pytest.mark.parametrize("axis", [0, 1, 2, (0, 1), (0, 2), (1, 2), (2, 0), None])
+def test_compiled_float_reductions_over_any_axes_equal_numpy(kind, axis):
+    """Reductions lowered as loops over the operand (any loop order): NumPy's values, NaN
+    propagated, and a sum of negative zeros is -0.0."""
+    x = np.random.default_rng(5).normal(size=(3, 4, 5))
+    x[1, 2, 3] = np.nan
+    got = autodiff.jit(lambda v: getattr(autodiff.numpy, kind)(v, axis=axis))(x)
+    np.testing.assert_allclose(got, getattr(np, kind)(x, axis=axis), rtol=1e-13)
+    zeros = np.full((2, 3), -0.0)
+    assert np.all(np.signbit(autodiff.jit(lambda v: autodiff.numpy.sum(v, axis=0))(zeros)))
