@@ -7,8 +7,9 @@ statistics (Hoffman, Radul & Sountsov 2021; the algorithm and its constants are 
 :mod:`kernels.chees`). It needs at least two chains and is meant for many (its adaptation
 estimates means and variances across chains: with a few hundred chains a warmup of 100-200
 iterations suffices). :class:`inference.mcmc.MCMC` runs it (:mod:`inference.many_chain`), with
-the same results, summary and ArviZ export as NUTS; ``MCMC(..., draw_dtype="float32")``
-halves the memory of the kept draws and ``MCMC(..., store="run.zarr")`` streams them to disk.
+the same results, summary and ArviZ export as NUTS, progress bar, Ctrl-C/SIGTERM handling and
+``save_warmup``; ``MCMC(..., draw_dtype="float32")`` halves the memory of the kept draws and
+``MCMC(..., store="run.zarr")`` streams them to disk.
 
 Examples
 --------
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from inference.protocols import CompiledModelLike, MCMCKernel
-from kernels.chees import ChEESSettings
+from kernels.chees import CHEES_CHAIN_FIELDS, CHEES_SHARED_FIELDS, ChEESSettings
 from kernels.options import SamplerOptions
 
 __all__ = ["ChEES", "ChEESHMC"]
@@ -124,6 +125,10 @@ class ChEES(MCMCKernel):
 
     #: :class:`inference.mcmc.MCMC` runs this kernel with :mod:`inference.many_chain`.
     many_chain = True
+    #: Its state (counted by :mod:`inference.resources`): a row per chain, and the shared
+    #: adaptation.
+    chain_state_fields = CHEES_CHAIN_FIELDS
+    shared_state_fields = CHEES_SHARED_FIELDS
 
     @property
     def algorithm(self) -> str:

@@ -70,7 +70,7 @@ import numpy as np
 
 from kernels.hmc_transition import hmc_transition
 from kernels.integrators import phase_point
-from kernels.jit import njit
+from kernels.jit import njit, signature
 from kernels.metric import DIAG, Metric
 from kernels.model_abi import Model
 from kernels.state import Field, SampleOutput, check_output, init_chain_state
@@ -84,8 +84,8 @@ from kernels.step_size import (
 )
 
 __all__ = ["CHEES_CHAIN_FIELDS", "CHEES_SHARED_FIELDS", "ChEESChains", "ChEESShared",
-           "ChEESSettings", "halton", "allocate_chees", "chees_transitions", "chees_adapt",
-           "run"]
+           "ChEESSettings", "COMPILED_KERNELS", "halton", "allocate_chees", "chees_transitions",
+           "chees_adapt", "run"]
 
 _F8, _I8, _U8 = np.float64, np.int64, np.uint64
 
@@ -161,6 +161,34 @@ def allocate_chees(n_chains: int, dim: int) -> tuple[ChEESChains, ChEESShared]:
     return chains, shared
 
 
+def _settings_prototype() -> ChEESSettings:
+    """A :class:`ChEESSettings` of the Python types :meth:`inference.chees.ChEES.settings` gives
+    (its Numba type is the one the kernels are compiled for)."""
+    return ChEESSettings(1, 0.651, 0.1, 1, 1000.0, 1, True, True, True)
+
+
+def _record_types(t) -> tuple:
+    """Numba types of the settings, the shared record and the chains' record (prototypes built
+    by :func:`allocate_chees`, so they cannot drift from a real run's)."""
+    chains, shared = allocate_chees(1, 1)
+    return numba.typeof(_settings_prototype()), numba.typeof(shared), numba.typeof(chains)
+
+
+def _transitions_types(t) -> tuple:
+    settings, shared, chains = _record_types(t)
+    return (t.i8, t.i8, t.i8, t.i8, t.i8, t.i8, settings, shared, chains, t.output)
+
+
+def _search_types(t) -> tuple:
+    _, shared, chains = _record_types(t)
+    return (t.i8, t.i8, t.i8, t.i8, shared, chains, t.vector)
+
+
+def _adapt_types(t) -> tuple:
+    settings, shared, chains = _record_types(t)
+    return (t.i8, settings, shared, chains)
+
+
 @njit(inline="always")
 def halton(index: int) -> float:
     """The ``index``-th element (``index >= 1``) of the van der Corput sequence in base 2:
@@ -184,6 +212,7 @@ def num_leapfrog_steps(iteration: int, log_length: float, step_size: float,
     return max_steps if n > max_steps else int(n)
 
 
+@signature(_transitions_types)
 @njit
 def chees_transitions(address: int, data_ptr: int, lo: int, hi: int, iteration: int,
                       out_index: int, settings: ChEESSettings, shared: ChEESShared,
@@ -232,6 +261,7 @@ def chees_transitions(address: int, data_ptr: int, lo: int, hi: int, iteration: 
             output.reached_max_treedepth[c, out_index] = False
 
 
+@signature(_search_types)
 @njit
 def step_size_search(address: int, data_ptr: int, lo: int, hi: int, shared: ChEESShared,
                      chains: ChEESChains, found: np.ndarray) -> None:
@@ -249,6 +279,7 @@ def step_size_search(address: int, data_ptr: int, lo: int, hi: int, shared: ChEE
         found[c] = eps if status == CHAIN_OK else np.nan
 
 
+@signature(_adapt_types)
 @njit
 def chees_adapt(iteration: int, settings: ChEESSettings, shared: ChEESShared,
                 chains: ChEESChains) -> None:
@@ -319,6 +350,11 @@ def chees_adapt(iteration: int, settings: ChEESSettings, shared: ChEESShared,
                                                        shared.step_size[0])
         if settings.adapt_trajectory_length and shared.adam[0] > 0.0:
             shared.log_length[0] = shared.log_length_bar[0]
+
+
+#: The kernels a run calls from Python, compiled for their declared types (in a helper process
+#: while the model compiles, on a first run: :func:`kernels.precompile.background_compile`).
+COMPILED_KERNELS = ("chees_transitions", "step_size_search", "chees_adapt")
 
 
 def init_chees(address: int, data_ptr: int, positions: np.ndarray, seed: int,
