@@ -67,6 +67,11 @@ class ChEES(MCMCKernel):
         Where the chains start (as for NUTS).
     max_energy_error : float, default 1000
         A trajectory whose energy error exceeds this is divergent.
+    trajectory_criterion : {"snaper", "chees"}, default "snaper"
+        What warmup maximises to set :math:`T`: SNAPER's criterion along the chains' leading
+        principal direction (Sountsov & Hoffman 2022; long enough for the slowest direction),
+        or the ChEES criterion over all coordinates (the 2021 paper; shorter trajectories,
+        better when all directions mix alike). See :mod:`kernels.chees`.
     block_size : int, optional
         Chains per thread job (default: the chains split evenly over ``numba.get_num_threads()``
         threads). Never changes the draws.
@@ -88,6 +93,7 @@ class ChEES(MCMCKernel):
         init_strategy: str | Mapping[str, Any] | Callable = "uniform",
         max_energy_error: float = 1000.0,
         block_size: int | None = None,
+        trajectory_criterion: str = "snaper",
     ) -> None:
         # the options HMC shares (checked there, with their names)
         options = SamplerOptions(
@@ -122,6 +128,10 @@ class ChEES(MCMCKernel):
         self.adapt_trajectory_length = bool(adapt_trajectory_length)
         self.metric_fraction = float(metric_fraction)
         self.block_size = None if block_size is None else int(block_size)
+        if trajectory_criterion not in ("snaper", "chees"):
+            raise ValueError(f"ChEES: trajectory_criterion must be 'snaper' or 'chees', got "
+                             f"{trajectory_criterion!r}")
+        self.trajectory_criterion = trajectory_criterion
 
     #: :class:`inference.mcmc.MCMC` runs this kernel with :mod:`inference.many_chain`.
     many_chain = True
@@ -147,7 +157,8 @@ class ChEES(MCMCKernel):
             int(num_warmup), float(o.target_accept_prob), self.learning_rate,
             self.max_leapfrog_steps, float(o.max_energy_error),
             int(self.metric_fraction * num_warmup), bool(o.adapt_step_size),
-            self.adapt_trajectory_length, bool(o.adapt_mass_matrix))
+            self.adapt_trajectory_length, bool(o.adapt_mass_matrix),
+            self.trajectory_criterion == "snaper")
 
     def __repr__(self) -> str:
         o = self.options

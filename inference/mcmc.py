@@ -115,7 +115,8 @@ class MCMC:
         for SLURM/PBS), or a ``ProcessPoolExecutor``. Each worker compiles the model from the
         model function and its arguments (which must pickle; cloudpickle handles closures);
         the draws are the same as on threads (see :mod:`inference.executor`). Needs a model
-        function, not a compiled model.
+        function, not a compiled model. Not with a many-chain kernel (``ChEES``), whose
+        adaptation needs every chain after every iteration (an error says so).
     draw_dtype : {"float64", "float32"}, default "float64"
         The dtype in which the kept draws are stored (the sampler computes in float64; float32
         halves the memory of the draws, for runs of many chains).

@@ -123,6 +123,22 @@ def test_zarr_store_round_trip(tmp_path):
     assert list(tree["posterior"]["z"].dims) == ["chain", "draw", "school"]
 
 
+def test_snaper_direction_is_the_leading_eigenvector_of_the_scaled_covariance():
+    from kernels.chees import _principal_step
+
+    rng = np.random.default_rng(1)
+    cov = np.array([[4.0, 1.2, 0.0], [1.2, 1.0, 0.3], [0.0, 0.3, 0.25]])
+    q = rng.multivariate_normal([1.0, 0.0, -1.0], cov, size=500)
+    mean, inv_diag = q.mean(axis=0), q.var(axis=0)
+    z = np.ones(3)
+    for _ in range(60):  # one power iteration per warmup iteration
+        _principal_step(q, mean, inv_diag, z)
+    scaled = (q - mean) / np.sqrt(inv_diag)
+    values, vectors = np.linalg.eigh(scaled.T @ scaled)
+    assert abs(z @ vectors[:, -1]) == pytest.approx(1.0, abs=1e-8)
+    assert np.linalg.norm(z) == pytest.approx(1.0)
+
+
 def test_halton_is_the_base_two_van_der_corput_sequence():
     expected = [0.5, 0.25, 0.75, 0.125, 0.625, 0.375, 0.875]
     assert [halton(i) for i in range(1, 8)] == expected
@@ -135,6 +151,7 @@ def test_halton_is_the_base_two_van_der_corput_sequence():
     (lambda m: ChEES(m, learning_rate=-1.0), "learning_rate"),
     (lambda m: ChEES(m, max_leapfrog_steps=0), "max_leapfrog_steps"),
     (lambda m: ChEES(m, metric_fraction=2.0), "metric_fraction"),
+    (lambda m: ChEES(m, trajectory_criterion="nuts"), "trajectory_criterion"),
     (lambda m: ChEES(m, target_accept_prob=1.5), "target_accept_prob"),
 ])
 def test_bad_options_are_named(make, match):
