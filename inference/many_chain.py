@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from inference import functional as F
-from inference.progress import ChainProgress, make_reporter
+from inference.progress import ChainProgress, NullReporter, make_reporter
 from inference.protocols import chain_data_pointers
 from inference.recording import ChunkSizer, Recorder
 from inference.resources import check_memory
@@ -152,6 +152,7 @@ def _loop(mcmc, model, settings, shared, chains, pointers, rec, progress, report
     kernel, num_warmup = mcmc.kernel, mcmc.num_warmup
     n_chains, dim = chains.position.shape
     sizer = ChunkSizer(mcmc.chunk_size)
+    shown = mcmc.progress_callback is not None or not isinstance(reporter, NullReporter)
     it, t_begin = 0, time.perf_counter()
     while it < total:
         if request:
@@ -172,9 +173,10 @@ def _loop(mcmc, model, settings, shared, chains, pointers, rec, progress, report
             sizer.observe(n, seconds)
             timings["warmup" if it < num_warmup else "sampling"] += seconds
             it += n
-            rec.show_progress(progress, chunk, "warmup" if it < num_warmup else "sampling", it,
-                              time.perf_counter() - t_begin, seconds)
-            reporter.update(progress)
+            if shown:  # (a thousand records per chunk: not filled when nobody reads them)
+                rec.show_progress(progress, chunk, "warmup" if it < num_warmup else "sampling",
+                                  it, time.perf_counter() - t_begin, seconds)
+                reporter.update(progress)
             if mcmc.progress_callback is not None:
                 mcmc.progress_callback(progress)
         except KeyboardInterrupt:
