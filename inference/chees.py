@@ -7,8 +7,9 @@ statistics (Hoffman, Radul & Sountsov 2021; the algorithm and its constants are 
 :mod:`kernels.chees`). It needs at least two chains and is meant for many (its adaptation
 estimates means and variances across chains: with a few hundred chains a warmup of 100-200
 iterations suffices). :class:`inference.mcmc.MCMC` runs it (:mod:`inference.many_chain`), with
-the same results, summary and ArviZ export as NUTS; ``MCMC(..., draw_dtype="float32")``
-halves the memory of the kept draws and ``MCMC(..., store="run.zarr")`` streams them to disk.
+the same results, summary and ArviZ export as NUTS, progress bar, Ctrl-C/SIGTERM handling and
+``save_warmup``; ``MCMC(..., draw_dtype="float32")`` halves the memory of the kept draws and
+``MCMC(..., store="run.zarr")`` streams them to disk.
 
 Examples
 --------
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from inference.protocols import CompiledModelLike, MCMCKernel
-from kernels.chees import ChEESSettings
+from kernels.chees import CHEES_CHAIN_FIELDS, CHEES_SHARED_FIELDS, ChEESSettings
 from kernels.options import SamplerOptions
 
 __all__ = ["ChEES", "ChEESHMC"]
@@ -66,6 +67,11 @@ class ChEES(MCMCKernel):
         Where the chains start (as for NUTS).
     max_energy_error : float, default 1000
         A trajectory whose energy error exceeds this is divergent.
+    trajectory_criterion : {"snaper", "chees"}, default "snaper"
+        What warmup maximises to set :math:`T`: SNAPER's criterion along the chains' leading
+        principal direction (Sountsov & Hoffman 2022; long enough for the slowest direction),
+        or the ChEES criterion over all coordinates (the 2021 paper; shorter trajectories,
+        better when all directions mix alike). See :mod:`kernels.chees`.
     block_size : int, optional
         Chains per thread job (default: the chains split evenly over ``numba.get_num_threads()``
         threads). Never changes the draws.
@@ -87,6 +93,7 @@ class ChEES(MCMCKernel):
         init_strategy: str | Mapping[str, Any] | Callable = "uniform",
         max_energy_error: float = 1000.0,
         block_size: int | None = None,
+        trajectory_criterion: str = "snaper",
     ) -> None:
         # the options HMC shares (checked there, with their names)
         options = SamplerOptions(
@@ -121,9 +128,17 @@ class ChEES(MCMCKernel):
         self.adapt_trajectory_length = bool(adapt_trajectory_length)
         self.metric_fraction = float(metric_fraction)
         self.block_size = None if block_size is None else int(block_size)
+        if trajectory_criterion not in ("snaper", "chees"):
+            raise ValueError(f"ChEES: trajectory_criterion must be 'snaper' or 'chees', got "
+                             f"{trajectory_criterion!r}")
+        self.trajectory_criterion = trajectory_criterion
 
     #: :class:`inference.mcmc.MCMC` runs this kernel with :mod:`inference.many_chain`.
     many_chain = True
+    #: Its state (counted by :mod:`inference.resources`): a row per chain, and the shared
+    #: adaptation.
+    chain_state_fields = CHEES_CHAIN_FIELDS
+    shared_state_fields = CHEES_SHARED_FIELDS
 
     @property
     def algorithm(self) -> str:
@@ -142,7 +157,8 @@ class ChEES(MCMCKernel):
             int(num_warmup), float(o.target_accept_prob), self.learning_rate,
             self.max_leapfrog_steps, float(o.max_energy_error),
             int(self.metric_fraction * num_warmup), bool(o.adapt_step_size),
-            self.adapt_trajectory_length, bool(o.adapt_mass_matrix))
+            self.adapt_trajectory_length, bool(o.adapt_mass_matrix),
+            self.trajectory_criterion == "snaper")
 
     def __repr__(self) -> str:
         o = self.options

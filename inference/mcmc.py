@@ -115,7 +115,8 @@ class MCMC:
         for SLURM/PBS), or a ``ProcessPoolExecutor``. Each worker compiles the model from the
         model function and its arguments (which must pickle; cloudpickle handles closures);
         the draws are the same as on threads (see :mod:`inference.executor`). Needs a model
-        function, not a compiled model.
+        function, not a compiled model. Not with a many-chain kernel (``ChEES``), whose
+        adaptation needs every chain after every iteration (an error says so).
     draw_dtype : {"float64", "float32"}, default "float64"
         The dtype in which the kept draws are stored (the sampler computes in float64; float32
         halves the memory of the draws, for runs of many chains).
@@ -332,7 +333,7 @@ class MCMC:
         if getattr(self.kernel, "many_chain", False):
             from inference.many_chain import run_many_chain
 
-            self._results = run_many_chain(self, seed, args, kwargs, init_params)
+            run_many_chain(self, seed, args, kwargs, init_params)
             return
         # SIGTERM is recorded from the start: a first run's model compile takes seconds too
         with sigterm_stops_sampling() as request, \
@@ -376,6 +377,8 @@ class MCMC:
             draw_itemsize=np.dtype(self.draw_dtype).itemsize,
             draws_in_memory=self.store is None,
             log_likelihood_bytes_per_draw=log_likelihood,
+            chain_state_fields=self.kernel.chain_state_fields,
+            shared_state_fields=self.kernel.shared_state_fields,
         )
 
     def _progress(
@@ -528,18 +531,8 @@ class MCMC:
                 sizer.observe(n, seconds)
                 timings["warmup" if it < warm_stop else "sampling"] += seconds
                 phase = "warmup" if state.iteration < warm_stop else "sampling"
-                elapsed = time.perf_counter() - t_begin
-                for c, p in enumerate(progress):
-                    if c in rec.failed_at:
-                        p.phase = "failed"
-                        continue
-                    p.phase, p.iteration, p.elapsed = phase, state.iteration - start, elapsed
-                    p.divergences = int(
-                        rec.warmup_divergences[c] if phase == "warmup" else rec.divergences[c]
-                    )
-                    p.step_size = float(chunk.step_size[c, -1])
-                    p.steps_per_draw = float(chunk.n_steps[c].mean())
-                    p.draws_per_second = n / max(seconds, 1e-9)
+                rec.show_progress(progress, chunk, phase, state.iteration - start,
+                                  time.perf_counter() - t_begin, seconds)
                 reporter.update(progress)
                 if self.progress_callback is not None:
                     self.progress_callback(progress)

@@ -21,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from kernels.options import SamplerOptions
+from kernels.state import CHAIN_STATE_FIELDS, Field
 
 __all__ = ["CompiledModelLike", "MCMCKernel", "is_compiled_model", "resolve_model",
            "INIT_STRATEGIES"]
@@ -149,6 +150,11 @@ class MCMCKernel:
     """
 
     options: SamplerOptions
+    #: The record tables of the state a run keeps besides its draws, which
+    #: :mod:`inference.resources` counts: one row per chain, and one set of values shared by
+    #: all chains (a many-chain kernel's adaptation).
+    chain_state_fields: tuple[Field, ...] = CHAIN_STATE_FIELDS
+    shared_state_fields: tuple[Field, ...] = ()
 
     def __init__(self, model: Callable[..., Any] | CompiledModelLike, options: SamplerOptions,
                  init_strategy: str | Mapping[str, Any] | Callable = "uniform") -> None:

@@ -7,6 +7,9 @@ models or kernels.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
 
 from kernels.state import CHAIN_STATE_FIELDS, ChainState, SampleOutput, allocate_output
@@ -56,7 +59,10 @@ class Recorder:
     """Copies each chunk's output into the kept (thinned) arrays and keeps the counters.
 
     Iterations ``[warm_start, warm_stop)`` are warmup; with ``save_warmup`` their draws are
-    kept too (thinned like the sampling draws, as CmdStan does), else only counted.
+    kept too (thinned like the sampling draws, as CmdStan does), else only counted. With a
+    ``sink`` the kept sampling rows of each chunk go to ``sink(rows, first)`` (a
+    :class:`SampleOutput` in float64 and the index of its first kept draw, e.g. a zarr store)
+    instead of into memory.
     """
 
     def __init__(
@@ -69,12 +75,14 @@ class Recorder:
         thin: int,
         save_warmup: bool = False,
         draw_dtype: str = "float64",
+        sink: Callable[[SampleOutput, int], None] | None = None,
     ):
         self.warm_start = warm_start
         self.warm_stop = warm_stop
         self.thin = thin
-        self.out = with_draw_dtype(allocate_output(n_chains, num_samples // thin, dim),
-                                    draw_dtype)
+        self.sink = sink
+        kept = 0 if sink is not None else num_samples // thin
+        self.out = with_draw_dtype(allocate_output(n_chains, kept, dim), draw_dtype)
         n_warm = (warm_stop - warm_start) // thin if save_warmup else 0
         self.warm_out = (with_draw_dtype(allocate_output(n_chains, n_warm, dim), draw_dtype)
                          if save_warmup else None)
@@ -117,10 +125,15 @@ class Recorder:
         self.warmup_divergences = self.warmup_divergences[keep]
         self.max_depth_hits = self.max_depth_hits[keep]
 
-    def _keep(self, chunk: SampleOutput, out: SampleOutput, rows, j) -> None:
-        """Rows ``rows`` of the chunk, the ``j``-th iterations of their phase, into ``out``."""
+    def _keep(self, chunk: SampleOutput, out: SampleOutput | None, rows, j) -> None:
+        """Rows ``rows`` of the chunk, the ``j``-th iterations of their phase, into ``out``
+        (None: to the sink)."""
         keep = (j + 1) % self.thin == 0
         kept_rows, kept_at = rows[keep], (j[keep] + 1) // self.thin - 1
+        if out is None:
+            if kept_rows.size:
+                self.sink(SampleOutput(*(a[:, kept_rows] for a in chunk)), int(kept_at[0]))
+            return
         for src, dst in zip(chunk, out):
             dst[:, kept_at] = src[:, kept_rows]
 
@@ -137,7 +150,8 @@ class Recorder:
         if rows.size:
             self.divergences += chunk.diverging[:, rows].sum(axis=1)
             self.max_depth_hits += chunk.reached_max_treedepth[:, rows].sum(axis=1)
-            self._keep(chunk, self.out, rows, iterations[rows] - self.warm_stop)
+            self._keep(chunk, self.out if self.sink is None else None, rows,
+                       iterations[rows] - self.warm_stop)
             self.sampled += rows.size
 
     @staticmethod
@@ -151,11 +165,28 @@ class Recorder:
         return out.draws[:, :k].copy(), stats
 
     def kept(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Completed kept draws and statistics (truncated if the run was interrupted)."""
-        return self._head(self.out, self.sampled // self.thin)
+        """Completed kept draws and statistics (truncated if the run was interrupted; none
+        with a sink)."""
+        return self._head(self.out, min(self.sampled // self.thin, self.out.draws.shape[1]))
 
     def kept_warmup(self) -> tuple[np.ndarray | None, dict[str, np.ndarray] | None]:
         """Completed kept warmup draws and statistics; ``(None, None)`` if not saved."""
         if self.warm_out is None:
             return None, None
         return self._head(self.warm_out, self.warmed // self.thin)
+
+    def show_progress(self, progress: Sequence[Any], chunk: SampleOutput, phase: str,
+                      done: int, elapsed: float, seconds: float) -> None:
+        """Fill the :class:`inference.progress.ChainProgress` records after ``chunk`` (which
+        took ``seconds``): ``done`` iterations of this run completed, now in ``phase``."""
+        n = chunk.draws.shape[1]
+        for c, p in enumerate(progress):
+            if c in self.failed_at:
+                p.phase = "failed"
+                continue
+            p.phase, p.iteration, p.elapsed = phase, done, elapsed
+            p.divergences = int(
+                self.warmup_divergences[c] if phase == "warmup" else self.divergences[c])
+            p.step_size = float(chunk.step_size[c, -1])
+            p.steps_per_draw = float(chunk.n_steps[c].mean())
+            p.draws_per_second = n / max(seconds, 1e-9)

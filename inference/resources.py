@@ -10,7 +10,9 @@ run keeps, and :func:`check_memory` compares them with the memory available now:
   per-draw sampler statistics (one row of :data:`kernels.state.OUTPUT_FIELDS` per draw, so a
   statistic added to that table is counted without a change here), the same two for the saved
   warmup draws (``save_warmup=True``), and the chains' state
-  (:data:`kernels.state.CHAIN_STATE_FIELDS`, which holds ``dim x dim`` matrices with ``dense_mass=True``);
+  (:data:`kernels.state.CHAIN_STATE_FIELDS`, which holds ``dim x dim`` matrices with ``dense_mass=True``;
+  a many-chain kernel's own tables, e.g. :data:`kernels.chees.CHEES_CHAIN_FIELDS`, the
+  kernel's ``chain_state_fields``);
 * the arrays computed from the draws on first use and cached by
   :class:`inference.results.MCMCResults`: every latent and deterministic site, constrained
   (``get_samples``, ``summary``, ``to_arviz``), for the warmup draws too when saved, and the
@@ -231,6 +233,8 @@ def estimate_run_bytes(
     log_likelihood_bytes_per_draw: int = 0,
     draw_itemsize: int = 8,
     draws_in_memory: bool = True,
+    chain_state_fields: tuple[Field, ...] = CHAIN_STATE_FIELDS,
+    shared_state_fields: tuple[Field, ...] = (),
 ) -> RunBytes:
     """The bytes of every array a run keeps, from its sizes alone (nothing is allocated).
 
@@ -257,6 +261,9 @@ def estimate_run_bytes(
     draws_in_memory : bool
         False when the draws are streamed to a store (``MCMC(..., store=)``): then the kept
         draws, statistics and sites take no memory.
+    chain_state_fields, shared_state_fields : tuple of kernels.state.Field
+        The kernel's state tables (:attr:`inference.protocols.MCMCKernel.chain_state_fields`):
+        a row of the first per chain, the second once. NUTS' by default.
 
     Returns
     -------
@@ -271,7 +278,8 @@ def estimate_run_bytes(
     """
     draw_row, stats_row = _draw_row_bytes(dim)
     draw_row = draw_row * draw_itemsize // 8
-    state_row = sum(_row_bytes(CHAIN_STATE_FIELDS, dim, dense_mass, low_rank).values())
+    state_row = sum(_row_bytes(chain_state_fields, dim, dense_mass, low_rank).values())
+    shared = sum(_row_bytes(shared_state_fields, dim, dense_mass, low_rank).values())
     kept = num_chains * (num_samples // thinning) if draws_in_memory else 0
     kept_warmup = num_chains * (num_warmup // thinning) if save_warmup else 0
     return RunBytes(
@@ -288,7 +296,7 @@ def estimate_run_bytes(
         statistics=kept * stats_row,
         warmup_draws=kept_warmup * draw_row,
         warmup_statistics=kept_warmup * stats_row,
-        chain_state=num_chains * state_row,
+        chain_state=num_chains * state_row + shared,
         sites=kept * site_bytes_per_draw,
         warmup_sites=kept_warmup * site_bytes_per_draw,
         log_likelihood=kept * log_likelihood_bytes_per_draw,

@@ -32,8 +32,16 @@ serially in chain order (so they do not depend on threads or blocks), in :func:`
   velocity at the end of the trajectory (:math:`dq'/dT = h_t v'`). The
   :math:`\alpha`-weighted mean of :math:`g_c` drives Adam without momentum (learning rate
   ``learning_rate``, :math:`\beta_2 = 0.5`; update clipped to :math:`\pm 0.35` in
-  :math:`\log T`; the step is skipped when :math:`\bar\alpha < 10^{-4}` or the gradient is
-  not finite), and :math:`\log T` is averaged with weights :math:`t^{-0.75}`; the average is the sampling-phase :math:`T`;
+  :math:`\log T`; the step is skipped when the mean acceptance probability is below
+  :math:`10^{-4}` or the gradient is not finite), and :math:`\log T` is averaged with weights :math:`t^{-0.75}`; the average is the sampling-phase :math:`T`;
+* **SNAPER** (Sountsov & Hoffman 2022; the default, ``settings.snaper``): the same criterion
+  and gradient, but of the coordinate :math:`u = z\cdot(q - \bar q)/\sigma` along
+  :math:`z`, the leading eigenvector of the chains' covariance in the metric's scale
+  (:math:`\sigma_i^2 = M^{-1}_{ii}`), estimated by one power iteration per warmup iteration
+  (:func:`_principal_step`): :math:`g_c = \Delta_c\, u'_c\, (z\cdot v'_c/\sigma)\, h_t T`
+  with :math:`\Delta_c = u_c'^2 - u_c^2`. The slowest direction then sets :math:`T`, where
+  the full ChEES criterion is dominated by the many fast ones (on the hierarchical benchmark
+  model ChEES settled at half the trajectory length that mixes its population mean best);
 * **metric**: :math:`M^{-1}_{ii}` = the cross-chain variance of coordinate :math:`i`, shrunk
   as Stan does, :math:`\frac{C}{C+5}\sigma_i^2 + 10^{-3}\frac{5}{C+5}`, recomputed at every
   iteration of the first ``metric_fraction`` of warmup (the chains spread over the posterior as
@@ -55,6 +63,9 @@ lengths in Hamiltonian Monte Carlo. AISTATS, PMLR 130:3907-3915.
 Beskos, A., Pillai, N., Roberts, G., Sanz-Serna, J. M. and Stuart, A. (2013). Optimal tuning of
 the hybrid Monte Carlo algorithm. Bernoulli 19, 1501-1534 (the 0.651 target).
 
+Sountsov, P. and Hoffman, M. D. (2022). Focusing on difficult directions for learning HMC
+trajectory lengths. arXiv:2110.11576 (SNAPER-HMC).
+
 Kingma, D. P. and Ba, J. (2015). Adam: a method for stochastic optimization. ICLR.
 """
 
@@ -70,7 +81,7 @@ import numpy as np
 
 from kernels.hmc_transition import hmc_transition
 from kernels.integrators import phase_point
-from kernels.jit import njit
+from kernels.jit import njit, signature
 from kernels.metric import DIAG, Metric
 from kernels.model_abi import Model
 from kernels.state import Field, SampleOutput, check_output, init_chain_state
@@ -84,8 +95,8 @@ from kernels.step_size import (
 )
 
 __all__ = ["CHEES_CHAIN_FIELDS", "CHEES_SHARED_FIELDS", "ChEESChains", "ChEESShared",
-           "ChEESSettings", "halton", "allocate_chees", "chees_transitions", "chees_adapt",
-           "run"]
+           "ChEESSettings", "COMPILED_KERNELS", "halton", "allocate_chees", "chees_transitions",
+           "chees_adapt", "run"]
 
 _F8, _I8, _U8 = np.float64, np.int64, np.uint64
 
@@ -112,6 +123,7 @@ CHEES_SHARED_FIELDS = (
     Field("dual_averaging", _F8, (DA_SIZE,), "the step size's dual averaging "
           "(:mod:`kernels.step_size`)"),
     Field("inv_diag", _F8, ("dim",), "the diagonal inverse metric", 1.0),
+    Field("principal", _F8, ("dim",), "SNAPER's direction :math:`z` (power iteration)", 1.0),
 )
 
 
@@ -139,7 +151,7 @@ class ChEESShared(namedtuple("ChEESShared", [f.name for f in CHEES_SHARED_FIELDS
 ChEESSettings = namedtuple("ChEESSettings", [
     "num_warmup", "target_accept_prob", "learning_rate", "max_leapfrog_steps",
     "max_energy_error", "metric_stop", "adapt_step_size", "adapt_trajectory_length",
-    "adapt_mass_matrix",
+    "adapt_mass_matrix", "snaper",
 ])
 
 #: Adam's decay of the mean squared gradient, the clip of one update of log T, and the
@@ -148,7 +160,7 @@ ChEESSettings = namedtuple("ChEESSettings", [
 #: with a long memory one large gradient shrinks the next steps to nothing (measured on the
 #: hierarchical model: T then stayed at one leapfrog step for the whole warmup).
 _BETA2, _MAX_LOG_UPDATE, _AVERAGE_DECAY = 0.5, 0.35, 0.75
-#: Below this harmonic-mean acceptance the ChEES gradient is not trusted (step skipped).
+#: Below this mean acceptance probability the ChEES gradient is not trusted (step skipped).
 _MIN_ACCEPT = 1e-4
 
 
@@ -159,6 +171,34 @@ def allocate_chees(n_chains: int, dim: int) -> tuple[ChEESChains, ChEESShared]:
     shared = ChEESShared(*(np.full(f.concrete_shape(dim, False), f.fill, f.dtype)
                            for f in CHEES_SHARED_FIELDS))
     return chains, shared
+
+
+def _settings_prototype() -> ChEESSettings:
+    """A :class:`ChEESSettings` of the Python types :meth:`inference.chees.ChEES.settings` gives
+    (its Numba type is the one the kernels are compiled for)."""
+    return ChEESSettings(1, 0.651, 0.1, 1, 1000.0, 1, True, True, True, True)
+
+
+def _record_types(t) -> tuple:
+    """Numba types of the settings, the shared record and the chains' record (prototypes built
+    by :func:`allocate_chees`, so they cannot drift from a real run's)."""
+    chains, shared = allocate_chees(1, 1)
+    return numba.typeof(_settings_prototype()), numba.typeof(shared), numba.typeof(chains)
+
+
+def _transitions_types(t) -> tuple:
+    settings, shared, chains = _record_types(t)
+    return (t.i8, t.i8, t.i8, t.i8, t.i8, t.i8, settings, shared, chains, t.output)
+
+
+def _search_types(t) -> tuple:
+    _, shared, chains = _record_types(t)
+    return (t.i8, t.i8, t.i8, t.i8, shared, chains, t.vector)
+
+
+def _adapt_types(t) -> tuple:
+    settings, shared, chains = _record_types(t)
+    return (t.i8, settings, shared, chains)
 
 
 @njit(inline="always")
@@ -184,6 +224,7 @@ def num_leapfrog_steps(iteration: int, log_length: float, step_size: float,
     return max_steps if n > max_steps else int(n)
 
 
+@signature(_transitions_types)
 @njit
 def chees_transitions(address: int, data_ptr: int, lo: int, hi: int, iteration: int,
                       out_index: int, settings: ChEESSettings, shared: ChEESShared,
@@ -232,6 +273,7 @@ def chees_transitions(address: int, data_ptr: int, lo: int, hi: int, iteration: 
             output.reached_max_treedepth[c, out_index] = False
 
 
+@signature(_search_types)
 @njit
 def step_size_search(address: int, data_ptr: int, lo: int, hi: int, shared: ChEESShared,
                      chains: ChEESChains, found: np.ndarray) -> None:
@@ -249,6 +291,27 @@ def step_size_search(address: int, data_ptr: int, lo: int, hi: int, shared: ChEE
         found[c] = eps if status == CHAIN_OK else np.nan
 
 
+@njit
+def _principal_step(positions: np.ndarray, mean: np.ndarray, inv_diag: np.ndarray,
+                    z: np.ndarray) -> None:
+    """One power iteration for the leading eigenvector of the chains' covariance in the
+    metric's scale: :math:`z \\leftarrow S z / \\|S z\\|`, with :math:`S` the cross-chain
+    covariance of :math:`(q - \\bar q) / \\sigma` (unchanged if that is 0 or not finite)."""
+    n, d = positions.shape
+    y = np.zeros(d)
+    for c in range(n):
+        proj = 0.0
+        for k in range(d):
+            proj += (positions[c, k] - mean[k]) * z[k] / math.sqrt(inv_diag[k])
+        for k in range(d):
+            y[k] += proj * (positions[c, k] - mean[k]) / math.sqrt(inv_diag[k])
+    norm = math.sqrt(np.sum(y * y))
+    if norm > 0.0 and math.isfinite(norm):
+        for k in range(d):
+            z[k] = y[k] / norm
+
+
+@signature(_adapt_types)
 @njit
 def chees_adapt(iteration: int, settings: ChEESSettings, shared: ChEESShared,
                 chains: ChEESChains) -> None:
@@ -274,19 +337,33 @@ def chees_adapt(iteration: int, settings: ChEESSettings, shared: ChEESShared,
                     mean_prop[k] += a * chains.proposal[c, k] / weight
         h = halton(iteration + 1)
         length = math.exp(shared.log_length[0])
+        if settings.snaper:
+            _principal_step(chains.previous, mean_prev, shared.inv_diag, shared.principal)
+        z, scale = shared.principal, np.sqrt(shared.inv_diag)
         g = 0.0
         for c in range(n):
             a = chains.accept[c]
             if a <= 0.0:
                 continue
             sq_prop, sq_prev, dot = 0.0, 0.0, 0.0
-            for k in range(d):
-                dp = chains.proposal[c, k] - mean_prop[k]
-                sq_prop += dp * dp
-                sq_prev += (chains.previous[c, k] - mean_prev[k]) ** 2
-                dot += dp * chains.velocity[c, k]
+            if settings.snaper:  # along z, in the metric's scale
+                for k in range(d):
+                    sq_prop += (chains.proposal[c, k] - mean_prop[k]) * z[k] / scale[k]
+                    sq_prev += (chains.previous[c, k] - mean_prev[k]) * z[k] / scale[k]
+                    dot += chains.velocity[c, k] * z[k] / scale[k]
+                dot *= sq_prop
+                sq_prop *= sq_prop
+                sq_prev *= sq_prev
+            else:
+                for k in range(d):
+                    dp = chains.proposal[c, k] - mean_prop[k]
+                    sq_prop += dp * dp
+                    sq_prev += (chains.previous[c, k] - mean_prev[k]) ** 2
+                    dot += dp * chains.velocity[c, k]
             g += a * (sq_prop - sq_prev) * dot * h * length / weight
-        if harmonic >= _MIN_ACCEPT and math.isfinite(g):
+        # (skipped only when nearly every proposal was rejected: the gradient is a weighted
+        # mean over the accepted ones, so one divergent chain does not make it unreliable)
+        if weight >= _MIN_ACCEPT * n and math.isfinite(g):
             shared.adam[0] += 1.0
             shared.adam[1] = _BETA2 * shared.adam[1] + (1.0 - _BETA2) * g * g
             v_hat = shared.adam[1] / (1.0 - _BETA2 ** shared.adam[0])
@@ -319,6 +396,11 @@ def chees_adapt(iteration: int, settings: ChEESSettings, shared: ChEESShared,
                                                        shared.step_size[0])
         if settings.adapt_trajectory_length and shared.adam[0] > 0.0:
             shared.log_length[0] = shared.log_length_bar[0]
+
+
+#: The kernels a run calls from Python, compiled for their declared types (in a helper process
+#: while the model compiles, on a first run: :func:`kernels.precompile.background_compile`).
+COMPILED_KERNELS = ("chees_transitions", "step_size_search", "chees_adapt")
 
 
 def init_chees(address: int, data_ptr: int, positions: np.ndarray, seed: int,

@@ -80,6 +80,7 @@ DRIVER = "advance_chain"
 
 def _import_kernels() -> None:
     """Import every module that declares a kernel (filling :data:`kernels.jit.DECLARED`)."""
+    import kernels.chees  # noqa: F401  (the many-chain kernels)
     import kernels.sampler  # noqa: F401  (imports every kernel it calls)
     import kernels.svi_loop  # noqa: F401
 
