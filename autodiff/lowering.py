@@ -57,6 +57,11 @@ class FunctionScope(Protocol):
     def alloc(self, aval: ShapedArray) -> str:
         """Source of a new array for ``aval`` (a workspace slice or an allocation)."""
 
+    @property
+    def in_workspace(self) -> bool:
+        """Whether :meth:`alloc` hands out slices of a preallocated workspace (float64 arrays):
+        rules that would allocate (``concatenate``, ``transpose``...) then write into it."""
+
     def may_overwrite(self, atom: Atom) -> bool:
         """Whether the equation reading ``atom`` may write its result into it."""
 
@@ -94,6 +99,7 @@ class LoweringFacts:
     matvec_vectors: dict[int, Var]
     flat_products: frozenset[int]
     unit_scalars: dict[int, Any]
+    stacked_scalars: dict[int, Any]
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,12 @@ class LoweringContext:
 
     def alloc(self, aval: ShapedArray) -> str:
         return self.scope.alloc(aval)
+
+    @property
+    def in_workspace(self) -> bool:
+        """Whether a float64 result can be written into the workspace (:meth:`alloc`)."""
+        return (self.scope.in_workspace and self.out_aval.dtype.name == "float64"
+                and self.out_aval.ndim > 0)
 
     def emit_subgraph(self, graph: Graph, prefix: str, *, reuse_workspace: bool = False
                       ) -> tuple[str, list[str]]:

@@ -126,6 +126,10 @@ class FunctionScope:
     def alloc(self, aval) -> str:
         return self.module.alloc(aval)
 
+    @property
+    def in_workspace(self) -> bool:
+        return self.module.workspace is not None
+
     def may_overwrite(self, atom: Atom) -> bool:
         """The output buffer is written in place; so is an array its one reader may reuse."""
         if isinstance(atom, Lit):

@@ -1,0 +1,281 @@
+r"""Forward sensitivities of an ODE solve, lowered as one loop over the directions.
+
+Reverse mode of ``odeint`` with ``sensitivity="forward"`` (:mod:`autodiff.ops.ode`) integrates
+:math:`z = (y, S)`, :math:`S = \partial y/\partial(y_0, \theta)` (:math:`n \times D`), with
+
+.. math::
+    y' = f(y, t, \theta), \qquad S_{:,d}' = \partial_y f\,S_{:,d} + \partial_\theta f\,e_d,
+
+the error norm on :math:`y` only.  Written as a graph of :math:`z` (``vmap`` over the :math:`D`
+directions of the JVP of :math:`f`), the compiled right-hand side transposes :math:`S` in and
+out and concatenates the pieces at every stage.  The primitive ``odeint_sensitivities`` instead
+holds the JVP graph of :math:`f` for *one* direction, ``(y, t, *operands, s_d, *seeds_d) ->
+(f, S_{:,d}')``, and its lowering calls it in a loop over the directions, each one reading its
+column of :math:`S` from, and writing its derivative into, the solver's rows (stored by
+direction, :math:`S^\top` flattened); the seeds :math:`e_d` are unit vectors set in place.  The
+primal part of the JVP graph is the same for every direction: once the generated function is
+inlined into the loop the compiler can keep it out of the loop.
+
+Its values are those of the ``vmap`` form (its derivative rules are that form's, so derivatives
+of any order still hold), and its :math:`y` is the plain solve's bit for bit: the same graph
+:math:`f` at the same steps.  So when a graph holds both the plain ``odeint`` (for the value)
+and its sensitivities (for the gradient) of the same arguments, :func:`merge_sensitivity_solves`
+lets the one solve give both.  Only for ``method="dopri5"``: Rodas4 also needs the Jacobian of
+the augmented system, which the ``vmap`` form provides.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autodiff.avals import ShapedArray
+from autodiff.core import Primitive, bind, get_aval
+from autodiff.ir import Eqn, Graph, Var
+from autodiff.lowering import LoweringContext, dtype_src
+from autodiff.passes import REWRITES, _atom_key
+from kernels import ode_common
+
+odeint_sens_p = Primitive("odeint_sensitivities", multiple_results=True)
+
+#: The parameters that decide the steps of a solve: equal in a plain ``odeint`` and in its
+#: sensitivities, the two take the same steps (and give the same ``y``).
+_SOLVE_PARAMS = ("method", "rtol", "atol", "mxstep", "n_err")
+
+
+def forward_sensitivities(y0, ts, ops, y0_block: bool, n_dirs: int, blocks, params: dict):
+    """:math:`S(t_i)` for every time, shape ``(m, n, n_dirs)``: the derivatives of the solution
+    with respect to ``y0`` (the first ``n`` directions, when ``y0_block``) and to the operands
+    ``ops[k]`` (``blocks``: ``(k, offset)`` of each one's first direction)."""
+    blocks = tuple((k, off) for k, off in blocks)
+    if params["method"] == "dopri5" and n_dirs:
+        _, sens, _ = bind(odeint_sens_p, y0, ts, *ops, tangent=_tangent_graph(
+            params["rhs"], [get_aval(o) for o in ops], blocks), y0_block=y0_block,
+            n_dirs=n_dirs, blocks=blocks, **params)
+        return sens
+    return _reference(y0, ts, ops, y0_block, n_dirs, blocks, params)[1]
+
+
+def _reference(y0, ts, ops, y0_block, n_dirs, blocks, params):
+    """``[y, S, info]`` by ``odeint`` of the ``vmap`` form: the primitive's meaning."""
+    from autodiff.numpy import concatenate, reshape
+    from autodiff.ops.ode import _sensitivity_rhs, odeint_p
+
+    n, m = get_aval(y0).shape[0], get_aval(ts).shape[0]
+    graph = _sensitivity_rhs(params["rhs"], n, n_dirs, list(blocks), [get_aval(o) for o in ops])
+    s0 = np.zeros((n, n_dirs))
+    if y0_block:
+        s0[:, :n] = np.eye(n)
+    solve = {k: params[k] for k in (*_SOLVE_PARAMS, "sensitivity")}
+    ys, info = bind(odeint_p, concatenate([y0, s0.reshape(-1)]), ts, *ops, rhs=graph, **solve)
+    return [ys[:, :n], reshape(ys[:, n:], (m, n, n_dirs)), info]
+
+
+_TANGENTS: dict[tuple, tuple[Graph, Graph]] = {}
+
+
+def _tangent_graph(rhs: Graph, op_avals: list[ShapedArray], blocks) -> Graph:
+    """``(y, t, *operands, s_d, *seeds) -> [f, J_y s_d + sum_k J_k seed_k]``, one seed per
+    differentiated operand (``blocks``), staged once per right-hand side."""
+    from autodiff.forward import jvp_flat
+    from autodiff.ops.ode import _graph_fn, _stage_rhs
+
+    key = (id(rhs), tuple(k for k, _ in blocks))
+    if key not in _TANGENTS:
+        n_ops = len(op_avals)
+
+        def tangent(y, t, *args):
+            ops, s_d, seeds = args[:n_ops], args[n_ops], args[n_ops + 1:]
+            tangent_ops: list = [None] * n_ops
+            for (k, _), seed in zip(blocks, seeds):
+                tangent_ops[k] = seed
+            (f,), (fdot,) = jvp_flat(_graph_fn(rhs), [y, t, *ops], [s_d, None, *tangent_ops])
+            return [f, fdot]
+
+        y_aval = rhs.inputs[0].aval
+        avals = [y_aval, rhs.inputs[1].aval, *op_avals, y_aval,
+                 *[op_avals[k] for k, _ in blocks]]
+        _TANGENTS[key] = (rhs, _stage_rhs(tangent, avals))  # rhs kept alive: its id is the key
+    return _TANGENTS[key][1]
+
+
+# --------------------------------------------------------------------------------------------
+# the primitive: odeint_sensitivities(y0, ts, *ops; rhs, tangent, ...) -> [ys, S, info]
+# --------------------------------------------------------------------------------------------
+
+
+def _shape(y0, ts, *ops, n_dirs, **params):
+    m, n = ts.shape[0], y0.shape[0]
+    f64 = np.dtype(np.float64)
+    return [ShapedArray((m, n), f64), ShapedArray((m, n, n_dirs), f64), ShapedArray((4,), f64)]
+
+
+def _impl(y0, ts, *ops, **params):
+    from autodiff.ops.ode import _check_info, _run_compiled
+
+    ys, sens, info = _run_compiled(odeint_sens_p, [y0, ts, *ops], params)
+    _check_info(info, np.asarray(ts), params["rtol"], params["atol"], params["mxstep"])
+    return [ys, sens, info]
+
+
+def _ref_fn(params: dict):
+    keep = {k: v for k, v in params.items() if k not in ("tangent", "y0_block", "n_dirs",
+                                                          "blocks")}
+
+    def ref(y0, ts, *ops):
+        return _reference(y0, ts, ops, params["y0_block"], params["n_dirs"], params["blocks"],
+                          keep)
+
+    return ref
+
+
+def _jvp(primals, tangents, **params):
+    from autodiff.forward import jvp_flat
+
+    return jvp_flat(_ref_fn(params), list(primals), list(tangents))
+
+
+def _vjp(cts, ans, primals, needs, **params):
+    from autodiff.reverse import vjp_flat
+
+    _, pullback = vjp_flat(_ref_fn(params), list(primals))
+    grads = pullback(*cts)
+    return [g if need else None for g, need in zip(grads, needs)]
+
+
+def _batch(vals, dims, **params):
+    """One solve per batch member, as for ``odeint``."""
+    from autodiff.batching import batch_size_of
+    from autodiff.numpy import stack
+
+    size = batch_size_of(vals, dims)
+    outs = [bind(odeint_sens_p, *[v if d is None else v[b] for v, d in zip(vals, dims)],
+                 **params) for b in range(size)]
+    return [stack([o[i] for o in outs]) for i in range(3)], 0
+
+
+def _lower(ctx: LoweringContext) -> list[str]:
+    """A Dormand-Prince solve of ``z = (y, S^T)`` whose right-hand side is the tangent graph
+    called once per direction, reading and writing the solver's rows in place."""
+    y0, ts, *ops = ctx.ins
+    ys, sens, info = ctx.outs
+    p = ctx.params
+    n, n_dirs = ctx.in_avals[0].shape[0], p["n_dirs"]
+    size = n + n * n_dirs
+    fn, consts, ws_size = ctx.emit_subgraph_in_workspace(p["tangent"], "sens")
+    W, S, I, z, full = (f"{x}{ys}" for x in ("W", "S", "I", "z", "full"))
+    lines = [f"{W}, {S}, {I} = ode.workspace({size})",
+             f"{z} = np.zeros({size})",
+             f"cn.copy_into({z}, 0, cn.ascontiguousarray({y0}))"]
+    if p["y0_block"]:
+        lines += [f"for d_ in range({n}):", f"    {z}[{n} + d_ * {n + 1}] = 1.0"]
+    lines += [f"{full} = cn.empty(({ts}.shape[0], np.int64({size})), np.float64)",
+              f"ts{ys} = cn.ascontiguousarray({ts})"]
+    if ws_size:
+        lines.append(f"ws{ys} = cn.empty((np.int64({ws_size}),), np.float64)")
+    # the seeds: one unit entry of one operand per direction, set before its call, cleared after
+    seed_args, set_lines, clear_lines = [], [], []
+    for j, (k, off) in enumerate(p["blocks"]):
+        aval = ctx.in_avals[2 + k]
+        if aval.ndim == 0:
+            seed_args.append(f"(1.0 if d_ == {off} else 0.0)")
+            continue
+        e = f"e{j}{ys}"
+        lines += [f"{e}_flat = np.zeros({aval.size}, {dtype_src(aval)})",
+                  f"{e} = {_reshaped(e + '_flat', aval.shape)}"]
+        seed_args.append(e)
+        hit = f"if {off} <= d_ < {off + aval.size}:"
+        set_lines += [hit, f"    {e}_flat[d_ - {off}] = 1.0"]
+        clear_lines += [hit, f"    {e}_flat[d_ - {off}] = 0.0"]
+    args = ", ".join(["y_", f"{S}[{ode_common.T_EVAL}]", *ops,
+                      f"zin_[{n} + d_ * {n}:{2 * n} + d_ * {n}]", *seed_args,
+                      *([f"ws{ys}"] if ws_size else []), *consts])
+    lines += [
+        f"dopri5.dopri5_start({W}, {S}, {I}, {z}, ts{ys}, {full}, {p['rtol']!r}, {p['atol']!r}, "
+        f"{p['mxstep']}, {p['n_err']})",
+        "while True:",
+        f"    rq_ = dopri5.dopri5_advance({W}, {S}, {I}, ts{ys}, {full})",
+        f"    if rq_ != {ode_common.NEED_F}:",
+        "        break",
+        f"    zin_ = {W}[{I}[{ode_common.ROW_IN}]]",
+        f"    zout_ = {W}[{I}[{ode_common.ROW_OUT}]]",
+        f"    y_ = zin_[0:{n}]",
+        f"    for d_ in range({n_dirs}):",
+        *["        " + line for line in set_lines],
+        f"        r_ = {fn}({args})",
+        f"        cn.copy_into(zout_, {n} + d_ * {n}, r_[1])",
+        *["        " + line for line in clear_lines],
+        "    cn.copy_into(zout_, 0, r_[0])",
+        # y and S (n, n_dirs) at each time, from the rows (y, S^T)
+        f"{ys} = cn.empty(({ts}.shape[0], np.int64({n})), np.float64)",
+        f"{sens} = cn.empty(({ts}.shape[0], np.int64({n}), np.int64({n_dirs})), np.float64)",
+        f"for i_ in range({ts}.shape[0]):",
+        f"    for j_ in range({n}):",
+        f"        {ys}[i_, j_] = {full}[i_, j_]",
+        f"        for d_ in range({n_dirs}):",
+        f"            {sens}[i_, j_, d_] = {full}[i_, {n} + d_ * {n} + j_]",
+        f"{info} = ode.info({S}, {I})",
+    ]
+    return lines
+
+
+def _reshaped(src: str, shape: tuple[int, ...]) -> str:
+    from autodiff.lowering import reshaped
+
+    return src if len(shape) == 1 else reshaped(src, shape)
+
+
+odeint_sens_p.impl = _impl
+odeint_sens_p.shape_rule = _shape
+odeint_sens_p.jvp = _jvp
+odeint_sens_p.vjp = _vjp
+odeint_sens_p.batch = _batch
+odeint_sens_p.lower = _lower
+
+
+# --------------------------------------------------------------------------------------------
+# one solve for the value and the gradient
+# --------------------------------------------------------------------------------------------
+
+
+def _solve_key(eqn: Eqn):
+    return (tuple(_atom_key(a) for a in eqn.inputs), id(eqn.params["rhs"]),
+            tuple(eqn.params[k] for k in _SOLVE_PARAMS))
+
+
+def merge_sensitivity_solves(graph: Graph) -> Graph:
+    """A plain ``odeint`` whose sensitivities the graph also computes (same inputs, right-hand
+    side and solver parameters) is replaced, in its place, by the sensitivity solve: its ``y``
+    and ``info`` are the plain solve's (module docstring), so reverse mode's graph of a model
+    solves once instead of twice."""
+    plain = {}
+    for pos, eqn in enumerate(graph.eqns):
+        if eqn.primitive.name == "odeint":
+            plain.setdefault(_solve_key(eqn), pos)
+    moved: dict[int, Eqn] = {}
+    replace: dict[int, Var] = {}
+    for eqn in graph.eqns:
+        if eqn.primitive is not odeint_sens_p:
+            continue
+        pos = plain.get(_solve_key(eqn))
+        if pos is None or pos in moved:
+            continue
+        moved[pos] = eqn
+        ys, info = graph.eqns[pos].outputs
+        replace[ys.id], replace[info.id] = eqn.outputs[0], eqn.outputs[2]
+    if not moved:
+        return graph
+    merged = {id(e) for e in moved.values()}
+
+    def sub(atom):
+        return replace.get(atom.id, atom) if isinstance(atom, Var) else atom
+
+    eqns = []
+    for pos, eqn in enumerate(graph.eqns):
+        if id(eqn) in merged:
+            continue
+        eqn = moved.get(pos, eqn)
+        eqns.append(Eqn(eqn.primitive, [sub(a) for a in eqn.inputs], eqn.params, eqn.outputs))
+    return Graph(graph.inputs, eqns, [sub(a) for a in graph.outputs])
+
+
+REWRITES.append(merge_sensitivity_solves)
