@@ -74,6 +74,15 @@ class FunctionScope(Protocol):
     def emit_subgraph_in_workspace(self, graph: Graph, prefix: str) -> tuple[str, list[str], int]:
         """The same with a workspace parameter ``ws_`` for its arrays: also its size."""
 
+    def emit_subgraph_body(self, graph: Graph) -> tuple[list[str], list[str], list[str],
+                                                        list[str], int]:
+        """The statements of ``graph`` (arrays in a workspace ``ws_``) for a function that a
+        rule writes itself: input names, constants, body lines, output names, workspace size."""
+
+    def add_function(self, prefix: str, params: list[str], body: list[str],
+                     consts: list[str]) -> str:
+        """Add a function written by a rule to the module (its constants passed on)."""
+
 
 @dataclass(frozen=True)
 class LoweringFacts:

@@ -168,6 +168,33 @@ class FunctionScope:
         self.consts.update(consts)
         return fn_name, consts, size
 
+    def emit_subgraph_body(self, graph: Graph) -> tuple[list[str], list[str], list[str],
+                                                        list[str], int]:
+        """The statements computing ``graph`` with its float64 arrays in a workspace ``ws_``,
+        for a lowering rule that writes them into a function of its own (a loop around them):
+        ``(input names, constant names, body lines indented by four spaces, output names,
+        workspace size in float64 words)``.  Register the function with :meth:`add_function`."""
+        saved, self.module.workspace = self.module.workspace, 0
+        try:
+            args, consts, body, result = emit_body(self.module, graph)
+            size = self.module.workspace
+        finally:
+            self.module.workspace = saved
+        return args, consts, body, result, size
+
+    def add_function(self, prefix: str, params: list[str], body: list[str],
+                     consts: list[str]) -> str:
+        """Append ``def <name>(*params, *consts)`` with ``body`` (lines indented by four
+        spaces) to the module; returns its name.  This function takes ``consts`` too, to pass
+        them on."""
+        fn_name = self.module.fresh(prefix)
+        lines = ['@njit(error_model="numpy")', f"def {fn_name}({', '.join(params + consts)}):",
+                 *body]
+        self.module.functions.append("\n".join(lines))
+        self.module.function_consts[fn_name] = consts
+        self.consts.update(consts)
+        return fn_name
+
     def _is_output_buffer(self, atom: Lit) -> bool:
         return self.module.output_buffer is not None and id(atom) == self.module.output_buffer[0]
 

@@ -137,9 +137,18 @@ def _jvp(primals, tangents, **params):
 def _vjp(cts, ans, primals, needs, **params):
     from autodiff.reverse import vjp_flat
 
-    _, pullback = vjp_flat(_ref_fn(params), list(primals))
-    grads = pullback(*cts)
-    return [g if need else None for g, need in zip(grads, needs)]
+    ref = _ref_fn(params)
+    wanted = [i for i, need in enumerate(needs) if need]
+
+    def of_wanted(*xs):  # the others (the times, for one) stay constants
+        args = list(primals)
+        for i, x in zip(wanted, xs):
+            args[i] = x
+        return ref(*args)
+
+    _, pullback = vjp_flat(of_wanted, [primals[i] for i in wanted])
+    grads = dict(zip(wanted, pullback(*cts)))
+    return [grads.get(i) for i in range(len(primals))]
 
 
 def _batch(vals, dims, **params):
@@ -154,57 +163,37 @@ def _batch(vals, dims, **params):
 
 
 def _lower(ctx: LoweringContext) -> list[str]:
-    """A Dormand-Prince solve of ``z = (y, S^T)`` whose right-hand side is the tangent graph
-    called once per direction, reading and writing the solver's rows in place."""
+    """A Dormand-Prince solve of ``z = (y, S^T)`` whose right-hand side is one generated
+    function (:func:`_rhs_function`) that loops over the directions."""
     y0, ts, *ops = ctx.ins
     ys, sens, info = ctx.outs
     p = ctx.params
     n, n_dirs = ctx.in_avals[0].shape[0], p["n_dirs"]
     size = n + n * n_dirs
-    fn, consts, ws_size = ctx.emit_subgraph_in_workspace(p["tangent"], "sens")
-    W, S, I, z, full = (f"{x}{ys}" for x in ("W", "S", "I", "z", "full"))
+    W, S, I, z, full, T = (f"{x}{ys}" for x in ("W", "S", "I", "z", "full", "ts"))
+    fn, seeds, extra = _rhs_function(ctx, n, n_dirs)
     lines = [f"{W}, {S}, {I} = ode.workspace({size})",
              f"{z} = np.zeros({size})",
              f"cn.copy_into({z}, 0, cn.ascontiguousarray({y0}))"]
-    if p["y0_block"]:
+    if p["y0_block"]:  # S(t0) = [I 0]: direction d < n is y0's entry d
         lines += [f"for d_ in range({n}):", f"    {z}[{n} + d_ * {n + 1}] = 1.0"]
     lines += [f"{full} = cn.empty(({ts}.shape[0], np.int64({size})), np.float64)",
-              f"ts{ys} = cn.ascontiguousarray({ts})"]
-    if ws_size:
-        lines.append(f"ws{ys} = cn.empty((np.int64({ws_size}),), np.float64)")
-    # the seeds: one unit entry of one operand per direction, set before its call, cleared after
-    seed_args, set_lines, clear_lines = [], [], []
-    for j, (k, off) in enumerate(p["blocks"]):
-        aval = ctx.in_avals[2 + k]
-        if aval.ndim == 0:
-            seed_args.append(f"(1.0 if d_ == {off} else 0.0)")
-            continue
-        e = f"e{j}{ys}"
-        lines += [f"{e}_flat = np.zeros({aval.size}, {dtype_src(aval)})",
-                  f"{e} = {_reshaped(e + '_flat', aval.shape)}"]
-        seed_args.append(e)
-        hit = f"if {off} <= d_ < {off + aval.size}:"
-        set_lines += [hit, f"    {e}_flat[d_ - {off}] = 1.0"]
-        clear_lines += [hit, f"    {e}_flat[d_ - {off}] = 0.0"]
-    args = ", ".join(["y_", f"{S}[{ode_common.T_EVAL}]", *ops,
-                      f"zin_[{n} + d_ * {n}:{2 * n} + d_ * {n}]", *seed_args,
-                      *([f"ws{ys}"] if ws_size else []), *consts])
-    lines += [
-        f"dopri5.dopri5_start({W}, {S}, {I}, {z}, ts{ys}, {full}, {p['rtol']!r}, {p['atol']!r}, "
+              f"{T} = cn.ascontiguousarray({ts})"]
+    for name, aval in seeds:
+        lines.append(f"{name}{ys} = np.zeros({aval.size}, {dtype_src(aval)})")
+    if extra["ws"]:
+        lines.append(f"ws{ys} = cn.empty((np.int64({extra['ws']}),), np.float64)")
+    call = ", ".join([W, f"{I}[{ode_common.ROW_IN}]", f"{I}[{ode_common.ROW_OUT}]",
+                      f"{S}[{ode_common.T_EVAL}]", *ops, *[name + ys for name, _ in seeds],
+                      *([f"ws{ys}"] if extra["ws"] else []), *extra["consts"]])
+    return lines + [
+        f"dopri5.dopri5_start({W}, {S}, {I}, {z}, {T}, {full}, {p['rtol']!r}, {p['atol']!r}, "
         f"{p['mxstep']}, {p['n_err']})",
         "while True:",
-        f"    rq_ = dopri5.dopri5_advance({W}, {S}, {I}, ts{ys}, {full})",
+        f"    rq_ = dopri5.dopri5_advance({W}, {S}, {I}, {T}, {full})",
         f"    if rq_ != {ode_common.NEED_F}:",
         "        break",
-        f"    zin_ = {W}[{I}[{ode_common.ROW_IN}]]",
-        f"    zout_ = {W}[{I}[{ode_common.ROW_OUT}]]",
-        f"    y_ = zin_[0:{n}]",
-        f"    for d_ in range({n_dirs}):",
-        *["        " + line for line in set_lines],
-        f"        r_ = {fn}({args})",
-        f"        cn.copy_into(zout_, {n} + d_ * {n}, r_[1])",
-        *["        " + line for line in clear_lines],
-        "    cn.copy_into(zout_, 0, r_[0])",
+        f"    {fn}({call})",
         # y and S (n, n_dirs) at each time, from the rows (y, S^T)
         f"{ys} = cn.empty(({ts}.shape[0], np.int64({n})), np.float64)",
         f"{sens} = cn.empty(({ts}.shape[0], np.int64({n}), np.int64({n_dirs})), np.float64)",
@@ -215,7 +204,86 @@ def _lower(ctx: LoweringContext) -> list[str]:
         f"            {sens}[i_, j_, d_] = {full}[i_, {n} + d_ * {n} + j_]",
         f"{info} = ode.info({S}, {I})",
     ]
-    return lines
+
+
+def _rhs_function(ctx: LoweringContext, n: int, n_dirs: int):
+    """``def sens<k>(zin, t, *operands, zout, *seed buffers, [ws_], *consts)``: writes the
+    derivative of the row ``zin = (y, S^T)`` into ``zout``, the tangent graph's statements
+    inlined in a loop over the directions (one call per stage: a call per direction cost more
+    than the arithmetic).  Returns its name, the seed buffers the caller allocates (name, aval
+    of the operand) and ``{"ws": workspace size, "consts": constants to pass}``."""
+    p = ctx.params
+    graph, pieces = _scalar_outputs(p["tangent"], n)
+    args, consts, body, result, ws = ctx.scope.emit_subgraph_body(graph)
+    n_ops = len(ctx.ins) - 2
+    y, t, op_names, s_d = args[0], args[1], args[2: 2 + n_ops], args[2 + n_ops]
+    seed_names = args[3 + n_ops:]
+    seeds, params, pre, set_, clear = [], [], [], [], []
+    for j, ((k, off), name) in enumerate(zip(p["blocks"], seed_names)):
+        aval = ctx.in_avals[2 + k]
+        if aval.ndim == 0:
+            set_.append(f"{name} = 1.0 if dir_ == {off} else 0.0")
+            continue
+        buf = f"e{j}_"
+        seeds.append((buf, aval))
+        params.append(buf)
+        pre.append(f"{name} = {_reshaped(buf, aval.shape)}")
+        hit = f"if {off} <= dir_ < {off + aval.size}:"
+        set_ += [hit, f"    {buf}[dir_ - {off}] = 1.0"]
+        clear += [hit, f"    {buf}[dir_ - {off}] = 0.0"]
+    lines = [
+        # rows of the solver's workspace, viewed here: a view made by the caller at each call
+        # costs a reference count
+        "    zin_ = W_[rin_]",
+        "    zout_ = W_[rout_]",
+        f"    {y} = zin_[0:{n}]",
+        *["    " + line for line in pre],
+        f"    for dir_ in range({n_dirs}):",
+        f"        {s_d} = zin_[{n} + dir_ * {n}:{2 * n} + dir_ * {n}]",
+        *["        " + line for line in set_],
+        *["    " + line for line in body],
+        *["        " + line for line in _stores(pieces[1], result, f"{n} + dir_ * {n}", n)],
+        *["        " + line for line in clear],
+        *["    " + line for line in _stores(pieces[0], result, "0", n)],
+    ]
+    fn = ctx.scope.add_function("sens", ["W_", "rin_", "rout_", t, *op_names, *params,
+                                         *(["ws_"] if ws else [])], lines, consts)
+    return fn, seeds, {"ws": ws, "consts": consts}
+
+
+def _scalar_outputs(graph: Graph, n: int) -> tuple[Graph, list[list[int] | int]]:
+    """``graph`` with each output that is a stack of scalars (``concatenate`` of ``(1,)``
+    reshapes of scalars: ``anp.stack([du, dv])``) replaced by those scalars, which the generated
+    code stores straight into the solver's row: an array for them (a workspace view per call and
+    direction) cost more than the right-hand side.  Also, per original output, the positions
+    of its scalars among the new outputs, or the position of the array kept."""
+    from autodiff.passes import dce
+
+    producer = graph.producers()
+    outputs: list = []
+    pieces: list[list[int] | int] = []
+    for out in graph.outputs:
+        eqn = producer.get(getattr(out, "id", None))
+        scalars = None
+        if eqn is not None and eqn.primitive.name == "concatenate" and out.aval.ndim == 1:
+            parts = [producer.get(getattr(a, "id", None)) for a in eqn.inputs]
+            if all(e is not None and e.primitive.name == "reshape" and e.inputs[0].aval.ndim == 0
+                   and e.outputs[0].aval.shape == (1,) for e in parts):
+                scalars = [e.inputs[0] for e in parts]
+        if scalars is None or len(scalars) != n:
+            pieces.append(len(outputs))
+            outputs.append(out)
+        else:
+            pieces.append(list(range(len(outputs), len(outputs) + n)))
+            outputs += scalars
+    return dce(Graph(graph.inputs, graph.eqns, outputs)), pieces
+
+
+def _stores(piece: list[int] | int, result: list[str], offset: str, n: int) -> list[str]:
+    """Lines storing one output (its scalars, or its array) at ``zout_[offset:offset + n]``."""
+    if isinstance(piece, int):
+        return [f"for k_ in range({n}):", f"    zout_[{offset} + k_] = {result[piece]}[k_]"]
+    return [f"zout_[{offset} + {i}] = {result[j]}" for i, j in enumerate(piece)]
 
 
 def _reshaped(src: str, shape: tuple[int, ...]) -> str:
