@@ -74,10 +74,12 @@ class FunctionScope(Protocol):
     def emit_subgraph_in_workspace(self, graph: Graph, prefix: str) -> tuple[str, list[str], int]:
         """The same with a workspace parameter ``ws_`` for its arrays: also its size."""
 
-    def emit_subgraph_body(self, graph: Graph) -> tuple[list[str], list[str], list[str],
-                                                        list[str], int]:
-        """The statements of ``graph`` (arrays in a workspace ``ws_``) for a function that a
-        rule writes itself: input names, constants, body lines, output names, workspace size."""
+    def emit_subgraph_bodies(self, graphs: list[Graph]
+                             ) -> tuple[list[tuple[list[str], list[str], list[str]]], list[str],
+                                        int]:
+        """The statements of ``graphs`` (arrays in one workspace ``ws_``, one naming) for a
+        function that a rule writes itself: per graph input names, body lines, output names;
+        then the constants and the workspace size."""
 
     def add_function(self, prefix: str, params: list[str], body: list[str],
                      consts: list[str]) -> str:

@@ -207,15 +207,18 @@ def _lower(ctx: LoweringContext) -> list[str]:
 
 
 def _rhs_function(ctx: LoweringContext, n: int, n_dirs: int):
-    """``def sens<k>(zin, t, *operands, zout, *seed buffers, [ws_], *consts)``: writes the
-    derivative of the row ``zin = (y, S^T)`` into ``zout``, the tangent graph's statements
-    inlined in a loop over the directions (one call per stage: a call per direction cost more
-    than the arithmetic).  Returns its name, the seed buffers the caller allocates (name, aval
-    of the operand) and ``{"ws": workspace size, "consts": constants to pass}``."""
+    """``def sens<k>(W, row_in, row_out, t, *operands, *seed buffers, [ws_], *consts)``:
+    writes the derivative of the row ``W[row_in] = (y, S^T)`` into ``W[row_out]``.  The tangent
+    graph's statements that do not depend on the direction (``f`` and the intermediates of the
+    primal computation) come first, the others inside a loop over the directions (one call per
+    stage: a call per direction cost more than the arithmetic).  Returns its name, the seed
+    buffers the caller allocates (name, aval of the operand) and ``{"ws": workspace size,
+    "consts": constants to pass}``."""
     p = ctx.params
-    graph, pieces = _scalar_outputs(p["tangent"], n)
-    args, consts, body, result, ws = ctx.scope.emit_subgraph_body(graph)
     n_ops = len(ctx.ins) - 2
+    graph, pieces = _scalar_outputs(p["tangent"], n)
+    parts, consts, ws = ctx.scope.emit_subgraph_bodies(list(_split_primal(graph, n_ops)))
+    (_, hoisted, _), (args, body, result) = parts
     y, t, op_names, s_d = args[0], args[1], args[2: 2 + n_ops], args[2 + n_ops]
     seed_names = args[3 + n_ops:]
     seeds, params, pre, set_, clear = [], [], [], [], []
@@ -238,6 +241,7 @@ def _rhs_function(ctx: LoweringContext, n: int, n_dirs: int):
         "    zout_ = W_[rout_]",
         f"    {y} = zin_[0:{n}]",
         *["    " + line for line in pre],
+        *hoisted,
         f"    for dir_ in range({n_dirs}):",
         f"        {s_d} = zin_[{n} + dir_ * {n}:{2 * n} + dir_ * {n}]",
         *["        " + line for line in set_],
@@ -249,6 +253,29 @@ def _rhs_function(ctx: LoweringContext, n: int, n_dirs: int):
     fn = ctx.scope.add_function("sens", ["W_", "rin_", "rout_", t, *op_names, *params,
                                          *(["ws_"] if ws else [])], lines, consts)
     return fn, seeds, {"ws": ws, "consts": consts}
+
+
+def _split_primal(graph: Graph, n_ops: int) -> tuple[Graph, Graph]:
+    """``(P, T)``: ``P`` computes, from ``(y, t, *operands)``, the equations of ``graph`` that do
+    not depend on the direction (on ``s_d`` or the seeds), its outputs the values of those that
+    the others or ``graph``'s outputs read; ``T`` computes the rest, taking ``graph``'s inputs
+    and ``P``'s outputs, and gives ``graph``'s outputs."""
+    varying = {v.id for v in graph.inputs[2 + n_ops:]}
+    primal, tangent = [], []
+    for eqn in graph.eqns:
+        if any(isinstance(a, Var) and a.id in varying for a in eqn.inputs):
+            tangent.append(eqn)
+            varying.update(v.id for v in eqn.outputs)
+        else:
+            primal.append(eqn)
+    computed = {v.id for eqn in primal for v in eqn.outputs}
+    needed: dict[int, Var] = {}
+    for atom in [a for eqn in tangent for a in eqn.inputs] + list(graph.outputs):
+        if isinstance(atom, Var) and atom.id in computed:
+            needed.setdefault(atom.id, atom)
+    shared = list(needed.values())
+    return (Graph(graph.inputs[: 2 + n_ops], primal, shared),
+            Graph(graph.inputs + shared, tangent, graph.outputs))
 
 
 def _scalar_outputs(graph: Graph, n: int) -> tuple[Graph, list[list[int] | int]]:
