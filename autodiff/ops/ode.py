@@ -249,7 +249,8 @@ def _split_cotangent(g, y0, ops, needs, blocks, adjoint: bool) -> list:
 
 
 def _vjp_forward(ct, y0, ts, ops, needs, n_dirs, blocks, params):
-    """Cotangent of (y0, differentiated operands) from the forward sensitivity matrix."""
+    """Cotangent of (y0, differentiated operands) from the forward sensitivity matrix (for
+    ``dopri5`` by the primitive of :mod:`autodiff.ops.ode_sensitivity`)."""
     from autodiff.numpy import reshape
     from autodiff.numpy import sum as asum
     from autodiff.ops.ode_sensitivity import forward_sensitivities

@@ -10,18 +10,20 @@ the error norm on :math:`y` only.  Written as a graph of :math:`z` (``vmap`` ove
 directions of the JVP of :math:`f`), the compiled right-hand side transposes :math:`S` in and
 out and concatenates the pieces at every stage.  The primitive ``odeint_sensitivities`` instead
 holds the JVP graph of :math:`f` for *one* direction, ``(y, t, *operands, s_d, *seeds_d) ->
-(f, S_{:,d}')``, and its lowering calls it in a loop over the directions, each one reading its
-column of :math:`S` from, and writing its derivative into, the solver's rows (stored by
-direction, :math:`S^\top` flattened); the seeds :math:`e_d` are unit vectors set in place.  The
-primal part of the JVP graph is the same for every direction: once the generated function is
-inlined into the loop the compiler can keep it out of the loop.
+(f, S_{:,d}')``, and its lowering generates one function per stage that computes the part of
+that graph which does not depend on the direction (:math:`f` and the intermediates of the primal
+computation) once, then loops over the directions, each one reading its column of :math:`S`
+from, and writing its derivative into, the solver's rows (stored by direction: :math:`S^\top`
+flattened after :math:`y`); the seeds :math:`e_d` are unit entries set in place.  Outputs built
+as stacks of scalars (``anp.stack([du, dv])``) are stored element by element, with no array.
 
 Its values are those of the ``vmap`` form (its derivative rules are that form's, so derivatives
-of any order still hold), and its :math:`y` is the plain solve's bit for bit: the same graph
-:math:`f` at the same steps.  So when a graph holds both the plain ``odeint`` (for the value)
-and its sensitivities (for the gradient) of the same arguments, :func:`merge_sensitivity_solves`
-lets the one solve give both.  Only for ``method="dopri5"``: Rodas4 also needs the Jacobian of
-the augmented system, which the ``vmap`` form provides.
+of any order still hold), and its :math:`y` is the plain solve's bit for bit: the same
+operations compute :math:`f` (the primal part of its JVP graph) at the same steps.  So when a
+graph holds both the plain ``odeint`` (for the value) and its sensitivities (for the gradient)
+of the same arguments, :func:`merge_sensitivity_solves` lets the one solve give both.  Only for
+``method="dopri5"``: Rodas4 also needs the Jacobian of the augmented system, which the ``vmap``
+form provides.
 """
 
 from __future__ import annotations
