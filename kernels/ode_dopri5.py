@@ -20,6 +20,10 @@ A non-finite error estimate rejects the step and divides it by 4; a step below r
 the solve with :data:`~kernels.ode_common.STEP_TOO_SMALL`, more than ``mxstep`` attempted steps
 with :data:`~kernels.ode_common.MXSTEP_EXCEEDED`.  Times may decrease (the adjoint solves run
 backwards).  The protocol and the workspace: :mod:`kernels.ode_common`.
+
+The two entry points borrow their arrays (``njit(borrow=True)``: no reference counting at each
+stage) and divide as NumPy does (``x / 0`` is inf or nan, as in the generated code that calls
+them: a Python exception could not leave a model kernel).
 """
 
 from __future__ import annotations
@@ -81,7 +85,7 @@ SAFE, FAC_MIN, FAC_MAX, BETA = 0.9, 0.2, 10.0, 0.04
 EXPO = 0.2 - BETA * 0.75
 
 
-@njit(borrow=True)
+@njit(borrow=True, error_model="numpy")
 def dopri5_start(W: np.ndarray, S: np.ndarray, I: np.ndarray, y0: np.ndarray, ts: np.ndarray,
                  ys: np.ndarray, rtol: float, atol: float, mxstep: int, n_err: int) -> None:
     """Prepare the workspace for a solve from ``y0`` over the times ``ts`` into ``ys``."""
@@ -92,7 +96,7 @@ def dopri5_start(W: np.ndarray, S: np.ndarray, I: np.ndarray, y0: np.ndarray, ts
         ys[0, i] = y0[i]
 
 
-@njit(borrow=True)
+@njit(borrow=True, error_model="numpy")
 def dopri5_advance(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray,
                    ys: np.ndarray) -> int:
     """Run the solve until it needs ``f`` (returns ``NEED_F``) or has ended (``DONE``)."""

@@ -107,3 +107,17 @@ def test_workspace_transpose_broadcast_and_reshape_match_numpy():
     s = np.array(0.7)
     out = _in_workspace(lambda s: anp.reshape(anp.sin(s), (1, 1)) + anp.zeros((2, 1)), s)
     np.testing.assert_array_equal(out, np.sin(0.7) * np.ones((2, 1)))
+
+
+# ---- the solver kernel -------------------------------------------------------------------------
+
+
+def test_dopri5_kernels_borrow_and_divide_as_numpy():
+    """No reference counting on the solver's hot path (several atomic operations per stage),
+    and x / 0 is inf or nan as in the generated code: an exception could not leave a model
+    kernel."""
+    from kernels import ode_dopri5
+
+    for kernel in (ode_dopri5.dopri5_start, ode_dopri5.dopri5_advance):
+        assert kernel.targetoptions.get("_nrt") is False
+        assert kernel.targetoptions.get("error_model") == "numpy"
