@@ -57,6 +57,11 @@ class FunctionScope(Protocol):
     def alloc(self, aval: ShapedArray) -> str:
         """Source of a new array for ``aval`` (a workspace slice or an allocation)."""
 
+    @property
+    def in_workspace(self) -> bool:
+        """Whether :meth:`alloc` hands out slices of a preallocated workspace (float64 arrays):
+        rules that would allocate (``concatenate``, ``transpose``...) then write into it."""
+
     def may_overwrite(self, atom: Atom) -> bool:
         """Whether the equation reading ``atom`` may write its result into it."""
 
@@ -68,6 +73,17 @@ class FunctionScope(Protocol):
 
     def emit_subgraph_in_workspace(self, graph: Graph, prefix: str) -> tuple[str, list[str], int]:
         """The same with a workspace parameter ``ws_`` for its arrays: also its size."""
+
+    def emit_subgraph_bodies(self, graphs: list[Graph]
+                             ) -> tuple[list[tuple[list[str], list[str], list[str]]], list[str],
+                                        int]:
+        """The statements of ``graphs`` (arrays in one workspace ``ws_``, one naming) for a
+        function that a rule writes itself: per graph input names, body lines, output names;
+        then the constants and the workspace size."""
+
+    def add_function(self, prefix: str, params: list[str], body: list[str],
+                     consts: list[str]) -> str:
+        """Add a function written by a rule to the module (its constants passed on)."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +110,7 @@ class LoweringFacts:
     matvec_vectors: dict[int, Var]
     flat_products: frozenset[int]
     unit_scalars: dict[int, Any]
+    stacked_scalars: dict[int, Any]
 
 
 @dataclass(frozen=True)
@@ -135,6 +152,12 @@ class LoweringContext:
 
     def alloc(self, aval: ShapedArray) -> str:
         return self.scope.alloc(aval)
+
+    @property
+    def in_workspace(self) -> bool:
+        """Whether a float64 result can be written into the workspace (:meth:`alloc`)."""
+        return (self.scope.in_workspace and self.out_aval.dtype.name == "float64"
+                and self.out_aval.ndim > 0)
 
     def emit_subgraph(self, graph: Graph, prefix: str, *, reuse_workspace: bool = False,
                       copy_results: bool = True) -> tuple[str, list[str]]:

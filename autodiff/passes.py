@@ -13,6 +13,7 @@ through their :class:`autodiff.lowering.LoweringContext`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -217,8 +218,15 @@ def merge_extending_scans(graph: Graph) -> Graph:
     return Graph(graph.inputs, eqns, [sub(a) for a in graph.outputs])
 
 
+#: Rewrites that a primitive's module registers (it owns the fact that makes them valid), run
+#: first by :func:`optimize`; e.g. ``ode_sensitivity.merge_sensitivity_solves``.
+REWRITES: list[Callable[[Graph], Graph]] = []
+
+
 def optimize(graph: Graph) -> Graph:
     """The standard pipeline applied before compilation."""
+    for rewrite in REWRITES:
+        graph = rewrite(graph)
     graph = merge_extending_scans(graph)
     return dce(accumulate_scatters(dce(cse(simplify(dce(graph))))))
 
@@ -244,7 +252,25 @@ def lowering_facts(graph: Graph) -> LoweringFacts:
         matvec_vectors=vectors,
         flat_products=flat,
         unit_scalars=_scalar_scatter_updates(graph, readers, outputs),
+        stacked_scalars=_stacked_scalars(graph, readers, outputs),
     )
+
+
+def _stacked_scalars(graph: Graph, readers: dict, outputs: set[int]) -> dict[int, Any]:
+    """Each of these would otherwise be an array of one element (an allocation, or a workspace
+    view) per scalar: an ODE right-hand side ``stack([f0, f1])`` made two per evaluation."""
+    found = {}
+    for e in graph.eqns:
+        if (e.primitive.name != "reshape" or e.inputs[0].aval.ndim != 0
+                or e.outputs[0].aval.shape != (1,)):
+            continue
+        out = e.outputs[0]
+        users = readers.get(out.id, [])
+        if out.id not in outputs and users and all(
+                r.primitive.name == "concatenate" and r.outputs[0].aval.ndim == 1
+                and r.outputs[0].aval.dtype == out.aval.dtype for r, _ in users):
+            found[out.id] = e.inputs[0]
+    return found
 
 
 def _is_matrix_product(eqn: Eqn) -> bool:

@@ -20,6 +20,10 @@ A non-finite error estimate rejects the step and divides it by 4; a step below r
 the solve with :data:`~kernels.ode_common.STEP_TOO_SMALL`, more than ``mxstep`` attempted steps
 with :data:`~kernels.ode_common.MXSTEP_EXCEEDED`.  Times may decrease (the adjoint solves run
 backwards).  The protocol and the workspace: :mod:`kernels.ode_common`.
+
+The two entry points borrow their arrays (``njit(borrow=True)``: no reference counting at each
+stage) and divide as NumPy does (``x / 0`` is inf or nan, as in the generated code that calls
+them: a Python exception could not leave a model kernel).
 """
 
 from __future__ import annotations
@@ -74,24 +78,25 @@ D = np.array([-12715105075.0 / 11282082432.0, 0.0, 87487479700.0 / 32700410799.0
               -1453857185.0 / 822651844.0, 69997945.0 / 29380423.0])
 
 # rows of W: the stages K1..K7 are rows 0..6
-Y, YNEW = 7, 8
+Y, YNEW, R5 = 7, 8, 9
 # phases
 START, HINIT, STEPPING = 0, 1, 2
 SAFE, FAC_MIN, FAC_MAX, BETA = 0.9, 0.2, 10.0, 0.04
 EXPO = 0.2 - BETA * 0.75
 
 
-@njit
+@njit(borrow=True, error_model="numpy")
 def dopri5_start(W: np.ndarray, S: np.ndarray, I: np.ndarray, y0: np.ndarray, ts: np.ndarray,
                  ys: np.ndarray, rtol: float, atol: float, mxstep: int, n_err: int) -> None:
     """Prepare the workspace for a solve from ``y0`` over the times ``ts`` into ``ys``."""
     start(S, I, ts, rtol, atol, mxstep, n_err)
     I[PHASE] = START
-    W[Y, :] = y0
-    ys[0, :] = y0
+    for i in range(W.shape[1]):  # loops, not slice assignments: those may copy (allocate)
+        W[Y, i] = y0[i]
+        ys[0, i] = y0[i]
 
 
-@njit
+@njit(borrow=True, error_model="numpy")
 def dopri5_advance(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray,
                    ys: np.ndarray) -> int:
     """Run the solve until it needs ``f`` (returns ``NEED_F``) or has ended (``DONE``)."""
@@ -152,11 +157,16 @@ def dopri5_advance(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray,
                 S[H] = h
             I[NSTEPS] += 1
         if s <= 6:
+            # the sums over the stages accumulate in W[YNEW] with the component loop inside:
+            # LLVM vectorises it (the same operations in the same order per component)
             for i in range(n):
-                acc = 0.0
-                for j in range(s):
-                    acc += A[s, j] * W[j, i]
-                W[YNEW, i] = W[Y, i] + h * acc
+                W[YNEW, i] = 0.0
+            for j in range(s):
+                a = A[s, j]
+                for i in range(n):
+                    W[YNEW, i] += a * W[j, i]
+            for i in range(n):
+                W[YNEW, i] = W[Y, i] + h * W[YNEW, i]
             I[STAGE] = s + 1
             return request_f(S, I, YNEW, t + C[s] * h, s)
         # all seven stages are in: estimate the error, accept or reject
@@ -177,8 +187,9 @@ def dopri5_advance(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray,
         if err <= 1.0:
             t_new = t + h
             _dense_outputs(W, ts, ys, I, t, h, t_new, d)
-            W[0, :] = W[6, :]
-            W[Y, :] = W[YNEW, :]
+            for i in range(n):
+                W[0, i] = W[6, i]
+                W[Y, i] = W[YNEW, i]
             S[T] = t_new
             fac = fac11 / S[FACOLD] ** BETA
             fac = max(1.0 / FAC_MAX, min(1.0 / FAC_MIN, fac / SAFE))
@@ -213,17 +224,22 @@ def _dense_outputs(W: np.ndarray, ts: np.ndarray, ys: np.ndarray, I: np.ndarray,
     while I[NEXT_OUT] < m and d * (ts[I[NEXT_OUT]] - t_new) <= 0.0:
         k = I[NEXT_OUT]
         if ts[k] == t_new:
-            ys[k, :] = W[YNEW, :]
+            for i in range(n):
+                ys[k, i] = W[YNEW, i]
         else:
             th = (ts[k] - t) / h
             th1 = 1.0 - th
+            for i in range(n):  # r5 accumulated in row R5, component loop inside (above)
+                W[R5, i] = 0.0
+            for j in range(7):
+                dj = D[j]
+                for i in range(n):
+                    W[R5, i] += dj * W[j, i]
             for i in range(n):
                 y0 = W[Y, i]
                 diff = W[YNEW, i] - y0
                 bspl = h * W[0, i] - diff
-                r5 = 0.0
-                for j in range(7):
-                    r5 += D[j] * W[j, i]
+                r5 = W[R5, i]
                 ys[k, i] = y0 + th * (diff + th1 * (bspl + th * (diff - h * W[6, i] - bspl
                                                                  + th1 * h * r5)))
         I[NEXT_OUT] = k + 1

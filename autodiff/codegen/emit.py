@@ -98,11 +98,12 @@ class FunctionScope:
     function (:class:`autodiff.lowering.FunctionScope`).
     """
 
-    def __init__(self, module: Module, graph: Graph):
+    def __init__(self, module: Module, graph: Graph, names: dict[int, str] | None = None):
         self.module = module
         self.facts: LoweringFacts = lowering_facts(graph)
         self.consts: set[str] = set()  # the module constants this function must take
-        self._names: dict[int, str] = {}
+        # shared with another scope when two graphs' statements go into one function
+        self._names: dict[int, str] = {} if names is None else names
         self._literal_names: dict[int, str] = {}
 
     def name(self, atom: Atom) -> str:
@@ -125,6 +126,10 @@ class FunctionScope:
 
     def alloc(self, aval) -> str:
         return self.module.alloc(aval)
+
+    @property
+    def in_workspace(self) -> bool:
+        return self.module.workspace is not None
 
     def may_overwrite(self, atom: Atom) -> bool:
         """The output buffer is written in place; so is an array its one reader may reuse."""
@@ -169,6 +174,41 @@ class FunctionScope:
         self.consts.update(consts)
         return fn_name, consts, size
 
+    def emit_subgraph_bodies(self, graphs: list[Graph]
+                             ) -> tuple[list[tuple[list[str], list[str], list[str]]], list[str],
+                                        int]:
+        """The statements computing each of ``graphs`` with their float64 arrays in one
+        workspace ``ws_`` (disjoint slices) and one naming of variables (a variable shared by
+        two of them has one name), for a lowering rule that writes them into a function of its
+        own (e.g. one graph before a loop and one inside): per graph ``(input names, body lines
+        indented by four spaces, output names)``, then the constants they take and the
+        workspace's size in float64 words.  Register the function with :meth:`add_function`."""
+        saved, self.module.workspace = self.module.workspace, 0
+        names: dict[int, str] = {}
+        parts, consts = [], set()
+        try:
+            for graph in graphs:
+                args, graph_consts, body, result = emit_body(self.module, graph, names)
+                parts.append((args, body, result))
+                consts.update(graph_consts)
+            size = self.module.workspace
+        finally:
+            self.module.workspace = saved
+        return parts, sorted(consts, key=lambda c: int(c[1:])), size
+
+    def add_function(self, prefix: str, params: list[str], body: list[str],
+                     consts: list[str]) -> str:
+        """Append ``def <name>(*params, *consts)`` with ``body`` (lines indented by four
+        spaces) to the module; returns its name.  This function takes ``consts`` too, to pass
+        them on."""
+        fn_name = self.module.fresh(prefix)
+        lines = ['@njit(error_model="numpy")', f"def {fn_name}({', '.join(params + consts)}):",
+                 *body]
+        self.module.functions.append("\n".join(lines))
+        self.module.function_consts[fn_name] = consts
+        self.consts.update(consts)
+        return fn_name
+
     def _is_output_buffer(self, atom: Lit) -> bool:
         return self.module.output_buffer is not None and id(atom) == self.module.output_buffer[0]
 
@@ -212,12 +252,14 @@ def emit_function(module: Module, graph: Graph, fn_name: str, *, workspace: bool
     return size
 
 
-def emit_body(module: Module, graph: Graph) -> tuple[list[str], list[str], list[str], list[str]]:
+def emit_body(module: Module, graph: Graph, names: dict[int, str] | None = None
+              ) -> tuple[list[str], list[str], list[str], list[str]]:
     """The statements computing ``graph``: ``(input names, constant names, body lines indented
     by four spaces, output names)``.  Array literals become constants ``c<k>`` of the module,
     which the function holding the body must take as (or bind to) those names; sub-graphs of
-    ``cond``/``scan`` become functions of their own in the module."""
-    scope = FunctionScope(module, graph)
+    ``cond``/``scan`` become functions of their own in the module.  ``names`` (var id -> name),
+    shared by graphs emitted into one function, names a variable alike in all of them."""
+    scope = FunctionScope(module, graph, names)
     name = scope.name
     args = [name(v) for v in graph.inputs]
     body: list[str] = []

@@ -249,16 +249,27 @@ def _split_cotangent(g, y0, ops, needs, blocks, adjoint: bool) -> list:
 
 
 def _vjp_forward(ct, y0, ts, ops, needs, n_dirs, blocks, params):
-    """Cotangent of (y0, differentiated operands) from the forward sensitivity matrix."""
-    from autodiff.batching import vmap_flat
-    from autodiff.forward import jvp_flat
-    from autodiff.numpy import concatenate, reshape, transpose
+    """Cotangent of (y0, differentiated operands) from the forward sensitivity matrix (for
+    ``dopri5`` by the primitive of :mod:`autodiff.ops.ode_sensitivity`)."""
+    from autodiff.numpy import reshape
     from autodiff.numpy import sum as asum
+    from autodiff.ops.ode_sensitivity import forward_sensitivities
 
     n = get_aval(y0).shape[0]
     m = get_aval(ts).shape[0]
-    rhs = params["rhs"]
-    op_avals = [get_aval(o) for o in ops]
+    sens = forward_sensitivities(y0, ts, ops, bool(needs[0]), n_dirs, blocks, params)
+    return asum(reshape(ct, (m, n, 1)) * sens, axis=(0, 1))
+
+
+def _sensitivity_rhs(rhs: Graph, n: int, n_dirs: int, blocks, op_avals) -> Graph:
+    """The right-hand side of :math:`z = (y, S)`, ``S`` (n, n_dirs) flattened after ``y``:
+    :math:`S' = \\partial_y f\\,S + \\partial_\\theta f` by ``vmap`` of the JVP of ``rhs``
+    over the directions (the unit direction of each differentiated operand's entry)."""
+    from autodiff.batching import vmap_flat
+    from autodiff.forward import jvp_flat
+    from autodiff.numpy import concatenate, reshape, transpose
+
+    n_ops = len(op_avals)
     # constant seeds: the unit direction d of each differentiated operand, per direction
     seeds = {}
     for k, off in blocks:
@@ -271,7 +282,7 @@ def _vjp_forward(ct, y0, ts, ops, needs, n_dirs, blocks, params):
         y, s = z[:n], reshape(z[n:], (n, n_dirs))
 
         def one(s_d, *e_d):
-            tangent_ops: list = [None] * len(ops)
+            tangent_ops: list = [None] * n_ops
             for (k, _), e in zip(blocks, e_d):
                 tangent_ops[k] = e
             return jvp_flat(_graph_fn(rhs), [y, t, *args], [s_d, None, *tangent_ops])[1]
@@ -283,13 +294,7 @@ def _vjp_forward(ct, y0, ts, ops, needs, n_dirs, blocks, params):
 
     avals = [ShapedArray((n + n * n_dirs,), np.dtype(np.float64)),
              ShapedArray((), np.dtype(np.float64)), *op_avals]
-    graph = _stage_rhs(aug, avals)
-    s0 = np.zeros((n, n_dirs))
-    if needs[0]:
-        s0[:, :n] = np.eye(n)
-    ys, _ = bind(odeint_p, concatenate([y0, s0.reshape(-1)]), ts, *ops, **{**params, "rhs": graph})
-    sens = reshape(ys[:, n:], (m, n, n_dirs))
-    return asum(reshape(ct, (m, n, 1)) * sens, axis=(0, 1))
+    return _stage_rhs(aug, avals)
 
 
 def _odeint_batch(vals, dims, **params):

@@ -7,6 +7,7 @@ cotangent.  Composites (``moveaxis``, ``expand_dims``, ``squeeze``, ``stack``) a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -14,7 +15,7 @@ import numpy as np
 from autodiff.avals import ShapedArray, normalize_axis
 from autodiff.batching import batch_size_of, materialize
 from autodiff.core import Primitive, bind1, get_aval
-from autodiff.lowering import LoweringContext, reshaped, shape_src
+from autodiff.lowering import LoweringContext, loops, reshaped, shape_src
 from autodiff.ops._rules import unbroadcast
 
 # --------------------------------------------------------------------------------------------
@@ -222,7 +223,8 @@ def concatenate(xs: Sequence, axis: int = 0):
 
 def _lower_reshape(ctx: LoweringContext) -> list[str]:
     facts, out, (x,), (x_aval,) = ctx.facts, ctx.out, ctx.ins, ctx.in_avals
-    if ctx.output_in(facts.matvec_vectors) or ctx.output_in(facts.unit_scalars):
+    if (ctx.output_in(facts.matvec_vectors) or ctx.output_in(facts.unit_scalars)
+            or ctx.output_in(facts.stacked_scalars)):
         return []  # its readers read the vector (or the scalar) it views instead
     if ctx.input_in(facts.flat_products, 0):
         return [f"{out} = {x}"]  # the product was computed 1-D already
@@ -230,20 +232,89 @@ def _lower_reshape(ctx: LoweringContext) -> list[str]:
         return [f"{out} = {x}[{', '.join('0' for _ in range(x_aval.ndim))}]" if x_aval.ndim
                 else f"{out} = {x}"]
     if x_aval.ndim == 0:
+        if ctx.in_workspace:
+            return _written(ctx, lambda idx: x)
         return [f"{out} = cn.full({shape_src(ctx.out_aval)}, {x})"]
     return [f"{out} = {reshaped(x, ctx.out_aval.shape)}"]
+
+
+# In a function with a workspace (a model kernel, an ODE right-hand side called at every stage)
+# the rules below write their float64 results into a slice of it by loops instead of allocating
+# a new array per call (an allocation costs about as much as a small right-hand side).
+
+
+def _index(names: Sequence[str]) -> str:
+    return ", ".join(names) if names else "()"
+
+
+def _written(ctx: LoweringContext, element) -> list[str]:
+    """``out = <workspace slice>`` and loops over the result's shape writing ``element(idx)``
+    (the source of one element, given the loop indices ``o0, o1...``) at each index."""
+    shape = ctx.out_aval.shape
+    idx = [f"o{k}" for k in range(len(shape))]
+    return [f"{ctx.out} = {ctx.alloc(ctx.out_aval)}",
+            *_loops(shape, idx, f"{ctx.out}[{_index(idx)}] = {element(idx)}")]
+
+
+def _loops(shape, idx: list[str], body: str) -> list[str]:
+    """:func:`loops`, or the one statement with the indices 0 when there is one element."""
+    if all(d == 1 for d in shape):
+        for name in idx:
+            body = re.sub(rf"\b{name}\b", "0", body)
+        return [body]
+    return loops(shape, body)
+
+
+def _lower_concatenate(ctx: LoweringContext) -> list[str]:
+    scalars = [ctx.input_fact(ctx.facts.stacked_scalars, k) for k in range(len(ctx.ins))]
+    if not ctx.in_workspace and not any(scalars):
+        return [f"{ctx.out} = cn.concatenate(({''.join(n + ', ' for n in ctx.ins)}), "
+                f"{ctx.params['axis']})"]
+    axis, out = ctx.params["axis"], ctx.out
+    lines = [f"{out} = {ctx.alloc(ctx.out_aval)}"]
+    offset = 0
+    for x, aval, scalar in zip(ctx.ins, ctx.in_avals, scalars):
+        if scalar is not None:  # a stacked scalar: no array of one element
+            lines.append(f"{out}[{offset}] = {scalar}")
+            offset += 1
+            continue
+        idx = [f"o{k}" for k in range(aval.ndim)]
+        at = list(idx)
+        at[axis] = f"{offset} + o{axis}"
+        lines += _loops(aval.shape, idx, f"{out}[{_index(at)}] = {x}[{_index(idx)}]")
+        offset += aval.shape[axis]
+    return lines
 
 
 def _lower_transpose(ctx: LoweringContext) -> list[str]:
     if ctx.output_in(ctx.facts.matmul_transposes):
         return []  # only read by matrix products, which take the transposed view
     x, perm = ctx.ins[0], ctx.params["perm"]
+    if ctx.in_workspace:  # out[o_0, o_1, ...] = x[...] with o_k at x's axis perm[k]
+        def element(idx):
+            at = [""] * len(perm)
+            for k, axis in enumerate(perm):
+                at[axis] = idx[k]
+            return f"{x}[{_index(at)}]"
+
+        return _written(ctx, element)
     if perm == (1, 0):
         return [f"{ctx.out} = cn.ascontiguousarray({x}.T)"]
     return [f"{ctx.out} = cn.ascontiguousarray(cn.transpose({x}, {perm}))"]
 
 
 def _lower_broadcast_to(ctx: LoweringContext) -> list[str]:
+    x_aval, shape = ctx.in_avals[0], ctx.out_aval.shape
+    if ctx.in_workspace:  # NumPy's broadcasting: x's axes align with the last ones of out
+        lead = len(shape) - x_aval.ndim
+
+        def element(idx):
+            if not x_aval.ndim:
+                return ctx.ins[0]
+            at = ["0" if d == 1 else idx[lead + i] for i, d in enumerate(x_aval.shape)]
+            return f"{ctx.ins[0]}[{_index(at)}]"
+
+        return _written(ctx, element)
     x = f"cn.full((1,), {ctx.ins[0]})" if ctx.in_avals[0].ndim == 0 else ctx.ins[0]
     return [f"{ctx.out} = cn.ascontiguousarray(cn.broadcast_to({x}, {shape_src(ctx.out_aval)}))"]
 
@@ -253,9 +324,7 @@ transpose_p.lower = _lower_transpose
 broadcast_to_p.lower = _lower_broadcast_to
 # in a fused loop, the element of the broadcast operand (read at the loop's index) is the value
 broadcast_to_p.scalar_template = "{0}"
-concatenate_p.lower = lambda ctx: [
-    f"{ctx.out} = cn.concatenate(({''.join(n + ', ' for n in ctx.ins)}), {ctx.params['axis']})"
-]
+concatenate_p.lower = _lower_concatenate
 
 # --------------------------------------------------------------------------------------------
 # Composites
