@@ -38,6 +38,7 @@ from kernels.ode_common import (
     DIRECTION,
     DONE,
     EPS,
+    INTERVAL_STEPS,
     MXSTEP,
     MXSTEP_EXCEEDED,
     N_ERR,
@@ -184,7 +185,7 @@ def _attempt(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray, ys: np
     t = S[T]
     for _ in range(6):
         h = S[H]
-        if I[NSTEPS] >= I[MXSTEP]:
+        if I[INTERVAL_STEPS] >= I[MXSTEP]:
             return fail(I, ys, MXSTEP_EXCEEDED)
         if abs(h) <= 16.0 * EPS * max(abs(t), 1e-300):
             return fail(I, ys, STEP_TOO_SMALL)
@@ -193,6 +194,7 @@ def _attempt(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray, ys: np
             h = t_out - t
             S[H] = h
         I[NSTEPS] += 1
+        I[INTERVAL_STEPS] += 1
         ghinv = 1.0 / (h * GAMMA)
         for i in range(n):
             for j in range(n):
@@ -258,6 +260,7 @@ def _end_step(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray,
         if t_new == ts[I[NEXT_OUT]]:
             ys[I[NEXT_OUT], :] = W[YNEW, :]
             I[NEXT_OUT] += 1
+            I[INTERVAL_STEPS] = 0
         W[Y, :] = W[YNEW, :]
         S[T] = t_new
         if I[REJECTED] > 0:

@@ -143,16 +143,20 @@ def _check_info(info: np.ndarray, ts: np.ndarray, rtol: float, atol: float, mxst
         return
     reason = ode_common.STATUS_MESSAGES.get(status, f"status {status}")
     advice = {
-        ode_common.MXSTEP_EXCEEDED: "raise mxstep, loosen rtol/atol, or use method='rosenbrock' "
-        "if the problem is stiff",
+        ode_common.MXSTEP_EXCEEDED: "raise mxstep, add output times in between, loosen "
+        "rtol/atol, or use method='rosenbrock' if the problem is stiff",
         ode_common.STEP_TOO_SMALL: "check that func is finite along the solution for these "
         "arguments (and that the solution does not blow up before the last time)",
         ode_common.NONFINITE: "check func at (y0, t[0]) and the arguments",
     }.get(status, "")
+    interval = ""
+    if status == ode_common.MXSTEP_EXCEEDED:  # mxstep caps the steps since the last output
+        passed = ts[(ts - info[1]) * (ts[-1] - ts[0]) <= 0.0]
+        interval = f", {mxstep} of them after the output time {passed[-1]:.17g}" if len(passed) else ""
     raise ODESolveError(
         f"{what}: {reason}: the solve stopped at t = {info[1]:.17g} of t = [{ts[0]:.17g}, "
-        f"{ts[-1]:.17g}] after {int(info[2])} steps ({int(info[3])} right-hand side evaluations; "
-        f"mxstep={mxstep}, rtol={rtol:g}, atol={atol:g}); {advice}"
+        f"{ts[-1]:.17g}] after {int(info[2])} steps{interval} ({int(info[3])} right-hand side "
+        f"evaluations; mxstep={mxstep}, rtol={rtol:g}, atol={atol:g}); {advice}"
     )
 
 
@@ -392,7 +396,7 @@ def odeint(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1.4e-8,
 
     ``func(y, t, *args)`` returns an array of ``y``'s shape; ``args`` is a pytree of arrays.
     ``rtol``/``atol`` bound the local error of each step (weighted RMS norm), ``mxstep`` the
-    number of steps; ``method`` is ``"dopri5"`` (non-stiff) or ``"rosenbrock"`` (stiff),
+    number of steps between two consecutive times of ``t`` (as JAX and Stan); ``method`` is ``"dopri5"`` (non-stiff) or ``"rosenbrock"`` (stiff),
     and ``sensitivity`` how reverse mode differentiates (``"auto"``, ``"forward"`` or
     ``"adjoint"``; module docstring of :mod:`autodiff.ops.ode`).  Differentiable with respect to
     ``y0`` and ``args``, under ``jit`` and ``vmap``, and compiled inside model kernels.

@@ -181,8 +181,8 @@ def test_jit_and_vmap():
 
 
 def test_failures_raise_an_informative_error_eagerly():
-    with pytest.raises(ODESolveError, match=r"mxstep.*stopped at t = .*after 20 steps"):
-        odeint(lotka_volterra, Y0, TS, THETA, mxstep=20)
+    with pytest.raises(ODESolveError, match=r"mxstep.*stopped at t = .*after 10 steps"):
+        odeint(lotka_volterra, Y0, TS, THETA, mxstep=10)
     # y' = y^2 blows up at t = 1
     with pytest.raises(ODESolveError, match="round-off"):
         odeint(lambda y, t: y * y, np.array([1.0]), np.array([0.0, 2.0]))
@@ -194,8 +194,24 @@ def test_failures_raise_an_informative_error_eagerly():
         odeint(lambda y, t: y[0], Y0, TS)
 
 
+def test_mxstep_caps_the_steps_between_two_output_times():
+    # 41 output times: over 80 steps in all (dopri5 at the default tolerances) but at most 5
+    # between two of them, so mxstep=5 suffices, and the solution is that of an unbounded solve
+    ts = np.linspace(0.0, 12.0, 41)
+    ys = odeint(lotka_volterra, Y0, ts, THETA, mxstep=5)
+    np.testing.assert_array_equal(ys, odeint(lotka_volterra, Y0, ts, THETA))
+    np.testing.assert_allclose(ys, _scipy(lambda y, t: lotka_volterra(y, t, THETA), Y0, ts),
+                               rtol=1e-6)
+    # ... and one long interval (from t = 3 to 12) exceeds it
+    gap = np.concatenate([ts[:11], [12.0]])
+    with pytest.raises(ODESolveError, match=r"between two output times reached mxstep: the solve "
+                       r"stopped at t = .* after \d+ steps, 5 of them after the output time 3 .*"
+                       r"mxstep=5, rtol=1.4e-08, atol=1.4e-08\); raise mxstep"):
+        odeint(lotka_volterra, Y0, gap, THETA, mxstep=5)
+
+
 def test_a_failed_solve_is_nan_under_jit():
-    ys = autodiff.jit(lambda th: odeint(lotka_volterra, Y0, TS, th, mxstep=20))(THETA)
+    ys = autodiff.jit(lambda th: odeint(lotka_volterra, Y0, TS, th, mxstep=10))(THETA)
     assert np.all(np.isfinite(ys[0])) and np.all(np.isnan(ys[-1]))
 
 
