@@ -296,16 +296,28 @@ def _vjp_forward(ct, y0, ts, ops, needs, n_dirs, blocks, params):
     return asum(reshape(ct, (m, n, 1)) * sens, axis=(0, 1))
 
 
-def _odeint_batch(vals, dims, **params):
+def _batch_by_loop(primitive: Primitive, vals: list, dims: list, params: dict):
     """One solve per batch member (their step sizes are their own; a joint solve would share
-    steps and weigh every member's error in one norm)."""
+    steps and weigh every member's error in one norm); an empty batch has empty outputs of the
+    primitive's shapes."""
     from autodiff.batching import batch_size_of
-    from autodiff.numpy import stack
+    from autodiff.numpy import moveaxis, stack
 
     size = batch_size_of(vals, dims)
-    outs = [bind(odeint_p, *[v if d is None else v[b] for v, d in zip(vals, dims)], **params)
+    vals = [v if d is None else moveaxis(v, d, 0) for v, d in zip(vals, dims)]
+    if size == 0:
+        avals = [get_aval(v) if d is None else ShapedArray(get_aval(v).shape[1:],
+                                                             get_aval(v).dtype)
+                 for v, d in zip(vals, dims)]
+        return [np.zeros((0, *a.shape), a.dtype)
+                for a in primitive.shape_rule(*avals, **params)], 0
+    outs = [bind(primitive, *[v if d is None else v[b] for v, d in zip(vals, dims)], **params)
             for b in range(size)]
-    return [stack([o[0] for o in outs]), stack([o[1] for o in outs])], 0
+    return [stack([o[k] for o in outs]) for k in range(len(outs[0]))], 0
+
+
+def _odeint_batch(vals, dims, **params):
+    return _batch_by_loop(odeint_p, vals, dims, params)
 
 
 odeint_p.impl = _odeint_impl
@@ -342,13 +354,7 @@ def _adjoint_no_derivative(*args, **params):
 
 
 def _adjoint_batch(vals, dims, **params):
-    from autodiff.batching import batch_size_of
-    from autodiff.numpy import stack
-
-    size = batch_size_of(vals, dims)
-    outs = [bind(ode_adjoint_p, *[v if d is None else v[b] for v, d in zip(vals, dims)],
-                 **params) for b in range(size)]
-    return [stack([o[0] for o in outs]), stack([o[1] for o in outs])], 0
+    return _batch_by_loop(ode_adjoint_p, vals, dims, params)
 
 
 def _vjp_adjoint(ct, ys, y0, ts, ops, blocks, params):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.linalg
+import scipy.stats
 from scipy.integrate import solve_ivp
 
 import autodiff
@@ -175,6 +176,32 @@ def test_jit_and_vmap():
     for b in range(2):
         np.testing.assert_allclose(batched[b], odeint(lotka_volterra, y0s[b], TS, THETA),
                                    rtol=1e-12)
+
+
+def _decays(k, ts):
+    return autodiff.vmap(lambda kk: odeint(lambda y, t, k: -k * y, np.array([1.0]), ts, kk,
+                                           rtol=1e-10, atol=1e-10))(k)
+
+
+def _decays_model(ts, y_obs):
+    k = ppl.sample("k", dist.LogNormal(0.0, 0.5).expand([y_obs.shape[0]]))
+    s = ppl.sample("s", dist.LogNormal(-2.3, 0.1))
+    ppl.sample("y", dist.Normal(_decays(k, ts)[:, :, 0], s), obs=y_obs)
+
+
+def test_vmap_over_an_empty_batch_eagerly_under_jit_and_in_a_model():
+    ts = np.linspace(0.0, 4.0, 5)
+    assert _decays(np.zeros(0), ts).shape == (0, 5, 1)
+    assert autodiff.jit(_decays)(np.zeros(0), ts).shape == (0, 5, 1)
+    k = np.array([0.5, 1.5])
+    np.testing.assert_allclose(autodiff.jit(_decays)(k, ts)[:, :, 0], np.exp(-np.outer(k, ts)),
+                               rtol=1e-8)
+    # a model with no subjects: the density is the prior of s alone (in u = log s)
+    cm = compile_model(_decays_model, ts, np.zeros((0, 5)))
+    u = np.array([-2.0])
+    lp, grad = cm.logp_and_grad(u)
+    np.testing.assert_allclose(lp, scipy.stats.norm.logpdf(u[0], -2.3, 0.1), rtol=1e-12)
+    np.testing.assert_allclose(grad, [-(u[0] + 2.3) / 0.01], rtol=1e-12)
 
 
 # ---- failures ----------------------------------------------------------------------------------
