@@ -22,8 +22,15 @@ fixed sequence of stages that compiles into a small kernel and differentiates (f
 sensitivities are an augmented system solved by the same method).  It is efficient at the
 moderate tolerances of statistical models; BDF wins for large systems at tight tolerances.
 
-Outputs: steps end exactly at the requested times (no dense output), so many output times cost
-steps.  Step control: :math:`h_{\rm new} = h\min(6, \max(0.2, 0.9\,\|e\|^{-1/4}))`; no growth
+Outputs by the continuous extension of RODAS (Hairer & Wanner 1996, IV.7 and their code's
+``CONTRO``), a polynomial of degree 3 in :math:`s = (t - t_n)/h`,
+
+.. math::
+    y(t_n + s h) \approx (1 - s)\,y_n + s\,\big(y_{n+1} + (1 - s)(d_1 + s\,d_2)\big), \qquad
+    d_1 = \sum_{j\le5} h_{1j} k_j, \quad d_2 = \sum_{j\le5} h_{2j} k_j,
+
+so the requested times never shorten a step: the steps are those of the error control alone, and
+a solve with many output times takes the steps of a solve with two.  Step control: :math:`h_{\rm new} = h\min(6, \max(0.2, 0.9\,\|e\|^{-1/4}))`; no growth
 right after a rejection; a second rejection in a row divides by 10.  Failures as in
 :mod:`kernels.ode_dopri5`; a singular :math:`G` halves the step, five times at most.
 """
@@ -80,6 +87,11 @@ _C = np.array([-0.56688e01, -0.2430093356833875e01, -0.2063599157091915,
                -0.3152159432874371e02, 0.1631930543123136e02, -0.6058818238834054e01])
 M = np.array([0.1221224509226641e01, 0.6019134481288629e01, 0.1253708332932087e02,
               -0.6878860361058950, 1.0, 1.0])
+# the dense output's coefficients h_1j, h_2j of stages 1..5 (RODAS' D21..D25, D31..D35)
+DENSE = np.array([[10.12623508344586, -7.487995877610167, -34.80091861555747,
+                   -7.992771707568823, 1.025137723295662],
+                  [-0.6762803392801253, 6.087714651680015, 16.43084320892478,
+                   24.76722511418386, -6.594389125716872]])
 
 
 def _lower_triangle(packed: np.ndarray) -> np.ndarray:
@@ -96,9 +108,10 @@ def _lower_triangle(packed: np.ndarray) -> np.ndarray:
 A = _lower_triangle(_A)
 C = _lower_triangle(_C)
 
-# rows of W: stages 0..5, f(t, y) 6, y 7, the stage input / new solution 8, df/dt 9; then the
-# Jacobian (rows JAC .. JAC+n-1) and its LU factors (rows LU .. LU+n-1)
-F0, Y, YNEW, DFDT = 6, 7, 8, 9
+# rows of W: stages 0..5, f(t, y) 6, y 7, the stage input / new solution 8, df/dt 9, the dense
+# output's d_1, d_2 of the last accepted step 10, 11; then the Jacobian (rows JAC .. JAC+n-1)
+# and its LU factors (rows LU .. LU+n-1)
+F0, Y, YNEW, DFDT, D1, D2 = 6, 7, 8, 9, 10, 11
 JAC = 12
 # phases
 START, HAVE_F0, HAVE_JAC, STAGES = 0, 1, 2, 3
@@ -189,9 +202,9 @@ def _attempt(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray, ys: np
             return fail(I, ys, MXSTEP_EXCEEDED)
         if abs(h) <= 16.0 * EPS * max(abs(t), 1e-300):
             return fail(I, ys, STEP_TOO_SMALL)
-        t_out = ts[I[NEXT_OUT]]
-        if d * (t + h - t_out) > 0.0:  # steps end at the requested times
-            h = t_out - t
+        t_end = ts[ts.shape[0] - 1]
+        if d * (t + 1.01 * h - t_end) > 0.0:  # the last step ends at the last time
+            h = t_end - t
             S[H] = h
         I[NSTEPS] += 1
         I[INTERVAL_STEPS] += 1
@@ -257,10 +270,9 @@ def _end_step(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray,
     h_new = h * fac
     if err <= 1.0:
         t_new = S[T] + h
-        if t_new == ts[I[NEXT_OUT]]:
-            ys[I[NEXT_OUT], :] = W[YNEW, :]
-            I[NEXT_OUT] += 1
-            I[INTERVAL_STEPS] = 0
+        if h == ts[m - 1] - S[T]:  # the last step: land on the last time exactly
+            t_new = ts[m - 1]
+        _dense_outputs(W, S, I, ts, ys, h, t_new)
         W[Y, :] = W[YNEW, :]
         S[T] = t_new
         if I[REJECTED] > 0:
@@ -277,6 +289,40 @@ def _end_step(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray,
     I[REJECTED] = 1
     S[H] = h_new
     return _attempt(W, S, I, ts, ys)
+
+
+@njit(inline="always")
+def _dense_outputs(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray, ys: np.ndarray,
+                   h: float, t_new: float) -> None:
+    """Store the dense output's ``d_1, d_2`` of the accepted step from ``(S[T], W[Y])`` to
+    ``(t_new, W[YNEW])`` in rows ``D1, D2``, and write the outputs whose times it passes."""
+    n = W.shape[1]
+    m = ts.shape[0]
+    d = S[DIRECTION]
+    for i in range(n):
+        a = 0.0
+        b = 0.0
+        for j in range(5):
+            a += DENSE[0, j] * W[j, i]
+            b += DENSE[1, j] * W[j, i]
+        W[D1, i] = a
+        W[D2, i] = b
+    while I[NEXT_OUT] < m and d * (ts[I[NEXT_OUT]] - t_new) <= 0.0:
+        k = I[NEXT_OUT]
+        if ts[k] == t_new:
+            ys[k, :] = W[YNEW, :]
+        else:
+            interpolate(W[Y], W[YNEW], W[D1], W[D2], (ts[k] - S[T]) / h, ys[k])
+        I[NEXT_OUT] = k + 1
+        I[INTERVAL_STEPS] = 0
+
+
+@njit(inline="always")
+def interpolate(y0: np.ndarray, y1: np.ndarray, d1: np.ndarray, d2: np.ndarray, s: float,
+                out: np.ndarray) -> None:
+    """The continuous extension at the fraction ``s`` of a step from ``y0`` to ``y1``."""
+    for i in range(out.shape[0]):
+        out[i] = (1.0 - s) * y0[i] + s * (y1[i] + (1.0 - s) * (d1[i] + s * d2[i]))
 
 
 @njit(inline="always")

@@ -412,6 +412,15 @@ def odeint(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1.4e-8,
     >>> bool(abs(ys[1, 0] - np.exp(-2.0)) < 1e-7)
     True
     """
+    return odeint_with_info(func, y0, t, *args, rtol=rtol, atol=atol, mxstep=mxstep,
+                            method=method, sensitivity=sensitivity)[0]
+
+
+def odeint_with_info(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1.4e-8,
+                     atol: float = 1.4e-8, mxstep: int = 100_000, method: str = "dopri5",
+                     sensitivity: str = "auto") -> tuple[Any, Any]:
+    """:func:`odeint` and the solver's statistics ``[status, time reached, steps attempted,
+    right-hand side evaluations]`` (float64; status 0 is success, :mod:`kernels.ode_common`)."""
     from autodiff.numpy import astype, ravel, reshape
 
     if method not in METHODS:
@@ -453,10 +462,10 @@ def odeint(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1.4e-8,
     n_c = len(consts)
     graph = _optimized(Graph(graph.inputs[n_c: n_c + 2] + graph.inputs[:n_c]
                              + graph.inputs[n_c + 2:], graph.eqns, graph.outputs))
-    ys, _ = bind(odeint_p, ravel(y0), t, *consts, *leaves, rhs=graph, method=method,
-                 rtol=float(rtol), atol=float(atol), mxstep=int(mxstep), sensitivity=sensitivity,
-                 n_err=n)
-    return reshape(ys, (t_aval.shape[0], *shape))
+    ys, info = bind(odeint_p, ravel(y0), t, *consts, *leaves, rhs=graph, method=method,
+                    rtol=float(rtol), atol=float(atol), mxstep=int(mxstep),
+                    sensitivity=sensitivity, n_err=n)
+    return reshape(ys, (t_aval.shape[0], *shape)), info
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import autodiff.numpy as anp
 import ppl
 import ppl.distributions as dist
 from autodiff import ODESolveError, odeint
+from autodiff.ops.ode import odeint_with_info
 from inference import MCMC, NUTS, SamplingWarning
 from ppl.model import compile_model
 
@@ -84,6 +85,13 @@ def test_stiff_robertson_matches_radau():
     y0 = np.array([1.0, 0.0, 0.0])
     ys = odeint(robertson, y0, TS_ROBERTSON, K_ROBERTSON, method="rosenbrock", rtol=1e-9,
                 atol=1e-13)
+    f, jac = _robertson_numpy()
+    ref = _scipy(f, y0, TS_ROBERTSON, method="Radau", rtol=1e-11, atol=1e-15, jac=jac)
+    np.testing.assert_allclose(ys, ref, rtol=1e-6, atol=1e-13)
+    np.testing.assert_allclose(ys.sum(axis=1), 1.0, rtol=1e-12)  # a linear invariant
+
+
+def _robertson_numpy():
     k1, k2, k3 = K_ROBERTSON
 
     def f(y, t):  # NumPy twins of the right-hand side and its Jacobian for SciPy
@@ -95,25 +103,49 @@ def test_stiff_robertson_matches_radau():
                          [k1, -k3 * y[2] - 2 * k2 * y[1], -k3 * y[1]],
                          [0.0, 2 * k2 * y[1], 0.0]])
 
-    ref = _scipy(f, y0, TS_ROBERTSON, method="Radau", rtol=1e-11, atol=1e-15, jac=jac)
-    np.testing.assert_allclose(ys, ref, rtol=1e-6, atol=1e-13)
-    np.testing.assert_allclose(ys.sum(axis=1), 1.0, rtol=1e-12)  # a linear invariant
+    return f, jac
+
+
+def van_der_pol(y, t, mu):
+    return anp.stack([y[1], mu * (1.0 - y[0] ** 2) * y[1] - y[0]])
+
+
+def _van_der_pol_numpy(mu):
+    return (lambda y, t: np.array([y[1], mu * (1.0 - y[0] ** 2) * y[1] - y[0]]),
+            lambda t, y: np.array([[0.0, 1.0],
+                                   [-2.0 * mu * y[0] * y[1] - 1.0, mu * (1 - y[0] ** 2)]]))
 
 
 def test_stiff_van_der_pol_matches_radau():
     mu, ts, y0 = 1000.0, np.array([0.0, 500.0, 1000.0]), np.array([2.0, 0.0])  # one jump
-
-    def vdp(y, t, mu):
-        return anp.stack([y[1], mu * (1.0 - y[0] ** 2) * y[1] - y[0]])
-
-    ys = odeint(vdp, y0, ts, mu, method="rosenbrock", rtol=1e-8, atol=1e-8)
-    ref = _scipy(lambda y, t: np.array([y[1], mu * (1.0 - y[0] ** 2) * y[1] - y[0]]), y0, ts,
-                 method="Radau", rtol=1e-9, atol=1e-9,
-                 jac=lambda t, y: np.array([[0.0, 1.0],
-                                            [-2.0 * mu * y[0] * y[1] - 1.0, mu * (1 - y[0] ** 2)]]))
+    ys = odeint(van_der_pol, y0, ts, mu, method="rosenbrock", rtol=1e-8, atol=1e-8)
+    f, jac = _van_der_pol_numpy(mu)
+    ref = _scipy(f, y0, ts, method="Radau", rtol=1e-9, atol=1e-9, jac=jac)
     np.testing.assert_allclose(ys[:, 0], ref[:, 0], atol=1e-5)  # y0 swings between +-2
     with pytest.raises(ODESolveError, match="mxstep=500"):  # dopri5 is stuck on it
-        odeint(vdp, y0, ts, mu, mxstep=500)
+        odeint(van_der_pol, y0, ts, mu, mxstep=500)
+
+
+@pytest.mark.parametrize("problem", ["robertson", "van_der_pol"])
+def test_rosenbrock_dense_output_at_many_times(problem):
+    # outputs by the continuous extension: as accurate as the steps (against Radau at tight
+    # tolerances), and the steps are those of a solve to the last time alone -- fewer than the
+    # len(ts) - 1 a solver that ends a step at every output time would need
+    if problem == "robertson":
+        y0, args, rtol, atol, tol = np.array([1.0, 0.0, 0.0]), (K_ROBERTSON,), 1e-9, 1e-13, 1e-9
+        ts = np.concatenate([[0.0], np.logspace(-5.0, np.log10(4e4), 1999)])
+        ts[-1] = 4e4
+        (f, jac), rhs = _robertson_numpy(), robertson
+    else:
+        y0, args, rtol, atol, tol = np.array([2.0, 0.0]), (1000.0,), 1e-8, 1e-8, 1e-5
+        ts = np.linspace(0.0, 2000.0, 4000)  # two relaxation jumps
+        (f, jac), rhs = _van_der_pol_numpy(1000.0), van_der_pol
+    ys, info = odeint_with_info(rhs, y0, ts, *args, method="rosenbrock", rtol=rtol, atol=atol)
+    ref = _scipy(f, y0, ts, method="Radau", rtol=rtol * 1e-2, atol=atol * 1e-2, jac=jac)
+    np.testing.assert_allclose(ys, ref, rtol=0.0, atol=tol)
+    _, info_ends = odeint_with_info(rhs, y0, ts[[0, -1]], *args, method="rosenbrock", rtol=rtol,
+                                    atol=atol)
+    assert info[2] == info_ends[2] < ts.size - 1
 
 
 def test_stiff_gradient_by_forward_sensitivities():
