@@ -50,6 +50,7 @@ from kernels.ode_common import (
     MXSTEP_EXCEEDED,
     N_ERR,
     N_INT,
+    NEED_F,
     NEED_JAC,
     NEXT_OUT,
     NJAC,
@@ -375,3 +376,59 @@ def _lu_solve(W: np.ndarray, row0: int, I: np.ndarray, piv0: int, b: int) -> Non
         for j in range(i + 1, n):
             acc -= W[row0 + i, j] * W[b, j]
         W[b, i] = acc / W[row0 + i, i]
+
+
+# --------------------------------------------------------------------------------------------
+# the stored solution: every accepted step's end point and dense output, for an adjoint solve
+# that integrates backwards against the forward solution instead of re-integrating y
+# --------------------------------------------------------------------------------------------
+
+
+@njit
+def record_step(store: np.ndarray, count: int, W: np.ndarray, S: np.ndarray, I: np.ndarray,
+                request: int) -> tuple[np.ndarray, int]:
+    """After ``request = rosenbrock_advance(...)``: if the solve has just started or accepted a
+    step, append ``[t, y, d_1, d_2]`` (the step's end and its dense output) as row ``count`` of
+    ``store`` (grown by doubling); the new store and count.  Call it once more after a
+    successful solve's last request (``DONE``) for the last step."""
+    started_or_accepted = request == NEED_F and I[PHASE] == HAVE_F0
+    done = request == DONE and I[STATUS] == SOLVED
+    if not (started_or_accepted or done):
+        return store, count
+    n = W.shape[1]
+    if count == store.shape[0]:
+        bigger = np.empty((2 * store.shape[0], store.shape[1]))
+        bigger[:count] = store
+        store = bigger
+    store[count, 0] = S[T]
+    for i in range(n):
+        store[count, 1 + i] = W[Y, i]
+        store[count, 1 + n + i] = W[D1, i]
+        store[count, 1 + 2 * n + i] = W[D2, i]
+    return store, count + 1
+
+
+@njit
+def stored_solution(store: np.ndarray, count: int, t: float, out: np.ndarray,
+                    slope: np.ndarray) -> None:
+    """The solution at ``t`` into ``out``, and its derivative in ``t`` into ``slope``, from the
+    first ``count`` rows of a store of :func:`record_step` (times increasing): the dense output
+    of the step holding ``t`` (clamped to the stored range)."""
+    n = out.shape[0]
+    lo, hi = 0, count - 1  # invariant: store[lo, 0] <= t <= store[hi, 0]
+    t = min(max(t, store[0, 0]), store[hi, 0])
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if store[mid, 0] <= t:
+            lo = mid
+        else:
+            hi = mid
+    h = store[hi, 0] - store[lo, 0]
+    s = (t - store[lo, 0]) / h
+    for i in range(n):
+        y0 = store[lo, 1 + i]
+        y1 = store[hi, 1 + i]
+        d1 = store[hi, 1 + n + i]
+        d2 = store[hi, 1 + 2 * n + i]
+        out[i] = (1.0 - s) * y0 + s * (y1 + (1.0 - s) * (d1 + s * d2))
+        slope[i] = (y1 - y0 + (1.0 - 2.0 * s) * d1 + s * (2.0 - 3.0 * s) * d2) / h

@@ -44,10 +44,10 @@ round-off), accurate to about the solver's tolerance where the problem is smooth
   :math:`t_i`; then :math:`\bar y_0 = a(t_0)`, :math:`\bar\theta = g(t_0)`.  The state has
   :math:`2n + P` components whatever the number of parameters, and the right-hand side is the
   VJP graph of :math:`f`.  First order only.
-* ``"auto"`` (default): forward when :math:`D \le` :data:`FORWARD_MAX_DIRECTIONS`, else adjoint;
-  always forward for ``method="rosenbrock"``: re-integrating :math:`y` backwards is unstable
-  for a stiff problem (its decaying modes grow backwards), and an adjoint that interpolates a
-  stored forward solution instead is not implemented.
+* ``"auto"`` (default): forward when :math:`D \le` :data:`FORWARD_MAX_DIRECTIONS`, else adjoint.
+  For ``method="rosenbrock"`` the adjoint does not re-integrate :math:`y` backwards (unstable
+  for a stiff problem: its decaying modes grow backwards) but reads it from the stored forward
+  solution: :mod:`autodiff.ops.ode_adjoint`.
 
 Failures
 --------
@@ -220,17 +220,12 @@ def _odeint_vjp(cts, ans, primals, needs, **params):
         return [None] * len(primals)
     n_dirs, blocks = _directions(y0, ops, needs)
     sensitivity, method = params["sensitivity"], params["method"]
-    if sensitivity == "adjoint" and method == "rosenbrock":
-        raise NotImplementedError(
-            "odeint: sensitivity='adjoint' is not implemented for method='rosenbrock': the "
-            "adjoint solve integrates y backwards in time, which a stiff problem does not "
-            "survive; use sensitivity='forward' (or 'auto')")
-    use_forward = sensitivity == "forward" or method == "rosenbrock" or (
+    use_forward = sensitivity == "forward" or (
         sensitivity == "auto" and n_dirs <= FORWARD_MAX_DIRECTIONS)
     if use_forward:
         g = _vjp_forward(ct, y0, ts, ops, needs, n_dirs, blocks, params)
     else:
-        g = _vjp_adjoint(ct, ans[0], y0, ts, ops, blocks, params)
+        g = ADJOINT_RULES[method](ct, ans[0], y0, ts, ops, blocks, params)
     return _split_cotangent(g, y0, ops, needs, blocks, adjoint=not use_forward)
 
 
@@ -381,6 +376,11 @@ def _vjp_adjoint(ct, ys, y0, ts, ops, blocks, params):
                 **{**params, "n_err": 2 * n + n_params})
     return g
 
+
+#: The adjoint gradient of each method, ``(ct, ys, y0, ts, operands, blocks, params) -> [ȳ0,
+#: θ̄]``; ``"rosenbrock"``'s (y read from the stored forward solution, not re-integrated) is
+#: registered by :mod:`autodiff.ops.ode_adjoint`, which builds on this module.
+ADJOINT_RULES: dict[str, Callable] = {"dopri5": _vjp_adjoint}
 
 ode_adjoint_p.impl = _adjoint_impl
 ode_adjoint_p.shape_rule = _adjoint_shape
