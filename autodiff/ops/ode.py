@@ -14,7 +14,7 @@ Methods
 (Hairer, Nørsett & Wanner 1993, II.4-II.6).  For non-stiff problems.
 
 ``"rosenbrock"``: Rodas4, a stiffly accurate L-stable Rosenbrock method of order 4(3) (Hairer &
-Wanner 1996, IV.7), for stiff problems; its Jacobian :math:`\partial f/\partial y` (and
+Wanner 1996, IV.7) with RODAS' dense output of order 3, for stiff problems; its Jacobian :math:`\partial f/\partial y` (and
 :math:`\partial f/\partial t`) is a second graph staged from the first by forward mode.  Why a
 Rosenbrock method rather than BDF: :mod:`kernels.ode_rosenbrock`.
 
@@ -40,7 +40,8 @@ round-off), accurate to about the solver's tolerance where the problem is smooth
   analysis for differential-algebraic equations", SIAM J. Sci. Comput. 24(3)): from :math:`t_{m-1}`
   back to :math:`t_0` solve :math:`a' = -a^\top\partial_y f`,
   :math:`g' = -a^\top\partial_\theta f` together with :math:`y` itself (restarted from the
-  stored forward solution at each output time), adding :math:`\bar y_i` to :math:`a` at
+  stored forward solution at each output time; for ``method="rosenbrock"`` :math:`y` is read
+  from a record of the forward steps instead, :mod:`autodiff.ops.ode_adjoint`), adding :math:`\bar y_i` to :math:`a` at
   :math:`t_i`; then :math:`\bar y_0 = a(t_0)`, :math:`\bar\theta = g(t_0)`.  The state has
   :math:`2n + P` components whatever the number of parameters, and the right-hand side is the
   VJP graph of :math:`f`.  First order only.
