@@ -61,6 +61,28 @@ def test_linear_system_matches_the_matrix_exponential():
     np.testing.assert_allclose(ys[:, :, 0], _scipy(lambda y, t: a @ y, y0[:, 0], ts), atol=1e-10)
 
 
+def test_a_pytree_state():
+    # Lotka-Volterra with the state as a dict of a scalar and a (1,)-array: the same solution
+    def rhs(y, t, theta):
+        f = lotka_volterra(anp.stack([y["prey"], y["predator"][0]]), t, theta)
+        return {"prey": f[0], "predator": anp.reshape(f[1], (1,))}
+
+    def solve(y0, theta):
+        return odeint(rhs, {"prey": y0[0], "predator": y0[1:]}, TS, theta, rtol=1e-10,
+                      atol=1e-10)
+
+    ys = solve(Y0, THETA)
+    ref = odeint(lotka_volterra, Y0, TS, THETA, rtol=1e-10, atol=1e-10)
+    assert ys["prey"].shape == (TS.size,) and ys["predator"].shape == (TS.size, 1)
+    np.testing.assert_array_equal(ys["prey"], ref[:, 0])
+    np.testing.assert_array_equal(ys["predator"][:, 0], ref[:, 1])
+    g = autodiff.grad(lambda th: anp.sum(solve(Y0, th)["predator"]))(THETA)
+    np.testing.assert_allclose(g, _fd_grad(lambda th: np.sum(solve(Y0, th)["predator"]), THETA),
+                               rtol=1e-5)
+    with pytest.raises(ValueError, match="y's structure"):
+        odeint(lambda y, t: {"prey": y["prey"]}, {"prey": 1.0, "predator": 2.0}, TS)
+
+
 def test_closed_over_values_and_time_dependence():
     # y' = -k y + sin(t) with k closed over: y = Ce^{-kt} + (k sin t - cos t)/(1 + k^2)
     k = 1.7
@@ -202,6 +224,23 @@ def test_forward_sensitivities_adjoint_and_jvp_agree():
     # forward mode: one JVP per basis direction gives the same gradient
     jvps = [autodiff.jvp(lambda th: _loss(th, Y0), (THETA,), (e,))[1] for e in np.eye(4)]
     np.testing.assert_allclose(jvps, g_fwd[0], rtol=1e-7)
+
+
+def test_derivatives_with_respect_to_the_times():
+    # y' = -k y + sin t: moving t_i moves y(t_i) by f(y(t_i), t_i), moving t_0 shifts the start
+    w = np.array([1.0, -2.0, 0.5, 3.0])
+
+    def loss(ts, sensitivity="forward"):
+        ys = odeint(lambda y, t, k: -k * y + anp.sin(t), np.array([1.5]), ts, 0.8, rtol=1e-11,
+                    atol=1e-11, sensitivity=sensitivity)
+        return anp.sum(ys[:, 0] * w)
+
+    ts = np.array([0.2, 0.7, 1.5, 2.0])
+    fd = _fd_grad(loss, ts)
+    for sensitivity in ("forward", "adjoint"):
+        np.testing.assert_allclose(autodiff.grad(loss)(ts, sensitivity), fd, rtol=1e-7)
+    jvps = [autodiff.jvp(loss, (ts,), (e,))[1] for e in np.eye(4)]
+    np.testing.assert_allclose(jvps, fd, rtol=1e-7)
 
 
 def test_second_derivative_through_forward_sensitivities():
