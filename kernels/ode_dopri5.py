@@ -19,7 +19,8 @@ their code DOPRI5:
 A non-finite error estimate rejects the step and divides it by 4; a step below round-off ends
 the solve with :data:`~kernels.ode_common.STEP_TOO_SMALL`, more than ``mxstep`` attempted steps
 since the last output time with :data:`~kernels.ode_common.MXSTEP_EXCEEDED`.  Times may
-decrease (the adjoint solves run backwards).  The protocol and the workspace: :mod:`kernels.ode_common`.
+decrease (the adjoint solves run backwards).  The protocol and the workspace:
+:mod:`kernels.ode_common`.
 """
 
 from __future__ import annotations

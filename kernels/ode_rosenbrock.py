@@ -30,8 +30,9 @@ Outputs by the continuous extension of RODAS (Hairer & Wanner 1996, IV.7 and the
     d_1 = \sum_{j\le5} h_{1j} k_j, \quad d_2 = \sum_{j\le5} h_{2j} k_j,
 
 so the requested times never shorten a step: the steps are those of the error control alone, and
-a solve with many output times takes the steps of a solve with two.  Step control: :math:`h_{\rm new} = h\min(6, \max(0.2, 0.9\,\|e\|^{-1/4}))`; no growth
-right after a rejection; a second rejection in a row divides by 10.  Failures as in
+a solve with many output times takes the steps of a solve with two.  Step control:
+:math:`h_{\rm new} = h\min(6, \max(0.2, 0.9\,\|e\|^{-1/4}))`; no growth right after a
+rejection; a second rejection in a row divides by 10.  Failures as in
 :mod:`kernels.ode_dopri5`; a singular :math:`G` halves the step, five times at most.
 """
 

@@ -14,8 +14,9 @@ Methods
 (Hairer, Nørsett & Wanner 1993, II.4-II.6).  For non-stiff problems.
 
 ``"rosenbrock"``: Rodas4, a stiffly accurate L-stable Rosenbrock method of order 4(3) (Hairer &
-Wanner 1996, IV.7) with RODAS' dense output of order 3, for stiff problems; its Jacobian :math:`\partial f/\partial y` (and
-:math:`\partial f/\partial t`) is a second graph staged from the first by forward mode.  Why a
+Wanner 1996, IV.7) with RODAS' dense output of order 3, for stiff problems; its Jacobian
+:math:`\partial f/\partial y` (and :math:`\partial f/\partial t`) is a second graph staged from
+the first by forward mode.  Why a
 Rosenbrock method rather than BDF: :mod:`kernels.ode_rosenbrock`.
 
 Derivatives
@@ -41,10 +42,10 @@ round-off), accurate to about the solver's tolerance where the problem is smooth
   back to :math:`t_0` solve :math:`a' = -a^\top\partial_y f`,
   :math:`g' = -a^\top\partial_\theta f` together with :math:`y` itself (restarted from the
   stored forward solution at each output time; for ``method="rosenbrock"`` :math:`y` is read
-  from a record of the forward steps instead, :mod:`autodiff.ops.ode_adjoint`), adding :math:`\bar y_i` to :math:`a` at
-  :math:`t_i`; then :math:`\bar y_0 = a(t_0)`, :math:`\bar\theta = g(t_0)`.  The state has
-  :math:`2n + P` components whatever the number of parameters, and the right-hand side is the
-  VJP graph of :math:`f`.  First order only.
+  from a record of the forward steps instead, :mod:`autodiff.ops.ode_adjoint`), adding
+  :math:`\bar y_i` to :math:`a` at :math:`t_i`; then :math:`\bar y_0 = a(t_0)`,
+  :math:`\bar\theta = g(t_0)`.  The state has :math:`2n + P` components whatever the number of
+  parameters, and the right-hand side is the VJP graph of :math:`f`.  First order only.
 * ``"auto"`` (default): forward when :math:`D \le` :data:`FORWARD_MAX_DIRECTIONS`, else adjoint.
   For ``method="rosenbrock"`` the adjoint does not re-integrate :math:`y` backwards (unstable
   for a stiff problem: its decaying modes grow backwards) but reads it from the stored forward
@@ -153,7 +154,8 @@ def _check_info(info: np.ndarray, ts: np.ndarray, rtol: float, atol: float, mxst
     interval = ""
     if status == ode_common.MXSTEP_EXCEEDED:  # mxstep caps the steps since the last output
         passed = ts[(ts - info[1]) * (ts[-1] - ts[0]) <= 0.0]
-        interval = f", {mxstep} of them after the output time {passed[-1]:.17g}" if len(passed) else ""
+        if len(passed):
+            interval = f", {mxstep} of them after the output time {passed[-1]:.17g}"
     raise ODESolveError(
         f"{what}: {reason}: the solve stopped at t = {info[1]:.17g} of t = [{ts[0]:.17g}, "
         f"{ts[-1]:.17g}] after {int(info[2])} steps{interval} ({int(info[3])} right-hand side "
@@ -429,12 +431,13 @@ def odeint(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1.4e-8,
 
     ``func(y, t, *args)`` returns an array of ``y``'s shape; ``args`` is a pytree of arrays.
     ``rtol``/``atol`` bound the local error of each step (weighted RMS norm), ``mxstep`` the
-    number of steps between two consecutive times of ``t`` (as JAX and Stan); ``method`` is ``"dopri5"`` (non-stiff) or ``"rosenbrock"`` (stiff),
-    and ``sensitivity`` how reverse mode differentiates (``"auto"``, ``"forward"`` or
-    ``"adjoint"``; module docstring of :mod:`autodiff.ops.ode`).  Differentiable with respect to
-    ``y0``, ``t`` and ``args``, under ``jit`` and ``vmap``, and compiled inside model kernels.
-    ``y0`` may be a pytree of arrays (then so are ``func``'s ``y`` and its result, and the
-    solution has each leaf with a leading time axis).
+    number of steps between two consecutive times of ``t`` (as JAX and Stan); ``method`` is
+    ``"dopri5"`` (non-stiff) or ``"rosenbrock"`` (stiff), and ``sensitivity`` how reverse mode
+    differentiates (``"auto"``, ``"forward"`` or ``"adjoint"``; module docstring of
+    :mod:`autodiff.ops.ode`).  Differentiable with respect to ``y0``, ``t`` and ``args``, under
+    ``jit`` and ``vmap``, and compiled inside model kernels.  ``y0`` may be a pytree of arrays
+    (then so are ``func``'s ``y`` and its result, and each leaf of the solution has a leading
+    time axis).
 
     >>> import numpy as np
     >>> ys = odeint(lambda y, t, k: -k * y, np.array([1.0]), np.array([0.0, 1.0]), 2.0)

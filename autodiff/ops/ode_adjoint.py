@@ -31,9 +31,9 @@ and its total derivative in :math:`t` along the stored solution, :math:`\partial
 \partial_y\cdot\dot y` with :math:`\dot y` the slope of the dense output (not :math:`f` at the
 interpolated :math:`y`: a stiff :math:`f` amplifies the interpolation error, and an inexact time
 derivative costs the Rosenbrock method its order on the stiff adjoint components, so its error
-control then takes tiny steps); both are a graph staged by forward mode from the adjoint's.  The whole
-forward solution is kept (memory grows with the number of steps), not CVODES' checkpoints with
-a forward re-solve per interval.  First order only, like the non-stiff adjoint.
+control then takes tiny steps); both are a graph staged by forward mode from the adjoint's.
+The whole forward solution is kept (memory grows with the number of steps), not CVODES'
+checkpoints with a forward re-solve per interval.  First order only, like the non-stiff adjoint.
 """
 
 from __future__ import annotations
@@ -118,8 +118,8 @@ def vjp_adjoint_stiff(ct, ys, y0, ts, ops: list, blocks: list, params: dict):
 
 
 def _adjoint_jacobian(adj_graph: Graph, k_adj: int, z, t, y, y_dot, *ops):
-    """``[∂adj/∂z (k × k), ∂adj/∂t + ∂adj/∂y · y_dot]``: the Jacobian of the adjoint's right-hand
-    side and its derivative along the stored solution, whose slope is ``y_dot``."""
+    """``[∂adj/∂z (k × k), ∂adj/∂t + ∂adj/∂y · y_dot]``: the Jacobian of the adjoint's
+    right-hand side and its derivative along the stored solution, whose slope is ``y_dot``."""
     from autodiff.batching import vmap_flat
     from autodiff.forward import jvp_flat
     from autodiff.numpy import transpose
