@@ -46,7 +46,7 @@ NONFINITE = 3  # the right-hand side is NaN or infinite at the initial point
 
 #: What each failure status means, as the user reads it.
 STATUS_MESSAGES = {
-    MXSTEP_EXCEEDED: "the number of steps reached mxstep",
+    MXSTEP_EXCEEDED: "the number of steps between two output times reached mxstep",
     STEP_TOO_SMALL: "the step size fell below round-off (a NaN or infinite right-hand side, or "
     "a singularity)",
     NONFINITE: "the right-hand side is NaN or infinite at the initial point",
@@ -55,7 +55,10 @@ STATUS_MESSAGES = {
 # int64 fields of ``I``
 PHASE, STAGE, NSTEPS, MXSTEP, NEXT_OUT, ROW_IN, ROW_OUT, STATUS, REJECTED, NFEV, NJAC = range(11)
 N_ERR = 11  # the error norm reads the first N_ERR components (the state, not its sensitivities)
-N_INT = 12
+# steps attempted since the last output time was passed: ``mxstep`` caps this count, not NSTEPS
+# (JAX's and Stan's meaning: a long series of output times does not need a larger mxstep)
+INTERVAL_STEPS = 12
+N_INT = 13
 # float64 fields of ``S``
 T, H, T_EVAL, FACOLD, RTOL, ATOL, DIRECTION, HNEXT = range(8)
 N_FLOAT = 8

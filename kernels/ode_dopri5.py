@@ -18,8 +18,9 @@ their code DOPRI5:
 
 A non-finite error estimate rejects the step and divides it by 4; a step below round-off ends
 the solve with :data:`~kernels.ode_common.STEP_TOO_SMALL`, more than ``mxstep`` attempted steps
-with :data:`~kernels.ode_common.MXSTEP_EXCEEDED`.  Times may decrease (the adjoint solves run
-backwards).  The protocol and the workspace: :mod:`kernels.ode_common`.
+with :data:`~kernels.ode_common.MXSTEP_EXCEEDED` (counted since the last output time).  Times may
+decrease (the adjoint solves run backwards).  The protocol and the workspace:
+:mod:`kernels.ode_common`.
 
 The two entry points borrow their arrays (``njit(borrow=True)``: no reference counting at each
 stage) and divide as NumPy does (``x / 0`` is inf or nan, as in the generated code that calls
@@ -37,6 +38,7 @@ from kernels.ode_common import (
     DONE,
     EPS,
     FACOLD,
+    INTERVAL_STEPS,
     MXSTEP,
     MXSTEP_EXCEEDED,
     N_ERR,
@@ -147,7 +149,7 @@ def dopri5_advance(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray,
         h = S[H]
         t = S[T]
         if s == 1:
-            if I[NSTEPS] >= I[MXSTEP]:
+            if I[INTERVAL_STEPS] >= I[MXSTEP]:
                 return fail(I, ys, MXSTEP_EXCEEDED)
             if abs(h) <= 16.0 * EPS * max(abs(t), 1e-300):
                 return fail(I, ys, STEP_TOO_SMALL)
@@ -156,6 +158,7 @@ def dopri5_advance(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray,
                 h = t_end - t
                 S[H] = h
             I[NSTEPS] += 1
+            I[INTERVAL_STEPS] += 1
         if s <= 6:
             # the sums over the stages accumulate in W[YNEW] with the component loop inside:
             # LLVM vectorises it (the same operations in the same order per component)
@@ -243,3 +246,4 @@ def _dense_outputs(W: np.ndarray, ts: np.ndarray, ys: np.ndarray, I: np.ndarray,
                 ys[k, i] = y0 + th * (diff + th1 * (bspl + th * (diff - h * W[6, i] - bspl
                                                                  + th1 * h * r5)))
         I[NEXT_OUT] = k + 1
+        I[INTERVAL_STEPS] = 0

@@ -22,9 +22,17 @@ fixed sequence of stages that compiles into a small kernel and differentiates (f
 sensitivities are an augmented system solved by the same method).  It is efficient at the
 moderate tolerances of statistical models; BDF wins for large systems at tight tolerances.
 
-Outputs: steps end exactly at the requested times (no dense output), so many output times cost
-steps.  Step control: :math:`h_{\rm new} = h\min(6, \max(0.2, 0.9\,\|e\|^{-1/4}))`; no growth
-right after a rejection; a second rejection in a row divides by 10.  Failures as in
+Outputs by the continuous extension of RODAS (Hairer & Wanner 1996, IV.7 and their code's
+``CONTRO``), a polynomial of degree 3 in :math:`s = (t - t_n)/h`,
+
+.. math::
+    y(t_n + s h) \approx (1 - s)\,y_n + s\,\big(y_{n+1} + (1 - s)(d_1 + s\,d_2)\big), \qquad
+    d_1 = \sum_{j\le5} h_{1j} k_j, \quad d_2 = \sum_{j\le5} h_{2j} k_j,
+
+so the requested times never shorten a step: the steps are those of the error control alone, and
+a solve with many output times takes the steps of a solve with two.  Step control:
+:math:`h_{\rm new} = h\min(6, \max(0.2, 0.9\,\|e\|^{-1/4}))`; no growth right after a
+rejection; a second rejection in a row divides by 10.  Failures as in
 :mod:`kernels.ode_dopri5`; a singular :math:`G` halves the step, five times at most.
 """
 
@@ -38,10 +46,12 @@ from kernels.ode_common import (
     DIRECTION,
     DONE,
     EPS,
+    INTERVAL_STEPS,
     MXSTEP,
     MXSTEP_EXCEEDED,
     N_ERR,
     N_INT,
+    NEED_F,
     NEED_JAC,
     NEXT_OUT,
     NJAC,
@@ -79,6 +89,11 @@ _C = np.array([-0.56688e01, -0.2430093356833875e01, -0.2063599157091915,
                -0.3152159432874371e02, 0.1631930543123136e02, -0.6058818238834054e01])
 M = np.array([0.1221224509226641e01, 0.6019134481288629e01, 0.1253708332932087e02,
               -0.6878860361058950, 1.0, 1.0])
+# the dense output's coefficients h_1j, h_2j of stages 1..5 (RODAS' D21..D25, D31..D35)
+DENSE = np.array([[10.12623508344586, -7.487995877610167, -34.80091861555747,
+                   -7.992771707568823, 1.025137723295662],
+                  [-0.6762803392801253, 6.087714651680015, 16.43084320892478,
+                   24.76722511418386, -6.594389125716872]])
 
 
 def _lower_triangle(packed: np.ndarray) -> np.ndarray:
@@ -95,9 +110,10 @@ def _lower_triangle(packed: np.ndarray) -> np.ndarray:
 A = _lower_triangle(_A)
 C = _lower_triangle(_C)
 
-# rows of W: stages 0..5, f(t, y) 6, y 7, the stage input / new solution 8, df/dt 9; then the
-# Jacobian (rows JAC .. JAC+n-1) and its LU factors (rows LU .. LU+n-1)
-F0, Y, YNEW, DFDT = 6, 7, 8, 9
+# rows of W: stages 0..5, f(t, y) 6, y 7, the stage input / new solution 8, df/dt 9, the dense
+# output's d_1, d_2 of the last accepted step 10, 11; then the Jacobian (rows JAC .. JAC+n-1)
+# and its LU factors (rows LU .. LU+n-1)
+F0, Y, YNEW, DFDT, D1, D2 = 6, 7, 8, 9, 10, 11
 JAC = 12
 # phases
 START, HAVE_F0, HAVE_JAC, STAGES = 0, 1, 2, 3
@@ -184,15 +200,16 @@ def _attempt(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray, ys: np
     t = S[T]
     for _ in range(6):
         h = S[H]
-        if I[NSTEPS] >= I[MXSTEP]:
+        if I[INTERVAL_STEPS] >= I[MXSTEP]:
             return fail(I, ys, MXSTEP_EXCEEDED)
         if abs(h) <= 16.0 * EPS * max(abs(t), 1e-300):
             return fail(I, ys, STEP_TOO_SMALL)
-        t_out = ts[I[NEXT_OUT]]
-        if d * (t + h - t_out) > 0.0:  # steps end at the requested times
-            h = t_out - t
+        t_end = ts[ts.shape[0] - 1]
+        if d * (t + 1.01 * h - t_end) > 0.0:  # the last step ends at the last time
+            h = t_end - t
             S[H] = h
         I[NSTEPS] += 1
+        I[INTERVAL_STEPS] += 1
         ghinv = 1.0 / (h * GAMMA)
         for i in range(n):
             for j in range(n):
@@ -255,9 +272,9 @@ def _end_step(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray,
     h_new = h * fac
     if err <= 1.0:
         t_new = S[T] + h
-        if t_new == ts[I[NEXT_OUT]]:
-            ys[I[NEXT_OUT], :] = W[YNEW, :]
-            I[NEXT_OUT] += 1
+        if h == ts[m - 1] - S[T]:  # the last step: land on the last time exactly
+            t_new = ts[m - 1]
+        _dense_outputs(W, S, I, ts, ys, h, t_new)
         W[Y, :] = W[YNEW, :]
         S[T] = t_new
         if I[REJECTED] > 0:
@@ -274,6 +291,40 @@ def _end_step(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray,
     I[REJECTED] = 1
     S[H] = h_new
     return _attempt(W, S, I, ts, ys)
+
+
+@njit(inline="always")
+def _dense_outputs(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray, ys: np.ndarray,
+                   h: float, t_new: float) -> None:
+    """Store the dense output's ``d_1, d_2`` of the accepted step from ``(S[T], W[Y])`` to
+    ``(t_new, W[YNEW])`` in rows ``D1, D2``, and write the outputs whose times it passes."""
+    n = W.shape[1]
+    m = ts.shape[0]
+    d = S[DIRECTION]
+    for i in range(n):
+        a = 0.0
+        b = 0.0
+        for j in range(5):
+            a += DENSE[0, j] * W[j, i]
+            b += DENSE[1, j] * W[j, i]
+        W[D1, i] = a
+        W[D2, i] = b
+    while I[NEXT_OUT] < m and d * (ts[I[NEXT_OUT]] - t_new) <= 0.0:
+        k = I[NEXT_OUT]
+        if ts[k] == t_new:
+            ys[k, :] = W[YNEW, :]
+        else:
+            interpolate(W[Y], W[YNEW], W[D1], W[D2], (ts[k] - S[T]) / h, ys[k])
+        I[NEXT_OUT] = k + 1
+        I[INTERVAL_STEPS] = 0
+
+
+@njit(inline="always")
+def interpolate(y0: np.ndarray, y1: np.ndarray, d1: np.ndarray, d2: np.ndarray, s: float,
+                out: np.ndarray) -> None:
+    """The continuous extension at the fraction ``s`` of a step from ``y0`` to ``y1``."""
+    for i in range(out.shape[0]):
+        out[i] = (1.0 - s) * y0[i] + s * (y1[i] + (1.0 - s) * (d1[i] + s * d2[i]))
 
 
 @njit(inline="always")
@@ -326,3 +377,59 @@ def _lu_solve(W: np.ndarray, row0: int, I: np.ndarray, piv0: int, b: int) -> Non
         for j in range(i + 1, n):
             acc -= W[row0 + i, j] * W[b, j]
         W[b, i] = acc / W[row0 + i, i]
+
+
+# --------------------------------------------------------------------------------------------
+# the stored solution: every accepted step's end point and dense output, for an adjoint solve
+# that integrates backwards against the forward solution instead of re-integrating y
+# --------------------------------------------------------------------------------------------
+
+
+@njit
+def record_step(store: np.ndarray, count: int, W: np.ndarray, S: np.ndarray, I: np.ndarray,
+                request: int) -> tuple[np.ndarray, int]:
+    """After ``request = rosenbrock_advance(...)``: if the solve has just started or accepted a
+    step, append ``[t, y, d_1, d_2]`` (the step's end and its dense output) as row ``count`` of
+    ``store`` (grown by doubling); the new store and count.  Call it once more after a
+    successful solve's last request (``DONE``) for the last step."""
+    started_or_accepted = request == NEED_F and I[PHASE] == HAVE_F0
+    done = request == DONE and I[STATUS] == SOLVED
+    if not (started_or_accepted or done):
+        return store, count
+    n = W.shape[1]
+    if count == store.shape[0]:
+        bigger = np.empty((2 * store.shape[0], store.shape[1]))
+        bigger[:count] = store
+        store = bigger
+    store[count, 0] = S[T]
+    for i in range(n):
+        store[count, 1 + i] = W[Y, i]
+        store[count, 1 + n + i] = W[D1, i]
+        store[count, 1 + 2 * n + i] = W[D2, i]
+    return store, count + 1
+
+
+@njit
+def stored_solution(store: np.ndarray, count: int, t: float, out: np.ndarray,
+                    slope: np.ndarray) -> None:
+    """The solution at ``t`` into ``out``, and its derivative in ``t`` into ``slope``, from the
+    first ``count`` rows of a store of :func:`record_step` (times increasing): the dense output
+    of the step holding ``t`` (clamped to the stored range)."""
+    n = out.shape[0]
+    lo, hi = 0, count - 1  # invariant: store[lo, 0] <= t <= store[hi, 0]
+    t = min(max(t, store[0, 0]), store[hi, 0])
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if store[mid, 0] <= t:
+            lo = mid
+        else:
+            hi = mid
+    h = store[hi, 0] - store[lo, 0]
+    s = (t - store[lo, 0]) / h
+    for i in range(n):
+        y0 = store[lo, 1 + i]
+        y1 = store[hi, 1 + i]
+        d1 = store[hi, 1 + n + i]
+        d2 = store[hi, 1 + 2 * n + i]
+        out[i] = (1.0 - s) * y0 + s * (y1 + (1.0 - s) * (d1 + s * d2))
+        slope[i] = (y1 - y0 + (1.0 - 2.0 * s) * d1 + s * (2.0 - 3.0 * s) * d2) / h

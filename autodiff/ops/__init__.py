@@ -17,6 +17,7 @@ from autodiff.ops import (  # noqa: F401  (imported for registration)
     indexing,
     linalg,
     ode,
+    ode_adjoint,
     ode_sensitivity,
     reductions,
     special,

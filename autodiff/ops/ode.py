@@ -14,8 +14,9 @@ Methods
 (Hairer, Nørsett & Wanner 1993, II.4-II.6).  For non-stiff problems.
 
 ``"rosenbrock"``: Rodas4, a stiffly accurate L-stable Rosenbrock method of order 4(3) (Hairer &
-Wanner 1996, IV.7), for stiff problems; its Jacobian :math:`\partial f/\partial y` (and
-:math:`\partial f/\partial t`) is a second graph staged from the first by forward mode.  Why a
+Wanner 1996, IV.7) with RODAS' dense output of order 3, for stiff problems; its Jacobian
+:math:`\partial f/\partial y` (and :math:`\partial f/\partial t`) is a second graph staged from
+the first by forward mode.  Why a
 Rosenbrock method rather than BDF: :mod:`kernels.ode_rosenbrock`.
 
 Derivatives
@@ -40,14 +41,15 @@ round-off), accurate to about the solver's tolerance where the problem is smooth
   analysis for differential-algebraic equations", SIAM J. Sci. Comput. 24(3)): from :math:`t_{m-1}`
   back to :math:`t_0` solve :math:`a' = -a^\top\partial_y f`,
   :math:`g' = -a^\top\partial_\theta f` together with :math:`y` itself (restarted from the
-  stored forward solution at each output time), adding :math:`\bar y_i` to :math:`a` at
-  :math:`t_i`; then :math:`\bar y_0 = a(t_0)`, :math:`\bar\theta = g(t_0)`.  The state has
-  :math:`2n + P` components whatever the number of parameters, and the right-hand side is the
-  VJP graph of :math:`f`.  First order only.
-* ``"auto"`` (default): forward when :math:`D \le` :data:`FORWARD_MAX_DIRECTIONS`, else adjoint;
-  always forward for ``method="rosenbrock"``: re-integrating :math:`y` backwards is unstable
-  for a stiff problem (its decaying modes grow backwards), and an adjoint that interpolates a
-  stored forward solution instead is not implemented.
+  stored forward solution at each output time; for ``method="rosenbrock"`` :math:`y` is read
+  from a record of the forward steps instead, :mod:`autodiff.ops.ode_adjoint`), adding
+  :math:`\bar y_i` to :math:`a` at :math:`t_i`; then :math:`\bar y_0 = a(t_0)`,
+  :math:`\bar\theta = g(t_0)`.  The state has :math:`2n + P` components whatever the number of
+  parameters, and the right-hand side is the VJP graph of :math:`f`.  First order only.
+* ``"auto"`` (default): forward when :math:`D \le` :data:`FORWARD_MAX_DIRECTIONS`, else adjoint.
+  For ``method="rosenbrock"`` the adjoint does not re-integrate :math:`y` backwards (unstable
+  for a stiff problem: its decaying modes grow backwards) but reads it from the stored forward
+  solution: :mod:`autodiff.ops.ode_adjoint`.
 
 Failures
 --------
@@ -143,16 +145,21 @@ def _check_info(info: np.ndarray, ts: np.ndarray, rtol: float, atol: float, mxst
         return
     reason = ode_common.STATUS_MESSAGES.get(status, f"status {status}")
     advice = {
-        ode_common.MXSTEP_EXCEEDED: "raise mxstep, loosen rtol/atol, or use method='rosenbrock' "
-        "if the problem is stiff",
+        ode_common.MXSTEP_EXCEEDED: "raise mxstep, add output times in between, loosen "
+        "rtol/atol, or use method='rosenbrock' if the problem is stiff",
         ode_common.STEP_TOO_SMALL: "check that func is finite along the solution for these "
         "arguments (and that the solution does not blow up before the last time)",
         ode_common.NONFINITE: "check func at (y0, t[0]) and the arguments",
     }.get(status, "")
+    interval = ""
+    if status == ode_common.MXSTEP_EXCEEDED:  # mxstep caps the steps since the last output
+        passed = ts[(ts - info[1]) * (ts[-1] - ts[0]) <= 0.0]
+        if len(passed):
+            interval = f", {mxstep} of them after the output time {passed[-1]:.17g}"
     raise ODESolveError(
         f"{what}: {reason}: the solve stopped at t = {info[1]:.17g} of t = [{ts[0]:.17g}, "
-        f"{ts[-1]:.17g}] after {int(info[2])} steps ({int(info[3])} right-hand side evaluations; "
-        f"mxstep={mxstep}, rtol={rtol:g}, atol={atol:g}); {advice}"
+        f"{ts[-1]:.17g}] after {int(info[2])} steps{interval} ({int(info[3])} right-hand side "
+        f"evaluations; mxstep={mxstep}, rtol={rtol:g}, atol={atol:g}); {advice}"
     )
 
 
@@ -164,16 +171,15 @@ def _odeint_impl(y0, ts, *ops, **params):
 
 def _odeint_jvp(primals, tangents, rhs, **params):
     from autodiff.forward import jvp_flat
-    from autodiff.numpy import concatenate, zeros
+    from autodiff.numpy import concatenate, reshape, zeros
 
     y0, ts, *ops = primals
     t_y0, t_ts, *t_ops = tangents
-    if t_ts is not None:
-        raise NotImplementedError("odeint: derivatives with respect to the times t are not "
-                                  "implemented; pass t as a constant")
     n = get_aval(y0).shape[0]
     live = [k for k, t in enumerate(t_ops) if t is not None and _is_float(ops[k])]
     t_y0 = zeros(n) if t_y0 is None else t_y0
+    if t_ts is not None:  # moving t0 by dt0 moves the solution as y0 - f(y0, t0) dt0 would
+        t_y0 = t_y0 - eval_graph(rhs, y0, ts[0], *ops)[0] * t_ts[0]
     op_avals = [get_aval(o) for o in ops]
 
     def aug(z, t, *args):
@@ -190,7 +196,31 @@ def _odeint_jvp(primals, tangents, rhs, **params):
     graph = _stage_rhs(aug, avals)
     ys, info = bind(odeint_p, concatenate([y0, t_y0]), ts, *ops, *[t_ops[k] for k in live],
                     rhs=graph, **params)
-    return [ys[:, :n], info], [ys[:, n:], None]
+    ys_dot = ys[:, n:]
+    if t_ts is not None:  # d y(t_i) / d t_i = f(y(t_i), t_i)
+        ys_dot = ys_dot + _rhs_at_outputs(rhs, ys[:, :n], ts, ops) * reshape(t_ts, (-1, 1))
+    return [ys[:, :n], info], [ys_dot, None]
+
+
+def _rhs_at_outputs(rhs: Graph, ys, ts, ops):
+    """``f(ys[i], ts[i])`` for every output time, shape ``(m, n)``."""
+    from autodiff.batching import vmap_flat
+
+    return vmap_flat(_graph_fn(rhs), [ys, ts, *ops], [0, 0, *[None] * len(ops)],
+                     get_aval(ts).shape[0])[0]
+
+
+def _time_cotangent(rhs: Graph, ct, ys, y0_ct, ts, ops):
+    r"""The cotangent of the times: :math:`\bar y_i \cdot f(y_i, t_i)` for :math:`i \ge 1`, and
+    for :math:`t_0` minus the cotangent that reached :math:`y_0` through the solution
+    (:math:`\partial y_i/\partial t_0 = -\partial y_i/\partial y_0\, f(y_0, t_0)`)."""
+    from autodiff.numpy import concatenate, reshape
+    from autodiff.numpy import sum as asum
+
+    f = _rhs_at_outputs(rhs, ys, ts, ops)
+    direct = asum(ct * f, axis=1)
+    first = -asum((y0_ct - ct[0]) * f[0])
+    return concatenate([reshape(first, (1,)), direct[1:]])
 
 
 def _directions(y0, ops, needs) -> tuple[int, list[tuple[int, int]]]:
@@ -208,26 +238,24 @@ def _directions(y0, ops, needs) -> tuple[int, list[tuple[int, int]]]:
 
 def _odeint_vjp(cts, ans, primals, needs, **params):
     y0, ts, *ops = primals
-    if needs[1]:
-        raise NotImplementedError("odeint: derivatives with respect to the times t are not "
-                                  "implemented; pass t as a constant")
     ct = cts[0]
     if ct is None:
         return [None] * len(primals)
+    want_t, want_y0 = needs[1], needs[0]
+    needs = [needs[0] or want_t, False, *needs[2:]]  # t's cotangent needs y0's
     n_dirs, blocks = _directions(y0, ops, needs)
     sensitivity, method = params["sensitivity"], params["method"]
-    if sensitivity == "adjoint" and method == "rosenbrock":
-        raise NotImplementedError(
-            "odeint: sensitivity='adjoint' is not implemented for method='rosenbrock': the "
-            "adjoint solve integrates y backwards in time, which a stiff problem does not "
-            "survive; use sensitivity='forward' (or 'auto')")
-    use_forward = sensitivity == "forward" or method == "rosenbrock" or (
+    use_forward = sensitivity == "forward" or (
         sensitivity == "auto" and n_dirs <= FORWARD_MAX_DIRECTIONS)
     if use_forward:
         g = _vjp_forward(ct, y0, ts, ops, needs, n_dirs, blocks, params)
     else:
-        g = _vjp_adjoint(ct, ans[0], y0, ts, ops, blocks, params)
-    return _split_cotangent(g, y0, ops, needs, blocks, adjoint=not use_forward)
+        g = ADJOINT_RULES[method](ct, ans[0], y0, ts, ops, blocks, params)
+    out = _split_cotangent(g, y0, ops, needs, blocks, adjoint=not use_forward)
+    if want_t:
+        out[1] = _time_cotangent(params["rhs"], ct, ans[0], out[0], ts, ops)
+        out[0] = out[0] if want_y0 else None
+    return out
 
 
 def _split_cotangent(g, y0, ops, needs, blocks, adjoint: bool) -> list:
@@ -297,16 +325,28 @@ def _sensitivity_rhs(rhs: Graph, n: int, n_dirs: int, blocks, op_avals) -> Graph
     return _stage_rhs(aug, avals)
 
 
-def _odeint_batch(vals, dims, **params):
+def _batch_by_loop(primitive: Primitive, vals: list, dims: list, params: dict):
     """One solve per batch member (their step sizes are their own; a joint solve would share
-    steps and weigh every member's error in one norm)."""
+    steps and weigh every member's error in one norm); an empty batch has empty outputs of the
+    primitive's shapes."""
     from autodiff.batching import batch_size_of
-    from autodiff.numpy import stack
+    from autodiff.numpy import moveaxis, stack
 
     size = batch_size_of(vals, dims)
-    outs = [bind(odeint_p, *[v if d is None else v[b] for v, d in zip(vals, dims)], **params)
+    vals = [v if d is None else moveaxis(v, d, 0) for v, d in zip(vals, dims)]
+    if size == 0:
+        avals = [get_aval(v) if d is None else ShapedArray(get_aval(v).shape[1:],
+                                                             get_aval(v).dtype)
+                 for v, d in zip(vals, dims)]
+        return [np.zeros((0, *a.shape), a.dtype)
+                for a in primitive.shape_rule(*avals, **params)], 0
+    outs = [bind(primitive, *[v if d is None else v[b] for v, d in zip(vals, dims)], **params)
             for b in range(size)]
-    return [stack([o[0] for o in outs]), stack([o[1] for o in outs])], 0
+    return [stack([o[k] for o in outs]) for k in range(len(outs[0]))], 0
+
+
+def _odeint_batch(vals, dims, **params):
+    return _batch_by_loop(odeint_p, vals, dims, params)
 
 
 odeint_p.impl = _odeint_impl
@@ -343,13 +383,7 @@ def _adjoint_no_derivative(*args, **params):
 
 
 def _adjoint_batch(vals, dims, **params):
-    from autodiff.batching import batch_size_of
-    from autodiff.numpy import stack
-
-    size = batch_size_of(vals, dims)
-    outs = [bind(ode_adjoint_p, *[v if d is None else v[b] for v, d in zip(vals, dims)],
-                 **params) for b in range(size)]
-    return [stack([o[0] for o in outs]), stack([o[1] for o in outs])], 0
+    return _batch_by_loop(ode_adjoint_p, vals, dims, params)
 
 
 def _vjp_adjoint(ct, ys, y0, ts, ops, blocks, params):
@@ -377,6 +411,11 @@ def _vjp_adjoint(ct, ys, y0, ts, ops, blocks, params):
     return g
 
 
+#: The adjoint gradient of each method, ``(ct, ys, y0, ts, operands, blocks, params) -> [ȳ0,
+#: θ̄]``; ``"rosenbrock"``'s (y read from the stored forward solution, not re-integrated) is
+#: registered by :mod:`autodiff.ops.ode_adjoint`, which builds on this module.
+ADJOINT_RULES: dict[str, Callable] = {"dopri5": _vjp_adjoint}
+
 ode_adjoint_p.impl = _adjoint_impl
 ode_adjoint_p.shape_rule = _adjoint_shape
 ode_adjoint_p.jvp = _adjoint_no_derivative
@@ -397,17 +436,28 @@ def odeint(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1.4e-8,
 
     ``func(y, t, *args)`` returns an array of ``y``'s shape; ``args`` is a pytree of arrays.
     ``rtol``/``atol`` bound the local error of each step (weighted RMS norm), ``mxstep`` the
-    number of steps; ``method`` is ``"dopri5"`` (non-stiff) or ``"rosenbrock"`` (stiff),
-    and ``sensitivity`` how reverse mode differentiates (``"auto"``, ``"forward"`` or
-    ``"adjoint"``; module docstring of :mod:`autodiff.ops.ode`).  Differentiable with respect to
-    ``y0`` and ``args``, under ``jit`` and ``vmap``, and compiled inside model kernels.
+    number of steps between two consecutive times of ``t`` (as JAX and Stan); ``method`` is
+    ``"dopri5"`` (non-stiff) or ``"rosenbrock"`` (stiff), and ``sensitivity`` how reverse mode
+    differentiates (``"auto"``, ``"forward"`` or ``"adjoint"``; module docstring of
+    :mod:`autodiff.ops.ode`).  Differentiable with respect to ``y0``, ``t`` and ``args``, under
+    ``jit`` and ``vmap``, and compiled inside model kernels.  ``y0`` may be a pytree of arrays
+    (then so are ``func``'s ``y`` and its result, and each leaf of the solution has a leading
+    time axis).
 
     >>> import numpy as np
     >>> ys = odeint(lambda y, t, k: -k * y, np.array([1.0]), np.array([0.0, 1.0]), 2.0)
     >>> bool(abs(ys[1, 0] - np.exp(-2.0)) < 1e-7)
     True
     """
-    from autodiff.numpy import astype, ravel, reshape
+    return odeint_with_info(func, y0, t, *args, rtol=rtol, atol=atol, mxstep=mxstep,
+                            method=method, sensitivity=sensitivity)[0]
+
+
+def odeint_with_info(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1.4e-8,
+                     atol: float = 1.4e-8, mxstep: int = 100_000, method: str = "dopri5",
+                     sensitivity: str = "auto") -> tuple[Any, Any]:
+    """:func:`odeint` and the solver's statistics ``[status, time reached, steps attempted,
+    right-hand side evaluations]`` (float64; status 0 is success, :mod:`kernels.ode_common`)."""
 
     if method not in METHODS:
         hint = " (for stiff problems use method='rosenbrock')" if method == "bdf" else ""
@@ -419,27 +469,21 @@ def odeint(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1.4e-8,
                          f"atol={atol}")
     if int(mxstep) < 1:
         raise ValueError(f"odeint: mxstep must be a positive integer, got {mxstep}")
-    y0 = y0 if isinstance(y0, Tracer) else np.asarray(y0, np.float64)
     t = t if isinstance(t, Tracer) else np.asarray(t, np.float64)
-    y_aval, t_aval = get_aval(y0), get_aval(t)
+    t_aval = get_aval(t)
     if t_aval.ndim != 1 or t_aval.shape[0] < 1:
         raise ValueError(f"odeint: t must be a 1-D array of times (t[0] the initial time), got "
                          f"shape {t_aval.shape}")
     if not isinstance(t, Tracer) and np.any(np.diff(t) <= 0.0):
         raise ValueError(f"odeint: the times t must be strictly increasing, got {t}")
-    if not np.issubdtype(y_aval.dtype, np.floating):
-        y0 = astype(y0, np.float64)
+    state = _State(y0)
     leaves, tree = tree_flatten(args)
     leaves = [x if isinstance(x, Tracer) else np.asarray(x) for x in leaves]
-    shape, n = y_aval.shape, int(np.prod(y_aval.shape, dtype=np.int64))
+    n = state.size
 
     def flat_rhs(y, tt, *xs):
-        out = func(reshape(y, shape), tt, *tree_unflatten(tree, list(xs)))
-        out_aval = get_aval(out)
-        if out_aval.shape != shape:
-            raise ValueError(f"odeint: func(y, t, *args) returned shape {out_aval.shape}, but y0 "
-                             f"has shape {shape}; the derivative must have y's shape")
-        return [astype(ravel(out), np.float64)]
+        return [state.flatten(func(state.unflatten(y), tt, *tree_unflatten(tree, list(xs))),
+                              "func(y, t, *args) returned")]
 
     f64 = np.dtype(np.float64)
     avals = [ShapedArray((n,), f64), ShapedArray((), f64), *[get_aval(x) for x in leaves]]
@@ -448,10 +492,61 @@ def odeint(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1.4e-8,
     n_c = len(consts)
     graph = _optimized(Graph(graph.inputs[n_c: n_c + 2] + graph.inputs[:n_c]
                              + graph.inputs[n_c + 2:], graph.eqns, graph.outputs))
-    ys, _ = bind(odeint_p, ravel(y0), t, *consts, *leaves, rhs=graph, method=method,
-                 rtol=float(rtol), atol=float(atol), mxstep=int(mxstep), sensitivity=sensitivity,
-                 n_err=n)
-    return reshape(ys, (t_aval.shape[0], *shape))
+    ys, info = bind(odeint_p, state.flat0, t, *consts, *leaves, rhs=graph, method=method,
+                    rtol=float(rtol), atol=float(atol), mxstep=int(mxstep),
+                    sensitivity=sensitivity, n_err=n)
+    return state.unflatten(ys, t_aval.shape[0]), info
+
+
+class _State:
+    """A state ``y0`` given as a pytree of arrays (JAX allows one), as the flat vector the solver
+    integrates: its leaves raveled and concatenated in ``tree_flatten``'s order."""
+
+    def __init__(self, y0: Any) -> None:
+        from autodiff.numpy import astype, concatenate, ravel
+
+        leaves, self.tree = tree_flatten(y0)
+        if not leaves:
+            raise ValueError("odeint: y0 holds no array; pass the initial state as an array or "
+                             "a pytree of arrays")
+        leaves = [x if isinstance(x, Tracer) else np.asarray(x, np.float64) for x in leaves]
+        leaves = [x if np.issubdtype(get_aval(x).dtype, np.floating) else astype(x, np.float64)
+                  for x in leaves]
+        self.shapes = [get_aval(x).shape for x in leaves]
+        self.sizes = [int(np.prod(s, dtype=np.int64)) for s in self.shapes]
+        self.size = sum(self.sizes)
+        self.flat0 = (ravel(leaves[0]) if len(leaves) == 1
+                      else concatenate([ravel(x) for x in leaves]))
+
+    def unflatten(self, flat: Any, m: int | None = None) -> Any:
+        """The pytree of a flat state ``(n,)``, or of ``m`` stacked ones ``(m, n)`` (each leaf
+        then has the leading time axis)."""
+        from autodiff.numpy import reshape
+
+        lead = () if m is None else (m,)
+        if len(self.shapes) == 1:
+            return tree_unflatten(self.tree, [reshape(flat, (*lead, *self.shapes[0]))])
+        parts, offset = [], 0
+        for shape, size in zip(self.shapes, self.sizes):
+            piece = flat[offset: offset + size] if m is None else flat[:, offset: offset + size]
+            parts.append(reshape(piece, (*lead, *shape)))
+            offset += size
+        return tree_unflatten(self.tree, parts)
+
+    def flatten(self, value: Any, what: str) -> Any:
+        """A derivative of the state's structure as the flat float64 vector."""
+        from autodiff.numpy import astype, concatenate, ravel
+
+        leaves, tree = tree_flatten(value)
+        shapes = [get_aval(x).shape for x in leaves]
+        if tree != self.tree or shapes != self.shapes:
+            got = shapes[0] if len(shapes) == 1 and tree == self.tree else f"{tree} {shapes}"
+            want = (self.shapes[0] if len(self.shapes) == 1
+                    else f"{self.tree} {self.shapes}")
+            raise ValueError(f"odeint: {what} shape {got}, but y0 has shape {want}; the "
+                             f"derivative must have y's structure and shapes")
+        flat = [astype(ravel(x), np.float64) for x in leaves]
+        return flat[0] if len(flat) == 1 else concatenate(flat)
 
 
 # --------------------------------------------------------------------------------------------

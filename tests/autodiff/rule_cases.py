@@ -379,6 +379,14 @@ CASES += [
         [(REAL, (2,)), (POS, (2,))],
         extra={"first_order_only": "the adjoint gradient is first order only"},
     ),
+    Case(
+        "ode_adjoint_stiff",
+        lambda y0, k: autodiff.odeint(lambda y, t, k: -k * y + 0.3 * anp.sin(y[::-1] + t), y0,
+                                      np.array([0.0, 0.5, 1.0]), k, rtol=1e-10, atol=1e-10,
+                                      method="rosenbrock", sensitivity="adjoint"),
+        [(REAL, (2,)), (POS, (2,))],
+        extra={"first_order_only": "the adjoint gradient is first order only"},
+    ),
 ]
 
 # Non-differentiable primitives: (autodiff function, NumPy oracle).
