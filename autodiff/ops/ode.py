@@ -276,16 +276,46 @@ def _split_cotangent(g, y0, ops, needs, blocks, adjoint: bool) -> list:
     return out
 
 
+def sensitivities_by_vmap(y0, ts, ops, y0_block: bool, n_dirs: int, blocks, params: dict):
+    """``[y, S, info]``: the solution and its sensitivity matrix :math:`S(t_i)`, shape
+    ``(m, n, n_dirs)`` -- the derivatives with respect to ``y0`` (the first ``n`` directions,
+    when ``y0_block``) and to the operands ``ops[k]`` (``blocks``: ``(k, offset)`` of each
+    one's first direction) -- by ``odeint`` of the augmented system whose right-hand side is the
+    ``vmap`` of the JVP of ``f`` over the directions."""
+    from autodiff.numpy import concatenate, reshape
+
+    n, m = get_aval(y0).shape[0], get_aval(ts).shape[0]
+    graph = _sensitivity_rhs(params["rhs"], n, n_dirs, list(blocks), [get_aval(o) for o in ops])
+    s0 = np.zeros((n, n_dirs))
+    if y0_block:
+        s0[:, :n] = np.eye(n)
+    solve = {k: params[k] for k in (*SOLVE_PARAMS, "sensitivity")}
+    ys, info = bind(odeint_p, concatenate([y0, s0.reshape(-1)]), ts, *ops, rhs=graph, **solve)
+    return [ys[:, :n], reshape(ys[:, n:], (m, n, n_dirs)), info]
+
+
+#: The parameters that decide the steps of a solve: equal in a plain ``odeint`` and in its
+#: sensitivities, the two take the same steps (and give the same ``y``).
+SOLVE_PARAMS = ("method", "rtol", "atol", "mxstep", "n_err")
+
+#: A method's own way to the sensitivity matrix, with the arguments and the meaning of
+#: :func:`sensitivities_by_vmap`'s second result; ``"dopri5"``'s (one generated loop over the
+#: directions) is registered by :mod:`autodiff.ops.ode_sensitivity`, which builds on this module.
+SENSITIVITY_RULES: dict[str, Callable] = {}
+
+
 def _vjp_forward(ct, y0, ts, ops, needs, n_dirs, blocks, params):
-    """Cotangent of (y0, differentiated operands) from the forward sensitivity matrix (for
-    ``dopri5`` by the primitive of :mod:`autodiff.ops.ode_sensitivity`)."""
+    """Cotangent of (y0, differentiated operands) from the forward sensitivity matrix."""
     from autodiff.numpy import reshape
     from autodiff.numpy import sum as asum
-    from autodiff.ops.ode_sensitivity import forward_sensitivities
 
     n = get_aval(y0).shape[0]
     m = get_aval(ts).shape[0]
-    sens = forward_sensitivities(y0, ts, ops, bool(needs[0]), n_dirs, blocks, params)
+    rule = SENSITIVITY_RULES.get(params["method"]) if n_dirs else None
+    if rule is not None:
+        sens = rule(y0, ts, ops, bool(needs[0]), n_dirs, blocks, params)
+    else:
+        sens = sensitivities_by_vmap(y0, ts, ops, bool(needs[0]), n_dirs, blocks, params)[1]
     return asum(reshape(ct, (m, n, 1)) * sens, axis=(0, 1))
 
 

@@ -34,42 +34,32 @@ from autodiff.avals import ShapedArray
 from autodiff.core import Primitive, bind, get_aval
 from autodiff.ir import Eqn, Graph, Var
 from autodiff.lowering import LoweringContext, dtype_src
+from autodiff.ops import ode
+from autodiff.ops.ode import (
+    SOLVE_PARAMS,
+    _check_info,
+    _graph_fn,
+    _run_compiled,
+    _stage_rhs,
+    sensitivities_by_vmap,
+)
 from autodiff.passes import REWRITES, _atom_key
 from kernels import ode_common
 
 odeint_sens_p = Primitive("odeint_sensitivities", multiple_results=True)
 
-#: The parameters that decide the steps of a solve: equal in a plain ``odeint`` and in its
-#: sensitivities, the two take the same steps (and give the same ``y``).
-_SOLVE_PARAMS = ("method", "rtol", "atol", "mxstep", "n_err")
-
 
 def forward_sensitivities(y0, ts, ops, y0_block: bool, n_dirs: int, blocks, params: dict):
-    """:math:`S(t_i)` for every time, shape ``(m, n, n_dirs)``: the derivatives of the solution
-    with respect to ``y0`` (the first ``n`` directions, when ``y0_block``) and to the operands
-    ``ops[k]`` (``blocks``: ``(k, offset)`` of each one's first direction)."""
+    """:math:`S(t_i)`, as :func:`autodiff.ops.ode.sensitivities_by_vmap` gives it, by this
+    module's primitive."""
     blocks = tuple((k, off) for k, off in blocks)
-    if params["method"] == "dopri5" and n_dirs:
-        _, sens, _ = bind(odeint_sens_p, y0, ts, *ops, tangent=_tangent_graph(
-            params["rhs"], [get_aval(o) for o in ops], blocks), y0_block=y0_block,
-            n_dirs=n_dirs, blocks=blocks, **params)
-        return sens
-    return _reference(y0, ts, ops, y0_block, n_dirs, blocks, params)[1]
+    _, sens, _ = bind(odeint_sens_p, y0, ts, *ops, tangent=_tangent_graph(
+        params["rhs"], [get_aval(o) for o in ops], blocks), y0_block=y0_block,
+        n_dirs=n_dirs, blocks=blocks, **params)
+    return sens
 
 
-def _reference(y0, ts, ops, y0_block, n_dirs, blocks, params):
-    """``[y, S, info]`` by ``odeint`` of the ``vmap`` form: the primitive's meaning."""
-    from autodiff.numpy import concatenate, reshape
-    from autodiff.ops.ode import _sensitivity_rhs, odeint_p
-
-    n, m = get_aval(y0).shape[0], get_aval(ts).shape[0]
-    graph = _sensitivity_rhs(params["rhs"], n, n_dirs, list(blocks), [get_aval(o) for o in ops])
-    s0 = np.zeros((n, n_dirs))
-    if y0_block:
-        s0[:, :n] = np.eye(n)
-    solve = {k: params[k] for k in (*_SOLVE_PARAMS, "sensitivity")}
-    ys, info = bind(odeint_p, concatenate([y0, s0.reshape(-1)]), ts, *ops, rhs=graph, **solve)
-    return [ys[:, :n], reshape(ys[:, n:], (m, n, n_dirs)), info]
+ode.SENSITIVITY_RULES["dopri5"] = forward_sensitivities
 
 
 _TANGENTS: dict[tuple, tuple[Graph, Graph]] = {}
@@ -79,7 +69,6 @@ def _tangent_graph(rhs: Graph, op_avals: list[ShapedArray], blocks) -> Graph:
     """``(y, t, *operands, s_d, *seeds) -> [f, J_y s_d + sum_k J_k seed_k]``, one seed per
     differentiated operand (``blocks``), staged once per right-hand side."""
     from autodiff.forward import jvp_flat
-    from autodiff.ops.ode import _graph_fn, _stage_rhs
 
     key = (id(rhs), tuple(k for k, _ in blocks))
     if key not in _TANGENTS:
@@ -112,7 +101,6 @@ def _shape(y0, ts, *ops, n_dirs, **params):
 
 
 def _impl(y0, ts, *ops, **params):
-    from autodiff.ops.ode import _check_info, _run_compiled
 
     ys, sens, info = _run_compiled(odeint_sens_p, [y0, ts, *ops], params)
     _check_info(info, np.asarray(ts), params["rtol"], params["atol"], params["mxstep"])
@@ -124,7 +112,8 @@ def _ref_fn(params: dict):
                                                           "blocks")}
 
     def ref(y0, ts, *ops):
-        return _reference(y0, ts, ops, params["y0_block"], params["n_dirs"], params["blocks"],
+        return sensitivities_by_vmap(y0, ts, ops, params["y0_block"], params["n_dirs"],
+                                     params["blocks"],
                           keep)
 
     return ref
@@ -336,7 +325,7 @@ odeint_sens_p.lower = _lower
 
 def _solve_key(eqn: Eqn):
     return (tuple(_atom_key(a) for a in eqn.inputs), id(eqn.params["rhs"]),
-            tuple(eqn.params[k] for k in _SOLVE_PARAMS))
+            tuple(eqn.params[k] for k in SOLVE_PARAMS))
 
 
 def merge_sensitivity_solves(graph: Graph) -> Graph:
