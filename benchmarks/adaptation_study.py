@@ -5,7 +5,8 @@ compile run) of ``--chains`` x (``--warmup`` + ``--draws``) iterations reports: 
 (= gradients) in warmup and in sampling, mean tree depth and step size after warmup, min bulk
 ESS, ESS per 1000 sampling gradients and per 1000 gradients in total, divergences after warmup,
 and the wall time. Configurations: ``stan`` (numbayes' Stan windowed adaptation), ``fisher``
-(nutpie's diagonal), ``low_rank`` (numbayes' low-rank + diagonal), and ``nutpie`` /
+(nutpie's diagonal), ``low_rank`` (numbayes' low-rank + diagonal), ``fisher+es`` and
+``lowrank+es`` (the same with ``early_stop_warmup=True``), and ``nutpie`` /
 ``nutpie-lr`` (nutpie's own diagonal / low-rank adaptation, if installed).
 
 Run: ``python benchmarks/adaptation_study.py --models eight_schools_noncentred --configs stan,fisher``
@@ -30,6 +31,8 @@ NUMBAYES = {
     "stan": {},
     "fisher": {"mass_matrix_adaptation": "fisher"},
     "low_rank": {"mass_matrix_adaptation": "low_rank"},
+    "fisher+es": {"mass_matrix_adaptation": "fisher", "early_stop_warmup": True},
+    "lowrank+es": {"mass_matrix_adaptation": "low_rank", "early_stop_warmup": True},
 }
 
 
