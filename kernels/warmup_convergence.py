@@ -16,11 +16,14 @@ leave the diagonal alone):
 .. math::
 
     r_{diag} = \Bigl(\tfrac1d\sum_i \log^2\frac{m(e_i)}{m'(e_i)}\Bigr)^{1/2} < 0.25, \quad
-    r_{rank} = \Bigl(\tfrac1K\sum_k \log^2\frac{m(u_k)}{m'(u_k)}\Bigr)^{1/2} < 0.25,
+    r_{rank} = \Bigl(\tfrac1K\sum_k \log^2\frac{m(u_k)}{m'(u_k)}\Bigr)^{1/2} < \log 2,
     \quad |\log(\bar\epsilon / \bar\epsilon')| < 0.2,
 
 and the adaptation has *converged* when all hold at :data:`EARLY_STOP_STREAK` (2) checks in a
-row. A change of a quarter in a scale changes the sampler's efficiency by little (the
+row. The low-rank part's tolerance is the estimator's own cutoff
+(:data:`kernels.low_rank_adaptation.LOW_RANK_CUTOFF`, 2): an eigenvalue within a factor 2 of 1
+is not worth representing, so a direction whose eigenvalue hovers near 2 and is kept at one
+check and dropped at the next must not count as a change. A change of a quarter in a scale changes the sampler's efficiency by little (the
 preconditioned condition number by a factor :math:`\le e^{0.5}`), which sets the tolerance;
 requiring it twice guards against a chance agreement of two noisy short windows.
 
@@ -43,6 +46,7 @@ import math
 import numpy as np
 
 from kernels.jit import njit
+from kernels.low_rank_adaptation import LOW_RANK_CUTOFF
 from kernels.step_size import DA_COUNTER, DA_X_BAR
 
 __all__ = [
@@ -53,6 +57,7 @@ __all__ = [
     "EARLY_STOP_STREAK",
     "EARLY_STOP_FINAL_WINDOW",
     "EARLY_STOP_METRIC_TOL",
+    "EARLY_STOP_RANK_TOL",
     "EARLY_STOP_STEP_TOL",
     "convergence_check",
 ]
@@ -70,6 +75,9 @@ EARLY_STOP_STREAK = 2
 EARLY_STOP_FINAL_WINDOW = 50
 #: Tolerance on the root-mean-square log change of the diagonal inverse metric.
 EARLY_STOP_METRIC_TOL = 0.25
+#: Tolerance on the root-mean-square log change along the low-rank eigenvectors (the log of
+#: the low-rank estimator's cutoff).
+EARLY_STOP_RANK_TOL = math.log(LOW_RANK_CUTOFF)
 #: Tolerance on the absolute log change of the averaged step size.
 EARLY_STOP_STEP_TOL = 0.2
 
@@ -168,7 +176,9 @@ def convergence_check(i: int, num_warmup: int, inv_diag: np.ndarray, vecs: np.nd
             ref_vals[k] = vals[k]
             for j in range(d):
                 ref_vecs[k, j] = vecs[k, j]
-    metric_change = max(math.sqrt(s / d), rank_change)
+    metric_change = math.sqrt(s / d)
+    if rank_change >= EARLY_STOP_RANK_TOL:
+        metric_change = math.inf
     step = math.exp(da[DA_X_BAR]) if da[DA_COUNTER] > 0.0 else math.nan
     step_change = abs(math.log(step / conv[CONV_REF_STEP])) if conv[CONV_REF_STEP] > 0 else math.inf
     conv[CONV_REF_STEP] = step
