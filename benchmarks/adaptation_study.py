@@ -5,7 +5,8 @@ compile run) of ``--chains`` x (``--warmup`` + ``--draws``) iterations reports: 
 (= gradients) in warmup and in sampling, mean tree depth and step size after warmup, min bulk
 ESS, ESS per 1000 sampling gradients and per 1000 gradients in total, divergences after warmup,
 and the wall time. Configurations: ``stan`` (numbayes' Stan windowed adaptation), ``fisher``
-(nutpie's diagonal), ``low_rank`` (numbayes' low-rank + diagonal), and ``nutpie`` /
+(nutpie's diagonal), ``low_rank`` (numbayes' low-rank + diagonal), ``fisher+es`` and
+``lowrank+es`` (the same with ``early_stop_warmup=True``), and ``nutpie`` /
 ``nutpie-lr`` (nutpie's own diagonal / low-rank adaptation, if installed).
 
 Run: ``python benchmarks/adaptation_study.py --models eight_schools_noncentred --configs stan,fisher``
@@ -30,6 +31,8 @@ NUMBAYES = {
     "stan": {},
     "fisher": {"mass_matrix_adaptation": "fisher"},
     "low_rank": {"mass_matrix_adaptation": "low_rank"},
+    "fisher+es": {"mass_matrix_adaptation": "fisher", "early_stop_warmup": True},
+    "lowrank+es": {"mass_matrix_adaptation": "low_rank", "early_stop_warmup": True},
 }
 
 
@@ -83,6 +86,8 @@ def main() -> None:
     p.add_argument("--draws", type=int, default=1000)
     p.add_argument("--chains", type=int, default=4)
     p.add_argument("--seeds", default="1")
+    p.add_argument("--no-compile-run", action="store_true",
+                   help="skip the untimed first run (gradient counts do not need it)")
     a = p.parse_args()
     head = (f"{'model':<25}{'config':<10}{'seed':>5}{'warm grad':>10}{'samp grad':>10}"
             f"{'depth':>6}{'step':>7}{'minESS':>7}{'ESS/kg s':>9}{'ESS/kg all':>11}{'div':>4}"
@@ -92,12 +97,13 @@ def main() -> None:
         spec = MODELS[name]
         data = spec.data()
         for cfg in a.configs.split(","):
-            for k, seed in enumerate([0] + [int(s) for s in a.seeds.split(",")]):
+            first = [] if a.no_compile_run else [0]
+            for k, seed in enumerate(first + [int(s) for s in a.seeds.split(",")]):
                 if cfg.startswith("nutpie"):
                     r = run_nutpie(spec, data, cfg == "nutpie-lr", a, seed)
                 else:
                     r = run_numbayes(spec, data, NUMBAYES[cfg], a, seed)
-                if k == 0:
+                if k == 0 and first:
                     continue  # compile run
                 ess = min_ess(r["draws"])
                 print(f"{name:<25}{cfg:<10}{seed:>5}{r['warm_steps']:>10}{r['samp_steps']:>10}"

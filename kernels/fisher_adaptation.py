@@ -36,10 +36,12 @@ Foreground and background estimators (one chain's state)
     -- i.e. by the draws since the previous switch -- and the background restarts empty, so the
     metric always rests on recent draws only and forgets the transient of early warmup.
 
-    A draw is added only if the chain moved (the transition did not return its initial point):
-    nuts-rs adds a draw when its index in the trajectory is not 0, or, for a divergent
-    transition, when it is more than 4 leapfrog steps from the start. The index is not known
-    here, so a divergent transition's draw counts like any other that moved.
+    A draw is *admitted* (:func:`admit_draw`, nuts-rs ``DrawGradCollector``) when its index in
+    the trajectory is not 0 (the chain moved) and, for a divergent transition, when it is more
+    than 4 leapfrog steps from the start: the draw of a divergent transition near its start
+    sits where the integrator fails (a funnel's neck), and its huge gradient would shrink the
+    metric for the whole posterior. With static HMC (no index) a draw is admitted if the chain
+    moved.
 
 The schedule (:func:`fisher_schedule`)
     With ``N`` warmup iterations (nuts-rs defaults in parentheses), the first
@@ -66,8 +68,8 @@ Step size (nuts-rs ``GlobalStrategy::adapt`` and ``stepsize/adapt.rs``)
     :math:`e^{\bar x}` (nuts-rs ``use_best_guess``). Differences from nuts-rs: the step-size
     search is Stan's (same 0.8 threshold on the one-step acceptance, but no 100-iteration cap;
     it stops the chain with a status when the step size passes :math:`10^7`), the adaptation
-    statistic is always Stan's mean acceptance (nuts-rs switches to a symmetrised statistic
-    near the end of warmup), the step size is not capped at :math:`\pi`, and the Welford sums
+    statistic is Stan's mean acceptance until no switch can come, then (:data:`LATE`) the
+    symmetrised statistic of :mod:`kernels.nuts_transition` as in nuts-rs (NUTS only), the step size is not capped at :math:`\pi`, and the Welford sums
     are the textbook ones (nuts-rs accumulates :math:`(x - \bar x_{old})^2`; the ratio of the
     two variances does not depend on their common :math:`1/(n-1)`).
 
@@ -95,6 +97,7 @@ from kernels.step_size import dual_averaging_update
 
 __all__ = [
     "SWITCH",
+    "LATE",
     "FISHER_N_COUNTS",
     "FISHER_N_ROWS",
     "FISHER_MIN_COUNT",
@@ -110,10 +113,15 @@ __all__ = [
     "fisher_add",
     "fisher_switch",
     "fisher_adapt",
+    "admit_draw",
+    "ADMIT_DIVERGENT_INDEX",
 ]
 
 #: Schedule flag: after adding this iteration's draw, the foreground becomes the background.
 SWITCH = 4
+#: Schedule flag: dual averaging reads the symmetric acceptance statistic (nuts-rs
+#: ``update_estimator_late``): from the first draw after which no switch can come, to the end.
+LATE = 16
 
 #: Length of one chain's ``counts`` row.
 FISHER_N_COUNTS = 3
@@ -130,6 +138,8 @@ BG_Q_MEAN, BG_Q_M2, BG_G_MEAN, BG_G_M2 = 4, 5, 6, 7
 #: Number of rows of one chain's ``moments`` (foreground then background).
 FISHER_N_ROWS = 8
 
+#: A divergent transition's draw is admitted only beyond this many steps from the start.
+ADMIT_DIVERGENT_INDEX = 4.0
 #: Fewest foreground draws from which the metric is estimated (nuts-rs: 3).
 FISHER_MIN_COUNT = 3.0
 #: Clamping range of an inverse-metric entry (nuts-rs ``LOWER_LIMIT``, ``UPPER_LIMIT``).
@@ -178,7 +188,8 @@ def fisher_schedule(
         ``int8`` array of length ``num_warmup``. Bit :data:`kernels.stan_adaptation.COLLECT`:
         add the draw to both estimators and update the metric from the foreground (every
         iteration before the final step-size window); bit :data:`SWITCH`: then switch
-        estimators.
+        estimators; bit :data:`LATE`: adapt the step size to the symmetric acceptance
+        statistic (no switch can come any more).
 
     Examples
     --------
@@ -207,11 +218,14 @@ def fisher_schedule(
         background += 1
         next_window = early_switch_freq if early else _grow(window, window_growth)
         late = next_window + i > final_start
+        if late:
+            schedule[i] |= LATE
         if background >= freq and not late:
             schedule[i] |= SWITCH
             background = 0
             if not early:
                 window = next_window
+    schedule[final_start:] |= LATE
     return schedule
 
 
@@ -265,6 +279,21 @@ def fisher_init_metric(grad: np.ndarray, inv_diag: np.ndarray) -> None:
         inv_diag[i] = 1.0 / a if math.isfinite(a) else 1.0
 
 
+@njit(inline="always")
+def admit_draw(index: float, diverging: bool) -> bool:
+    """Whether a warmup draw enters the estimators (module docstring): ``index`` is its signed
+    index in the trajectory (static HMC: 0 if the chain stayed, 1 if it moved).
+
+    Examples
+    --------
+    >>> [admit_draw(i, False) for i in (0.0, -1.0, 3.0)], [admit_draw(i, True) for i in (4.0, -5.0)]
+    ([False, True, True], [False, True])
+    """
+    if diverging:
+        return abs(index) > ADMIT_DIVERGENT_INDEX
+    return index != 0.0
+
+
 @signature(lambda t: (t.row.fisher_counts, t.row.fisher_moments, t.vector, t.vector))
 @njit
 def fisher_add(counts: np.ndarray, moments: np.ndarray, q: np.ndarray, g: np.ndarray) -> None:
@@ -291,13 +320,13 @@ def fisher_switch(counts: np.ndarray, moments: np.ndarray) -> None:
     counts[BG_COUNT] = 0.0
 
 
-@signature(lambda t: (t.schedule_flag, t.options, t.vector, t.vector, t.vector, t.vector, t.f8,
+@signature(lambda t: (t.schedule_flag, t.options, t.boolean, t.vector, t.vector, t.vector, t.f8,
                      t.f8, t.row.fisher_counts, t.row.fisher_moments, t.row.dual_averaging))
 @njit
 def fisher_adapt(
     flag: int,
     options,
-    before: np.ndarray,
+    admit: bool,
     inv_diag: np.ndarray,
     q: np.ndarray,
     g: np.ndarray,
@@ -307,16 +336,16 @@ def fisher_adapt(
     moments: np.ndarray,
     da: np.ndarray,
 ) -> tuple[float, bool]:
-    """One chain's adaptation after a warmup transition from ``before`` to ``q``.
+    """One chain's adaptation after a warmup transition to ``q``.
 
     With ``flag`` bit :data:`kernels.stan_adaptation.COLLECT`: adds the draw ``q`` and its
-    gradient ``g`` to both estimators if the chain moved (``q != before``), switches them if
+    gradient ``g`` to both estimators if ``admit`` (:func:`admit_draw`), switches them if
     ``flag`` has :data:`SWITCH`, and recomputes ``inv_diag`` from the foreground if it holds at
     least :data:`FISHER_MIN_COUNT` draws. After the first metric update the caller must search a step
     size for the new metric and restart dual averaging there (nuts-rs ``GlobalStrategy::adapt``
     runs ``step_size.init`` at the first change); every other iteration makes a dual-averaging
-    update here (if ``options.adapt_step_size``; ``options`` is the driver's
-    :class:`kernels.options.DriverOptions`).
+    update here with ``accept_stat`` (if ``options.adapt_step_size``; ``options`` is the
+    driver's :class:`kernels.options.DriverOptions`).
 
     Returns
     -------
@@ -325,10 +354,7 @@ def fisher_adapt(
         searched now (first metric update).
     """
     if flag & COLLECT:
-        moved = False
-        for k in range(q.shape[0]):
-            moved = moved or q[k] != before[k]
-        if moved:
+        if admit:
             fisher_add(counts, moments, q, g)
         if flag & SWITCH:
             fisher_switch(counts, moments)

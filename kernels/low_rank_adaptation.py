@@ -21,11 +21,16 @@ estimator), written here from its description:
 4. the eigenpairs of :math:`A` with eigenvalue above ``cutoff`` (2) or below ``1/cutoff`` become
    :math:`V, \Lambda` (the others are treated as 1).
 
-nuts-rs projects the draws on the span of their and the scores' singular vectors before step 2
-to keep the matrices small; the result is the same (outside that span both :math:`C` are the
-identity), and here the scatter matrices are accumulated draw by draw instead (a dense Welford
-sum per estimator, :math:`O(d^2)` per warmup draw), so that no buffer of draws is kept and the
-state is a fixed set of arrays (:mod:`kernels.state`: ``lr_scatter``).
+Outside the span of the scaled draws and scores both :math:`C` are the identity, and so is
+:math:`A`; as nuts-rs does, steps 2-4 run in that subspace (dimension at most twice the number
+of draws), on an orthonormal basis of it. This is not only cheaper: over all :math:`d`
+dimensions the geometric mean's eigenvalues near 1 drown in the rounding of eigenvalues up to
+:math:`10^{15}` (negative eigenvalues of :math:`A` with 60 draws in 500 dimensions), which
+lost the low-rank part. The scatter matrices are accumulated draw by draw (a dense Welford sum
+per estimator, :math:`O(d^2)` per warmup draw), so that no buffer of draws is kept and the state
+is a fixed set of arrays (:mod:`kernels.state`: ``lr_scatter``); the span is read from their
+eigenvectors, and the geometric mean is computed from factors of the :math:`C`
+(:func:`factored_geometric_mean`).
 
 The warmup follows nutpie's schedule (:func:`kernels.fisher_adaptation.fisher_schedule`:
 foreground and background estimators, switches) and its step-size handling; the metric is
@@ -71,6 +76,7 @@ __all__ = [
     "LOW_RANK_CUTOFF",
     "low_rank_schedule",
     "spd_geometric_mean",
+    "factored_geometric_mean",
     "low_rank_estimate",
     "low_rank_collect",
 ]
@@ -138,6 +144,78 @@ def spd_geometric_mean(c_x: np.ndarray, c_s: np.ndarray) -> np.ndarray:
     return inv_root_s @ root_m @ inv_root_s
 
 
+#: Directions of a scaled scatter matrix (divided by :math:`\gamma`) with a smaller eigenvalue
+#: change :math:`C` by less than 0.1 % and are left out of the subspace (the rounding floor of
+#: the eigenvalues, :math:`10^{-16} d\,\lambda_{max}`, lies far below it).
+_SUBSPACE_TOL = 1e-3
+
+
+@njit
+def _range_factor(scatter: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # scatter = V W V^T: the eigenvectors whose eigenvalue passes _SUBSPACE_TOL (an orthonormal
+    # basis of the draws' span) and the factor F = V W^1/2 (F F^T = scatter on that span)
+    w, v = np.linalg.eigh(scatter)
+    floor = max(_SUBSPACE_TOL, 1e-12 * w[-1])
+    r = 0
+    for k in range(w.shape[0]):
+        if w[k] > floor:
+            r += 1
+    d = scatter.shape[0]
+    basis = np.empty((d, r))
+    factor = np.empty((d, r))
+    j = 0
+    for k in range(w.shape[0]):
+        if w[k] > floor:
+            for i in range(d):
+                basis[i, j] = v[i, k]
+                factor[i, j] = v[i, k] * math.sqrt(w[k])
+            j += 1
+    return basis, factor
+
+
+@njit
+def factored_geometric_mean(f_x: np.ndarray, f_s: np.ndarray) -> np.ndarray:
+    r"""The SPD solution :math:`A` of :math:`A C_s A = C_x` for :math:`C_x = I + F_xF_x^\top`,
+    :math:`C_s = I + F_sF_s^\top` (:math:`k \times k`), from singular value decompositions of
+    the factors, not of the :math:`C` (which :func:`spd_geometric_mean` takes).
+
+    With :math:`\gamma = 10^{-5}` the eigenvalues of :math:`C_s^{1/2}C_xC_s^{1/2}` span
+    :math:`1` to :math:`10^{15}` and more; a symmetric eigensolver resolves them only to
+    :math:`10^{-16}` of the largest, so the small ones -- and with them the directions the draws
+    barely reach -- come out wrong, even negative. Here
+    :math:`C_s^{\pm 1/2} = I + U_s((1 + s^2)^{\pm 1/2} - 1)U_s^\top` from the SVD
+    :math:`F_s = U_s\operatorname{diag}(s)V_s^\top`, and the square root of
+    :math:`M = C_s^{1/2}C_xC_s^{1/2} = GG^\top`, :math:`G = [C_s^{1/2}, C_s^{1/2}F_x]`, is
+    :math:`U\operatorname{diag}(\sigma)U^\top` from the SVD of :math:`G`, whose singular values
+    carry errors of :math:`10^{-16}\lVert G\rVert = 10^{-16}\lVert M\rVert^{1/2}`;
+    :math:`A = C_s^{-1/2}M^{1/2}C_s^{-1/2}`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = factored_geometric_mean(np.array([[0.0, 3.0], [1.0, 0.0]]), np.array([[1.0], [0.0]]))
+    >>> np.round(a, 6).tolist()     # C_x = diag(10, 2), C_s = diag(2, 1): sqrt(5), sqrt(2)
+    [[2.236068, 0.0], [0.0, 1.414214]]
+    """
+    k = f_x.shape[0]
+    u_s, s, _ = np.linalg.svd(np.ascontiguousarray(f_s), full_matrices=False)
+    root_s = np.eye(k)
+    inv_root_s = np.eye(k)
+    for j in range(s.shape[0]):
+        up = math.sqrt(1.0 + s[j] * s[j])
+        for a in range(k):
+            for b in range(k):
+                root_s[a, b] += u_s[a, j] * (up - 1.0) * u_s[b, j]
+                inv_root_s[a, b] += u_s[a, j] * (1.0 / up - 1.0) * u_s[b, j]
+    g = np.empty((k, k + f_x.shape[1]))
+    g[:, :k] = root_s
+    g[:, k:] = root_s @ np.ascontiguousarray(f_x)
+    u, sigma, _ = np.linalg.svd(g, full_matrices=False)
+    root_m = (u * sigma) @ u.T
+    a = inv_root_s @ root_m @ inv_root_s
+    return 0.5 * (a + a.T)
+
+
 @signature(lambda t: (t.row.lr_vecs, t.row.lr_vecs, t.vector, t.row.lr_vecs, t.vector, t.f8,
                       t.f8), result=lambda t: t.boolean)
 @njit
@@ -155,9 +233,8 @@ def low_rank_estimate(
     ``inv_diag`` receives :math:`\sigma^2` (an invalid ratio keeps its entry), the rows of
     ``vecs`` the kept eigenvectors and ``vals`` their eigenvalues (largest deviation from 1
     first), then ones. Returns ``False`` and changes nothing if a scatter matrix is not finite.
-    If rounding made an eigenvalue of :math:`A` non-positive (scatter matrices with condition
-    numbers near :math:`10^{16}`, from a few draws in the transient of early warmup), only the
-    diagonal is updated (``vals`` all ones).
+    If an eigenvalue of :math:`A` came out non-positive or not finite, only the diagonal is
+    updated (``vals`` all ones).
 
     Examples
     --------
@@ -187,32 +264,43 @@ def low_rank_estimate(
         var_g[i] = scatter_g[i, i]
     fisher_inv_metric(var_q, var_g, inv_diag)
     sigma = np.sqrt(inv_diag)
-    c_x = np.empty((d, d))
-    c_s = np.empty((d, d))
+    # the scaled scatter matrices over gamma: C = I + (these)
+    s_x = np.empty((d, d))
+    s_s = np.empty((d, d))
     for i in range(d):
         for j in range(d):
-            c_x[i, j] = scatter_q[i, j] / (sigma[i] * sigma[j] * gamma)
-            c_s[i, j] = scatter_g[i, j] * (sigma[i] * sigma[j] / gamma)
-        c_x[i, i] += 1.0
-        c_s[i, i] += 1.0
-    a = spd_geometric_mean(c_x, c_s)
-    a = 0.5 * (a + a.T)
+            s_x[i, j] = scatter_q[i, j] / (sigma[i] * sigma[j] * gamma)
+            s_s[i, j] = scatter_g[i, j] * (sigma[i] * sigma[j] / gamma)
+    for k in range(d):
+        vals[k] = 1.0
+    # the subspace spanned by the draws and the scores: outside it both C are the identity
+    basis_x, factor_x = _range_factor(s_x)
+    basis_s, factor_s = _range_factor(s_s)
+    r_x, r_s = basis_x.shape[1], basis_s.shape[1]
+    if r_x + r_s == 0:
+        return True
+    both = np.empty((d, r_x + r_s))
+    both[:, :r_x] = basis_x
+    both[:, r_x:] = basis_s
+    u_b, s_b, _ = np.linalg.svd(both, full_matrices=False)
+    k = 0
+    for j in range(s_b.shape[0]):
+        if s_b[j] > 1e-8 * s_b[0]:
+            k += 1
+    basis = np.ascontiguousarray(u_b[:, :k])
+    a = factored_geometric_mean(basis.T @ factor_x, basis.T @ factor_s)
     lam, u = np.linalg.eigh(a)
     if not (lam[0] > 0.0 and np.all(np.isfinite(lam))):
-        # the geometric mean lost its positivity to rounding: the scatter matrices were too
-        # ill-conditioned (a few draws far out in the transient of early warmup); keep the
-        # diagonal estimate alone this time
-        lam[:] = 1.0
-    order = np.argsort(-np.abs(np.log(np.maximum(lam, 1e-300))))
+        return True  # rounding beyond repair: the diagonal estimate alone this time
+    lifted = basis @ u
+    order = np.argsort(-np.abs(np.log(lam)))
     r = 0
-    for k in order:
-        if lam[k] > cutoff or lam[k] < 1.0 / cutoff:
-            vals[r] = lam[k]
+    for j in order:
+        if lam[j] > cutoff or lam[j] < 1.0 / cutoff:
+            vals[r] = lam[j]
             for i in range(d):
-                vecs[r, i] = u[i, k]
+                vecs[r, i] = lifted[i, j]
             r += 1
-    for k in range(r, d):
-        vals[k] = 1.0
     return True
 
 
@@ -243,7 +331,7 @@ def _switch(counts: np.ndarray, moments: np.ndarray, scatter: np.ndarray) -> Non
 @njit
 def low_rank_collect(
     flag: int,
-    before: np.ndarray,
+    admit: bool,
     q: np.ndarray,
     g: np.ndarray,
     counts: np.ndarray,
@@ -251,18 +339,15 @@ def low_rank_collect(
     scatter: np.ndarray,
     delta: np.ndarray,
 ) -> bool:
-    """The estimators' part of one chain's adaptation after a warmup transition from
-    ``before`` to ``q`` (as in :func:`kernels.fisher_adaptation.fisher_adapt`: add the draw
-    if the chain moved, switch on :data:`SWITCH`); returns whether the metric is to be
+    """The estimators' part of one chain's adaptation after a warmup transition to ``q`` (as
+    in :func:`kernels.fisher_adaptation.fisher_adapt`: add the draw if ``admit``, switch on
+    :data:`SWITCH`); returns whether the metric is to be
     recomputed now (:data:`UPDATE` and at least three foreground draws). The driver then calls
     :func:`low_rank_estimate` by address (:mod:`kernels.entries`: its LAPACK calls are compiled
     only for runs that use this adaptation) and updates the step size. ``delta`` is scratch."""
     if not flag & COLLECT:
         return False
-    moved = False
-    for k in range(q.shape[0]):
-        moved = moved or q[k] != before[k]
-    if moved:
+    if admit:
         _add(counts, moments, scatter, q, g, delta)
     if flag & SWITCH:
         _switch(counts, moments, scatter)

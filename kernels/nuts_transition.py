@@ -50,7 +50,12 @@ Hamiltonian Monte Carlo", arXiv:1701.02434):
    * ``reached_max_treedepth`` -- ``tree_depth == max_tree_depth`` (set by the driver).
 
    The first seven come back as a :class:`kernels.state.TransitionStats` with the log density
-   of the selected state (``lp``).
+   of the selected state (``lp``). Two more, read only by nutpie's adaptation
+   (:mod:`kernels.fisher_adaptation`), are left in the workspace's ``info``: the selected
+   state's signed **index in the trajectory** (leapfrog steps from the initial state, negative
+   backward; nuts-rs ``index_in_trajectory``) and the **symmetric acceptance statistic**, the
+   mean over all leaves of :math:`2\min(1, e^{\Delta}) / (1 + e^{\Delta})`,
+   :math:`\Delta = H_0 - h` (0 for a divergent leaf; nuts-rs ``mean_sym``).
 
 Implementation: no recursion. A subtree of :math:`2^k` leaves is built leaf by leaf; after leaf
 ``n`` (0-based) the just-finished block is merged with the pending sibling at level ``j`` for
@@ -78,7 +83,13 @@ from kernels.model_abi import Model
 from kernels.rng import uniform
 from kernels.state import TransitionStats
 
-__all__ = ["Subtrees", "NutsWorkspace", "nuts_workspace", "nuts_transition", "log_sum_exp"]
+__all__ = ["Subtrees", "NutsWorkspace", "nuts_workspace", "nuts_transition", "log_sum_exp",
+           "INFO_INDEX", "INFO_SYM_ACCEPT", "INFO_SIZE"]
+
+#: ``NutsWorkspace.info`` entries: the sample's index in the trajectory, the symmetric
+#: acceptance statistic.
+INFO_INDEX, INFO_SYM_ACCEPT = 0, 1
+INFO_SIZE = 2
 
 
 class Subtrees(NamedTuple):
@@ -94,8 +105,9 @@ class Subtrees(NamedTuple):
         The block's summed momentum.
     q_proposal, grad_proposal : float64[slots, dim]
         Position and gradient of the block's multinomial proposal.
-    log_weight, logp_proposal, energy_proposal : float64[slots]
-        The block's log total weight, and the proposal's log density and energy.
+    log_weight, logp_proposal, energy_proposal, index_proposal : float64[slots]
+        The block's log total weight, and the proposal's log density, energy and index in the
+        trajectory.
     pending : int64[max_tree_depth]
         The slot of the pending (not yet merged) block at each level of the subtree being built.
     """
@@ -110,6 +122,7 @@ class Subtrees(NamedTuple):
     log_weight: np.ndarray
     logp_proposal: np.ndarray
     energy_proposal: np.ndarray
+    index_proposal: np.ndarray
     pending: np.ndarray
 
 
@@ -127,6 +140,9 @@ class NutsWorkspace(NamedTuple):
         Summed momentum of the whole trajectory.
     subtrees : Subtrees
         The pool of pending subtrees.
+    info : float64[INFO_SIZE]
+        After a transition: the selected state's index in the trajectory (:data:`INFO_INDEX`)
+        and the symmetric acceptance statistic (:data:`INFO_SYM_ACCEPT`; module docstring).
     """
 
     forward: PhasePoint
@@ -135,6 +151,7 @@ class NutsWorkspace(NamedTuple):
     p_sharp_join: np.ndarray
     rho: np.ndarray
     subtrees: Subtrees
+    info: np.ndarray
 
 
 @njit(inline="always")
@@ -157,11 +174,13 @@ def nuts_workspace(dim: int, max_tree_depth: int) -> NutsWorkspace:
         np.zeros(slots),
         np.zeros(slots),
         np.zeros(slots),
+        np.zeros(slots),
         np.zeros(max_tree_depth, dtype=np.int64),
     )
     forward = PhasePoint(np.zeros(dim), np.zeros(dim), np.zeros(dim), np.zeros(dim))
     backward = PhasePoint(np.zeros(dim), np.zeros(dim), np.zeros(dim), np.zeros(dim))
-    return NutsWorkspace(forward, backward, np.zeros(dim), np.zeros(dim), np.zeros(dim), subtrees)
+    return NutsWorkspace(forward, backward, np.zeros(dim), np.zeros(dim), np.zeros(dim), subtrees,
+                        np.zeros(INFO_SIZE))
 
 
 @njit(borrow=True)
@@ -213,7 +232,7 @@ def _merge_checks(
 
 @njit(inline="always")
 def _leaf_to_slot(subtrees: Subtrees, c: int, z: PhasePoint, logp: float, h: float,
-                  log_w: float) -> None:
+                  log_w: float, index: float) -> None:
     """Make slot ``c`` the one-leaf block holding the phase point ``z``."""
     copy_into(z.p, subtrees.p_begin[c])
     copy_into(z.p_sharp, subtrees.p_sharp_begin[c])
@@ -225,6 +244,7 @@ def _leaf_to_slot(subtrees: Subtrees, c: int, z: PhasePoint, logp: float, h: flo
     subtrees.log_weight[c] = log_w
     subtrees.logp_proposal[c] = logp
     subtrees.energy_proposal[c] = h
+    subtrees.index_proposal[c] = index
 
 
 @njit(inline="always")
@@ -245,6 +265,7 @@ def _merge_into(subtrees: Subtrees, a: int, c: int, rng_state: np.ndarray) -> bo
         copy_into(t.grad_proposal[a], t.grad_proposal[c])
         t.logp_proposal[c] = t.logp_proposal[a]
         t.energy_proposal[c] = t.energy_proposal[a]
+        t.index_proposal[c] = t.index_proposal[a]
     ok = _merge_checks(
         t.p_sharp_begin[a],
         t.p_end[a],
@@ -279,12 +300,16 @@ def _build_subtree(
     n_leapfrog: int,
     sum_metro_prob: float,
     max_error: float,
-) -> tuple[bool, int, int, float, float, bool]:
+    sum_sym: float,
+    index: float,
+    direction: float,
+) -> tuple[bool, int, int, float, float, bool, float]:
     """Integrate and merge a subtree of ``2**depth`` leaves from the trajectory end ``z``.
 
-    ``n_leapfrog``, ``sum_metro_prob`` and ``max_error`` are the transition's running totals.
-    Returns ``(valid, slot of the finished subtree, n_leapfrog, sum_metro_prob, max_error,
-    diverged)``.
+    ``n_leapfrog``, ``sum_metro_prob``, ``max_error`` and ``sum_sym`` (symmetric acceptance
+    statistics) are the transition's running totals; ``index`` is the end's index in the
+    trajectory and ``direction`` +1 or -1. Returns ``(valid, slot of the finished subtree,
+    n_leapfrog, sum_metro_prob, max_error, diverged, sum_sym)``.
     """
     pending = subtrees.pending
     max_tree_depth = pending.shape[0]
@@ -304,20 +329,26 @@ def _build_subtree(
         else:
             sum_metro_prob += math.exp(log_w)
         if err > max_energy_error:
-            return False, cur, n_leapfrog, sum_metro_prob, max_error, True
-        _leaf_to_slot(subtrees, cur, z, logp, h, log_w)
+            return False, cur, n_leapfrog, sum_metro_prob, max_error, True, sum_sym
+        # 2 min(1, e^x) / (1 + e^x), written so that neither branch overflows
+        if log_w > 0.0:
+            sum_sym += 2.0 / (1.0 + math.exp(log_w))
+        else:
+            e = math.exp(log_w)
+            sum_sym += 2.0 * e / (1.0 + e)
+        _leaf_to_slot(subtrees, cur, z, logp, h, log_w, index + direction * (n + 1))
         j = 0
         m = n
         while m & 1:
             if not _merge_into(subtrees, pending[j], cur, rng_state):
-                return False, cur, n_leapfrog, sum_metro_prob, max_error, False
+                return False, cur, n_leapfrog, sum_metro_prob, max_error, False, sum_sym
             j += 1
             m >>= 1
         if n + 1 < n_leaves:
             free = pending[j]
             pending[j] = cur
             cur = free
-    return True, cur, n_leapfrog, sum_metro_prob, max_error, False
+    return True, cur, n_leapfrog, sum_metro_prob, max_error, False, sum_sym
 
 
 @signature(lambda t: (t.model, t.metric, t.vector, t.vector, t.f8, t.f8, t.i8, t.f8, t.rng,
@@ -382,19 +413,27 @@ def nuts_transition(
     log_sum_weight = 0.0
     logp_sample = logp
     h_sample = H0
+    sum_sym = 0.0
+    index_sample = 0.0
+    index_fwd = 0.0  # the trajectory's ends' indices (leapfrog steps from the start)
+    index_bck = 0.0
     depth = np.int64(0)  # not the literal 0: _build_subtree would be compiled twice
     while depth < max_tree_depth:
         if uniform(rng_state) > 0.5:
-            end, a_beg_ps, eps = fwd, bck.p_sharp, epsilon
+            end, a_beg_ps, eps, index, direction = fwd, bck.p_sharp, epsilon, index_fwd, 1.0
         else:
-            end, a_beg_ps, eps = bck, fwd.p_sharp, -epsilon
+            end, a_beg_ps, eps, index, direction = bck, fwd.p_sharp, -epsilon, index_bck, -1.0
         copy_into(end.p, work.p_join)
         copy_into(end.p_sharp, work.p_sharp_join)
-        valid, c, n_leapfrog, sum_metro_prob, max_error, diverging = _build_subtree(
+        valid, c, n_leapfrog, sum_metro_prob, max_error, diverging, sum_sym = _build_subtree(
             depth, model, metric, end, eps, H0, max_energy_error, rng_state, t, n_leapfrog,
-            sum_metro_prob, max_error)
+            sum_metro_prob, max_error, sum_sym, index, direction)
         if not valid:
             break
+        if direction > 0.0:
+            index_fwd += 1 << depth
+        else:
+            index_bck -= 1 << depth
         depth += 1
 
         lsw_sub = t.log_weight[c]
@@ -406,6 +445,7 @@ def nuts_transition(
             copy_into(t.grad_proposal[c], grad)
             logp_sample = t.logp_proposal[c]
             h_sample = t.energy_proposal[c]
+            index_sample = t.index_proposal[c]
         log_sum_weight = log_sum_exp(log_sum_weight, lsw_sub)
 
         b_rho = t.rho[c]
@@ -425,5 +465,7 @@ def nuts_transition(
             break
 
     accept_stat = sum_metro_prob / n_leapfrog if n_leapfrog > 0 else 0.0
+    work.info[INFO_INDEX] = index_sample
+    work.info[INFO_SYM_ACCEPT] = sum_sym / n_leapfrog if n_leapfrog > 0 else 0.0
     return TransitionStats(logp_sample, accept_stat, depth, n_leapfrog, diverging, h_sample,
                            h_sample - H0, max_error)

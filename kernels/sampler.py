@@ -53,9 +53,12 @@ Per iteration ``i`` and chain ``c``:
      schedule's ``UPDATE`` iterations;
    * ``"fisher"``, nutpie's (diagonal metric;
      :func:`kernels.fisher_adaptation.fisher_adapt`): add the draw and its gradient to the
-     foreground and background estimators if the chain moved, switch them when the schedule
+     foreground and background estimators if admitted
+     (:func:`kernels.fisher_adaptation.admit_draw`, from the transition's index in the
+     trajectory), switch them when the schedule
      says so, recompute the metric from the foreground; step-size search at the first metric
-     update, a dual-averaging update otherwise;
+     update, a dual-averaging update otherwise (with the symmetric acceptance statistic on
+     the schedule's ``LATE`` iterations);
 
    after the last warmup iteration: step size :math:`e^{\bar x}`;
 6. with ``early_stop_warmup`` (nutpie's adaptations): at each switch the convergence check of
@@ -84,8 +87,10 @@ import numpy as np
 from kernels.blas_threads import single_threaded_blas
 from kernels.entries import EntryAddresses, call_entry, entry_addresses
 from kernels.fisher_adaptation import (
+    LATE,
     N_UPDATES,
     SWITCH,
+    admit_draw,
     fisher_adapt,
     fisher_add,
     fisher_init_metric,
@@ -104,7 +109,12 @@ from kernels.low_rank_adaptation import (
 )
 from kernels.metric import DENSE, DIAG, LOW_RANK, Metric
 from kernels.model_abi import Model
-from kernels.nuts_transition import nuts_transition, nuts_workspace
+from kernels.nuts_transition import (
+    INFO_INDEX,
+    INFO_SYM_ACCEPT,
+    nuts_transition,
+    nuts_workspace,
+)
 from kernels.options import ALGORITHMS, MASS_MATRIX_ADAPTATIONS, DriverOptions
 from kernels.stan_adaptation import Welford, stan_adapt
 from kernels.state import ChainState, SampleOutput, check_chain_state, check_output
@@ -272,10 +282,20 @@ def advance_chain(
         flag = schedule[i]
         if ended:  # the final step-size window after convergence (int8: fisher_adapt's type)
             flag = np.int8(0)
+        # nutpie's admission of a draw and its late step-size statistic (fisher_adaptation)
+        admit = False
+        accept = stats.acceptance_rate
+        if fisher and nuts:
+            admit = admit_draw(work.info[INFO_INDEX], stats.diverging)
+            if schedule[i] & LATE or ended:
+                accept = work.info[INFO_SYM_ACCEPT]
+        elif fisher:
+            for k in range(d):
+                admit = admit or q[k] != scratch[k]
         if fisher and low_rank:
             scatter = state.lr_scatter[c]
             search = False
-            if low_rank_collect(flag, scratch, q, g, counts, moments, scatter, delta):
+            if low_rank_collect(flag, admit, q, g, counts, moments, scatter, delta):
                 if call_entry(low_rank_estimate, entries.low_rank_estimate,
                               (scatter[FG_Q], scatter[FG_G], metric.inv_diag, metric.lr_vecs,
                                metric.lr_vals, LOW_RANK_GAMMA, LOW_RANK_CUTOFF)):
@@ -283,13 +303,12 @@ def advance_chain(
                     search = counts[N_UPDATES] == 1.0
             step = state.step_size[c]
             if not search and options.adapt_step_size:
-                step = dual_averaging_update(da, stats.acceptance_rate,
+                step = dual_averaging_update(da, accept,
                                              options.target_accept_prob, options.gamma,
                                              options.kappa, options.t0)
         elif fisher:
-            step, search = fisher_adapt(flag, options, scratch, metric.inv_diag, q, g,
-                                        stats.acceptance_rate, state.step_size[c], counts,
-                                        moments, da)
+            step, search = fisher_adapt(flag, options, admit, metric.inv_diag, q, g, accept,
+                                        state.step_size[c], counts, moments, da)
         else:
             step, search, status = stan_adapt(schedule[i], options, metric, welford, q, scratch,
                                               stats.acceptance_rate, state.step_size[c], da)
@@ -308,8 +327,10 @@ def advance_chain(
             state.step_size[c] = eps1
             dual_averaging_init(da, eps1)
         if (early_stop and not ended and flag & SWITCH and counts[N_UPDATES] > 1.0
-                and convergence_check(i, num_warmup, metric.inv_diag, state.convergence_ref[c],
-                                      da, conv)):
+                and convergence_check(i, num_warmup, metric.inv_diag, metric.lr_vecs,
+                                      metric.lr_vals, state.convergence_ref[c],
+                                      state.convergence_ref_vecs[c],
+                                      state.convergence_ref_vals[c], da, conv)):
             pass  # converged: the final step-size-only window follows (no restart, as nutpie)
         last = i == num_warmup - 1 or (ended and i == conv[CONV_END] - 1)
         if last and options.adapt_step_size:

@@ -132,6 +132,10 @@ CHAIN_STATE_FIELDS = (
           "agreeing checks in a row, iteration the warmup ends at or 0]``", warmup_only=True),
     Field("convergence_ref", _F8, ("dim",), "the diagonal inverse metric at the previous check",
           warmup_only=True),
+    Field("convergence_ref_vecs", _F8, ("low_rank", "low_rank"), "the low-rank metric's "
+          "eigenvectors at the previous check", warmup_only=True),
+    Field("convergence_ref_vals", _F8, ("low_rank",), "and their eigenvalues", 1.0,
+          warmup_only=True),
     Field("rng", _U8, (4,), "the xoshiro256** stream (:mod:`kernels.rng`)"),
     Field("status", _I8, (), "a :mod:`kernels.status` chain code"),
 )

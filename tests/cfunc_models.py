@@ -10,7 +10,9 @@ void* data)`` whose data is a float64 array starting with the dimension, so a te
   :math:`\theta_0 > b`; data ``[d, b]``;
 * :func:`normal_with_hole` -- a standard normal undefined (status 1) where :math:`\theta_0 > b`
   and NaN where :math:`\theta_1 < -b`; data ``[d, b]``;
-* :func:`flat` -- the improper flat density on :math:`\mathbb{R}^d`; data ``[d]``.
+* :func:`flat` -- the improper flat density on :math:`\mathbb{R}^d`; data ``[d]``;
+* :func:`eight_schools_centred` -- the centred eight schools, a funnel; data
+  :data:`EIGHT_SCHOOLS`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from numba import carray, cfunc
 from kernels.model_abi import LOGP_GRAD_SIG
 
 __all__ = ["gaussian_precision", "gauss_data", "diag_normal", "normal_nan_region",
-           "normal_with_hole", "flat"]
+           "normal_with_hole", "flat", "eight_schools_centred", "EIGHT_SCHOOLS"]
 
 
 @cfunc(LOGP_GRAD_SIG, cache=True)
@@ -113,4 +115,32 @@ def flat(theta, grad, logp, data):
     for i in range(g.shape[0]):
         g[i] = 0.0
     logp[0] = 0.0
+    return 0
+
+
+#: Data of :func:`eight_schools_centred`: ``[d = 10, y (8), sigma (8)]`` (Rubin 1981).
+EIGHT_SCHOOLS = np.array([10.0, 28, 8, -3, 7, -1, 1, 18, 12, 15, 10, 16, 11, 9, 11, 10, 18])
+
+
+@cfunc(LOGP_GRAD_SIG, cache=True)
+def eight_schools_centred(theta, grad, logp, data):
+    """The centred eight schools on ``(mu, log tau, theta_1..8)``: mu ~ N(0, 5),
+    tau ~ HalfCauchy(5) (with the log-Jacobian), theta_i ~ N(mu, tau), y_i ~ N(theta_i,
+    sigma_i); constants dropped."""
+    buf = carray(data, (17,), np.float64)
+    t = carray(theta, (10,))
+    g = carray(grad, (10,))
+    mu, u = t[0], t[1]
+    tau = math.exp(u)
+    s = -mu * mu / 50.0 - math.log1p(tau * tau / 25.0) + u
+    g[0] = -mu / 25.0
+    g[1] = 1.0 - 2.0 * tau * tau / (25.0 + tau * tau)
+    for i in range(8):
+        z = (t[2 + i] - mu) / tau
+        r = (buf[1 + i] - t[2 + i]) / buf[9 + i]
+        s += -0.5 * z * z - u - 0.5 * r * r
+        g[0] += z / tau
+        g[1] += z * z - 1.0
+        g[2 + i] = -z / tau + r / buf[9 + i]
+    logp[0] = s
     return 0

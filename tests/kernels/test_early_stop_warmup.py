@@ -7,6 +7,7 @@ import pytest
 from numba import carray, cfunc
 
 from kernels import sampler as S
+from kernels import warmup_convergence as W
 from kernels.model_abi import LOGP_GRAD_SIG
 from kernels.options import SamplerOptions
 from kernels.state import allocate_output, init_chain_state
@@ -83,3 +84,54 @@ def test_uses_the_full_budget_when_the_metric_does_not_settle():
 def test_needs_nutpies_adaptation():
     with pytest.raises(ValueError, match="early_stop_warmup=True needs"):
         SamplerOptions(early_stop_warmup=True)
+
+
+def _low_rank_metric(r, d, angle):
+    # a diagonal and two eigenvectors (eigenvalues 9 and 0.1) rotated by `angle` in the plane
+    # of the first two random directions
+    basis = np.linalg.qr(r.standard_normal((d, 2)))[0].T
+    c, s = math.cos(angle), math.sin(angle)
+    vecs = np.zeros((d, d))
+    vecs[0] = c * basis[0] + s * basis[1]
+    vecs[1] = -s * basis[0] + c * basis[1]
+    vals = np.ones(d)
+    vals[:2] = [9.0, 0.1]
+    return vecs, vals
+
+
+def test_quadratic_form_is_the_dense_inverse_metric():
+    r = np.random.default_rng(0)
+    d = 6
+    inv_diag = np.exp(r.uniform(-1, 1, d))
+    vecs, vals = _low_rank_metric(r, d, 0.3)
+    s = np.diag(np.sqrt(inv_diag))
+    dense = s @ (np.eye(d) + vecs[:2].T @ np.diag(vals[:2] - 1) @ vecs[:2]) @ s
+    u = r.standard_normal(d)
+    assert math.isclose(W.quadratic_form(u, inv_diag, vecs, vals), u @ dense @ u, rel_tol=1e-12)
+
+
+def test_convergence_waits_for_the_low_rank_part():
+    # the same diagonal and step size at every check: a diagonal-only check would call it
+    # converged at the second agreeing check; with the low-rank eigenvectors still turning
+    # (by 0.5 rad per check) it must not, and once they stand still it must
+    from kernels.step_size import DA_COUNTER, DA_SIZE, DA_X_BAR
+
+    d = 8
+    inv_diag = np.full(d, 2.0)
+    da = np.zeros(DA_SIZE)
+    da[DA_COUNTER], da[DA_X_BAR] = 50.0, math.log(0.3)
+    ref, ref_vecs, ref_vals = np.zeros(d), np.zeros((d, d)), np.ones(d)
+    conv = np.zeros(W.CONV_SIZE)
+    angles = [0.0, 0.5, 1.0, 1.5, 2.0, 2.0, 2.0]
+    converged = []
+    for k, angle in enumerate(angles):
+        vecs, vals = _low_rank_metric(np.random.default_rng(1), d, angle)
+        converged.append(W.convergence_check(200 + 10 * k, 1000, inv_diag, vecs, vals, ref,
+                                             ref_vecs, ref_vals, da, conv))
+    assert converged == [False] * 6 + [True]
+    # the diagonal-only check (no low-rank part) agrees at once
+    ref, conv = np.zeros(d), np.zeros(W.CONV_SIZE)
+    empty = np.zeros((0, 0)), np.zeros(0)
+    flags = [W.convergence_check(200 + 10 * k, 1000, inv_diag, *empty, ref, *empty, da, conv)
+             for k in range(3)]
+    assert flags == [False, False, True]

@@ -320,3 +320,33 @@ def test_log_sum_exp():
     assert nuts.log_sum_exp(math.inf, math.inf) == math.inf
     assert nuts.log_sum_exp(0.0, 0.0) == pytest.approx(math.log(2.0))
     assert nuts.log_sum_exp(-1000.0, 3.0) == pytest.approx(3.0)
+
+
+def test_index_in_trajectory_and_symmetric_acceptance():
+    # the selected state is the one |index| leapfrog steps from the start, forward or backward
+    # by the index's sign, with the transition's momentum: integrated here again step by step
+    # (the same operations in the same order, so the positions are bit-identical)
+    from kernels.integrators import draw_momentum, leapfrog, phase_point
+
+    prec = np.linalg.inv(CORR3)
+    data = _gauss_data(np.zeros(3), prec)
+    model = Model(gaussian_precision.address, data.ctypes.data)
+    metric = Metric(DIAG, np.ones(3), np.zeros((0, 0)), np.zeros((0, 0)))
+    stream = rng.seed_streams(11, 1)[0]
+    work = nuts.nuts_workspace(3, 10)
+    q, g = np.array([0.5, -1.0, 0.2]), np.empty(3)
+    _, lp = evaluate(gaussian_precision.address, data.ctypes.data, q, g)
+    indices = []
+    for _ in range(40):
+        z = phase_point.py_func(3)
+        z.q[:], z.grad[:] = q, g
+        draw_momentum.py_func(metric, stream.copy(), z, lp)
+        out = nuts.nuts_transition(model, metric, q, g, lp, 0.4, 10, 1000.0, stream, work)
+        lp = out.lp
+        index = work.info[nuts.INFO_INDEX]
+        for _ in range(int(abs(index))):
+            leapfrog(model, metric, z, 0.4 if index > 0 else -0.4)
+        np.testing.assert_array_equal(z.q, q)
+        assert 0.0 < work.info[nuts.INFO_SYM_ACCEPT] <= 1.0
+        indices.append(index)
+    assert min(indices) < 0 < max(indices)  # both directions occur
