@@ -10,8 +10,8 @@ second process, and the one place that asks Numba whether it is needed:
 1. :func:`sampler_compile` starts a helper process (``python -m kernels.precompile``) unless the
    driver is in the cache already (:func:`driver_is_cached`). As soon as it has imported, the
    helper compiles :data:`HELPER_KERNELS` (the adaptations' kernels), which call nothing of
-   what this process compiles meanwhile: :data:`SHARED_KERNELS` (the leapfrog step, the
-   momentum draw, the random stream: what both halves call). Then this process tells the
+   what this process compiles meanwhile: :data:`SHARED_KERNELS` (the momentum draw, the
+   random stream: what both halves call; the leapfrog step is inlined into its callers). Then this process tells the
    helper to go on, and it compiles :data:`HELPER_ENTRIES`, loading the shared kernels from the
    cache;
 2. meanwhile this process compiles the model (the caller's work inside the ``with`` block);
