@@ -2,7 +2,8 @@
 
 The first run on a machine compiles the many-chain driver (:func:`kernels.sampler.advance_chain`),
 the kernels it calls and the two it calls by address (:mod:`kernels.entries`: the NUTS
-transition and the step-size search) into Numba's disk cache; every later process loads them in
+transition and the step-size search; the other entries are compiled only by the runs that call
+them) into Numba's disk cache; every later process loads them in
 a fraction of a second. Numba compiles one function at a time under a global lock, so a single
 process uses one core. This module is the one place that knows how the work is shared with a
 second process, and the one place that asks Numba whether it is needed:
@@ -72,8 +73,9 @@ HELPER_KERNELS = (
 #: Entries the helper compiles next (:data:`kernels.entries.ENTRIES`; the driver only calls their
 #: addresses, so it compiles meanwhile).
 HELPER_ENTRIES = ("nuts_transition", "find_reasonable_step_size")
-#: Kernels this process compiles after the model, while the helper runs.
-LOCAL_KERNELS = ("hmc_transition",)
+#: Kernels this process compiles after the model, while the helper runs (none at present: static
+#: HMC, the only one, became an entry compiled on demand, :data:`kernels.entries.ON_DEMAND`).
+LOCAL_KERNELS: tuple[str, ...] = ()
 #: The driver.
 DRIVER = "advance_chain"
 

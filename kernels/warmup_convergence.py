@@ -35,7 +35,7 @@ import math
 
 import numpy as np
 
-from kernels.jit import njit
+from kernels.jit import njit, signature
 from kernels.step_size import DA_COUNTER, DA_X_BAR
 
 __all__ = [
@@ -66,6 +66,8 @@ EARLY_STOP_METRIC_TOL = 0.25
 EARLY_STOP_STEP_TOL = 0.2
 
 
+@signature(lambda t: (t.i8, t.i8, t.row.inv_diag, t.row.convergence_ref, t.row.dual_averaging,
+                      t.row.warmup_convergence), result=lambda t: t.boolean)
 @njit
 def convergence_check(i: int, num_warmup: int, inv_diag: np.ndarray, ref: np.ndarray,
                       da: np.ndarray, conv: np.ndarray) -> bool:
