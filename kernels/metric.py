@@ -128,6 +128,8 @@ def velocity(metric: Metric, p: np.ndarray, out: np.ndarray) -> None:
                                     metric.lr_vecs, metric.lr_vals, p, out)
 
 
+@signature(lambda t: (t.boolean, t.row.inv_diag, t.row.inv_dense, t.row.lr_vecs, t.row.lr_vals,
+                      t.vector, t.vector))
 @njit(borrow=True)
 def _velocity_dense_or_low_rank(dense: bool, inv_diag: np.ndarray, inv_dense: np.ndarray,
                                 lr_vecs: np.ndarray, lr_vals: np.ndarray, p: np.ndarray,

@@ -62,7 +62,8 @@ ENABLED: bool = os.environ.get("NUMBAYES_PARALLEL_COMPILE", "1") not in ("0", "f
 
 #: Kernels that both shares call (with their callees: the model call, the metric, the random
 #: stream). This process compiles them before it lets the helper go on.
-SHARED_KERNELS = ("sample_momentum", "uniform", "copy_into")
+SHARED_KERNELS = ("evaluate", "sample_momentum", "_velocity_dense_or_low_rank", "uniform",
+                  "copy_into")
 #: Kernels the helper compiles as soon as it has imported, while this process compiles the
 #: shared kernels and the model (none calls the shared kernels); the driver calls them, so it
 #: compiles once they are cached.
