@@ -23,7 +23,10 @@ of a draw, but not its startup, compile or warmup.
 For both, "gradient" is the model's own cost per evaluation, timed in an ``@njit`` loop that
 calls the same compiled function (nutpie's ``compiled_logp_func``, our ``@cfunc`` through
 :func:`kernels.model_abi.evaluate`) a million times at one point; "overhead" = total - gradient
-is the sampler's cost per leapfrog step. The step sizes differ (nutpie adapts its own), so the
+is the sampler's cost per leapfrog step. All times are CPU seconds of the process
+(``time.process_time``; the timed code runs on one thread, nutpie's on its one sampling
+thread), which the load of other jobs on a shared machine changes less than wall time. The step
+sizes differ (nutpie adapts its own), so the
 table also prints the leapfrog steps per draw and the total per draw. The table prints medians over the repeats and, for
 "total", the range of the repeats (the machine noise). Run::
 
@@ -111,18 +114,18 @@ def numbayes_timings(dim: int, repeats: int) -> tuple[list[float], float, float]
     transitions(model, metric, q, grad, 0.0, 10, rng_state, work)  # compile
     times, steps = [], 0
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         steps = transitions(model, metric, q, grad, 0.0, TRANSITIONS, rng_state, work)
-        times.append((time.perf_counter() - t0) / steps * 1e9)
+        times.append((time.process_time() - t0) / steps * 1e9)
     gradient = _time_gradient(lambda n: gradients(model, np.full(dim, 0.3), grad, n))
     return times, gradient, steps / TRANSITIONS
 
 
 def _time_gradient(loop: Callable[[int], float]) -> float:
     loop(10)  # compile
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     loop(GRADIENT_CALLS)
-    return (time.perf_counter() - t0) / GRADIENT_CALLS * 1e9
+    return (time.process_time() - t0) / GRADIENT_CALLS * 1e9
 
 
 def nutpie_timings(dim: int, repeats: int) -> tuple[list[float], float, float]:
@@ -148,9 +151,9 @@ def nutpie_timings(dim: int, repeats: int) -> tuple[list[float], float, float]:
     for _ in range(repeats):
         walls = []
         for n in (NUTPIE_DRAWS, NUTPIE_DRAWS + extra):
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             run(n, True)
-            walls.append(time.perf_counter() - t0)
+            walls.append(time.process_time() - t0)
         times.append((walls[1] - walls[0]) / extra_steps * 1e9)
 
     logp = compiled.compiled_logp_func
