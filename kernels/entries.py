@@ -38,11 +38,13 @@ from numba.core import cgutils, types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
+from kernels.hmc_transition import hmc_transition
 from kernels.jit import DECLARED, JIT_DISABLED
 from kernels.kernel_types import kernel_types
-from kernels.low_rank_adaptation import low_rank_estimate
+from kernels.low_rank_adaptation import low_rank_collect, low_rank_estimate
 from kernels.nuts_transition import nuts_transition
 from kernels.step_size import find_reasonable_step_size
+from kernels.warmup_convergence import convergence_check
 
 __all__ = ["ENTRIES", "EntryAddresses", "call_entry", "address_of", "entry_address",
            "entry_addresses"]
@@ -50,10 +52,15 @@ __all__ = ["ENTRIES", "EntryAddresses", "call_entry", "address_of", "entry_addre
 #: The kernels the driver calls by address, by name.
 ENTRIES = {"nuts_transition": nuts_transition,
            "find_reasonable_step_size": find_reasonable_step_size,
-           "low_rank_estimate": low_rank_estimate}
-#: Entries compiled only for the runs that call them (:func:`entry_addresses`): the low-rank
-#: estimator's LAPACK calls take long to compile and most runs never make them.
-ON_DEMAND = ("low_rank_estimate",)
+           "hmc_transition": hmc_transition,
+           "low_rank_collect": low_rank_collect,
+           "low_rank_estimate": low_rank_estimate,
+           "convergence_check": convergence_check}
+#: Entries compiled only for the runs that call them (:func:`entry_addresses`): static HMC,
+#: the low-rank adaptation (its estimator's LAPACK calls take long to compile) and the early
+#: end of warmup. Most runs make none of these calls; compiled into the driver, they made the
+#: first run's compile of every run longer.
+ON_DEMAND = ("hmc_transition", "low_rank_collect", "low_rank_estimate", "convergence_check")
 
 
 class EntryAddresses(NamedTuple):
@@ -61,7 +68,10 @@ class EntryAddresses(NamedTuple):
 
     nuts_transition: int
     find_reasonable_step_size: int
+    hmc_transition: int
+    low_rank_collect: int
     low_rank_estimate: int
+    convergence_check: int
 
 
 def _declared(kernel: Any) -> tuple[tuple, Any]:
@@ -138,9 +148,12 @@ def entry_address(name: str) -> int:
     return address_of(ENTRIES[name])
 
 
-def entry_addresses(low_rank: bool = False) -> EntryAddresses:
+def entry_addresses(hmc: bool = False, low_rank: bool = False,
+                    early_stop: bool = False) -> EntryAddresses:
     """The addresses of the entries in this process (compiled, or loaded, on first use); those
-    of :data:`ON_DEMAND` only if asked for (``low_rank``), 0 otherwise."""
-    wanted = {"low_rank_estimate": low_rank}
+    of :data:`ON_DEMAND` only if the run calls them (static ``hmc``, the ``low_rank``
+    adaptation, ``early_stop`` of warmup), 0 otherwise."""
+    wanted = {"hmc_transition": hmc, "low_rank_collect": low_rank,
+              "low_rank_estimate": low_rank, "convergence_check": early_stop}
     return EntryAddresses(*(entry_address(name) if wanted.get(name, True) else 0
                             for name in EntryAddresses._fields))

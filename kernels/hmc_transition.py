@@ -54,7 +54,8 @@ def steps_for_length(trajectory_length: float, nominal: float) -> int:
 
 
 @signature(lambda t: (t.model, t.metric, t.vector, t.vector, t.f8, t.f8, t.i8, t.f8, t.rng,
-                      t.phase_point))
+                      t.phase_point),
+           result=lambda t: t.transition_stats)
 @njit(borrow=True)
 def hmc_transition(
     model: Model,

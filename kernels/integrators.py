@@ -61,8 +61,7 @@ def copy_into(src: np.ndarray, dst: np.ndarray) -> None:
         dst[i] = src[i]
 
 
-@signature(lambda t: (t.model, t.metric, t.phase_point, t.f8))
-@njit(borrow=True)
+@njit(inline="always", borrow=True)
 def leapfrog(model: Model, metric: Metric, z: PhasePoint, epsilon: float) -> tuple[int, float]:
     """One leapfrog step of size ``epsilon`` from ``z``, in place (see the module docstring).
 

@@ -328,6 +328,9 @@ def _switch(counts: np.ndarray, moments: np.ndarray, scatter: np.ndarray) -> Non
                 scatter[BG_Q + r, i, j] = 0.0
 
 
+@signature(lambda t: (t.schedule_flag, t.boolean, t.vector, t.vector, t.row.fisher_counts,
+                      t.row.fisher_moments, t.row.lr_scatter, t.vector),
+           result=lambda t: t.boolean)
 @njit
 def low_rank_collect(
     flag: int,

@@ -110,34 +110,47 @@ def _low_rank_apply(vecs: np.ndarray, vals: np.ndarray, power: float, y: np.ndar
             y[i] += t * vecs[r, i]
 
 
-@njit(borrow=True)
+@njit(inline="always", borrow=True)
 def velocity(metric: Metric, p: np.ndarray, out: np.ndarray) -> None:
     """Compute the sharp momentum :math:`p^\\sharp = M^{-1} p` into ``out``.
 
     ``out`` must not alias ``p`` for a dense metric.
     """
+    # The diagonal product is inlined into the leapfrog; the other kinds are a call that gets
+    # only the arrays it reads. Numba passes a record as all of its arrays' fields, so calling
+    # a function with the whole Metric cost more than a diagonal product at small dimension.
+    if metric.kind == DIAG:
+        inv_diag = metric.inv_diag
+        for i in range(p.shape[0]):
+            out[i] = inv_diag[i] * p[i]
+    else:
+        _velocity_dense_or_low_rank(metric.kind == DENSE, metric.inv_diag, metric.inv_dense,
+                                    metric.lr_vecs, metric.lr_vals, p, out)
+
+
+@signature(lambda t: (t.boolean, t.row.inv_diag, t.row.inv_dense, t.row.lr_vecs, t.row.lr_vals,
+                      t.vector, t.vector))
+@njit(borrow=True)
+def _velocity_dense_or_low_rank(dense: bool, inv_diag: np.ndarray, inv_dense: np.ndarray,
+                                lr_vecs: np.ndarray, lr_vals: np.ndarray, p: np.ndarray,
+                                out: np.ndarray) -> None:
+    """:func:`velocity` for the ``DENSE`` (``dense``) and ``LOW_RANK`` kinds."""
     n = p.shape[0]
-    if metric.kind == DENSE:
-        inv_dense = metric.inv_dense
+    if dense:
         for i in range(n):
             s = 0.0
             for j in range(n):
                 s += inv_dense[i, j] * p[j]
             out[i] = s
-    elif metric.kind == LOW_RANK:
-        inv_diag = metric.inv_diag
+    else:
         for i in range(n):
             out[i] = math.sqrt(inv_diag[i]) * p[i]
-        _low_rank_apply(metric.lr_vecs, metric.lr_vals, 1.0, out)
+        _low_rank_apply(lr_vecs, lr_vals, 1.0, out)
         for i in range(n):
             out[i] *= math.sqrt(inv_diag[i])
-    else:
-        inv_diag = metric.inv_diag
-        for i in range(n):
-            out[i] = inv_diag[i] * p[i]
 
 
-@njit(borrow=True)
+@njit(inline="always", borrow=True)
 def kinetic_energy(p: np.ndarray, p_sharp: np.ndarray) -> float:
     """Kinetic energy :math:`\\tfrac12 p \\cdot p^\\sharp` (``p_sharp`` from :func:`velocity`)."""
     s = 0.0
@@ -146,8 +159,7 @@ def kinetic_energy(p: np.ndarray, p_sharp: np.ndarray) -> float:
     return 0.5 * s
 
 
-@signature(lambda t: (t.f8, t.vector, t.vector))
-@njit(borrow=True)
+@njit(inline="always", borrow=True)
 def hamiltonian(logp: float, p: np.ndarray, p_sharp: np.ndarray) -> float:
     """Total energy :math:`H = -\\log\\pi(q) + K(p)`; NaN is mapped to ``+inf`` (as Stan does)."""
     h = -logp + kinetic_energy(p, p_sharp)

@@ -56,7 +56,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from kernels.jit import JIT_DISABLED, njit
+from kernels.jit import JIT_DISABLED, njit, signature
 from kernels.status import MODEL_NONFINITE, MODEL_OK
 
 __all__ = [
@@ -263,6 +263,7 @@ else:
         return _call_with_stack_logp(address, theta.ctypes.data, grad.ctypes.data, data_ptr)
 
 
+@signature(lambda t: (t.i8, t.i8, t.vector, t.vector))
 @njit(borrow=True)
 def evaluate(address: int, data_ptr: int, theta: np.ndarray, grad: np.ndarray) -> tuple[int, float]:
     """Evaluate the model and validate the result, as every sampler does.

@@ -199,19 +199,7 @@ def log_sum_exp(a: float, b: float) -> float:
     return b + math.log1p(math.exp(a - b))
 
 
-@njit(borrow=True)
-def _no_u_turn(ps_a: np.ndarray, ps_b: np.ndarray, x: np.ndarray, y: np.ndarray) -> bool:
-    """Stan's criterion with :math:`\\rho = x + y`: ``ps_a . rho > 0 and ps_b . rho > 0``."""
-    sa = 0.0
-    sb = 0.0
-    for i in range(x.shape[0]):
-        r = x[i] + y[i]
-        sa += ps_a[i] * r
-        sb += ps_b[i] * r
-    return sb > 0.0 and sa > 0.0
-
-
-@njit(borrow=True)
+@njit(inline="always", borrow=True)
 def _merge_checks(
     a_beg_ps: np.ndarray,
     a_end_p: np.ndarray,
@@ -221,13 +209,32 @@ def _merge_checks(
     b_beg_ps: np.ndarray,
     b_end_ps: np.ndarray,
     b_rho: np.ndarray,
+    merged_rho: np.ndarray,
 ) -> bool:
-    """Stan's three checks for merging block A (built first) with block B (built second)."""
-    if not _no_u_turn(a_beg_ps, b_end_ps, a_rho, b_rho):
-        return False
-    if not _no_u_turn(a_beg_ps, b_beg_ps, a_rho, b_beg_p):
-        return False
-    return _no_u_turn(a_end_ps, b_end_ps, b_rho, a_end_p)
+    """Stan's three checks for merging block A (built first) with block B (built second).
+
+    Writes the merged block's summed momentum :math:`\rho_A + \rho_B` into ``merged_rho``
+    (which may be ``a_rho`` or ``b_rho``). Returns ``c(A_first, B_last, rho_A + rho_B) and
+    c(A_first, B_first, rho_A + p_B_first) and c(A_last, B_last, rho_B + p_A_last)``, with
+    ``c(a, b, rho) = (a# . rho > 0) and (b# . rho > 0)``.
+    """
+    # One pass computes the six dot products: each is still summed in index order (the same
+    # rounding as three separate passes), but the six running sums are independent, so the
+    # loop is not bound by the latency of one chain of additions per pass.
+    s1a = s1b = s2a = s2b = s3a = s3b = 0.0
+    for i in range(a_rho.shape[0]):
+        r1 = a_rho[i] + b_rho[i]
+        r2 = a_rho[i] + b_beg_p[i]
+        r3 = b_rho[i] + a_end_p[i]
+        s1a += a_beg_ps[i] * r1
+        s1b += b_end_ps[i] * r1
+        s2a += a_beg_ps[i] * r2
+        s2b += b_beg_ps[i] * r2
+        s3a += a_end_ps[i] * r3
+        s3b += b_end_ps[i] * r3
+        merged_rho[i] = r1
+    return (s1a > 0.0 and s1b > 0.0 and s2a > 0.0 and s2b > 0.0 and s3a > 0.0
+            and s3b > 0.0)
 
 
 @njit(inline="always")
@@ -275,13 +282,10 @@ def _merge_into(subtrees: Subtrees, a: int, c: int, rng_state: np.ndarray) -> bo
         t.p_sharp_begin[c],
         t.p_sharp_end[c],
         t.rho[c],
+        t.rho[c],
     )
     copy_into(t.p_begin[a], t.p_begin[c])
     copy_into(t.p_sharp_begin[a], t.p_sharp_begin[c])
-    rho_a = t.rho[a]
-    rho_c = t.rho[c]
-    for i in range(rho_c.shape[0]):
-        rho_c[i] = rho_a[i] + rho_c[i]
     t.log_weight[c] = lsw_sub
     return ok
 
@@ -458,9 +462,8 @@ def nuts_transition(
             t.p_sharp_begin[c],
             t.p_sharp_end[c],
             b_rho,
+            rho,
         )
-        for i in range(rho.shape[0]):
-            rho[i] = rho[i] + b_rho[i]
         if not ok:
             break
 

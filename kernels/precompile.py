@@ -2,7 +2,8 @@
 
 The first run on a machine compiles the many-chain driver (:func:`kernels.sampler.advance_chain`),
 the kernels it calls and the two it calls by address (:mod:`kernels.entries`: the NUTS
-transition and the step-size search) into Numba's disk cache; every later process loads them in
+transition and the step-size search; the other entries are compiled only by the runs that call
+them) into Numba's disk cache; every later process loads them in
 a fraction of a second. Numba compiles one function at a time under a global lock, so a single
 process uses one core. This module is the one place that knows how the work is shared with a
 second process, and the one place that asks Numba whether it is needed:
@@ -10,8 +11,8 @@ second process, and the one place that asks Numba whether it is needed:
 1. :func:`sampler_compile` starts a helper process (``python -m kernels.precompile``) unless the
    driver is in the cache already (:func:`driver_is_cached`). As soon as it has imported, the
    helper compiles :data:`HELPER_KERNELS` (the adaptations' kernels), which call nothing of
-   what this process compiles meanwhile: :data:`SHARED_KERNELS` (the leapfrog step, the
-   momentum draw, the random stream: what both halves call). Then this process tells the
+   what this process compiles meanwhile: :data:`SHARED_KERNELS` (the momentum draw, the
+   random stream: what both halves call; the leapfrog step is inlined into its callers). Then this process tells the
    helper to go on, and it compiles :data:`HELPER_ENTRIES`, loading the shared kernels from the
    cache;
 2. meanwhile this process compiles the model (the caller's work inside the ``with`` block);
@@ -61,7 +62,8 @@ ENABLED: bool = os.environ.get("NUMBAYES_PARALLEL_COMPILE", "1") not in ("0", "f
 
 #: Kernels that both shares call (with their callees: the model call, the metric, the random
 #: stream). This process compiles them before it lets the helper go on.
-SHARED_KERNELS = ("leapfrog", "sample_momentum", "hamiltonian", "uniform", "copy_into")
+SHARED_KERNELS = ("evaluate", "sample_momentum", "_velocity_dense_or_low_rank", "uniform",
+                  "copy_into")
 #: Kernels the helper compiles as soon as it has imported, while this process compiles the
 #: shared kernels and the model (none calls the shared kernels); the driver calls them, so it
 #: compiles once they are cached.
@@ -72,8 +74,9 @@ HELPER_KERNELS = (
 #: Entries the helper compiles next (:data:`kernels.entries.ENTRIES`; the driver only calls their
 #: addresses, so it compiles meanwhile).
 HELPER_ENTRIES = ("nuts_transition", "find_reasonable_step_size")
-#: Kernels this process compiles after the model, while the helper runs.
-LOCAL_KERNELS = ("hmc_transition",)
+#: Kernels this process compiles after the model, while the helper runs (none at present: static
+#: HMC, the only one, became an entry compiled on demand, :data:`kernels.entries.ON_DEMAND`).
+LOCAL_KERNELS: tuple[str, ...] = ()
 #: The driver.
 DRIVER = "advance_chain"
 

@@ -33,7 +33,8 @@ Per iteration ``i`` and chain ``c``:
    (:func:`kernels.fisher_adaptation.fisher_init_metric`); if step-size adaptation is on, Stan's
    initial step-size search (:func:`kernels.step_size.find_reasonable_step_size`);
    this search and the NUTS transition are called by address (:mod:`kernels.entries`, which
-   says why);
+   says why), and so are static HMC, the low-rank adaptation's collection and estimate and
+   the early-stop convergence check, each compiled only for the runs that call it;
 2. jitter the nominal step size (:func:`kernels.step_size.jitter_step_size`);
 3. one NUTS (:func:`kernels.nuts_transition.nuts_transition`) or static HMC
    (:func:`kernels.hmc_transition.hmc_transition`) transition;
@@ -139,7 +140,7 @@ _FISHER = MASS_MATRIX_ADAPTATIONS["fisher"]
 _LOW_RANK = MASS_MATRIX_ADAPTATIONS["low_rank"]
 
 
-@signature(lambda t: (t.i8, t.model, numba.typeof(EntryAddresses(0, 0, 0)), t.i8, t.i8, t.i8,
+@signature(lambda t: (t.i8, t.model, numba.typeof(EntryAddresses(0, 0, 0, 0, 0, 0)), t.i8, t.i8, t.i8,
                       t.options, t.schedule, t.state, t.output))
 @njit
 def advance_chain(
@@ -258,8 +259,10 @@ def advance_chain(
             num_steps = options.num_steps
             if options.trajectory_length > 0.0:
                 num_steps = steps_for_length(options.trajectory_length, state.step_size[c])
-            stats = hmc_transition(model, metric, q, g, state.logp[c], eps, num_steps,
-                                   options.max_energy_error, rng, z)
+            stats = call_entry(
+                hmc_transition, entries.hmc_transition,
+                (model, metric, q, g, state.logp[c], eps, num_steps, options.max_energy_error,
+                 rng, z))
         state.logp[c] = stats.lp
 
         j = i - out_offset
@@ -295,7 +298,8 @@ def advance_chain(
         if fisher and low_rank:
             scatter = state.lr_scatter[c]
             search = False
-            if low_rank_collect(flag, admit, q, g, counts, moments, scatter, delta):
+            if call_entry(low_rank_collect, entries.low_rank_collect,
+                          (flag, admit, q, g, counts, moments, scatter, delta)):
                 if call_entry(low_rank_estimate, entries.low_rank_estimate,
                               (scatter[FG_Q], scatter[FG_G], metric.inv_diag, metric.lr_vecs,
                                metric.lr_vals, LOW_RANK_GAMMA, LOW_RANK_CUTOFF)):
@@ -327,10 +331,10 @@ def advance_chain(
             state.step_size[c] = eps1
             dual_averaging_init(da, eps1)
         if (early_stop and not ended and flag & SWITCH and counts[N_UPDATES] > 1.0
-                and convergence_check(i, num_warmup, metric.inv_diag, metric.lr_vecs,
-                                      metric.lr_vals, state.convergence_ref[c],
-                                      state.convergence_ref_vecs[c],
-                                      state.convergence_ref_vals[c], da, conv)):
+                and call_entry(convergence_check, entries.convergence_check,
+                               (i, num_warmup, metric.inv_diag, metric.lr_vecs, metric.lr_vals,
+                                state.convergence_ref[c], state.convergence_ref_vecs[c],
+                                state.convergence_ref_vals[c], da, conv))):
             pass  # converged: the final step-size-only window follows (no restart, as nutpie)
         last = i == num_warmup - 1 or (ended and i == conv[CONV_END] - 1)
         if last and options.adapt_step_size:
@@ -393,8 +397,11 @@ def run(
     pointers = [data_ptr] * n_chains if np.ndim(data_ptr) == 0 else list(data_ptr)
     if len(pointers) != n_chains:
         raise ValueError(f"{len(pointers)} data pointers given for {n_chains} chains")
-    entries = entry_addresses(options.mass_matrix_adaptation == _LOW_RANK
-                              and options.adapt_mass_matrix)
+    low_rank = options.mass_matrix_adaptation == _LOW_RANK and options.adapt_mass_matrix
+    nutpie_warmup = options.adapt_mass_matrix and options.mass_matrix_adaptation in (_FISHER,
+                                                                                     _LOW_RANK)
+    entries = entry_addresses(hmc=options.algorithm != _NUTS, low_rank=low_rank,
+                              early_stop=options.early_stop_warmup and nutpie_warmup)
     limits = (np.int64(start), np.int64(stop), np.int64(out_offset))
 
     def advance(c: int) -> None:

@@ -45,7 +45,7 @@ import math
 
 import numpy as np
 
-from kernels.jit import njit
+from kernels.jit import njit, signature
 from kernels.low_rank_adaptation import LOW_RANK_CUTOFF
 from kernels.step_size import DA_COUNTER, DA_X_BAR
 
@@ -140,6 +140,10 @@ def _low_rank_change(inv_diag, vecs, vals, ref_diag, ref_vecs, ref_vals) -> floa
     return math.sqrt(s / n) if n > 0 else 0.0
 
 
+@signature(lambda t: (t.i8, t.i8, t.row.inv_diag, t.row.lr_vecs, t.vector,
+                      t.row.convergence_ref, t.row.convergence_ref_vecs,
+                      t.row.convergence_ref_vals, t.row.dual_averaging,
+                      t.row.warmup_convergence), result=lambda t: t.boolean)
 @njit
 def convergence_check(i: int, num_warmup: int, inv_diag: np.ndarray, vecs: np.ndarray,
                       vals: np.ndarray, ref: np.ndarray, ref_vecs: np.ndarray,
