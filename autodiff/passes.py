@@ -202,16 +202,23 @@ def merge_extending_scans(graph: Graph) -> Graph:
         moved[pos] = eqn
         for old, new in zip(graph.eqns[pos].outputs, eqn.outputs):
             replace[old.id] = new
+    return move_into_place(graph, moved, replace)
+
+
+def move_into_place(graph: Graph, moved: dict[int, Eqn], replace: dict[int, Var]) -> Graph:
+    """``graph`` where each equation of ``moved`` leaves its own position for the one its key
+    gives (an earlier equation's, which it replaces: it computes everything that one did and
+    more), and every reader of a variable in ``replace`` reads its replacement instead."""
     if not moved:
         return graph
-    extending = {id(e) for e in moved.values()}
+    leaving = {id(e) for e in moved.values()}
 
     def sub(atom):
         return replace.get(atom.id, atom) if isinstance(atom, Var) else atom
 
     eqns = []
     for pos, eqn in enumerate(graph.eqns):
-        if id(eqn) in extending:
+        if id(eqn) in leaving:
             continue
         eqn = moved.get(pos, eqn)
         eqns.append(Eqn(eqn.primitive, [sub(a) for a in eqn.inputs], eqn.params, eqn.outputs))

@@ -43,7 +43,7 @@ from autodiff.ops.ode import (
     _stage_rhs,
     sensitivities_by_vmap,
 )
-from autodiff.passes import REWRITES, _atom_key
+from autodiff.passes import REWRITES, _atom_key, move_into_place
 from kernels import ode_common
 
 odeint_sens_p = Primitive("odeint_sensitivities", multiple_results=True)
@@ -348,20 +348,7 @@ def merge_sensitivity_solves(graph: Graph) -> Graph:
         moved[pos] = eqn
         ys, info = graph.eqns[pos].outputs
         replace[ys.id], replace[info.id] = eqn.outputs[0], eqn.outputs[2]
-    if not moved:
-        return graph
-    merged = {id(e) for e in moved.values()}
-
-    def sub(atom):
-        return replace.get(atom.id, atom) if isinstance(atom, Var) else atom
-
-    eqns = []
-    for pos, eqn in enumerate(graph.eqns):
-        if id(eqn) in merged:
-            continue
-        eqn = moved.get(pos, eqn)
-        eqns.append(Eqn(eqn.primitive, [sub(a) for a in eqn.inputs], eqn.params, eqn.outputs))
-    return Graph(graph.inputs, eqns, [sub(a) for a in graph.outputs])
+    return move_into_place(graph, moved, replace)
 
 
 REWRITES.append(merge_sensitivity_solves)
