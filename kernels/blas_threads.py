@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import sys
 from collections.abc import Iterator
 
 __all__ = ["single_threaded_blas"]
@@ -28,7 +29,21 @@ _ENTRY_POINTS = (
 )
 
 
+# the controls found, keyed by the number of imported modules: reading /proc/self/maps (tens of
+# thousands of lines once Numba has compiled) at every chunk of a run cost as much as a small
+# model's sampling; a new OpenBLAS is loaded only by an import (NumPy's, SciPy's)
+_found: tuple[int, list[tuple]] = (-1, [])
+
+
 def _openblas_controls() -> list[tuple]:
+    global _found
+    key = len(sys.modules)
+    if _found[0] != key:
+        _found = (key, _scan_openblas())
+    return _found[1]
+
+
+def _scan_openblas() -> list[tuple]:
     try:
         with open("/proc/self/maps") as maps:
             paths = {line.split()[-1] for line in maps if "openblas" in line.lower()}

@@ -74,11 +74,11 @@ from __future__ import annotations
 import math
 from collections import namedtuple
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
 
+from kernels.chain_threads import run_side_by_side
 from kernels.hmc_transition import hmc_transition
 from kernels.integrators import phase_point
 from kernels.jit import njit, signature
@@ -457,39 +457,29 @@ def run(
     blocks = _blocks(n_chains, block_size)
     if len(data_ptrs) < len(blocks):
         raise ValueError(f"{len(data_ptrs)} data pointers for {len(blocks)} blocks of chains")
-    pool = ThreadPoolExecutor(len(blocks), thread_name_prefix="numbayes-chees") \
-        if len(blocks) > 1 else None
 
     def each_block(kernel, *args) -> None:
-        jobs = [(lo, hi, int(data_ptrs[b])) for b, (lo, hi) in enumerate(blocks)]
-        if pool is None:
-            for lo, hi, ptr in jobs:
-                kernel(address, ptr, lo, hi, *args)
-        else:
-            for f in [pool.submit(kernel, address, ptr, lo, hi, *args) for lo, hi, ptr in jobs]:
-                f.result()
+        run_side_by_side([lambda lo=lo, hi=hi, b=b: kernel(address, int(data_ptrs[b]), lo, hi,
+                                                           *args)
+                          for b, (lo, hi) in enumerate(blocks)], len(blocks))
 
-    try:
-        for i in range(start, stop):
-            if i == 0 and settings.num_warmup > 0 and settings.adapt_step_size:
-                found = np.full(n_chains, np.nan)
-                each_block(step_size_search, shared, chains, found)
-                ok = found[np.isfinite(found)]
-                if ok.size == 0:
-                    raise SamplerError("ChEES: the step-size search failed from every chain "
-                                       "(the density is not finite near the initial points)")
-                eps0 = float(np.median(ok))
-                shared.step_size[0] = eps0
-                dual_averaging_init(shared.dual_averaging, eps0)
-                length = eps0 if initial_length is None else initial_length
-                shared.log_length[0] = shared.log_length_bar[0] = math.log(length)
-            elif i == 0 and initial_length is not None:
-                shared.log_length[0] = shared.log_length_bar[0] = math.log(initial_length)
-            each_block(chees_transitions, np.int64(i), np.int64(i - out_offset), settings,
-                       shared, chains, output)
-            if i < settings.num_warmup:
-                chees_adapt(np.int64(i), settings, shared, chains)
-    finally:
-        if pool is not None:
-            pool.shutdown()
+    for i in range(start, stop):
+        if i == 0 and settings.num_warmup > 0 and settings.adapt_step_size:
+            found = np.full(n_chains, np.nan)
+            each_block(step_size_search, shared, chains, found)
+            ok = found[np.isfinite(found)]
+            if ok.size == 0:
+                raise SamplerError("ChEES: the step-size search failed from every chain "
+                                   "(the density is not finite near the initial points)")
+            eps0 = float(np.median(ok))
+            shared.step_size[0] = eps0
+            dual_averaging_init(shared.dual_averaging, eps0)
+            length = eps0 if initial_length is None else initial_length
+            shared.log_length[0] = shared.log_length_bar[0] = math.log(length)
+        elif i == 0 and initial_length is not None:
+            shared.log_length[0] = shared.log_length_bar[0] = math.log(initial_length)
+        each_block(chees_transitions, np.int64(i), np.int64(i - out_offset), settings,
+                   shared, chains, output)
+        if i < settings.num_warmup:
+            chees_adapt(np.int64(i), settings, shared, chains)
 

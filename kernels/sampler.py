@@ -80,12 +80,12 @@ Reference Manual, "MCMC Sampling" and "HMC algorithm parameters".
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
 
 from kernels.blas_threads import single_threaded_blas
+from kernels.chain_threads import run_side_by_side
 from kernels.entries import EntryAddresses, call_entry, entry_addresses
 from kernels.fisher_adaptation import (
     LATE,
@@ -415,15 +415,8 @@ def run(
     low_rank_warmup = (options.mass_matrix_adaptation == _LOW_RANK
                        and options.adapt_mass_matrix and start < options.num_warmup)
     with single_threaded_blas(n_threads > 1 or low_rank_warmup):
-        if n_threads <= 1:
-            for c in range(n_chains):
-                advance(c)
-        else:
-            with ThreadPoolExecutor(n_threads, thread_name_prefix="numbayes-chain") as pool:
-                # a Ctrl-C while waiting leaves this block only once every chain has finished
-                # its chunk, so the state and output arrays are consistent when the exception
-                # surfaces
-                for future in [pool.submit(advance, c) for c in range(n_chains)]:
-                    future.result()
+        # a Ctrl-C while waiting surfaces only once every chain has finished its chunk, so the
+        # state and output arrays are consistent
+        run_side_by_side([lambda c=c: advance(c) for c in range(n_chains)], n_threads)
     if raise_on_error:
         check_chains(state.status)
