@@ -89,8 +89,10 @@ def test_against_sklearn_when_installed():
     np.testing.assert_allclose(np.asarray(ppl.gp.Matern52(3, ls=LS)(X2, XS2)),
                                kernels.Matern(length_scale=LS, nu=2.5)(X2, XS2), rtol=1e-10)
     x = X2[:, :1]
+    # scikit-learn's exp(-2 sin^2(pi r / T) / l^2) is PyMC's exp(-sin^2(pi r / T) / (2 ls^2))
+    # at l = 2 ls
     np.testing.assert_allclose(np.asarray(ppl.gp.Periodic(1, period=1.5, ls=0.8)(x)),
-                               kernels.ExpSineSquared(0.4, 1.5)(x), rtol=1e-10)
+                               kernels.ExpSineSquared(2 * 0.8, 1.5)(x), rtol=1e-10)
 
 
 def test_active_dims_select_columns():
