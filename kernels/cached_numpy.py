@@ -25,9 +25,13 @@ Every function has NumPy's semantics for the arguments generated code passes.
 from __future__ import annotations
 
 import numpy as np
-from numba import carray
+from numba import carray, types
+from numba.core import cgutils
+from numba.core.imputils import impl_ret_borrowed
+from numba.extending import intrinsic, overload
+from numba.np.arrayobj import make_array, populate_array
 
-from kernels.jit import njit
+from kernels.jit import JIT_DISABLED, njit
 from kernels.pointers import as_b1_pointer, as_f8_pointer, as_i8_pointer
 
 # ---------------------------------------------------------------------------------------------
@@ -70,10 +74,58 @@ def ascontiguousarray(x):
     return np.ascontiguousarray(x)
 
 
+@intrinsic
+def _c_contiguous_view(typingctx, x, shape):
+    """The C-contiguous array ``x`` seen with ``shape`` (same data, same owner; the sizes must
+    agree). Numba's own ``reshape`` goes through a general routine (any layout, ``-1``) that
+    cost more than the arithmetic of a small loop body using the view; this one only fills the
+    new array's shape and strides."""
+    if not (isinstance(x, types.Array) and x.layout == "C" and isinstance(shape, types.BaseTuple)
+            and all(isinstance(d, types.Integer) for d in shape)):
+        return None
+    ndim = len(shape)
+    view_type = types.Array(x.dtype, ndim, "C", readonly=not x.mutable)
+
+    def codegen(context, builder, signature, args):
+        source = make_array(signature.args[0])(context, builder, args[0])
+        dims = [context.cast(builder, d, t, types.intp)
+                for d, t in zip(cgutils.unpack_tuple(builder, args[1], ndim), signature.args[1])]
+        strides, step = [], source.itemsize
+        for d in reversed(dims):
+            strides.insert(0, step)
+            step = builder.mul(step, d)
+        view = make_array(view_type)(context, builder)
+        populate_array(view, data=source.data, shape=dims, strides=strides,
+                       itemsize=source.itemsize, meminfo=source.meminfo, parent=source.parent)
+        return impl_ret_borrowed(context, builder, view_type, view._getvalue())
+
+    return view_type(x, shape), codegen
+
+
+def _size_of(shape):
+    """The number of elements of an array of ``shape`` (a tuple of integers, maybe empty)."""
+    size = 1
+    for d in shape:
+        size *= d
+    return size
+
+
+@overload(_size_of)
+def _size_of_compiled(shape):
+    if len(shape) == 0:  # Numba cannot iterate over an empty tuple
+        return lambda shape: 1
+    return _size_of
+
+
 @njit
 def reshape(x, shape):
     """``np.ascontiguousarray(x).reshape(shape)`` (a view when ``x`` is C-contiguous)."""
-    return np.ascontiguousarray(x).reshape(shape)
+    contiguous = np.ascontiguousarray(x)
+    if _size_of(shape) != contiguous.size:
+        raise ValueError("cannot reshape: the sizes differ")
+    if JIT_DISABLED:  # a constant: compiled code has only the other branch
+        return contiguous.reshape(shape)
+    return _c_contiguous_view(contiguous, shape)
 
 
 @njit
