@@ -11,11 +11,14 @@ hoisted, and times one ``(logp, grad)`` evaluation of each, called by address fr
 ``@njit`` loop exactly as the samplers call it (``gradient._timing_loops``), the repeats of the
 two interleaved; the table shows min and median of 7 repeats and the load average.
 
-Run: ``python benchmarks/hoisting.py`` (about a minute, most of it compiling).
+Where nothing is hoisted the two kernels are the same code, and their ratio shows the machine's
+noise.  Run: ``python benchmarks/hoisting.py [--repeats 7]`` (about a minute, most of it
+compiling; more repeats on a loaded machine).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -26,6 +29,7 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH_DIR)
 sys.path.insert(0, os.path.dirname(BENCH_DIR))
 
+import gradient  # noqa: E402
 from gradient import _timing_loops, measure  # noqa: E402
 from suite_models import MODELS, lang_numbayes  # noqa: E402
 
@@ -82,6 +86,9 @@ def _runs(ours_loop, hoisted, plain, plain_ptr, theta) -> dict:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=gradient.REPEATS)
+    gradient.REPEATS = parser.parse_args().repeats
     ours_loop, _ = _timing_loops()
     rows = []
     for name, (model, data) in models().items():
@@ -102,15 +109,17 @@ def main() -> None:
         print(f"{name}: hoisted {len(hoisted.logp_grad.prelude.outputs)} values "
               f"({', '.join(what) or 'nothing'}); max relative difference {err:.1e}")
         times = measure(_runs(ours_loop, hoisted, plain, plain_ptr, theta))
-        rows.append((name, times["plain"], times["hoisted"], os.getloadavg()[0]))
+        same = not hoisted.logp_grad.prelude.outputs
+        rows.append((name + (" (same code)" if same else ""), times["plain"], times["hoisted"],
+                     os.getloadavg()[0]))
         del keep
     print()
-    print(f"{'model':26s} {'no hoisting µs (min/med)':>25s} {'hoisted µs (min/med)':>22s} "
+    print(f"{'model':38s} {'no hoisting µs (min/med)':>25s} {'hoisted µs (min/med)':>22s} "
           f"{'ratio min/med':>14s} {'load':>5s}")
     for name, plain_t, hoist_t, load in rows:
         pm, pd = min(plain_t) * 1e6, statistics.median(plain_t) * 1e6
         hm, hd = min(hoist_t) * 1e6, statistics.median(hoist_t) * 1e6
-        print(f"{name:26s} {pm:12.1f} / {pd:10.1f} {hm:10.1f} / {hd:9.1f} "
+        print(f"{name:38s} {pm:12.1f} / {pd:10.1f} {hm:10.1f} / {hd:9.1f} "
               f"{hm / pm:7.2f} / {hd / pd:4.2f} {load:5.1f}")
 
 

@@ -14,12 +14,13 @@ Two tables:
    it (:func:`autodiff.lowering.calls_scalar_kernel`).  Shown: that choice against the vector
    ``lgamma`` forced into the scalar loop, to show why.
 
-Repeats interleaved (7 each), min and median, with the load average.
-Run: ``python benchmarks/lgamma.py``.
+Repeats interleaved (7 each by default), min and median, with the load average.
+Run: ``python benchmarks/lgamma.py [--repeats 7]``.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -32,6 +33,7 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH_DIR)
 sys.path.insert(0, os.path.dirname(BENCH_DIR))
 
+import gradient  # noqa: E402
 from gradient import _timing_loops, measure  # noqa: E402
 from hoisting import count_data, negative_binomial_regression  # noqa: E402
 
@@ -41,7 +43,6 @@ from kernels import vector_math as vm  # noqa: E402
 from kernels.special import gammaln  # noqa: E402
 from ppl.model import log_density_graph  # noqa: E402
 
-REPEATS = 7
 N = 5000
 
 
@@ -80,7 +81,7 @@ def kernel_table() -> None:
         np.testing.assert_allclose(_vector_sum(x), _scalar_sum(x), rtol=1e-13)
         times: dict[str, list[float]] = {"vm": [], "sp": []}
         _repeat(_vector_sum, x, 1), _repeat(_scalar_sum, x, 1)
-        for _ in range(REPEATS):
+        for _ in range(gradient.REPEATS):
             for key, f in (("vm", _vector_sum), ("sp", _scalar_sum)):
                 t0 = time.perf_counter()
                 _repeat(f, x, 200)
@@ -122,5 +123,8 @@ def gradient_table() -> None:
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=gradient.REPEATS)
+    gradient.REPEATS = parser.parse_args().repeats
     kernel_table()
     gradient_table()
