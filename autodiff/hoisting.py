@@ -31,6 +31,7 @@ what computing it in the loop does, and takes memory).
 
 >>> import numpy as np
 >>> import autodiff, autodiff.numpy as anp
+>>> from autodiff.ir import eval_graph
 >>> from autodiff.scipy import special as sp
 >>> def logp(theta, y):
 ...     return anp.sum(y * theta[0] - anp.exp(theta[0]) - sp.gammaln(y + 1.0))
@@ -49,10 +50,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from autodiff.ir import Eqn, Graph, Var, eval_graph
+from autodiff.ir import Eqn, Graph, Var
 from autodiff.passes import dce, lowering_facts
 
-__all__ = ["eval_graph", "hoist_data_terms"]
+__all__ = ["hoist_data_terms"]
 
 #: Equations that cost (next to) nothing per call: views, conversions, identities and the
 #: one-instruction elementwise operations.  A frontier value whose data-only cone holds only
