@@ -4,7 +4,7 @@
 ``cfunc`` that samplers call by address; the data (and the graph's array constants) are reached
 through ``void* data``, a table of array addresses, never baked into the machine code.
 
-Values that depend on the data only (``gammaln(y + 1)``, ``X.T``, a data-only sum) are computed
+Values that depend on the data only (``gammaln(y + 1)``, ``log(sigma)``, a data-only sum) are computed
 once per binding of the data, not at every call: :func:`autodiff.hoisting.hoist_data_terms`
 splits them off into a prelude that :meth:`LogpGradKernel.pack_data_for_chains` evaluates with
 NumPy when it packs the table (so new data, packed anew, get their own), and the compiled body
