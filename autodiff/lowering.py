@@ -18,7 +18,9 @@ the generated module imports (see :data:`autodiff.codegen.emit.HEADER`).  One ex
 transcendental function may also carry a *vector template* (``"vm.exp({0})"``,
 :mod:`kernels.vector_math`), a branch-free kernel within 2 ulp of the C library's that LLVM
 vectorises; loops that vectorise use it, scalar statements and loops carrying a value from one
-element to the next (which stay scalar, where the library call is faster) do not.
+element to the next or calling a scalar kernel of :mod:`kernels.special` that has no vector
+kernel (:func:`calls_scalar_kernel`: such loops stay scalar, where the library call is faster)
+do not.
 
 This module imports nothing of the project at run time.  The primitive families
 (:mod:`autodiff.ops`) import it to write their rules, the compiler imports it to build the
@@ -240,6 +242,16 @@ def scalar_template(primitive: Primitive, params: dict[str, Any], vector: bool =
     if template is None:
         raise LoweringError(f"primitive '{primitive.name}' is not elementwise in compiled code")
     return template(**params) if callable(template) else template
+
+
+def calls_scalar_kernel(eqn: Eqn) -> bool:
+    """Whether one element of ``eqn`` is a call that keeps a loop scalar: a kernel of
+    :mod:`kernels.special` (template ``sp.…``: SciPy's compiled functions, or ours calling the
+    C library) with no vector kernel to stand in for it (``digamma``, ``erf``, ...)."""
+    primitive = eqn.primitive
+    if getattr(primitive, "scalar_template", None) is None or primitive.vector_template is not None:
+        return False
+    return scalar_template(primitive, eqn.params).startswith("sp.")
 
 
 def scalar_expr(eqn: Eqn, operands: Sequence[str], vector: bool = False) -> str:

@@ -410,7 +410,9 @@ class CompiledELBO:
                                 dtype=np.int64)
         graph = autodiff.make_graph(autodiff.value_and_grad(self.objective))(
             self.init_phi, self.noise, self.baseline, self.subsample, *arguments.data)
-        self.kernel = compile_logp_grad(graph)
+        # the step loop refills noise, baseline and plate indices in place: nothing computed
+        # from them may be hoisted out of the kernel (the model's data may)
+        self.kernel = compile_logp_grad(graph, refilled=(0, 1, 2))
 
     # ---- the ELBO as a function of phi and the step's randomness ---------------------------
     def run_particle(self, phi, noise, subsample, data) -> ParticleRun:

@@ -554,6 +554,21 @@ def compile_model(model: Callable, *args: Any, **kwargs: Any) -> CompiledModel:
     >>> cm.dim, cm.site_names
     (2, ['mu', 'sigma'])
     """
+    model, arguments, prototype, layout, graph = _staged(model, args, kwargs)
+    return CompiledModel(model, arguments, prototype, layout, compile_logp_grad(graph))
+
+
+def log_density_graph(model: Callable, *args: Any, **kwargs: Any) -> autodiff.Graph:
+    """The graph ``(theta, *data) -> (log p, grad)`` that :func:`compile_model` compiles (before
+    its optimisation passes and the hoisting of data-only terms): for inspection and for
+    comparing ways of compiling it."""
+    return _staged(model, args, kwargs)[4]
+
+
+def _staged(model: Callable, args: tuple, kwargs: dict):
+    """``(model, arguments, prototype, layout, graph)``: the model (wrapped to enumerate its
+    discrete sites if it has any), its arguments, prototype trace and layout, and its staged
+    log density and gradient."""
     arguments = ModelArguments(model, args, kwargs)
     prototype = _prototype(model, arguments)
     if not isinstance(model, EnumeratedModel):
@@ -570,4 +585,4 @@ def compile_model(model: Callable, *args: Any, **kwargs: Any) -> CompiledModel:
         return _log_density(model, arguments, layout, theta, data)[0]
 
     graph = autodiff.make_graph(autodiff.value_and_grad(logdensity))(theta0, *arguments.data)
-    return CompiledModel(model, arguments, prototype, layout, compile_logp_grad(graph))
+    return model, arguments, prototype, layout, graph

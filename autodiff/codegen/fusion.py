@@ -5,8 +5,9 @@ gathers ``x[idx]`` (a load ``x[idx[o0]]`` from a vector completed before the loo
 scatter-adds (``out[idx[o0]] += upd``, read only after the loop), so a hierarchical model's
 ``a[g]`` and its gradient's scatter back into ``a`` cost no pass of their own.
 
-A loop over at least :data:`MIN_VECTOR_LOOP` elements without a running sum or a scatter-add
-(the loops LLVM can vectorise) computes transcendental functions with the branch-free kernels of
+A loop over at least :data:`MIN_VECTOR_LOOP` elements without a running sum, a scatter-add or a
+call of a scalar special-function kernel (:func:`autodiff.lowering.calls_scalar_kernel`: the
+loops LLVM can vectorise) computes transcendental functions with the branch-free kernels of
 :mod:`kernels.vector_math` (a primitive's ``vector_template``) and its sums with
 ``vm.accumulate``, an addition LLVM may reassociate: the loop is vectorised, and its sums are
 split into as many partial sums as LLVM's vectorisation of it has lanes (the same bits on every
@@ -32,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from autodiff.ir import Graph, Var
-from autodiff.lowering import MIN_VECTOR_LOOP, scalar_expr
+from autodiff.lowering import MIN_VECTOR_LOOP, calls_scalar_kernel, scalar_expr
 
 
 def _is_vector_gather(eqn) -> bool:
@@ -293,11 +294,14 @@ def emit_cluster(shape: tuple, eqns: list, name, store: set[int], producer: dict
             lines.append(f"{name(out)} = {alloc(out.aval)}")
     body: list[str] = []
     ready: set[int] = set()  # values with a t_ scalar in this iteration
-    # A running sum or a scatter-add carries a value from one element to the next: LLVM keeps
-    # such a loop scalar, where the C library's functions beat the branch-free vector kernels;
-    # and a short loop gains nothing from vectorising but its set-up cost.
+    # A running sum or a scatter-add carries a value from one element to the next, and a call
+    # of a scalar kernel (digamma) is opaque: LLVM keeps such a loop scalar, where the C
+    # library's functions beat the branch-free vector kernels (a negative-binomial gradient's
+    # loop of gammaln and digamma took 1.4x longer with the vector lgamma); and a short loop
+    # gains nothing from vectorising but its set-up cost.
     vector = (int(np.prod(shape)) >= MIN_VECTOR_LOOP
-              and not any(e.primitive.name in ("cumsum", "scatter_add") for e in eqns))
+              and not any(e.primitive.name in ("cumsum", "scatter_add") or calls_scalar_kernel(e)
+                          for e in eqns))
     reciprocals: dict[str, str] = {}  # loop-invariant divisor -> its reciprocal's source
     index = ", ".join(f"o{k}" for k in range(len(shape)))
 

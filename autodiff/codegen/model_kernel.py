@@ -3,15 +3,24 @@
 :func:`compile_logp_grad` turns a graph ``(theta, *data) -> (logp, grad)`` into a C-ABI Numba
 ``cfunc`` that samplers call by address; the data (and the graph's array constants) are reached
 through ``void* data``, a table of array addresses, never baked into the machine code.
+
+Values that depend on the data only (``gammaln(y + 1)``, ``log(sigma)``, a data-only sum) are computed
+once per binding of the data, not at every call: :func:`autodiff.hoisting.hoist_data_terms`
+splits them off into a prelude that :meth:`LogpGradKernel.pack_data_for_chains` evaluates with
+NumPy when it packs the table (so new data, packed anew, get their own), and the compiled body
+reads them from the table like data.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
 from autodiff.avals import aval_of
 from autodiff.codegen.emit import Module, call_arg, emit_body, load_source
-from autodiff.ir import Graph, Lit
+from autodiff.hoisting import hoist_data_terms
+from autodiff.ir import Graph, Lit, eval_graph
 from autodiff.lowering import shape_src
 from autodiff.passes import optimize
 from kernels import model_abi
@@ -28,10 +37,12 @@ class LogpGradKernel:
     ``void*``.  The workspace (``workspace_size`` doubles) holds the kernel's intermediate
     arrays, so an evaluation allocates nothing; it is written by every call, so one table must
     not be used by two threads at once: :meth:`pack_data_for_chains` makes one per chain.
+    ``prelude`` computes the hoisted data-only values from the data (``graph`` reads them as
+    inputs after the data); they are evaluated whenever data are packed.
     """
 
     def __init__(self, graph: Graph, source: str, module, consts: list[np.ndarray],
-                 workspace_size: int = 0):
+                 workspace_size: int = 0, prelude: Graph | None = None):
         self.workspace_size = workspace_size
         self.graph = graph
         self.source = source
@@ -39,7 +50,18 @@ class LogpGradKernel:
         self.consts = consts
         self.cfunc = module.logp_grad
         self.address = self.cfunc.address if not JIT_DISABLED else None
-        self.data_avals = [v.aval for v in graph.inputs[1:]]
+        self.prelude = prelude if prelude is not None else Graph(graph.inputs[1:], [], [])
+        self.data_avals = [v.aval for v in self.prelude.inputs]
+        self.hoisted_avals = [v.aval for v in self.prelude.outputs]
+
+    def hoisted_values(self, data: list[np.ndarray]) -> list[np.ndarray]:
+        """The hoisted data-only values for ``data`` (the prelude evaluated with NumPy)."""
+        if not self.prelude.outputs:
+            return []
+        with np.errstate(all="ignore"):  # as in the compiled code: inf and nan, no warnings
+            values = eval_graph(self.prelude, *[np.asarray(x, dtype=a.dtype)
+                                                for x, a in zip(data, self.data_avals)])
+        return [np.asarray(v, dtype=a.dtype) for v, a in zip(values, self.hoisted_avals)]
 
     def pack_data(self, data: list[np.ndarray]) -> tuple[int, list[np.ndarray]]:
         """``(pointer, keepalive)``: the address table for ``data``, the constants and a
@@ -60,6 +82,8 @@ class LogpGradKernel:
                 )
             arrays.append(np.ascontiguousarray(np.reshape(x, (1,) if x.ndim == 0 else x.shape),
                                                dtype=aval.dtype))
+        arrays += [np.ascontiguousarray(np.reshape(h, (1,) if h.ndim == 0 else h.shape))
+                   for h in self.hoisted_values(data)]
         arrays += list(self.consts)
         pointers, keepalive = [], list(arrays)
         for _ in range(n):
@@ -73,8 +97,10 @@ class LogpGradKernel:
         """``(logp, grad)`` at ``theta`` through the C function (for Python callers and tests)."""
         theta = np.ascontiguousarray(theta, dtype=np.float64)
         if JIT_DISABLED:
+            hoisted = self.hoisted_values(list(data))
             outs = self.module.compiled(
-                theta, *[call_arg(d, a) for d, a in zip(data, self.data_avals)], *self.consts
+                theta, *[call_arg(d, a) for d, a in zip(data, self.data_avals)],
+                *[call_arg(h, a) for h, a in zip(hoisted, self.hoisted_avals)], *self.consts
             )
             return float(outs[0]), np.asarray(outs[1], dtype=np.float64)
         pointer, keepalive = self.pack_data(list(data))
@@ -84,14 +110,19 @@ class LogpGradKernel:
         return float(logp), grad
 
 
-def compile_logp_grad(graph: Graph) -> LogpGradKernel:
+def compile_logp_grad(graph: Graph, refilled: Sequence[int] = ()) -> LogpGradKernel:
     """Compile a graph ``(theta, *data) -> (logp, grad)`` to a C-ABI ``cfunc``.
 
-    The data (and the graph's array constants, and the workspace) are reached through the
-    ``void* data`` argument: a table of ``int64`` addresses, one per array, whose shapes and
-    dtypes are fixed by the graph.  New data of the same shapes reuses the compiled code.
+    The data (and the graph's array constants, the hoisted data-only values and the workspace)
+    are reached through the ``void* data`` argument: a table of ``int64`` addresses, one per
+    array, whose shapes and dtypes are fixed by the graph.  New data of the same shapes reuses
+    the compiled code.  ``refilled``: positions among the data (0 is the first input after
+    ``theta``) of arrays the caller rewrites in place between calls through one table (SVI's
+    noise); values computed from them are not hoisted (the others are computed when the table
+    is packed, so rewriting those arrays in place would go unseen).
     """
     graph = optimize(graph)
+    prelude, graph = hoist_data_terms(graph, refilled)
     theta_aval = graph.inputs[0].aval
     if theta_aval.ndim != 1 or graph.out_avals[0].shape != () or graph.out_avals[1] != theta_aval:
         raise ValueError(
@@ -150,7 +181,7 @@ def compile_logp_grad(graph: Graph) -> LogpGradKernel:
         "from numba import carray, cfunc\nfrom kernels.model_abi import LOGP_GRAD_SIG",
     )
     loaded = load_source(source)
-    return LogpGradKernel(graph, source, loaded, consts, workspace)
+    return LogpGradKernel(graph, source, loaded, consts, workspace, prelude)
 
 
 def _gradient_accumulator(graph: Graph):

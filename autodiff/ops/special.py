@@ -152,7 +152,9 @@ def _polygamma_template(n: int) -> str:
 
 # One row per primitive: name, NumPy implementation, compiled scalar template (``sp`` is
 # kernels.special there, not scipy.special), partials.
-gammaln_p = def_elementwise("gammaln", sp.gammaln, "sp.gammaln({0})", (lambda ans, x: digamma(x),))
+gammaln_p = def_elementwise(
+    "gammaln", sp.gammaln, "sp.gammaln({0})", (lambda ans, x: digamma(x),), vector="vm.lgamma({0})"
+)
 digamma_p = def_elementwise(
     "digamma", sp.digamma, "sp.digamma({0})", (lambda ans, x: polygamma(1, x),)
 )

@@ -471,3 +471,35 @@ def test_init_params_reuse_the_compiled_elbo_and_are_checked():
         svi.init(0, Y, init_params={"lco": 1.0})
     with pytest.raises(SiteError, match="'scale'.*violates"):
         svi.init(0, Y, init_params={"scale": -1.0})
+
+
+def test_the_compiled_elbo_hoists_data_terms_but_nothing_of_the_refilled_noise():
+    """The step loop rewrites the noise, baseline and plate indices in place: values computed
+    from them must stay in the kernel (a hoisted exp(noise) would be a stale draw), while the
+    data's gammaln(y + 1) is computed once."""
+    import autodiff
+    from autodiff.hoisting import hoist_data_terms
+    from autodiff.passes import optimize
+    from inference.variational import compile_elbo
+
+    def model(y):
+        rate = ppl.sample("rate", dist.Exponential(1.0))
+        with ppl.plate("n", len(y)):
+            ppl.sample("y", dist.Poisson(rate), obs=y)
+
+    def guide(y):
+        ppl.param("unused", 0.0)
+        ppl.sample("rate", dist.LogNormal(0.0, 0.5))  # exp(0.5 * noise): noise-only and costly
+
+    y = np.arange(5.0)
+    compiled = compile_elbo(model, guide, Trace_ELBO(3), (y,), {}, 0)
+    prelude = compiled.kernel.prelude
+    read = {a.id for e in prelude.eqns for a in e.inputs if hasattr(a, "id")}
+    assert not read & {v.id for v in prelude.inputs[:3]}
+    assert "gammaln" in {e.primitive.name for e in prelude.eqns}
+    # the same graph with the noise taken for fixed data would hoist terms of the noise
+    graph = optimize(autodiff.make_graph(autodiff.value_and_grad(compiled.objective))(
+        compiled.init_phi, compiled.noise, compiled.baseline, compiled.subsample, y))
+    unsafe, _ = hoist_data_terms(graph)
+    noise = graph.inputs[1]
+    assert any(a is noise for e in unsafe.eqns for a in e.inputs)
