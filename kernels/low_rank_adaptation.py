@@ -26,11 +26,26 @@ Outside the span of the scaled draws and scores both :math:`C` are the identity,
 of draws), on an orthonormal basis of it. This is not only cheaper: over all :math:`d`
 dimensions the geometric mean's eigenvalues near 1 drown in the rounding of eigenvalues up to
 :math:`10^{15}` (negative eigenvalues of :math:`A` with 60 draws in 500 dimensions), which
-lost the low-rank part. The scatter matrices are accumulated draw by draw (a dense Welford sum
-per estimator, :math:`O(d^2)` per warmup draw), so that no buffer of draws is kept and the state
-is a fixed set of arrays (:mod:`kernels.state`: ``lr_scatter``); the span is read from their
-eigenvectors, and the geometric mean is computed from factors of the :math:`C`
+lost the low-rank part. The span and its factors come from thin singular value
+decompositions of the scaled :math:`n \times d` draws and scores themselves (never of a
+:math:`d \times d` matrix), and the geometric mean from factors of the :math:`C`
 (:func:`factored_geometric_mean`).
+
+Memory: the window's draws and scores (nuts-rs keeps the same buffer)
+    The foreground estimator's draws are always the most recent ``counts[FG_COUNT]`` admitted
+    ones (the background's are a suffix of them, and a switch only moves the boundary), so one
+    ring buffer of draws and one of scores per chain, :math:`W \times d` each, hold both
+    estimators (:mod:`kernels.state`: ``lr_draws``, ``lr_grads``, ``lr_added``); :math:`W`
+    (:func:`low_rank_window`) is the largest foreground the schedule can build, 471 for 1000
+    warmup iterations. A chain's state is :math:`O(Wd + kd)`, not :math:`O(d^2)`, and an update
+    costs :math:`O(n d \min(n, d))` for :math:`n \le W` draws.
+
+The rank cap
+    Only the ``max_rank`` (``low_rank_max_rank``) eigenpairs with the largest
+    :math:`|\log\lambda|` beyond the cutoff are kept (the rows of ``lr_vecs``, :math:`k \times d`),
+    so that a leapfrog step applies the metric in :math:`O(kd)`. Dropping an eigenpair sets its
+    :math:`\lambda` to 1, i.e. leaves that direction to the diagonal; the kept ones are the
+    directions the diagonal metric gets most wrong.
 
 The warmup follows nutpie's schedule (:func:`kernels.fisher_adaptation.fisher_schedule`:
 foreground and background estimators, switches) and its step-size handling; the metric is
@@ -55,11 +70,7 @@ import numpy as np
 
 from kernels.fisher_adaptation import (
     BG_COUNT,
-    BG_G_MEAN,
-    BG_Q_MEAN,
     FG_COUNT,
-    FG_G_MEAN,
-    FG_Q_MEAN,
     FISHER_MIN_COUNT,
     SWITCH,
     fisher_inv_metric,
@@ -67,14 +78,16 @@ from kernels.fisher_adaptation import (
     fisher_switch,
 )
 from kernels.jit import njit, signature
-from kernels.stan_adaptation import COLLECT, welford_add_dense
+from kernels.stan_adaptation import COLLECT
 
 __all__ = [
     "UPDATE",
-    "LR_N_SCATTER",
     "LOW_RANK_GAMMA",
     "LOW_RANK_CUTOFF",
+    "DEFAULT_MAX_RANK",
     "low_rank_schedule",
+    "low_rank_window",
+    "low_rank_push",
     "spd_geometric_mean",
     "factored_geometric_mean",
     "low_rank_estimate",
@@ -83,13 +96,12 @@ __all__ = [
 
 #: Schedule flag: recompute the low-rank metric after this iteration.
 UPDATE = 8
-#: Number of scatter matrices per chain: draws and scores of the foreground, then background.
-LR_N_SCATTER = 4
-FG_Q, FG_G, BG_Q, BG_G = 0, 1, 2, 3
 #: Regularisation :math:`\gamma` of the scatter matrices (nuts-rs ``gamma``).
 LOW_RANK_GAMMA = 1e-5
 #: Eigenvalues in ``(1/cutoff, cutoff)`` are dropped (nuts-rs ``eigval_cutoff``).
 LOW_RANK_CUTOFF = 2.0
+#: Eigenpairs kept at most (``low_rank_max_rank``; nuts-rs keeps all of them).
+DEFAULT_MAX_RANK = 16
 
 
 def low_rank_schedule(num_warmup: int, update_freq: int = 20, **fisher_options) -> np.ndarray:
@@ -113,6 +125,25 @@ def low_rank_schedule(num_warmup: int, update_freq: int = 20, **fisher_options) 
             schedule[i] |= UPDATE
             last = i
     return schedule
+
+
+def low_rank_window(schedule: np.ndarray) -> int:
+    """The most draws the foreground estimator can hold on ``schedule`` (every draw admitted,
+    the initial point included): the rows of a chain's ring buffers.
+
+    Examples
+    --------
+    >>> low_rank_window(low_rank_schedule(1000)), low_rank_window(low_rank_schedule(0))
+    (471, 1)
+    """
+    fg = bg = most = 1  # the initial point is in both estimators
+    for flag in np.asarray(schedule):
+        if flag & COLLECT:
+            fg, bg = fg + 1, bg + 1
+            most = max(most, fg)
+            if flag & SWITCH:
+                fg, bg = bg, 0
+    return most
 
 
 @njit
@@ -144,31 +175,33 @@ def spd_geometric_mean(c_x: np.ndarray, c_s: np.ndarray) -> np.ndarray:
     return inv_root_s @ root_m @ inv_root_s
 
 
-#: Directions of a scaled scatter matrix (divided by :math:`\gamma`) with a smaller eigenvalue
-#: change :math:`C` by less than 0.1 % and are left out of the subspace (the rounding floor of
-#: the eigenvalues, :math:`10^{-16} d\,\lambda_{max}`, lies far below it).
+#: Directions of the scaled points (divided by :math:`\sqrt\gamma`) with a squared singular
+#: value below this change :math:`C` by less than 0.1 % and are left out of the subspace.
 _SUBSPACE_TOL = 1e-3
 
 
 @njit
-def _range_factor(scatter: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    # scatter = V W V^T: the eigenvectors whose eigenvalue passes _SUBSPACE_TOL (an orthonormal
-    # basis of the draws' span) and the factor F = V W^1/2 (F F^T = scatter on that span)
-    w, v = np.linalg.eigh(scatter)
-    floor = max(_SUBSPACE_TOL, 1e-12 * w[-1])
+def _range_factor(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # points = U diag(s) V^T (n x d): the right singular vectors whose s^2 passes _SUBSPACE_TOL
+    # (an orthonormal basis of the points' span) and the factor F = V diag(s), F F^T =
+    # points^T points, the scatter matrix over gamma
+    d = points.shape[1]
+    if points.shape[0] == 0:
+        return np.empty((d, 0)), np.empty((d, 0))
+    _, s, vt = np.linalg.svd(points, full_matrices=False)
+    floor = max(_SUBSPACE_TOL, 1e-12 * s[0] * s[0])
     r = 0
-    for k in range(w.shape[0]):
-        if w[k] > floor:
+    for k in range(s.shape[0]):
+        if s[k] * s[k] > floor:
             r += 1
-    d = scatter.shape[0]
     basis = np.empty((d, r))
     factor = np.empty((d, r))
     j = 0
-    for k in range(w.shape[0]):
-        if w[k] > floor:
+    for k in range(s.shape[0]):
+        if s[k] * s[k] > floor:
             for i in range(d):
-                basis[i, j] = v[i, k]
-                factor[i, j] = v[i, k] * math.sqrt(w[k])
+                basis[i, j] = vt[k, i]
+                factor[i, j] = vt[k, i] * s[k]
             j += 1
     return basis, factor
 
@@ -216,25 +249,30 @@ def factored_geometric_mean(f_x: np.ndarray, f_s: np.ndarray) -> np.ndarray:
     return 0.5 * (a + a.T)
 
 
-@signature(lambda t: (t.row.lr_vecs, t.row.lr_vecs, t.vector, t.row.lr_vecs, t.vector, t.f8,
-                      t.f8), result=lambda t: t.boolean)
+@signature(lambda t: (t.row.lr_draws, t.row.lr_grads, t.row.lr_added, t.row.fisher_counts,
+                      t.vector, t.row.lr_vecs, t.row.lr_vals, t.f8, t.f8),
+           result=lambda t: t.boolean)
 @njit
 def low_rank_estimate(
-    scatter_q: np.ndarray,
-    scatter_g: np.ndarray,
+    draws: np.ndarray,
+    grads: np.ndarray,
+    added: np.ndarray,
+    counts: np.ndarray,
     inv_diag: np.ndarray,
     vecs: np.ndarray,
     vals: np.ndarray,
     gamma: float,
     cutoff: float,
 ) -> bool:
-    r"""The low-rank metric from the scatter matrices of draws and scores (module docstring).
+    r"""The low-rank metric from the foreground's draws and scores (module docstring).
 
+    ``draws``, ``grads`` are the ring buffers of :func:`low_rank_push` (``added[0]`` draws
+    pushed so far), of which the last ``counts[FG_COUNT]`` are the foreground's.
     ``inv_diag`` receives :math:`\sigma^2` (an invalid ratio keeps its entry), the rows of
     ``vecs`` the kept eigenvectors and ``vals`` their eigenvalues (largest deviation from 1
-    first), then ones. Returns ``False`` and changes nothing if a scatter matrix is not finite.
-    If an eigenvalue of :math:`A` came out non-positive or not finite, only the diagonal is
-    updated (``vals`` all ones).
+    first, at most ``vals.shape[0]`` of them), then ones. Returns ``False`` and changes nothing
+    if a draw or score is not finite. If an eigenvalue of :math:`A` came out non-positive or
+    not finite, only the diagonal is updated (``vals`` all ones).
 
     Examples
     --------
@@ -243,9 +281,9 @@ def low_rank_estimate(
     >>> x = rng.standard_normal((4000, 3)) @ np.array([[3.0, 0, 0], [2.9, 0.5, 0], [0, 0, 1]])
     >>> cov = np.cov(x.T)
     >>> scores = -x @ np.linalg.inv(cov)        # the scores of N(0, cov)
-    >>> sq, sg = (x - x.mean(0)).T @ (x - x.mean(0)), (scores - scores.mean(0)).T @ (scores - scores.mean(0))
+    >>> counts = np.array([4000.0, 0.0, 0.0])
     >>> d, v, lam = np.ones(3), np.zeros((3, 3)), np.ones(3)
-    >>> low_rank_estimate(sq, sg, d, v, lam, 1e-5, 2.0)
+    >>> low_rank_estimate(x, scores, np.array([4000.0]), counts, d, v, lam, 1e-5, 2.0)
     True
     >>> s = np.sqrt(d)
     >>> inv_metric = np.diag(s) @ (np.eye(3) + v.T @ np.diag(lam - 1) @ v) @ np.diag(s)
@@ -253,29 +291,46 @@ def low_rank_estimate(
     True
     """
     d = inv_diag.shape[0]
-    for i in range(d):
-        for j in range(d):
-            if not (math.isfinite(scatter_q[i, j]) and math.isfinite(scatter_g[i, j])):
+    window = draws.shape[0]
+    n = min(int(counts[FG_COUNT]), window)  # the schedule keeps it <= window
+    first = int(added[0]) - n  # the foreground's oldest draw, in push order
+    x = np.empty((n, d))
+    s = np.empty((n, d))
+    for t in range(n):
+        row = (first + t) % window
+        for i in range(d):
+            x[t, i] = draws[row, i]
+            s[t, i] = grads[row, i]
+            if not (math.isfinite(x[t, i]) and math.isfinite(s[t, i])):
                 return False
-    var_q = np.empty(d)
-    var_g = np.empty(d)
+    # centre, and the diagonal from the sums of squares
+    var_q = np.zeros(d)
+    var_g = np.zeros(d)
     for i in range(d):
-        var_q[i] = scatter_q[i, i]
-        var_g[i] = scatter_g[i, i]
+        mq = 0.0
+        mg = 0.0
+        for t in range(n):
+            mq += x[t, i]
+            mg += s[t, i]
+        mq /= n
+        mg /= n
+        for t in range(n):
+            x[t, i] -= mq
+            s[t, i] -= mg
+            var_q[i] += x[t, i] * x[t, i]
+            var_g[i] += s[t, i] * s[t, i]
     fisher_inv_metric(var_q, var_g, inv_diag)
-    sigma = np.sqrt(inv_diag)
-    # the scaled scatter matrices over gamma: C = I + (these)
-    s_x = np.empty((d, d))
-    s_s = np.empty((d, d))
+    # the scaled points over sqrt(gamma): C = I + (their scatter matrices)
+    root_gamma = math.sqrt(gamma)
     for i in range(d):
-        for j in range(d):
-            s_x[i, j] = scatter_q[i, j] / (sigma[i] * sigma[j] * gamma)
-            s_s[i, j] = scatter_g[i, j] * (sigma[i] * sigma[j] / gamma)
-    for k in range(d):
+        sigma = math.sqrt(inv_diag[i])
+        for t in range(n):
+            x[t, i] /= sigma * root_gamma
+            s[t, i] *= sigma / root_gamma
+    for k in range(vals.shape[0]):
         vals[k] = 1.0
-    # the subspace spanned by the draws and the scores: outside it both C are the identity
-    basis_x, factor_x = _range_factor(s_x)
-    basis_s, factor_s = _range_factor(s_s)
+    basis_x, factor_x = _range_factor(x)
+    basis_s, factor_s = _range_factor(s)
     r_x, r_s = basis_x.shape[1], basis_s.shape[1]
     if r_x + r_s == 0:
         return True
@@ -296,6 +351,8 @@ def low_rank_estimate(
     order = np.argsort(-np.abs(np.log(lam)))
     r = 0
     for j in order:
+        if r == vals.shape[0]:
+            break  # the rank cap: the largest deviations from 1 are kept
         if lam[j] > cutoff or lam[j] < 1.0 / cutoff:
             vals[r] = lam[j]
             for i in range(d):
@@ -305,31 +362,18 @@ def low_rank_estimate(
 
 
 @njit(inline="always")
-def _add(counts: np.ndarray, moments: np.ndarray, scatter: np.ndarray, q: np.ndarray,
-         g: np.ndarray, delta: np.ndarray) -> None:
-    # dense Welford sums of draws and scores, foreground and background (the means are the
-    # rows of nutpie's moments; their diagonal sums are not needed: the scatter's diagonal)
-    n = counts[FG_COUNT]
-    counts[FG_COUNT] = welford_add_dense(n, moments[FG_Q_MEAN], scatter[FG_Q], q, delta)
-    welford_add_dense(n, moments[FG_G_MEAN], scatter[FG_G], g, delta)
-    n = counts[BG_COUNT]
-    counts[BG_COUNT] = welford_add_dense(n, moments[BG_Q_MEAN], scatter[BG_Q], q, delta)
-    welford_add_dense(n, moments[BG_G_MEAN], scatter[BG_G], g, delta)
-
-
-@njit(inline="always")
-def _switch(counts: np.ndarray, moments: np.ndarray, scatter: np.ndarray) -> None:
-    fisher_switch(counts, moments)
-    d = scatter.shape[1]
-    for r in range(2):
-        for i in range(d):
-            for j in range(d):
-                scatter[FG_Q + r, i, j] = scatter[BG_Q + r, i, j]
-                scatter[BG_Q + r, i, j] = 0.0
+def low_rank_push(draws: np.ndarray, grads: np.ndarray, added: np.ndarray, q: np.ndarray,
+                  g: np.ndarray) -> None:
+    """Push a draw and its score into a chain's ring buffers (``added[0]`` counts the pushes)."""
+    row = int(added[0]) % draws.shape[0]
+    for i in range(q.shape[0]):
+        draws[row, i] = q[i]
+        grads[row, i] = g[i]
+    added[0] += 1.0
 
 
 @signature(lambda t: (t.schedule_flag, t.boolean, t.vector, t.vector, t.row.fisher_counts,
-                      t.row.fisher_moments, t.row.lr_scatter, t.vector),
+                      t.row.fisher_moments, t.row.lr_draws, t.row.lr_grads, t.row.lr_added),
            result=lambda t: t.boolean)
 @njit
 def low_rank_collect(
@@ -339,19 +383,24 @@ def low_rank_collect(
     g: np.ndarray,
     counts: np.ndarray,
     moments: np.ndarray,
-    scatter: np.ndarray,
-    delta: np.ndarray,
+    draws: np.ndarray,
+    grads: np.ndarray,
+    added: np.ndarray,
 ) -> bool:
     """The estimators' part of one chain's adaptation after a warmup transition to ``q`` (as
     in :func:`kernels.fisher_adaptation.fisher_adapt`: add the draw if ``admit``, switch on
     :data:`SWITCH`); returns whether the metric is to be
     recomputed now (:data:`UPDATE` and at least three foreground draws). The driver then calls
     :func:`low_rank_estimate` by address (:mod:`kernels.entries`: its LAPACK calls are compiled
-    only for runs that use this adaptation) and updates the step size. ``delta`` is scratch."""
+    only for runs that use this adaptation) and updates the step size. Both estimators are the
+    counts and one buffer (module docstring); ``moments`` is not used by this metric, but
+    switched with the counts (:func:`kernels.fisher_adaptation.fisher_switch`)."""
     if not flag & COLLECT:
         return False
     if admit:
-        _add(counts, moments, scatter, q, g, delta)
+        low_rank_push(draws, grads, added, q, g)
+        counts[FG_COUNT] += 1.0
+        counts[BG_COUNT] += 1.0
     if flag & SWITCH:
-        _switch(counts, moments, scatter)
+        fisher_switch(counts, moments)
     return bool(flag & UPDATE) and counts[FG_COUNT] >= FISHER_MIN_COUNT
