@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from inference.protocols import CompiledModelLike, MCMCKernel
-from kernels.low_rank_adaptation import DEFAULT_MAX_RANK
+from kernels.low_rank_adaptation import DEFAULT_MAX_RANK, DEFAULT_WINDOW
 from kernels.options import SamplerOptions
 
 __all__ = ["NUTS"]
@@ -83,8 +83,8 @@ class NUTS(MCMCKernel):
         posteriors (e.g. stochastic volatility) a larger step size and more divergences at the
         same ``target_accept_prob``. ``"low_rank"``: nutpie's diagonal plus low-rank metric
         (:mod:`kernels.low_rank_adaptation`) for posteriors with a few strongly correlated
-        directions; per chain :math:`O(Wd)` memory (the window's :math:`W` draws and gradients,
-        about half of ``num_warmup``) and :math:`O(W^2 d)` per metric update. Default:
+        directions; per chain :math:`O(Wd)` memory (the latest :math:`W` = ``low_rank_window``
+        draws and gradients) and :math:`O(W^2 d)` per metric update. Default:
         :data:`kernels.options.DEFAULT_MASS_MATRIX_ADAPTATION`.
     early_stop_warmup : bool, default False
         End the warmup once the adaptation has converged (metric and step size stable at two
@@ -96,6 +96,10 @@ class NUTS(MCMCKernel):
     low_rank_max_rank : int, default 16
         ``"low_rank"``: the most eigenpairs of the low-rank correction kept (those furthest from
         1); a leapfrog step costs :math:`O(d)` times it.
+    low_rank_window : int, default 128
+        ``"low_rank"``: the low-rank part is estimated from at most this many of the latest
+        warmup draws (nutpie: all of the window's, up to half of ``num_warmup``); the diagonal
+        from all of them.
     inverse_mass_matrix : array, optional
         Initial inverse mass matrix, ``(dim,)`` or ``(dim, dim)``; by default the identity, or
         with ``"fisher"`` adaptation the inverse absolute gradient at the initial point.
@@ -125,11 +129,13 @@ class NUTS(MCMCKernel):
         mass_matrix_adaptation: str | None = None,
         early_stop_warmup: bool = False,
         low_rank_max_rank: int = DEFAULT_MAX_RANK,
+        low_rank_window: int = DEFAULT_WINDOW,
     ) -> None:
         options = SamplerOptions(
             algorithm="nuts",
             early_stop_warmup=bool(early_stop_warmup),
             low_rank_max_rank=low_rank_max_rank,
+            low_rank_window=low_rank_window,
             target_accept_prob=target_accept_prob,
             max_tree_depth=max_tree_depth,
             dense_mass=bool(dense_mass),

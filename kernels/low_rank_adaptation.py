@@ -31,14 +31,21 @@ decompositions of the scaled :math:`n \times d` draws and scores themselves (nev
 :math:`d \times d` matrix), and the geometric mean from factors of the :math:`C`
 (:func:`factored_geometric_mean`).
 
-Memory: the window's draws and scores (nuts-rs keeps the same buffer)
-    The foreground estimator's draws are always the most recent ``counts[FG_COUNT]`` admitted
-    ones (the background's are a suffix of them, and a switch only moves the boundary), so one
-    ring buffer of draws and one of scores per chain, :math:`W \times d` each, hold both
-    estimators (:mod:`kernels.state`: ``lr_draws``, ``lr_grads``, ``lr_added``); :math:`W`
-    (:func:`low_rank_window`) is the largest foreground the schedule can build, 471 for 1000
-    warmup iterations. A chain's state is :math:`O(Wd + kd)`, not :math:`O(d^2)`, and an update
-    costs :math:`O(n d \min(n, d))` for :math:`n \le W` draws.
+Memory: the diagonal from all the window's draws, the low-rank part from the latest ones
+    The diagonal :math:`\sigma^2` and the means come from the foreground's Welford sums
+    (:mod:`kernels.fisher_adaptation`'s ``moments``, :math:`O(d)`), over all its draws as in
+    nutpie. The low-rank part comes from the most recent :math:`m = \min(n, W)` of its
+    :math:`n` draws and scores, held in one ring buffer of draws and one of scores per chain,
+    :math:`W \times d` each (:mod:`kernels.state`: ``lr_draws``, ``lr_grads``, ``lr_added``;
+    the foreground's draws are always the most recent admitted ones, so a switch only changes
+    :math:`n`). nuts-rs keeps the whole foreground (up to 471 draws for 1000 warmup
+    iterations: :func:`ring_rows`); the cap :math:`W` = ``low_rank_window``
+    (:data:`DEFAULT_WINDOW`) bounds a chain's state at :math:`O(Wd + kd)` -- never
+    :math:`O(d^2)` -- and an update's cost at :math:`O(W^2 d)`, which at :math:`d` in the
+    hundreds is otherwise many times the cost of the gradients of the whole warmup (each of the
+    about 57 updates of 1000 warmup iterations). The sums :math:`\sum\tilde x\tilde x^\top` then
+    run over :math:`m` draws; both :math:`C` scale alike with the number of draws, so the
+    geometric mean's eigenvalues do not depend on it (up to the regularisation :math:`I`).
 
 The rank cap
     Only the ``max_rank`` (``low_rank_max_rank``) eigenpairs with the largest
@@ -69,10 +76,14 @@ import math
 import numpy as np
 
 from kernels.fisher_adaptation import (
-    BG_COUNT,
     FG_COUNT,
+    FG_G_M2,
+    FG_G_MEAN,
+    FG_Q_M2,
+    FG_Q_MEAN,
     FISHER_MIN_COUNT,
     SWITCH,
+    fisher_add,
     fisher_inv_metric,
     fisher_schedule,
     fisher_switch,
@@ -85,8 +96,9 @@ __all__ = [
     "LOW_RANK_GAMMA",
     "LOW_RANK_CUTOFF",
     "DEFAULT_MAX_RANK",
+    "DEFAULT_WINDOW",
     "low_rank_schedule",
-    "low_rank_window",
+    "ring_rows",
     "low_rank_push",
     "spd_geometric_mean",
     "factored_geometric_mean",
@@ -102,6 +114,9 @@ LOW_RANK_GAMMA = 1e-5
 LOW_RANK_CUTOFF = 2.0
 #: Eigenpairs kept at most (``low_rank_max_rank``; nuts-rs keeps all of them).
 DEFAULT_MAX_RANK = 16
+#: Latest draws the low-rank part is estimated from, at most (``low_rank_window``; nuts-rs:
+#: the whole foreground).
+DEFAULT_WINDOW = 128
 
 
 def low_rank_schedule(num_warmup: int, update_freq: int = 20, **fisher_options) -> np.ndarray:
@@ -127,14 +142,14 @@ def low_rank_schedule(num_warmup: int, update_freq: int = 20, **fisher_options) 
     return schedule
 
 
-def low_rank_window(schedule: np.ndarray) -> int:
+def ring_rows(schedule: np.ndarray, cap: int | None = None) -> int:
     """The most draws the foreground estimator can hold on ``schedule`` (every draw admitted,
-    the initial point included): the rows of a chain's ring buffers.
+    the initial point included), at most ``cap``: the rows of a chain's ring buffers.
 
     Examples
     --------
-    >>> low_rank_window(low_rank_schedule(1000)), low_rank_window(low_rank_schedule(0))
-    (471, 1)
+    >>> ring_rows(low_rank_schedule(1000)), ring_rows(low_rank_schedule(1000), 128)
+    (471, 128)
     """
     fg = bg = most = 1  # the initial point is in both estimators
     for flag in np.asarray(schedule):
@@ -143,7 +158,7 @@ def low_rank_window(schedule: np.ndarray) -> int:
             most = max(most, fg)
             if flag & SWITCH:
                 fg, bg = bg, 0
-    return most
+    return most if cap is None else min(most, int(cap))
 
 
 @njit
@@ -232,14 +247,10 @@ def factored_geometric_mean(f_x: np.ndarray, f_s: np.ndarray) -> np.ndarray:
     """
     k = f_x.shape[0]
     u_s, s, _ = np.linalg.svd(np.ascontiguousarray(f_s), full_matrices=False)
-    root_s = np.eye(k)
-    inv_root_s = np.eye(k)
-    for j in range(s.shape[0]):
-        up = math.sqrt(1.0 + s[j] * s[j])
-        for a in range(k):
-            for b in range(k):
-                root_s[a, b] += u_s[a, j] * (up - 1.0) * u_s[b, j]
-                inv_root_s[a, b] += u_s[a, j] * (1.0 / up - 1.0) * u_s[b, j]
+    up = np.sqrt(1.0 + s * s)
+    u_t = np.ascontiguousarray(u_s.T)
+    root_s = np.eye(k) + np.ascontiguousarray(u_s * (up - 1.0)) @ u_t
+    inv_root_s = np.eye(k) + np.ascontiguousarray(u_s * (1.0 / up - 1.0)) @ u_t
     g = np.empty((k, k + f_x.shape[1]))
     g[:, :k] = root_s
     g[:, k:] = root_s @ np.ascontiguousarray(f_x)
@@ -250,7 +261,7 @@ def factored_geometric_mean(f_x: np.ndarray, f_s: np.ndarray) -> np.ndarray:
 
 
 @signature(lambda t: (t.row.lr_draws, t.row.lr_grads, t.row.lr_added, t.row.fisher_counts,
-                      t.vector, t.row.lr_vecs, t.row.lr_vals, t.f8, t.f8),
+                      t.row.fisher_moments, t.vector, t.row.lr_vecs, t.row.lr_vals, t.f8, t.f8),
            result=lambda t: t.boolean)
 @njit
 def low_rank_estimate(
@@ -258,6 +269,7 @@ def low_rank_estimate(
     grads: np.ndarray,
     added: np.ndarray,
     counts: np.ndarray,
+    moments: np.ndarray,
     inv_diag: np.ndarray,
     vecs: np.ndarray,
     vals: np.ndarray,
@@ -266,8 +278,10 @@ def low_rank_estimate(
 ) -> bool:
     r"""The low-rank metric from the foreground's draws and scores (module docstring).
 
-    ``draws``, ``grads`` are the ring buffers of :func:`low_rank_push` (``added[0]`` draws
-    pushed so far), of which the last ``counts[FG_COUNT]`` are the foreground's.
+    ``counts``, ``moments`` are the foreground's Welford sums
+    (:func:`kernels.fisher_adaptation.fisher_add`), ``draws``, ``grads`` the ring buffers of
+    :func:`low_rank_push` (``added[0]`` draws pushed so far), of which the last
+    ``min(counts[FG_COUNT], len(draws))`` are the foreground's latest.
     ``inv_diag`` receives :math:`\sigma^2` (an invalid ratio keeps its entry), the rows of
     ``vecs`` the kept eigenvectors and ``vals`` their eigenvalues (largest deviation from 1
     first, at most ``vals.shape[0]`` of them), then ones. Returns ``False`` and changes nothing
@@ -281,9 +295,11 @@ def low_rank_estimate(
     >>> x = rng.standard_normal((4000, 3)) @ np.array([[3.0, 0, 0], [2.9, 0.5, 0], [0, 0, 1]])
     >>> cov = np.cov(x.T)
     >>> scores = -x @ np.linalg.inv(cov)        # the scores of N(0, cov)
-    >>> counts = np.array([4000.0, 0.0, 0.0])
+    >>> counts, moments = np.zeros(3), np.zeros((8, 3))
+    >>> for q, g in zip(x, scores):
+    ...     fisher_add(counts, moments, q, g)
     >>> d, v, lam = np.ones(3), np.zeros((3, 3)), np.ones(3)
-    >>> low_rank_estimate(x, scores, np.array([4000.0]), counts, d, v, lam, 1e-5, 2.0)
+    >>> low_rank_estimate(x, scores, np.array([4000.0]), counts, moments, d, v, lam, 1e-5, 2.0)
     True
     >>> s = np.sqrt(d)
     >>> inv_metric = np.diag(s) @ (np.eye(3) + v.T @ np.diag(lam - 1) @ v) @ np.diag(s)
@@ -292,34 +308,21 @@ def low_rank_estimate(
     """
     d = inv_diag.shape[0]
     window = draws.shape[0]
-    n = min(int(counts[FG_COUNT]), window)  # the schedule keeps it <= window
-    first = int(added[0]) - n  # the foreground's oldest draw, in push order
+    n = min(int(counts[FG_COUNT]), window)  # the latest n of the foreground
+    first = int(added[0]) - n  # the oldest of them, in push order
+    for i in range(d):
+        if not (math.isfinite(moments[FG_Q_M2, i]) and math.isfinite(moments[FG_G_M2, i])):
+            return False
     x = np.empty((n, d))
     s = np.empty((n, d))
     for t in range(n):
         row = (first + t) % window
         for i in range(d):
-            x[t, i] = draws[row, i]
-            s[t, i] = grads[row, i]
+            x[t, i] = draws[row, i] - moments[FG_Q_MEAN, i]
+            s[t, i] = grads[row, i] - moments[FG_G_MEAN, i]
             if not (math.isfinite(x[t, i]) and math.isfinite(s[t, i])):
                 return False
-    # centre, and the diagonal from the sums of squares
-    var_q = np.zeros(d)
-    var_g = np.zeros(d)
-    for i in range(d):
-        mq = 0.0
-        mg = 0.0
-        for t in range(n):
-            mq += x[t, i]
-            mg += s[t, i]
-        mq /= n
-        mg /= n
-        for t in range(n):
-            x[t, i] -= mq
-            s[t, i] -= mg
-            var_q[i] += x[t, i] * x[t, i]
-            var_g[i] += s[t, i] * s[t, i]
-    fisher_inv_metric(var_q, var_g, inv_diag)
+    fisher_inv_metric(moments[FG_Q_M2], moments[FG_G_M2], inv_diag)
     # the scaled points over sqrt(gamma): C = I + (their scatter matrices)
     root_gamma = math.sqrt(gamma)
     for i in range(d):
@@ -392,15 +395,13 @@ def low_rank_collect(
     :data:`SWITCH`); returns whether the metric is to be
     recomputed now (:data:`UPDATE` and at least three foreground draws). The driver then calls
     :func:`low_rank_estimate` by address (:mod:`kernels.entries`: its LAPACK calls are compiled
-    only for runs that use this adaptation) and updates the step size. Both estimators are the
-    counts and one buffer (module docstring); ``moments`` is not used by this metric, but
-    switched with the counts (:func:`kernels.fisher_adaptation.fisher_switch`)."""
+    only for runs that use this adaptation) and updates the step size. The estimators are the
+    diagonal Fisher estimators' counts and moments and one ring buffer (module docstring)."""
     if not flag & COLLECT:
         return False
     if admit:
+        fisher_add(counts, moments, q, g)
         low_rank_push(draws, grads, added, q, g)
-        counts[FG_COUNT] += 1.0
-        counts[BG_COUNT] += 1.0
     if flag & SWITCH:
         fisher_switch(counts, moments)
     return bool(flag & UPDATE) and counts[FG_COUNT] >= FISHER_MIN_COUNT

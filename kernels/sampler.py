@@ -106,7 +106,6 @@ from kernels.low_rank_adaptation import (
     low_rank_collect,
     low_rank_estimate,
     low_rank_push,
-    low_rank_window,
 )
 from kernels.metric import DENSE, DIAG, LOW_RANK, Metric
 from kernels.model_abi import Model
@@ -302,8 +301,8 @@ def advance_chain(
             if call_entry(low_rank_collect, entries.low_rank_collect,
                           (flag, admit, q, g, counts, moments) + ring):
                 if call_entry(low_rank_estimate, entries.low_rank_estimate,
-                              ring + (counts, metric.inv_diag, metric.lr_vecs, metric.lr_vals,
-                                      LOW_RANK_GAMMA, LOW_RANK_CUTOFF)):
+                              ring + (counts, moments, metric.inv_diag, metric.lr_vecs,
+                                      metric.lr_vals, LOW_RANK_GAMMA, LOW_RANK_CUTOFF)):
                     counts[N_UPDATES] += 1.0
                     search = counts[N_UPDATES] == 1.0
             step = state.step_size[c]
@@ -394,14 +393,8 @@ def run(
         raise ValueError(f"chain_method must be one of {CHAIN_METHODS}, got {chain_method!r}")
     low_rank_sizes = (0, 0)
     if options.mass_matrix_adaptation == _LOW_RANK:
-        # the rank cap is the state's (its lr_vals); its ring must hold the schedule's windows
+        # the rank cap and the ring's rows are the state's (any sizes work: they are caps)
         low_rank_sizes = (max(1, np.shape(state.lr_vals)[-1]), np.shape(state.lr_draws)[1])
-        needed = low_rank_window(schedule[:options.num_warmup]) if options.adapt_mass_matrix else 0
-        if low_rank_sizes[1] < needed:
-            raise ValueError(
-                f"state.lr_draws holds {low_rank_sizes[1]} draws per chain, but the warmup "
-                f"schedule needs {needed}: allocate the state with low_rank="
-                f"SamplerOptions.low_rank_sizes(dim) of the options the run uses")
     check_chain_state(state, options.dense_mass, low_rank_sizes)
     n_chains, dim = state.position.shape
     check_output(output, n_chains, dim)

@@ -19,7 +19,7 @@ Shapes are written with five symbols: ``"dim"`` (the model's dimension), ``"dens
 for a dense mass matrix, 0 otherwise), and for ``mass_matrix_adaptation="low_rank"`` (0
 otherwise) ``"low_rank"`` (``dim``), ``"rank"`` (the most eigenpairs kept,
 ``low_rank_max_rank``) and ``"window"`` (the rows of the estimator's ring buffers,
-:func:`kernels.low_rank_adaptation.low_rank_window`), so that the arrays a run never reads take
+:func:`kernels.low_rank_adaptation.ring_rows`), so that the arrays a run never reads take
 no memory; a ``low_rank`` argument below is the pair ``(rank, window)``
 (:meth:`kernels.options.SamplerOptions.low_rank_sizes`), ``(0, 0)`` for the other metrics.
 

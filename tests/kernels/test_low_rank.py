@@ -8,14 +8,22 @@ import scipy.linalg
 
 from kernels import rng
 from kernels import sampler as S
-from kernels.fisher_adaptation import BG_COUNT, FG_COUNT, FISHER_N_COUNTS, N_UPDATES, SWITCH
+from kernels.fisher_adaptation import (
+    BG_COUNT,
+    FG_COUNT,
+    FISHER_N_COUNTS,
+    FISHER_N_ROWS,
+    N_UPDATES,
+    SWITCH,
+    fisher_add,
+)
 from kernels.low_rank_adaptation import (
     UPDATE,
     low_rank_collect,
     low_rank_estimate,
     low_rank_push,
     low_rank_schedule,
-    low_rank_window,
+    ring_rows,
     spd_geometric_mean,
 )
 from kernels.metric import DIAG, LOW_RANK, Metric, sample_momentum, velocity
@@ -79,14 +87,16 @@ def test_low_rank_velocity_and_momentum_match_dense_algebra():
 
 
 def _estimate(x, scores, inv_diag, vecs, vals, shift=0):
-    # the estimator on the draws x and scores as the whole foreground of a ring buffer, whose
-    # oldest draw sits at row `shift` (so that the window wraps around the buffer's end)
+    # the estimator on the draws x and scores as the whole foreground: Welford sums of all,
+    # and a ring buffer holding all, whose oldest draw sits at row `shift` (so that the window
+    # wraps around the buffer's end)
     n = x.shape[0]
     draws, grads = np.roll(x, shift, axis=0), np.roll(scores, shift, axis=0)
-    counts = np.zeros(FISHER_N_COUNTS)
-    counts[FG_COUNT] = n
-    return low_rank_estimate(draws, grads, np.array([float(n + shift)]), counts, inv_diag, vecs,
-                             vals, 1e-5, 2.0)
+    counts, moments = np.zeros(FISHER_N_COUNTS), np.zeros((FISHER_N_ROWS, x.shape[1]))
+    for q, g in zip(x, scores):
+        fisher_add(counts, moments, q, g)
+    return low_rank_estimate(draws, grads, np.array([float(n + shift)]), counts, moments,
+                             inv_diag, vecs, vals, 1e-5, 2.0)
 
 
 def _gaussian_with_low_rank_structure(d=12, seed=2):
@@ -236,19 +246,21 @@ def test_rank_cap_keeps_the_eigenpair_furthest_from_one():
         SamplerOptions(mass_matrix_adaptation="low_rank", low_rank_max_rank=0)
 
 
-def test_ring_buffer_holds_the_foreground_of_every_window():
-    # every warmup draw admitted on nutpie's schedule: after each iteration the last
-    # counts[FG] pushes of the ring are the draws since the switch before the last one, the
-    # window nuts-rs keeps in a deque (the oracle here, as a Python list); the buffer's
-    # rows (low_rank_window) are the most that window ever holds
+@pytest.mark.parametrize("cap", [None, 50])
+def test_ring_buffer_holds_the_latest_draws_of_the_foreground(cap):
+    # every warmup draw admitted on nutpie's schedule: after each iteration the foreground
+    # count is the number of draws since the switch before the last one, the window nuts-rs
+    # keeps in a deque (the oracle here, as a Python list), and the last min(count, rows)
+    # pushes of the ring are that window's latest draws; uncapped, the ring's rows
+    # (ring_rows) are the most the window ever holds
     schedule = low_rank_schedule(300)
-    window = low_rank_window(schedule)
+    window = ring_rows(schedule, cap)
     d = 2
     draws, grads, added = np.zeros((window, d)), np.zeros((window, d)), np.zeros(1)
-    counts, moments = np.zeros(FISHER_N_COUNTS), np.zeros((8, d))
+    counts, moments = np.zeros(FISHER_N_COUNTS), np.zeros((FISHER_N_ROWS, d))
     # the initial point, as the driver adds it
+    fisher_add(counts, moments, np.zeros(d), np.zeros(d))
     low_rank_push(draws, grads, added, np.zeros(d), np.zeros(d))
-    counts[FG_COUNT] = counts[BG_COUNT] = 1
     deque, split, largest = [0.0], 0, 1
     for i, flag in enumerate(schedule):
         q = np.full(d, float(i + 1))
@@ -258,11 +270,13 @@ def test_ring_buffer_holds_the_foreground_of_every_window():
             if flag & SWITCH:
                 deque, split = deque[split:], len(deque) - split
         n = int(counts[FG_COUNT])
-        assert n == len(deque) <= window
+        assert n == len(deque) and counts[BG_COUNT] == len(deque) - split
+        np.testing.assert_allclose(moments[0], np.mean(deque))  # the foreground's mean
         largest = max(largest, n)
-        rows = [(int(added[0]) - n + t) % window for t in range(n)]
-        assert draws[rows, 0].tolist() == deque
-    assert largest == window
+        m = min(n, window)
+        rows = [(int(added[0]) - m + t) % window for t in range(m)]
+        assert draws[rows, 0].tolist() == deque[-m:]
+    assert largest == window if cap is None else largest > window == cap
 
 
 def test_low_rank_state_is_linear_in_the_dimension():
@@ -270,7 +284,7 @@ def test_low_rank_state_is_linear_in_the_dimension():
     # ring buffers (window x dim) and the capped eigenvectors (rank x dim)
     options = SamplerOptions(mass_matrix_adaptation="low_rank", num_warmup=1000)
     rank, window = options.low_rank_sizes(2000)
-    assert (rank, window) == (options.low_rank_max_rank, 471)
+    assert (rank, window) == (options.low_rank_max_rank, options.low_rank_window)
     for field in CHAIN_STATE_FIELDS:
         shape = field.concrete_shape(2000, False, (rank, window))
         assert math.prod(shape) <= window * 2000, field.name
