@@ -43,6 +43,11 @@ NUMBAYES = {
     "default": {},
     **{f"lr{k}+es": {"mass_matrix_adaptation": "low_rank", "early_stop_warmup": True,
                      "low_rank_max_rank": k} for k in (4, 8, 16, 32, 64)},
+    # the whole window (nutpie), and updates every 20 (nutpie) or 50 / 100 iterations
+    **{f"lr{k}w{f}+es": {"mass_matrix_adaptation": "low_rank", "early_stop_warmup": True,
+                         "low_rank_max_rank": k, "low_rank_window": 1000,
+                         "low_rank_update_freq": f}
+       for k in (8, 16) for f in (20, 50, 100)},
 }
 
 

@@ -35,15 +35,18 @@ Memory: the diagonal from all the window's draws, the low-rank part from the lat
     The diagonal :math:`\sigma^2` and the means come from the foreground's Welford sums
     (:mod:`kernels.fisher_adaptation`'s ``moments``, :math:`O(d)`), over all its draws as in
     nutpie. The low-rank part comes from the most recent :math:`m = \min(n, W)` of its
-    :math:`n` draws and scores, held in one ring buffer of draws and one of scores per chain,
+    :math:`n` draws and scores, held in one ring buffer of draws and one of scores per chain
+    (:math:`\min(W, \text{the largest foreground of the schedule})` rows),
     :math:`W \times d` each (:mod:`kernels.state`: ``lr_draws``, ``lr_grads``, ``lr_added``;
     the foreground's draws are always the most recent admitted ones, so a switch only changes
     :math:`n`). nuts-rs keeps the whole foreground (up to 471 draws for 1000 warmup
     iterations: :func:`ring_rows`); the cap :math:`W` = ``low_rank_window``
-    (:data:`DEFAULT_WINDOW`) bounds a chain's state at :math:`O(Wd + kd)` -- never
-    :math:`O(d^2)` -- and an update's cost at :math:`O(W^2 d)`, which at :math:`d` in the
-    hundreds is otherwise many times the cost of the gradients of the whole warmup (each of the
-    about 57 updates of 1000 warmup iterations). The sums :math:`\sum\tilde x\tilde x^\top` then
+    (:data:`DEFAULT_WINDOW`, the whole foreground up to 1000 warmup iterations) bounds a
+    chain's state at :math:`O(Wd + kd)` -- never :math:`O(d^2)` -- and an update's cost at
+    :math:`O(W^2 d)` (at :math:`d` in the hundreds, updates from the whole window every 20
+    iterations can cost more than the warmup's gradients: ``low_rank_update_freq``). A smaller
+    :math:`W` is cheaper but noisier (``benchmarks/adaptation_study.py``
+    compares). The sums :math:`\sum\tilde x\tilde x^\top` then
     run over :math:`m` draws; both :math:`C` scale alike with the number of draws, so the
     geometric mean's eigenvalues do not depend on it (up to the regularisation :math:`I`).
 
@@ -56,9 +59,12 @@ The rank cap
 
 The warmup follows nutpie's schedule (:func:`kernels.fisher_adaptation.fisher_schedule`:
 foreground and background estimators, switches) and its step-size handling; the metric is
-recomputed at every switch and every ``update_freq`` (20, nuts-rs' default for this metric)
-iterations (:data:`UPDATE` flags of :func:`low_rank_schedule`), as the eigendecompositions cost
-:math:`O(d^3)`.
+recomputed at every switch and every ``update_freq`` (:data:`DEFAULT_UPDATE_FREQ`, 100;
+nuts-rs: 20) iterations (:data:`UPDATE` flags of :func:`low_rank_schedule`), as an update costs
+:math:`O(W^2 d)`: the switches of the early phase (every 10 iterations) update it often while
+it changes fast, and later windows grow slowly, so that updates every 20 iterations mostly
+recompute what the last one found, at the highest cost (``benchmarks/adaptation_study.py``
+compares 20, 50 and 100 by ESS per CPU second).
 
 References
 ----------
@@ -97,6 +103,7 @@ __all__ = [
     "LOW_RANK_CUTOFF",
     "DEFAULT_MAX_RANK",
     "DEFAULT_WINDOW",
+    "DEFAULT_UPDATE_FREQ",
     "low_rank_schedule",
     "ring_rows",
     "low_rank_push",
@@ -113,13 +120,16 @@ LOW_RANK_GAMMA = 1e-5
 #: Eigenvalues in ``(1/cutoff, cutoff)`` are dropped (nuts-rs ``eigval_cutoff``).
 LOW_RANK_CUTOFF = 2.0
 #: Eigenpairs kept at most (``low_rank_max_rank``; nuts-rs keeps all of them).
-DEFAULT_MAX_RANK = 16
+DEFAULT_MAX_RANK = 8
 #: Latest draws the low-rank part is estimated from, at most (``low_rank_window``; nuts-rs:
-#: the whole foreground).
-DEFAULT_WINDOW = 128
+#: the whole foreground, which this covers up to 1000 warmup iterations).
+DEFAULT_WINDOW = 512
+#: Iterations between updates of the metric outside switches (``low_rank_update_freq``).
+DEFAULT_UPDATE_FREQ = 100
 
 
-def low_rank_schedule(num_warmup: int, update_freq: int = 20, **fisher_options) -> np.ndarray:
+def low_rank_schedule(num_warmup: int, update_freq: int = DEFAULT_UPDATE_FREQ,
+                      **fisher_options) -> np.ndarray:
     """:func:`kernels.fisher_adaptation.fisher_schedule` with :data:`UPDATE` flags: at every
     switch, and on a collecting iteration ``update_freq`` iterations after the previous update.
 
@@ -127,7 +137,7 @@ def low_rank_schedule(num_warmup: int, update_freq: int = 20, **fisher_options) 
     --------
     >>> s = low_rank_schedule(1000)
     >>> [int(i) for i in np.flatnonzero(s & UPDATE)][:4], int(np.count_nonzero(s & UPDATE))
-    ([8, 18, 28, 38], 57)
+    ([8, 18, 28, 38], 36)
     """
     if int(update_freq) < 1:
         raise ValueError(f"update_freq must be >= 1, got {update_freq!r}")

@@ -32,6 +32,7 @@ import numpy as np
 from kernels.fisher_adaptation import fisher_schedule
 from kernels.low_rank_adaptation import (
     DEFAULT_MAX_RANK,
+    DEFAULT_UPDATE_FREQ,
     DEFAULT_WINDOW,
     low_rank_schedule,
     ring_rows,
@@ -171,7 +172,7 @@ class SamplerOptions:
     early_switch_freq: int = 10
     switch_freq: int = 80
     window_growth: float = 1.5
-    low_rank_update_freq: int = 20
+    low_rank_update_freq: int = DEFAULT_UPDATE_FREQ
     low_rank_max_rank: int = DEFAULT_MAX_RANK
     low_rank_window: int = DEFAULT_WINDOW
     early_stop_warmup: bool = False
@@ -224,7 +225,7 @@ class SamplerOptions:
         Examples
         --------
         >>> SamplerOptions(mass_matrix_adaptation="low_rank").low_rank_sizes(500)
-        (16, 128)
+        (8, 471)
         >>> SamplerOptions(mass_matrix_adaptation="low_rank", num_warmup=100).low_rank_sizes(5)
         (5, 66)
         >>> SamplerOptions(mass_matrix_adaptation="stan").low_rank_sizes(500)
