@@ -230,7 +230,7 @@ def init(
             q0,
             seed,
             dense_mass=options.dense_mass,
-            low_rank=options.low_rank,
+            low_rank=options.low_rank_sizes(int(model.dim)),
             step_size=options.step_size,
             inverse_mass_matrix=options.inverse_mass_matrix,
         )

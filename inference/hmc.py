@@ -35,9 +35,12 @@ Mass-matrix adaptation (``mass_matrix_adaptation``)
     nutpie's ``low_rank_modified_mass_matrix`` (:mod:`kernels.low_rank_adaptation`): the same
     diagonal times a low-rank correction, :math:`M^{-1} = S(I + V(\Lambda - I)V^\top)S`, whose
     eigenpairs are those of the Fisher-optimal covariance of the scaled draws and gradients
-    that lie outside :math:`(1/2, 2)`; for posteriors with a few strongly correlated
-    directions. Same schedule as ``"fisher"``; the metric is recomputed every 20 draws and at
-    each switch (:math:`O(d^3)`, and :math:`O(d^2)` memory per chain).
+    that lie outside :math:`(1/2, 2)` (at most ``low_rank_max_rank`` of them, those furthest
+    from 1; ``NUTS`` takes these options, see :class:`kernels.options.SamplerOptions`); for
+    posteriors with a few strongly correlated directions. Same schedule as ``"fisher"``; the
+    metric is recomputed at each switch and every ``low_rank_update_freq`` (100) draws, the
+    low-rank part from the latest ``low_rank_window`` draws (:math:`O(W^2 d)` per update,
+    :math:`O(Wd)` memory per chain).
 
 A fixed integration time makes HMC periodic on near-Gaussian targets (with a unit metric a
 standard normal returns to its start after :math:`T = 2\pi`), so the step size is jittered by

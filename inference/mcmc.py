@@ -372,7 +372,7 @@ class MCMC:
             num_warmup=num_warmup,
             save_warmup=self.save_warmup,
             dense_mass=bool(self.kernel.options.dense_mass),
-            low_rank=bool(self.kernel.options.low_rank),
+            low_rank=self.kernel.sampler_options(num_warmup).low_rank_sizes(int(model.dim)),
             site_bytes_per_draw=sites,
             draw_itemsize=np.dtype(self.draw_dtype).itemsize,
             draws_in_memory=self.store is None,

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from inference.protocols import CompiledModelLike, MCMCKernel
+from kernels.low_rank_adaptation import DEFAULT_MAX_RANK, DEFAULT_UPDATE_FREQ, DEFAULT_WINDOW
 from kernels.options import SamplerOptions
 
 __all__ = ["NUTS"]
@@ -82,7 +83,8 @@ class NUTS(MCMCKernel):
         posteriors (e.g. stochastic volatility) a larger step size and more divergences at the
         same ``target_accept_prob``. ``"low_rank"``: nutpie's diagonal plus low-rank metric
         (:mod:`kernels.low_rank_adaptation`) for posteriors with a few strongly correlated
-        directions; :math:`O(d^2)` memory and :math:`O(d^3)` per metric update. Default:
+        directions; per chain :math:`O(Wd)` memory (the latest :math:`W` = ``low_rank_window``
+        draws and gradients) and :math:`O(W^2 d)` per metric update. Default:
         :data:`kernels.options.DEFAULT_MASS_MATRIX_ADAPTATION`.
     early_stop_warmup : bool, default False
         End the warmup once the adaptation has converged (metric and step size stable at two
@@ -91,6 +93,16 @@ class NUTS(MCMCKernel):
         check watches the diagonal and the step size only, not the low-rank part). The
         warmup used per chain is ``mcmc.warmup_used`` (and ``warmup_used`` in the ArviZ
         ``sample_stats`` attributes).
+    low_rank_max_rank : int, default 8
+        ``"low_rank"``: the most eigenpairs of the low-rank correction kept (those furthest from
+        1); a leapfrog step costs :math:`O(d)` times it.
+    low_rank_window : int, default 512
+        ``"low_rank"``: the low-rank part is estimated from at most this many of the latest
+        warmup draws (nutpie: all of the window's, up to half of ``num_warmup``); the diagonal
+        from all of them.
+    low_rank_update_freq : int, default 100
+        ``"low_rank"``: the metric is re-estimated at every switch of nutpie's schedule and
+        this many iterations after the previous update.
     inverse_mass_matrix : array, optional
         Initial inverse mass matrix, ``(dim,)`` or ``(dim, dim)``; by default the identity, or
         with ``"fisher"`` adaptation the inverse absolute gradient at the initial point.
@@ -119,10 +131,16 @@ class NUTS(MCMCKernel):
         max_energy_error: float = 1000.0,
         mass_matrix_adaptation: str | None = None,
         early_stop_warmup: bool = False,
+        low_rank_max_rank: int = DEFAULT_MAX_RANK,
+        low_rank_window: int = DEFAULT_WINDOW,
+        low_rank_update_freq: int = DEFAULT_UPDATE_FREQ,
     ) -> None:
         options = SamplerOptions(
             algorithm="nuts",
             early_stop_warmup=bool(early_stop_warmup),
+            low_rank_max_rank=low_rank_max_rank,
+            low_rank_window=low_rank_window,
+            low_rank_update_freq=low_rank_update_freq,
             target_accept_prob=target_accept_prob,
             max_tree_depth=max_tree_depth,
             dense_mass=bool(dense_mass),

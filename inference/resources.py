@@ -104,7 +104,7 @@ def format_bytes(n: float) -> str:
 
 
 def _row_bytes(fields: tuple[Field, ...], dim: int, dense: bool,
-               low_rank: bool = False) -> dict[str, int]:
+               low_rank: tuple[int, int] = (0, 0)) -> dict[str, int]:
     """Bytes of one row (one chain, or one chain's draw) of each field of a record table."""
     return {f.name: np.dtype(f.dtype).itemsize
             * math.prod(f.concrete_shape(dim, dense, low_rank)) for f in fields}
@@ -228,7 +228,7 @@ def estimate_run_bytes(
     num_warmup: int = 0,
     save_warmup: bool = False,
     dense_mass: bool = False,
-    low_rank: bool = False,
+    low_rank: tuple[int, int] = (0, 0),
     site_bytes_per_draw: int = 0,
     log_likelihood_bytes_per_draw: int = 0,
     draw_itemsize: int = 8,
@@ -251,8 +251,9 @@ def estimate_run_bytes(
         Whether the warmup draws are kept.
     dense_mass : bool
         Whether the chains hold dense ``dim x dim`` mass matrices.
-    low_rank : bool
-        Whether they hold the ``dim x dim`` arrays of ``mass_matrix_adaptation="low_rank"``.
+    low_rank : (int, int)
+        ``(rank, window)`` of the arrays of ``mass_matrix_adaptation="low_rank"``
+        (:meth:`kernels.options.SamplerOptions.low_rank_sizes`); ``(0, 0)`` for the others.
     site_bytes_per_draw, log_likelihood_bytes_per_draw : int
         Bytes of the constrained sites and of the pointwise log-likelihood at one draw
         (:func:`value_bytes_per_draw`); 0 leaves them out.

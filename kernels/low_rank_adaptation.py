@@ -26,17 +26,45 @@ Outside the span of the scaled draws and scores both :math:`C` are the identity,
 of draws), on an orthonormal basis of it. This is not only cheaper: over all :math:`d`
 dimensions the geometric mean's eigenvalues near 1 drown in the rounding of eigenvalues up to
 :math:`10^{15}` (negative eigenvalues of :math:`A` with 60 draws in 500 dimensions), which
-lost the low-rank part. The scatter matrices are accumulated draw by draw (a dense Welford sum
-per estimator, :math:`O(d^2)` per warmup draw), so that no buffer of draws is kept and the state
-is a fixed set of arrays (:mod:`kernels.state`: ``lr_scatter``); the span is read from their
-eigenvectors, and the geometric mean is computed from factors of the :math:`C`
+lost the low-rank part. The span and its factors come from thin singular value
+decompositions of the scaled :math:`n \times d` draws and scores themselves (never of a
+:math:`d \times d` matrix), and the geometric mean from factors of the :math:`C`
 (:func:`factored_geometric_mean`).
+
+Memory: the diagonal from all the window's draws, the low-rank part from the latest ones
+    The diagonal :math:`\sigma^2` and the means come from the foreground's Welford sums
+    (:mod:`kernels.fisher_adaptation`'s ``moments``, :math:`O(d)`), over all its draws as in
+    nutpie. The low-rank part comes from the most recent :math:`m = \min(n, W)` of its
+    :math:`n` draws and scores, held in one ring buffer of draws and one of scores per chain
+    (:math:`\min(W, \text{the largest foreground of the schedule})` rows),
+    :math:`W \times d` each (:mod:`kernels.state`: ``lr_draws``, ``lr_grads``, ``lr_added``;
+    the foreground's draws are always the most recent admitted ones, so a switch only changes
+    :math:`n`). nuts-rs keeps the whole foreground (up to 471 draws for 1000 warmup
+    iterations: :func:`ring_rows`); the cap :math:`W` = ``low_rank_window``
+    (:data:`DEFAULT_WINDOW`, the whole foreground up to 1000 warmup iterations) bounds a
+    chain's state at :math:`O(Wd + kd)` -- never :math:`O(d^2)` -- and an update's cost at
+    :math:`O(W^2 d)` (at :math:`d` in the hundreds, updates from the whole window every 20
+    iterations can cost more than the warmup's gradients: ``low_rank_update_freq``). A smaller
+    :math:`W` is cheaper but noisier (``benchmarks/adaptation_study.py``
+    compares). The sums :math:`\sum\tilde x\tilde x^\top` then
+    run over :math:`m` draws; both :math:`C` scale alike with the number of draws, so the
+    geometric mean's eigenvalues do not depend on it (up to the regularisation :math:`I`).
+
+The rank cap
+    Only the ``max_rank`` (``low_rank_max_rank``) eigenpairs with the largest
+    :math:`|\log\lambda|` beyond the cutoff are kept (the rows of ``lr_vecs``, :math:`k \times d`),
+    so that a leapfrog step applies the metric in :math:`O(kd)`. Dropping an eigenpair sets its
+    :math:`\lambda` to 1, i.e. leaves that direction to the diagonal; the kept ones are the
+    directions the diagonal metric gets most wrong.
 
 The warmup follows nutpie's schedule (:func:`kernels.fisher_adaptation.fisher_schedule`:
 foreground and background estimators, switches) and its step-size handling; the metric is
-recomputed at every switch and every ``update_freq`` (20, nuts-rs' default for this metric)
-iterations (:data:`UPDATE` flags of :func:`low_rank_schedule`), as the eigendecompositions cost
-:math:`O(d^3)`.
+recomputed at every switch and every ``update_freq`` (:data:`DEFAULT_UPDATE_FREQ`, 100;
+nuts-rs: 20) iterations (:data:`UPDATE` flags of :func:`low_rank_schedule`), as an update costs
+:math:`O(W^2 d)`: the switches of the early phase (every 10 iterations) update it often while
+it changes fast, and later windows grow slowly, so that updates every 20 iterations mostly
+recompute what the last one found, at the highest cost (``benchmarks/adaptation_study.py``
+compares 20, 50 and 100 by ESS per CPU second).
 
 References
 ----------
@@ -54,27 +82,31 @@ import math
 import numpy as np
 
 from kernels.fisher_adaptation import (
-    BG_COUNT,
-    BG_G_MEAN,
-    BG_Q_MEAN,
     FG_COUNT,
+    FG_G_M2,
     FG_G_MEAN,
+    FG_Q_M2,
     FG_Q_MEAN,
     FISHER_MIN_COUNT,
     SWITCH,
+    fisher_add,
     fisher_inv_metric,
     fisher_schedule,
     fisher_switch,
 )
 from kernels.jit import njit, signature
-from kernels.stan_adaptation import COLLECT, welford_add_dense
+from kernels.stan_adaptation import COLLECT
 
 __all__ = [
     "UPDATE",
-    "LR_N_SCATTER",
     "LOW_RANK_GAMMA",
     "LOW_RANK_CUTOFF",
+    "DEFAULT_MAX_RANK",
+    "DEFAULT_WINDOW",
+    "DEFAULT_UPDATE_FREQ",
     "low_rank_schedule",
+    "ring_rows",
+    "low_rank_push",
     "spd_geometric_mean",
     "factored_geometric_mean",
     "low_rank_estimate",
@@ -83,16 +115,21 @@ __all__ = [
 
 #: Schedule flag: recompute the low-rank metric after this iteration.
 UPDATE = 8
-#: Number of scatter matrices per chain: draws and scores of the foreground, then background.
-LR_N_SCATTER = 4
-FG_Q, FG_G, BG_Q, BG_G = 0, 1, 2, 3
 #: Regularisation :math:`\gamma` of the scatter matrices (nuts-rs ``gamma``).
 LOW_RANK_GAMMA = 1e-5
 #: Eigenvalues in ``(1/cutoff, cutoff)`` are dropped (nuts-rs ``eigval_cutoff``).
 LOW_RANK_CUTOFF = 2.0
+#: Eigenpairs kept at most (``low_rank_max_rank``; nuts-rs keeps all of them).
+DEFAULT_MAX_RANK = 8
+#: Latest draws the low-rank part is estimated from, at most (``low_rank_window``; nuts-rs:
+#: the whole foreground, which this covers up to 1000 warmup iterations).
+DEFAULT_WINDOW = 512
+#: Iterations between updates of the metric outside switches (``low_rank_update_freq``).
+DEFAULT_UPDATE_FREQ = 100
 
 
-def low_rank_schedule(num_warmup: int, update_freq: int = 20, **fisher_options) -> np.ndarray:
+def low_rank_schedule(num_warmup: int, update_freq: int = DEFAULT_UPDATE_FREQ,
+                      **fisher_options) -> np.ndarray:
     """:func:`kernels.fisher_adaptation.fisher_schedule` with :data:`UPDATE` flags: at every
     switch, and on a collecting iteration ``update_freq`` iterations after the previous update.
 
@@ -100,7 +137,7 @@ def low_rank_schedule(num_warmup: int, update_freq: int = 20, **fisher_options) 
     --------
     >>> s = low_rank_schedule(1000)
     >>> [int(i) for i in np.flatnonzero(s & UPDATE)][:4], int(np.count_nonzero(s & UPDATE))
-    ([8, 18, 28, 38], 57)
+    ([8, 18, 28, 38], 36)
     """
     if int(update_freq) < 1:
         raise ValueError(f"update_freq must be >= 1, got {update_freq!r}")
@@ -113,6 +150,25 @@ def low_rank_schedule(num_warmup: int, update_freq: int = 20, **fisher_options) 
             schedule[i] |= UPDATE
             last = i
     return schedule
+
+
+def ring_rows(schedule: np.ndarray, cap: int | None = None) -> int:
+    """The most draws the foreground estimator can hold on ``schedule`` (every draw admitted,
+    the initial point included), at most ``cap``: the rows of a chain's ring buffers.
+
+    Examples
+    --------
+    >>> ring_rows(low_rank_schedule(1000)), ring_rows(low_rank_schedule(1000), 128)
+    (471, 128)
+    """
+    fg = bg = most = 1  # the initial point is in both estimators
+    for flag in np.asarray(schedule):
+        if flag & COLLECT:
+            fg, bg = fg + 1, bg + 1
+            most = max(most, fg)
+            if flag & SWITCH:
+                fg, bg = bg, 0
+    return most if cap is None else min(most, int(cap))
 
 
 @njit
@@ -144,31 +200,33 @@ def spd_geometric_mean(c_x: np.ndarray, c_s: np.ndarray) -> np.ndarray:
     return inv_root_s @ root_m @ inv_root_s
 
 
-#: Directions of a scaled scatter matrix (divided by :math:`\gamma`) with a smaller eigenvalue
-#: change :math:`C` by less than 0.1 % and are left out of the subspace (the rounding floor of
-#: the eigenvalues, :math:`10^{-16} d\,\lambda_{max}`, lies far below it).
+#: Directions of the scaled points (divided by :math:`\sqrt\gamma`) with a squared singular
+#: value below this change :math:`C` by less than 0.1 % and are left out of the subspace.
 _SUBSPACE_TOL = 1e-3
 
 
 @njit
-def _range_factor(scatter: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    # scatter = V W V^T: the eigenvectors whose eigenvalue passes _SUBSPACE_TOL (an orthonormal
-    # basis of the draws' span) and the factor F = V W^1/2 (F F^T = scatter on that span)
-    w, v = np.linalg.eigh(scatter)
-    floor = max(_SUBSPACE_TOL, 1e-12 * w[-1])
+def _range_factor(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # points = U diag(s) V^T (n x d): the right singular vectors whose s^2 passes _SUBSPACE_TOL
+    # (an orthonormal basis of the points' span) and the factor F = V diag(s), F F^T =
+    # points^T points, the scatter matrix over gamma
+    d = points.shape[1]
+    if points.shape[0] == 0:
+        return np.empty((d, 0)), np.empty((d, 0))
+    _, s, vt = np.linalg.svd(points, full_matrices=False)
+    floor = max(_SUBSPACE_TOL, 1e-12 * s[0] * s[0])
     r = 0
-    for k in range(w.shape[0]):
-        if w[k] > floor:
+    for k in range(s.shape[0]):
+        if s[k] * s[k] > floor:
             r += 1
-    d = scatter.shape[0]
     basis = np.empty((d, r))
     factor = np.empty((d, r))
     j = 0
-    for k in range(w.shape[0]):
-        if w[k] > floor:
+    for k in range(s.shape[0]):
+        if s[k] * s[k] > floor:
             for i in range(d):
-                basis[i, j] = v[i, k]
-                factor[i, j] = v[i, k] * math.sqrt(w[k])
+                basis[i, j] = vt[k, i]
+                factor[i, j] = vt[k, i] * s[k]
             j += 1
     return basis, factor
 
@@ -199,14 +257,10 @@ def factored_geometric_mean(f_x: np.ndarray, f_s: np.ndarray) -> np.ndarray:
     """
     k = f_x.shape[0]
     u_s, s, _ = np.linalg.svd(np.ascontiguousarray(f_s), full_matrices=False)
-    root_s = np.eye(k)
-    inv_root_s = np.eye(k)
-    for j in range(s.shape[0]):
-        up = math.sqrt(1.0 + s[j] * s[j])
-        for a in range(k):
-            for b in range(k):
-                root_s[a, b] += u_s[a, j] * (up - 1.0) * u_s[b, j]
-                inv_root_s[a, b] += u_s[a, j] * (1.0 / up - 1.0) * u_s[b, j]
+    up = np.sqrt(1.0 + s * s)
+    u_t = np.ascontiguousarray(u_s.T)
+    root_s = np.eye(k) + np.ascontiguousarray(u_s * (up - 1.0)) @ u_t
+    inv_root_s = np.eye(k) + np.ascontiguousarray(u_s * (1.0 / up - 1.0)) @ u_t
     g = np.empty((k, k + f_x.shape[1]))
     g[:, :k] = root_s
     g[:, k:] = root_s @ np.ascontiguousarray(f_x)
@@ -216,25 +270,33 @@ def factored_geometric_mean(f_x: np.ndarray, f_s: np.ndarray) -> np.ndarray:
     return 0.5 * (a + a.T)
 
 
-@signature(lambda t: (t.row.lr_vecs, t.row.lr_vecs, t.vector, t.row.lr_vecs, t.vector, t.f8,
-                      t.f8), result=lambda t: t.boolean)
+@signature(lambda t: (t.row.lr_draws, t.row.lr_grads, t.row.lr_added, t.row.fisher_counts,
+                      t.row.fisher_moments, t.vector, t.row.lr_vecs, t.row.lr_vals, t.f8, t.f8),
+           result=lambda t: t.boolean)
 @njit
 def low_rank_estimate(
-    scatter_q: np.ndarray,
-    scatter_g: np.ndarray,
+    draws: np.ndarray,
+    grads: np.ndarray,
+    added: np.ndarray,
+    counts: np.ndarray,
+    moments: np.ndarray,
     inv_diag: np.ndarray,
     vecs: np.ndarray,
     vals: np.ndarray,
     gamma: float,
     cutoff: float,
 ) -> bool:
-    r"""The low-rank metric from the scatter matrices of draws and scores (module docstring).
+    r"""The low-rank metric from the foreground's draws and scores (module docstring).
 
+    ``counts``, ``moments`` are the foreground's Welford sums
+    (:func:`kernels.fisher_adaptation.fisher_add`), ``draws``, ``grads`` the ring buffers of
+    :func:`low_rank_push` (``added[0]`` draws pushed so far), of which the last
+    ``min(counts[FG_COUNT], len(draws))`` are the foreground's latest.
     ``inv_diag`` receives :math:`\sigma^2` (an invalid ratio keeps its entry), the rows of
     ``vecs`` the kept eigenvectors and ``vals`` their eigenvalues (largest deviation from 1
-    first), then ones. Returns ``False`` and changes nothing if a scatter matrix is not finite.
-    If an eigenvalue of :math:`A` came out non-positive or not finite, only the diagonal is
-    updated (``vals`` all ones).
+    first, at most ``vals.shape[0]`` of them), then ones. Returns ``False`` and changes nothing
+    if a draw or score is not finite. If an eigenvalue of :math:`A` came out non-positive or
+    not finite, only the diagonal is updated (``vals`` all ones).
 
     Examples
     --------
@@ -243,9 +305,11 @@ def low_rank_estimate(
     >>> x = rng.standard_normal((4000, 3)) @ np.array([[3.0, 0, 0], [2.9, 0.5, 0], [0, 0, 1]])
     >>> cov = np.cov(x.T)
     >>> scores = -x @ np.linalg.inv(cov)        # the scores of N(0, cov)
-    >>> sq, sg = (x - x.mean(0)).T @ (x - x.mean(0)), (scores - scores.mean(0)).T @ (scores - scores.mean(0))
+    >>> counts, moments = np.zeros(3), np.zeros((8, 3))
+    >>> for q, g in zip(x, scores):
+    ...     fisher_add(counts, moments, q, g)
     >>> d, v, lam = np.ones(3), np.zeros((3, 3)), np.ones(3)
-    >>> low_rank_estimate(sq, sg, d, v, lam, 1e-5, 2.0)
+    >>> low_rank_estimate(x, scores, np.array([4000.0]), counts, moments, d, v, lam, 1e-5, 2.0)
     True
     >>> s = np.sqrt(d)
     >>> inv_metric = np.diag(s) @ (np.eye(3) + v.T @ np.diag(lam - 1) @ v) @ np.diag(s)
@@ -253,29 +317,33 @@ def low_rank_estimate(
     True
     """
     d = inv_diag.shape[0]
+    window = draws.shape[0]
+    n = min(int(counts[FG_COUNT]), window)  # the latest n of the foreground
+    first = int(added[0]) - n  # the oldest of them, in push order
     for i in range(d):
-        for j in range(d):
-            if not (math.isfinite(scatter_q[i, j]) and math.isfinite(scatter_g[i, j])):
+        if not (math.isfinite(moments[FG_Q_M2, i]) and math.isfinite(moments[FG_G_M2, i])):
+            return False
+    x = np.empty((n, d))
+    s = np.empty((n, d))
+    for t in range(n):
+        row = (first + t) % window
+        for i in range(d):
+            x[t, i] = draws[row, i] - moments[FG_Q_MEAN, i]
+            s[t, i] = grads[row, i] - moments[FG_G_MEAN, i]
+            if not (math.isfinite(x[t, i]) and math.isfinite(s[t, i])):
                 return False
-    var_q = np.empty(d)
-    var_g = np.empty(d)
+    fisher_inv_metric(moments[FG_Q_M2], moments[FG_G_M2], inv_diag)
+    # the scaled points over sqrt(gamma): C = I + (their scatter matrices)
+    root_gamma = math.sqrt(gamma)
     for i in range(d):
-        var_q[i] = scatter_q[i, i]
-        var_g[i] = scatter_g[i, i]
-    fisher_inv_metric(var_q, var_g, inv_diag)
-    sigma = np.sqrt(inv_diag)
-    # the scaled scatter matrices over gamma: C = I + (these)
-    s_x = np.empty((d, d))
-    s_s = np.empty((d, d))
-    for i in range(d):
-        for j in range(d):
-            s_x[i, j] = scatter_q[i, j] / (sigma[i] * sigma[j] * gamma)
-            s_s[i, j] = scatter_g[i, j] * (sigma[i] * sigma[j] / gamma)
-    for k in range(d):
+        sigma = math.sqrt(inv_diag[i])
+        for t in range(n):
+            x[t, i] /= sigma * root_gamma
+            s[t, i] *= sigma / root_gamma
+    for k in range(vals.shape[0]):
         vals[k] = 1.0
-    # the subspace spanned by the draws and the scores: outside it both C are the identity
-    basis_x, factor_x = _range_factor(s_x)
-    basis_s, factor_s = _range_factor(s_s)
+    basis_x, factor_x = _range_factor(x)
+    basis_s, factor_s = _range_factor(s)
     r_x, r_s = basis_x.shape[1], basis_s.shape[1]
     if r_x + r_s == 0:
         return True
@@ -296,6 +364,8 @@ def low_rank_estimate(
     order = np.argsort(-np.abs(np.log(lam)))
     r = 0
     for j in order:
+        if r == vals.shape[0]:
+            break  # the rank cap: the largest deviations from 1 are kept
         if lam[j] > cutoff or lam[j] < 1.0 / cutoff:
             vals[r] = lam[j]
             for i in range(d):
@@ -305,31 +375,18 @@ def low_rank_estimate(
 
 
 @njit(inline="always")
-def _add(counts: np.ndarray, moments: np.ndarray, scatter: np.ndarray, q: np.ndarray,
-         g: np.ndarray, delta: np.ndarray) -> None:
-    # dense Welford sums of draws and scores, foreground and background (the means are the
-    # rows of nutpie's moments; their diagonal sums are not needed: the scatter's diagonal)
-    n = counts[FG_COUNT]
-    counts[FG_COUNT] = welford_add_dense(n, moments[FG_Q_MEAN], scatter[FG_Q], q, delta)
-    welford_add_dense(n, moments[FG_G_MEAN], scatter[FG_G], g, delta)
-    n = counts[BG_COUNT]
-    counts[BG_COUNT] = welford_add_dense(n, moments[BG_Q_MEAN], scatter[BG_Q], q, delta)
-    welford_add_dense(n, moments[BG_G_MEAN], scatter[BG_G], g, delta)
-
-
-@njit(inline="always")
-def _switch(counts: np.ndarray, moments: np.ndarray, scatter: np.ndarray) -> None:
-    fisher_switch(counts, moments)
-    d = scatter.shape[1]
-    for r in range(2):
-        for i in range(d):
-            for j in range(d):
-                scatter[FG_Q + r, i, j] = scatter[BG_Q + r, i, j]
-                scatter[BG_Q + r, i, j] = 0.0
+def low_rank_push(draws: np.ndarray, grads: np.ndarray, added: np.ndarray, q: np.ndarray,
+                  g: np.ndarray) -> None:
+    """Push a draw and its score into a chain's ring buffers (``added[0]`` counts the pushes)."""
+    row = int(added[0]) % draws.shape[0]
+    for i in range(q.shape[0]):
+        draws[row, i] = q[i]
+        grads[row, i] = g[i]
+    added[0] += 1.0
 
 
 @signature(lambda t: (t.schedule_flag, t.boolean, t.vector, t.vector, t.row.fisher_counts,
-                      t.row.fisher_moments, t.row.lr_scatter, t.vector),
+                      t.row.fisher_moments, t.row.lr_draws, t.row.lr_grads, t.row.lr_added),
            result=lambda t: t.boolean)
 @njit
 def low_rank_collect(
@@ -339,19 +396,22 @@ def low_rank_collect(
     g: np.ndarray,
     counts: np.ndarray,
     moments: np.ndarray,
-    scatter: np.ndarray,
-    delta: np.ndarray,
+    draws: np.ndarray,
+    grads: np.ndarray,
+    added: np.ndarray,
 ) -> bool:
     """The estimators' part of one chain's adaptation after a warmup transition to ``q`` (as
     in :func:`kernels.fisher_adaptation.fisher_adapt`: add the draw if ``admit``, switch on
     :data:`SWITCH`); returns whether the metric is to be
     recomputed now (:data:`UPDATE` and at least three foreground draws). The driver then calls
     :func:`low_rank_estimate` by address (:mod:`kernels.entries`: its LAPACK calls are compiled
-    only for runs that use this adaptation) and updates the step size. ``delta`` is scratch."""
+    only for runs that use this adaptation) and updates the step size. The estimators are the
+    diagonal Fisher estimators' counts and moments and one ring buffer (module docstring)."""
     if not flag & COLLECT:
         return False
     if admit:
-        _add(counts, moments, scatter, q, g, delta)
+        fisher_add(counts, moments, q, g)
+        low_rank_push(draws, grads, added, q, g)
     if flag & SWITCH:
-        _switch(counts, moments, scatter)
+        fisher_switch(counts, moments)
     return bool(flag & UPDATE) and counts[FG_COUNT] >= FISHER_MIN_COUNT

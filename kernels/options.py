@@ -30,7 +30,13 @@ from typing import NamedTuple
 import numpy as np
 
 from kernels.fisher_adaptation import fisher_schedule
-from kernels.low_rank_adaptation import low_rank_schedule
+from kernels.low_rank_adaptation import (
+    DEFAULT_MAX_RANK,
+    DEFAULT_UPDATE_FREQ,
+    DEFAULT_WINDOW,
+    low_rank_schedule,
+    ring_rows,
+)
 from kernels.stan_adaptation import warmup_schedule
 
 __all__ = [
@@ -101,7 +107,8 @@ class SamplerOptions:
         draws and gradients (:mod:`kernels.fisher_adaptation`: ``early_window``,
         ``step_size_window``, ``early_switch_freq``, ``switch_freq``, ``window_growth``), or
         nutpie's diagonal plus low-rank metric on the same schedule
-        (:mod:`kernels.low_rank_adaptation`, also ``low_rank_update_freq``);
+        (:mod:`kernels.low_rank_adaptation`, also ``low_rank_update_freq``,
+        ``low_rank_max_rank`` and ``low_rank_window``);
         ``None`` means :data:`DEFAULT_MASS_MATRIX_ADAPTATION`.
     target_accept_prob : float
         Dual averaging's target :math:`\\delta` (Stan's ``adapt_delta``).
@@ -117,6 +124,12 @@ class SamplerOptions:
         Static HMC: integration time when ``num_steps`` is ``None``.
     jitter : float
         Relative step-size jitter in ``[0, 1]`` (Stan's ``stepsize_jitter``).
+    low_rank_max_rank : int
+        ``"low_rank"``: the most eigenpairs of the correction kept (those furthest from 1 in
+        :math:`|\\log\\lambda|`); a leapfrog step costs :math:`O(d)` times it.
+    low_rank_window : int
+        ``"low_rank"``: the low-rank part is estimated from at most this many of the window's
+        latest draws (the diagonal from all of them); a chain keeps them and their gradients.
     early_stop_warmup : bool
         End the warmup when the adaptation has converged (:mod:`kernels.warmup_convergence`;
         ``num_warmup`` is then the upper bound); with ``mass_matrix_adaptation="fisher"`` or
@@ -159,7 +172,9 @@ class SamplerOptions:
     early_switch_freq: int = 10
     switch_freq: int = 80
     window_growth: float = 1.5
-    low_rank_update_freq: int = 20
+    low_rank_update_freq: int = DEFAULT_UPDATE_FREQ
+    low_rank_max_rank: int = DEFAULT_MAX_RANK
+    low_rank_window: int = DEFAULT_WINDOW
     early_stop_warmup: bool = False
 
     def __post_init__(self) -> None:
@@ -174,6 +189,8 @@ class SamplerOptions:
                 f"{kind[self.mass_matrix_adaptation]} mass matrix only: use dense_mass=False, "
                 f"or mass_matrix_adaptation='stan' for a dense mass matrix")
         _integer(self, "low_rank_update_freq", 1)
+        _integer(self, "low_rank_max_rank", 1)
+        _integer(self, "low_rank_window", 2)
         if self.early_stop_warmup and self.mass_matrix_adaptation == "stan":
             raise ValueError(
                 "early_stop_warmup=True needs nutpie's adaptation, which re-estimates the "
@@ -200,6 +217,25 @@ class SamplerOptions:
     def low_rank(self) -> bool:
         """Whether the chains' state holds the low-rank metric's arrays."""
         return self.mass_matrix_adaptation == "low_rank"
+
+    def low_rank_sizes(self, dim: int) -> tuple[int, int]:
+        """``(rank, window)`` of the low-rank arrays of a chain's state in ``dim`` dimensions
+        (:mod:`kernels.state`), ``(0, 0)`` for the other metrics.
+
+        Examples
+        --------
+        >>> SamplerOptions(mass_matrix_adaptation="low_rank").low_rank_sizes(500)
+        (8, 471)
+        >>> SamplerOptions(mass_matrix_adaptation="low_rank", num_warmup=100).low_rank_sizes(5)
+        (5, 66)
+        >>> SamplerOptions(mass_matrix_adaptation="stan").low_rank_sizes(500)
+        (0, 0)
+        """
+        if not self.low_rank:
+            return (0, 0)
+        window = (ring_rows(self._schedule(warn=False), self.low_rank_window)
+                  if self.adapt_mass_matrix else 0)
+        return (min(self.low_rank_max_rank, int(dim)), window)
 
     def replace(self, **changes) -> SamplerOptions:
         """A copy with ``changes`` (checked like a new one)."""

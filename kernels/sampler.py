@@ -101,12 +101,11 @@ from kernels.integrators import copy_into, phase_point
 from kernels.jit import njit, signature
 from kernels.kernel_types import kernel_types
 from kernels.low_rank_adaptation import (
-    FG_G,
-    FG_Q,
     LOW_RANK_CUTOFF,
     LOW_RANK_GAMMA,
     low_rank_collect,
     low_rank_estimate,
+    low_rank_push,
 )
 from kernels.metric import DENSE, DIAG, LOW_RANK, Metric
 from kernels.model_abi import Model
@@ -195,7 +194,6 @@ def advance_chain(
     work = nuts_workspace(d, options.max_tree_depth)
     z = phase_point(d)  # scratch of static HMC and of the step-size search
     scratch = np.empty(d)
-    delta = np.empty(d)  # scratch of the low-rank estimator
     q = state.position[c]
     g = state.grad[c]
     rng = state.rng[c]
@@ -234,6 +232,8 @@ def advance_chain(
             # nuts-rs: the initial point is the first draw of both estimators, and the metric
             # starts from its gradient (unless the user gave one)
             fisher_add(counts, moments, q, g)
+            if low_rank:
+                low_rank_push(state.lr_draws[c], state.lr_grads[c], state.lr_added[c], q, g)
             if options.init_metric_from_gradient:
                 fisher_init_metric(g, metric.inv_diag)
         if i == 0 and warm and options.adapt_step_size:
@@ -296,13 +296,13 @@ def advance_chain(
             for k in range(d):
                 admit = admit or q[k] != scratch[k]
         if fisher and low_rank:
-            scatter = state.lr_scatter[c]
+            ring = (state.lr_draws[c], state.lr_grads[c], state.lr_added[c])
             search = False
             if call_entry(low_rank_collect, entries.low_rank_collect,
-                          (flag, admit, q, g, counts, moments, scatter, delta)):
+                          (flag, admit, q, g, counts, moments) + ring):
                 if call_entry(low_rank_estimate, entries.low_rank_estimate,
-                              (scatter[FG_Q], scatter[FG_G], metric.inv_diag, metric.lr_vecs,
-                               metric.lr_vals, LOW_RANK_GAMMA, LOW_RANK_CUTOFF)):
+                              ring + (counts, moments, metric.inv_diag, metric.lr_vecs,
+                                      metric.lr_vals, LOW_RANK_GAMMA, LOW_RANK_CUTOFF)):
                     counts[N_UPDATES] += 1.0
                     search = counts[N_UPDATES] == 1.0
             step = state.step_size[c]
@@ -391,7 +391,11 @@ def run(
                          f"warmup iterations")
     if chain_method not in CHAIN_METHODS:
         raise ValueError(f"chain_method must be one of {CHAIN_METHODS}, got {chain_method!r}")
-    check_chain_state(state, options.dense_mass, options.mass_matrix_adaptation == _LOW_RANK)
+    low_rank_sizes = (0, 0)
+    if options.mass_matrix_adaptation == _LOW_RANK:
+        # the rank cap and the ring's rows are the state's (any sizes work: they are caps)
+        low_rank_sizes = (max(1, np.shape(state.lr_vals)[-1]), np.shape(state.lr_draws)[1])
+    check_chain_state(state, options.dense_mass, low_rank_sizes)
     n_chains, dim = state.position.shape
     check_output(output, n_chains, dim)
     pointers = [data_ptr] * n_chains if np.ndim(data_ptr) == 0 else list(data_ptr)

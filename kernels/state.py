@@ -15,10 +15,13 @@ leading chain axis, what it holds. Everything else is derived from them:
 * :class:`TransitionStats`, what one transition reports: the output fields marked
   ``per_transition``, in table order.
 
-Shapes are written with three symbols: ``"dim"`` (the model's dimension), ``"dense"`` (``dim``
-for a dense mass matrix, 0 otherwise) and ``"low_rank"`` (``dim`` with
-``mass_matrix_adaptation="low_rank"``, 0 otherwise), so that the arrays a run never reads take
-no memory.
+Shapes are written with five symbols: ``"dim"`` (the model's dimension), ``"dense"`` (``dim``
+for a dense mass matrix, 0 otherwise), and for ``mass_matrix_adaptation="low_rank"`` (0
+otherwise) ``"low_rank"`` (``dim``), ``"rank"`` (the most eigenpairs kept,
+``low_rank_max_rank``) and ``"window"`` (the rows of the estimator's ring buffers,
+:func:`kernels.low_rank_adaptation.ring_rows`), so that the arrays a run never reads take
+no memory; a ``low_rank`` argument below is the pair ``(rank, window)``
+(:meth:`kernels.options.SamplerOptions.low_rank_sizes`), ``(0, 0)`` for the other metrics.
 
 :func:`init_chain_state` builds the state of chains at their initial points (evaluating the model
 there, with Stan's initial dual-averaging state), and :func:`random_initial_points` is Stan's
@@ -35,7 +38,6 @@ import numpy as np
 
 from kernels.fisher_adaptation import FISHER_N_COUNTS, FISHER_N_ROWS
 from kernels.jit import njit
-from kernels.low_rank_adaptation import LR_N_SCATTER
 from kernels.metric import cholesky_lower
 from kernels.model_abi import evaluate
 from kernels.rng import seed_streams, uniform
@@ -69,7 +71,8 @@ class Field:
     dtype : numpy dtype
     shape : tuple
         The shape after the chain axis (and, for outputs, the draw axis): integers and the
-        symbols ``"dim"``, ``"dense"`` and ``"low_rank"`` (module docstring).
+        symbols ``"dim"``, ``"dense"``, ``"low_rank"``, ``"rank"`` and ``"window"`` (module
+        docstring).
     doc : str
         What it holds.
     fill : float
@@ -88,9 +91,15 @@ class Field:
     warmup_only: bool = False
     per_transition: bool = False
 
-    def concrete_shape(self, dim: int, dense: bool, low_rank: bool = False) -> tuple[int, ...]:
-        """The shape with its symbols resolved."""
-        sizes = {"dim": dim, "dense": dim if dense else 0, "low_rank": dim if low_rank else 0}
+    def concrete_shape(self, dim: int, dense: bool,
+                       low_rank: tuple[int, int] = (0, 0)) -> tuple[int, ...]:
+        """The shape with its symbols resolved (``low_rank``: ``(rank, window)``)."""
+        if isinstance(low_rank, (bool, np.bool_)) or len(low_rank) != 2:
+            raise TypeError(f"low_rank must be the pair (rank, window) of "
+                            f"SamplerOptions.low_rank_sizes(dim), got {low_rank!r}")
+        rank, window = (int(n) for n in low_rank)
+        sizes = {"dim": dim, "dense": dim if dense else 0, "low_rank": dim if rank else 0,
+                 "rank": rank, "window": window}
         return tuple(sizes.get(s, s) for s in self.shape)
 
 
@@ -118,13 +127,14 @@ CHAIN_STATE_FIELDS = (
           "(:mod:`kernels.fisher_adaptation`)", warmup_only=True),
     Field("fisher_moments", _F8, (FISHER_N_ROWS, "dim"), "their moments of draws and gradients",
           warmup_only=True),
-    Field("lr_vecs", _F8, ("low_rank", "low_rank"), "the low-rank metric's eigenvectors (rows; "
+    Field("lr_vecs", _F8, ("rank", "low_rank"), "the low-rank metric's eigenvectors (rows; "
           ":mod:`kernels.metric`)", warmup_only=True),
-    Field("lr_vals", _F8, ("low_rank",), "their eigenvalues, the used ones first, then ones",
+    Field("lr_vals", _F8, ("rank",), "their eigenvalues, the used ones first, then ones",
           1.0, warmup_only=True),
-    Field("lr_scatter", _F8, (LR_N_SCATTER, "low_rank", "low_rank"), "sums of outer products of "
-          "the deviations of draws and gradients (:mod:`kernels.low_rank_adaptation`)",
-          warmup_only=True),
+    Field("lr_draws", _F8, ("window", "low_rank"), "the low-rank estimator's draws, a ring "
+          "(:mod:`kernels.low_rank_adaptation`)", warmup_only=True),
+    Field("lr_grads", _F8, ("window", "low_rank"), "and their gradients", warmup_only=True),
+    Field("lr_added", _F8, (1,), "draws pushed into the ring so far", warmup_only=True),
     Field("warmup_used", _I8, (), "warmup iterations run (less than ``num_warmup`` when "
           "``early_stop_warmup`` ended it early: :mod:`kernels.warmup_convergence`)",
           warmup_only=True),
@@ -132,9 +142,9 @@ CHAIN_STATE_FIELDS = (
           "agreeing checks in a row, iteration the warmup ends at or 0]``", warmup_only=True),
     Field("convergence_ref", _F8, ("dim",), "the diagonal inverse metric at the previous check",
           warmup_only=True),
-    Field("convergence_ref_vecs", _F8, ("low_rank", "low_rank"), "the low-rank metric's "
+    Field("convergence_ref_vecs", _F8, ("rank", "low_rank"), "the low-rank metric's "
           "eigenvectors at the previous check", warmup_only=True),
-    Field("convergence_ref_vals", _F8, ("low_rank",), "and their eigenvalues", 1.0,
+    Field("convergence_ref_vals", _F8, ("rank",), "and their eigenvalues", 1.0,
           warmup_only=True),
     Field("rng", _U8, (4,), "the xoshiro256** stream (:mod:`kernels.rng`)"),
     Field("status", _I8, (), "a :mod:`kernels.status` chain code"),
@@ -213,13 +223,13 @@ TransitionStats.__doc__ = (
 
 
 def _allocate(fields, lead: tuple[int, ...], dim: int, dense: bool,
-              low_rank: bool = False) -> list[np.ndarray]:
+              low_rank: tuple[int, int] = (0, 0)) -> list[np.ndarray]:
     return [np.full(lead + f.concrete_shape(dim, dense, low_rank), f.fill, dtype=f.dtype)
             for f in fields]
 
 
 def allocate_chain_state(n_chains: int, dim: int, dense: bool = False,
-                         low_rank: bool = False) -> ChainState:
+                         low_rank: tuple[int, int] = (0, 0)) -> ChainState:
     """A :class:`ChainState` of ``n_chains`` chains in ``dim`` dimensions with every array in
     its final dtype and shape, filled as the table says; nothing is evaluated
     (:func:`init_chain_state` does that)."""
@@ -232,7 +242,7 @@ def allocate_output(n_chains: int, n_draws: int, dim: int) -> SampleOutput:
 
 
 def _check(record, fields, lead: tuple[int, ...], dim: int, dense: bool, what: str,
-           low_rank: bool = False) -> None:
+           low_rank: tuple[int, int] = (0, 0)) -> None:
     for field, array in zip(fields, record):
         shape = lead + field.concrete_shape(dim, dense, low_rank)
         if not isinstance(array, np.ndarray) or array.dtype != field.dtype or (
@@ -244,7 +254,7 @@ def _check(record, fields, lead: tuple[int, ...], dim: int, dense: bool, what: s
                 f"of shape {shape}, got {got}")
 
 
-def check_chain_state(state: ChainState, dense: bool, low_rank: bool = False) -> None:
+def check_chain_state(state: ChainState, dense: bool, low_rank: tuple[int, int] = (0, 0)) -> None:
     """Raise a ValueError naming the first array of ``state`` whose dtype, shape or layout is
     not the table's (the chains and dimension are read from ``state.position``)."""
     if not isinstance(state, ChainState):
@@ -278,7 +288,7 @@ def init_chain_state(
     inverse_mass_matrix: np.ndarray | None = None,
     first_chain: int = 0,
     rng: np.ndarray | None = None,
-    low_rank: bool = False,
+    low_rank: tuple[int, int] = (0, 0),
 ) -> ChainState:
     """Build the :class:`ChainState` of ``C`` chains starting at ``initial_positions``.
 
@@ -304,8 +314,10 @@ def init_chain_state(
         Global index of the first chain (for the random streams).
     rng : array, optional
         Explicit ``(C, 4)`` ``uint64`` stream states (e.g. after :func:`random_initial_points`).
-    low_rank : bool
-        Allocate the arrays of ``mass_matrix_adaptation="low_rank"`` (must match the options).
+    low_rank : (int, int)
+        ``(rank, window)`` of the arrays of ``mass_matrix_adaptation="low_rank"``: the options'
+        :meth:`~kernels.options.SamplerOptions.low_rank_sizes`; ``(0, 0)`` for the other
+        metrics.
     """
     q0 = np.array(initial_positions, dtype=np.float64, order="C", copy=True)
     if q0.ndim != 2 or q0.shape[1] < 1:

@@ -79,12 +79,17 @@ def _kept(mcmc) -> dict[str, int]:
 
 
 @pytest.mark.parametrize(
-    "dense_mass, save_warmup, thinning",
-    [(False, False, 1), (False, True, 3), (True, True, 2)],
+    "dense_mass, save_warmup, thinning, adaptation",
+    [(False, False, 1, "stan"), (False, True, 3, "fisher"), (True, True, 2, "stan"),
+     (False, True, 1, "low_rank")],
 )
-def test_estimate_equals_the_arrays_a_run_keeps(checked, dense_mass, save_warmup, thinning):
-    # eight schools: a deterministic site (theta) and an observed one (y), so every part counts
-    mcmc = MCMC(NUTS(EightSchoolsNonCentered(), dense_mass=dense_mass), num_warmup=31,
+def test_estimate_equals_the_arrays_a_run_keeps(checked, dense_mass, save_warmup, thinning,
+                                                adaptation):
+    # eight schools: a deterministic site (theta) and an observed one (y), so every part counts;
+    # the low-rank metric's state has its ring buffers and capped eigenvectors
+    kernel = NUTS(EightSchoolsNonCentered(), dense_mass=dense_mass,
+                  mass_matrix_adaptation=adaptation)
+    mcmc = MCMC(kernel, num_warmup=31,
                 num_samples=41, num_chains=3, thinning=thinning, save_warmup=save_warmup,
                 progress_bar=False)
     _run(mcmc)
