@@ -188,6 +188,7 @@ def test_the_record_grows_as_the_square_root_of_the_steps():
         C, cps, seg, rows, _ = _forward_with_checkpoints(100.0, t_end, 1e-8)
         steps = rows.shape[0] - 1
         floats = cps.size + seg.size
+        assert floats == ck.record_floats(n, steps)
         # K <= sqrt(2N) (K doubles when N reaches 2 K^2), 2K checkpoints and K + 1 rows at most
         bound = np.sqrt(2 * steps) * (2 * (n + 2) + (3 * n + 1)) + 3 * n + 1
         assert floats <= bound, (steps, floats, bound)
