@@ -22,9 +22,9 @@ one segment (:func:`kernels.ode_checkpoints.record_floats`).
 Timings: each sample is the mean of ``--inner`` (3) calls; a worker process takes ``--repeats``
 (5) samples of each gradient, forward and adjoint alternating, after compiling both; with
 ``--before PATH`` (another checkout, e.g. the main branch) the workers of the two checkouts
-alternate for ``--rounds`` (3) rounds, each checkout with its own compile cache (compiled in the
-first round), so both see the same machine load.  The minimum and median over all samples are
-printed with the load average.
+alternate for ``--rounds`` (3) rounds, in reversed order every other round, each checkout with
+its own compile cache (compiled in the first round), so both see the same machine load.  The
+minimum and median over all samples are printed with the load average.
 
 Run: ``python benchmarks/ode_stiff.py [--before /path/to/other/checkout]``.
 """
@@ -158,8 +158,8 @@ def main(argv: list[str] | None = None) -> None:
     load_start = os.getloadavg()[0]
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as caches:
-        for _ in range(args.rounds):
-            for label, path in checkouts.items():
+        for r in range(args.rounds):  # the order alternates too (the load drifts)
+            for label, path in list(checkouts.items())[:: 1 if r % 2 == 0 else -1]:
                 got = _run_worker(path, os.path.join(caches, label), args.repeats, args.inner)
                 for name, r in got.items():
                     mine = results.setdefault(label, {}).setdefault(name, {**r, "samples": {

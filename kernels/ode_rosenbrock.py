@@ -228,10 +228,6 @@ def _attempt(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray, ys: np
     n = W.shape[1]
     d = S[DIRECTION]
     t = S[T]
-    for i in range(n):
-        for j in range(n):
-            if not np.isfinite(W[JAC + i, j]):
-                return fail(I, ys, SINGULAR)
     for _ in range(6):
         h = S[H]
         if I[INTERVAL_STEPS] >= I[MXSTEP]:
@@ -256,8 +252,22 @@ def _attempt(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray, ys: np
                 W[0, i] = W[F0, i] + h * GAMMAS[0] * W[DFDT, i]
             _lu_solve(W, JAC + n, I, N_INT, 0)
             return _request_stage(W, S, I, 1, h)
+        if not _finite_jacobian(W):  # no step size helps
+            return fail(I, ys, SINGULAR)
         S[H] = 0.5 * h  # a zero pivot: a shorter step
     return fail(I, ys, SINGULAR)
+
+
+@njit(inline="always")
+def _finite_jacobian(W: np.ndarray) -> bool:
+    """Whether the Jacobian in rows ``JAC..JAC+n-1`` is finite (read on the failure paths only:
+    a non-finite J makes the factors or the error estimate non-finite)."""
+    n = W.shape[1]
+    for i in range(n):
+        for j in range(n):
+            if not np.isfinite(W[JAC + i, j]):
+                return False
+    return True
 
 
 @njit(inline="always")
@@ -301,6 +311,8 @@ def _end_step(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray,
             err += (W[N_STAGES - 1, i] / sc) ** 2
     err = max(np.sqrt(err / max(I[N_ERR], 1)), 1e-10)
     if not np.isfinite(err):
+        if not _finite_jacobian(W):
+            return fail(I, ys, SINGULAR)
         S[H] = h * FAC_REJ
         I[REJECTED] = 1
         return _attempt(W, S, I, ts, ys)
