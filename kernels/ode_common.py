@@ -43,6 +43,7 @@ RUNNING = -1
 MXSTEP_EXCEEDED = 1
 STEP_TOO_SMALL = 2  # the step size fell below round-off: usually a non-finite right-hand side
 NONFINITE = 3  # the right-hand side is NaN or infinite at the initial point
+SINGULAR = 4  # the stiff solver's matrix I/(h gamma) - J: a non-finite J, or singular
 
 #: What each failure status means, as the user reads it.
 STATUS_MESSAGES = {
@@ -50,6 +51,8 @@ STATUS_MESSAGES = {
     STEP_TOO_SMALL: "the step size fell below round-off (a NaN or infinite right-hand side, or "
     "a singularity)",
     NONFINITE: "the right-hand side is NaN or infinite at the initial point",
+    SINGULAR: "the Jacobian of the right-hand side is NaN or infinite, or the Rosenbrock "
+    "matrix I/(h gamma) - J stayed singular as the step was halved",
 }
 
 # int64 fields of ``I``

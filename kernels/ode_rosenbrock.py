@@ -33,7 +33,16 @@ so the requested times never shorten a step: the steps are those of the error co
 a solve with many output times takes the steps of a solve with two.  Step control:
 :math:`h_{\rm new} = h\min(6, \max(0.2, 0.9\,\|e\|^{-1/4}))`; no growth right after a
 rejection; a second rejection in a row divides by 10.  Failures as in
-:mod:`kernels.ode_dopri5`; a singular :math:`G` halves the step, five times at most.
+:mod:`kernels.ode_dopri5`; a singular :math:`G` (a zero pivot) halves the step, five times at
+most, and a non-finite Jacobian (or :math:`G` still singular) ends the solve with
+:data:`~kernels.ode_common.SINGULAR`.
+
+The two entry points borrow their arrays (``njit(borrow=True)``: no reference counting at each
+stage) and divide as NumPy does (``error_model="numpy"``: ``x / 0`` is inf or nan, as in the
+generated code that calls them); every failure is a status, as an exception could not leave a
+model kernel.  A solve may be resumed with a given first step (:func:`set_first_step`): the
+checkpointed adjoint (:mod:`kernels.ode_checkpoints`) restarts the forward solve from a stored
+step and carries the backward solve's step across its stops.
 """
 
 from __future__ import annotations
@@ -46,12 +55,12 @@ from kernels.ode_common import (
     DIRECTION,
     DONE,
     EPS,
+    HNEXT,
     INTERVAL_STEPS,
     MXSTEP,
     MXSTEP_EXCEEDED,
     N_ERR,
     N_INT,
-    NEED_F,
     NEED_JAC,
     NEXT_OUT,
     NJAC,
@@ -61,6 +70,7 @@ from kernels.ode_common import (
     REJECTED,
     ROW_IN,
     RTOL,
+    SINGULAR,
     SOLVED,
     STAGE,
     STATUS,
@@ -127,18 +137,37 @@ def rosenbrock_workspace(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.zeros((JAC + 2 * n, n)), np.zeros(8), np.zeros(N_INT + n, np.int64)
 
 
-@njit
+@njit(borrow=True, error_model="numpy")
 def rosenbrock_start(W: np.ndarray, S: np.ndarray, I: np.ndarray, y0: np.ndarray,
                      ts: np.ndarray, ys: np.ndarray, rtol: float, atol: float,
                      mxstep: int, n_err: int) -> None:
     """Prepare the workspace for a solve from ``y0`` over the times ``ts`` into ``ys``."""
     start(S, I, ts, rtol, atol, mxstep, n_err)
     I[PHASE] = START
-    W[Y, :] = y0
-    ys[0, :] = y0
+    for i in range(W.shape[1]):  # loops, not slice assignments: those may copy (allocate)
+        W[Y, i] = y0[i]
+        ys[0, i] = y0[i]
 
 
-@njit
+@njit(borrow=True, error_model="numpy")
+def set_first_step(S: np.ndarray, h: float) -> None:
+    """After :func:`rosenbrock_start`: take ``h`` (signed) as the first step instead of the
+    initial-step heuristic's (a solve resumed where another one stopped)."""
+    S[H] = h
+
+
+@njit(borrow=True, error_model="numpy")
+def next_step(S: np.ndarray) -> float:
+    """The step a solve that has just ended would take next (signed): the controller's
+    proposal, or the step it had proposed before shortening the last one to land on the last
+    time, if larger (to resume the solve from there, :func:`set_first_step`)."""
+    h = S[H]
+    if abs(S[HNEXT]) > abs(h):
+        h = S[HNEXT]
+    return h
+
+
+@njit(borrow=True, error_model="numpy")
 def rosenbrock_advance(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray,
                        ys: np.ndarray) -> int:
     """Run the solve until it needs ``f`` (``NEED_F``), the Jacobian and :math:`\\partial_t f`
@@ -159,7 +188,8 @@ def rosenbrock_advance(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarr
             for i in range(n):
                 if not np.isfinite(W[F0, i]):
                     return fail(I, ys, NONFINITE)
-            S[H] = d * _initial_step(W, S, I, ts)
+            if S[H] == 0.0:  # not resumed with a given step (set_first_step)
+                S[H] = d * _initial_step(W, S, I, ts)
         I[PHASE] = HAVE_JAC
         I[ROW_IN] = Y
         S[T_EVAL] = S[T]
@@ -202,10 +232,12 @@ def _attempt(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray, ys: np
         h = S[H]
         if I[INTERVAL_STEPS] >= I[MXSTEP]:
             return fail(I, ys, MXSTEP_EXCEEDED)
-        if abs(h) <= 16.0 * EPS * max(abs(t), 1e-300):
+        if not abs(h) > 16.0 * EPS * max(abs(t), 1e-300):  # also a NaN step
             return fail(I, ys, STEP_TOO_SMALL)
         t_end = ts[ts.shape[0] - 1]
+        S[HNEXT] = 0.0
         if d * (t + 1.01 * h - t_end) > 0.0:  # the last step ends at the last time
+            S[HNEXT] = h  # what the controller proposed (next_step)
             h = t_end - t
             S[H] = h
         I[NSTEPS] += 1
@@ -220,8 +252,22 @@ def _attempt(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray, ys: np
                 W[0, i] = W[F0, i] + h * GAMMAS[0] * W[DFDT, i]
             _lu_solve(W, JAC + n, I, N_INT, 0)
             return _request_stage(W, S, I, 1, h)
-        S[H] = 0.5 * h  # singular: a shorter step
-    return fail(I, ys, STEP_TOO_SMALL)
+        if not _finite_jacobian(W):  # no step size helps
+            return fail(I, ys, SINGULAR)
+        S[H] = 0.5 * h  # a zero pivot: a shorter step
+    return fail(I, ys, SINGULAR)
+
+
+@njit(inline="always")
+def _finite_jacobian(W: np.ndarray) -> bool:
+    """Whether the Jacobian in rows ``JAC..JAC+n-1`` is finite (read on the failure paths only:
+    a non-finite J makes the factors or the error estimate non-finite)."""
+    n = W.shape[1]
+    for i in range(n):
+        for j in range(n):
+            if not np.isfinite(W[JAC + i, j]):
+                return False
+    return True
 
 
 @njit(inline="always")
@@ -265,6 +311,8 @@ def _end_step(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray,
             err += (W[N_STAGES - 1, i] / sc) ** 2
     err = max(np.sqrt(err / max(I[N_ERR], 1)), 1e-10)
     if not np.isfinite(err):
+        if not _finite_jacobian(W):
+            return fail(I, ys, SINGULAR)
         S[H] = h * FAC_REJ
         I[REJECTED] = 1
         return _attempt(W, S, I, ts, ys)
@@ -275,7 +323,8 @@ def _end_step(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray,
         if h == ts[m - 1] - S[T]:  # the last step: land on the last time exactly
             t_new = ts[m - 1]
         _dense_outputs(W, S, I, ts, ys, h, t_new)
-        W[Y, :] = W[YNEW, :]
+        for i in range(n):
+            W[Y, i] = W[YNEW, i]
         S[T] = t_new
         if I[REJECTED] > 0:
             h_new = S[DIRECTION] * min(abs(h_new), abs(h))
@@ -312,19 +361,27 @@ def _dense_outputs(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray, 
     while I[NEXT_OUT] < m and d * (ts[I[NEXT_OUT]] - t_new) <= 0.0:
         k = I[NEXT_OUT]
         if ts[k] == t_new:
-            ys[k, :] = W[YNEW, :]
+            for i in range(n):
+                ys[k, i] = W[YNEW, i]
         else:
-            interpolate(W[Y], W[YNEW], W[D1], W[D2], (ts[k] - S[T]) / h, ys[k])
+            s = (ts[k] - S[T]) / h
+            for i in range(n):
+                ys[k, i] = dense_value(W[Y, i], W[YNEW, i], W[D1, i], W[D2, i], s)
         I[NEXT_OUT] = k + 1
         I[INTERVAL_STEPS] = 0
 
 
 @njit(inline="always")
-def interpolate(y0: np.ndarray, y1: np.ndarray, d1: np.ndarray, d2: np.ndarray, s: float,
-                out: np.ndarray) -> None:
-    """The continuous extension at the fraction ``s`` of a step from ``y0`` to ``y1``."""
-    for i in range(out.shape[0]):
-        out[i] = (1.0 - s) * y0[i] + s * (y1[i] + (1.0 - s) * (d1[i] + s * d2[i]))
+def dense_value(y0: float, y1: float, d1: float, d2: float, s: float) -> float:
+    """The continuous extension at the fraction ``s`` of a step from ``y0`` to ``y1`` (one
+    component; ``d1, d2`` the step's dense-output coefficients)."""
+    return (1.0 - s) * y0 + s * (y1 + (1.0 - s) * (d1 + s * d2))
+
+
+@njit(inline="always")
+def dense_slope(y0: float, y1: float, d1: float, d2: float, s: float, h: float) -> float:
+    """The derivative in ``t`` of :func:`dense_value` on a step of size ``h``."""
+    return (y1 - y0 + (1.0 - 2.0 * s) * d1 + s * (2.0 - 3.0 * s) * d2) / h
 
 
 @njit(inline="always")
@@ -377,59 +434,3 @@ def _lu_solve(W: np.ndarray, row0: int, I: np.ndarray, piv0: int, b: int) -> Non
         for j in range(i + 1, n):
             acc -= W[row0 + i, j] * W[b, j]
         W[b, i] = acc / W[row0 + i, i]
-
-
-# --------------------------------------------------------------------------------------------
-# the stored solution: every accepted step's end point and dense output, for an adjoint solve
-# that integrates backwards against the forward solution instead of re-integrating y
-# --------------------------------------------------------------------------------------------
-
-
-@njit
-def record_step(store: np.ndarray, count: int, W: np.ndarray, S: np.ndarray, I: np.ndarray,
-                request: int) -> tuple[np.ndarray, int]:
-    """After ``request = rosenbrock_advance(...)``: if the solve has just started or accepted a
-    step, append ``[t, y, d_1, d_2]`` (the step's end and its dense output) as row ``count`` of
-    ``store`` (grown by doubling); the new store and count.  Call it once more after a
-    successful solve's last request (``DONE``) for the last step."""
-    started_or_accepted = request == NEED_F and I[PHASE] == HAVE_F0
-    done = request == DONE and I[STATUS] == SOLVED
-    if not (started_or_accepted or done):
-        return store, count
-    n = W.shape[1]
-    if count == store.shape[0]:
-        bigger = np.empty((2 * store.shape[0], store.shape[1]))
-        bigger[:count] = store
-        store = bigger
-    store[count, 0] = S[T]
-    for i in range(n):
-        store[count, 1 + i] = W[Y, i]
-        store[count, 1 + n + i] = W[D1, i]
-        store[count, 1 + 2 * n + i] = W[D2, i]
-    return store, count + 1
-
-
-@njit
-def stored_solution(store: np.ndarray, count: int, t: float, out: np.ndarray,
-                    slope: np.ndarray) -> None:
-    """The solution at ``t`` into ``out``, and its derivative in ``t`` into ``slope``, from the
-    first ``count`` rows of a store of :func:`record_step` (times increasing): the dense output
-    of the step holding ``t`` (clamped to the stored range)."""
-    n = out.shape[0]
-    lo, hi = 0, count - 1  # invariant: store[lo, 0] <= t <= store[hi, 0]
-    t = min(max(t, store[0, 0]), store[hi, 0])
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if store[mid, 0] <= t:
-            lo = mid
-        else:
-            hi = mid
-    h = store[hi, 0] - store[lo, 0]
-    s = (t - store[lo, 0]) / h
-    for i in range(n):
-        y0 = store[lo, 1 + i]
-        y1 = store[hi, 1 + i]
-        d1 = store[hi, 1 + n + i]
-        d2 = store[hi, 1 + 2 * n + i]
-        out[i] = (1.0 - s) * y0 + s * (y1 + (1.0 - s) * (d1 + s * d2))
-        slope[i] = (y1 - y0 + (1.0 - 2.0 * s) * d1 + s * (2.0 - 3.0 * s) * d2) / h

@@ -46,6 +46,7 @@ HEADER = [
     "from kernels import blas",
     "from kernels import cached_numpy as cn",
     "from kernels import graph_ops as gk",
+    "from kernels import ode_checkpoints as checkpoints",
     "from kernels import ode_common as ode",
     "from kernels import ode_dopri5 as dopri5",
     "from kernels import ode_rosenbrock as rosenbrock",

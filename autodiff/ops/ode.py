@@ -150,6 +150,8 @@ def _check_info(info: np.ndarray, ts: np.ndarray, rtol: float, atol: float, mxst
         ode_common.STEP_TOO_SMALL: "check that func is finite along the solution for these "
         "arguments (and that the solution does not blow up before the last time)",
         ode_common.NONFINITE: "check func at (y0, t[0]) and the arguments",
+        ode_common.SINGULAR: "check that func is differentiable with a finite derivative along "
+        "the solution for these arguments",
     }.get(status, "")
     interval = ""
     if status == ode_common.MXSTEP_EXCEEDED:  # mxstep caps the steps since the last output

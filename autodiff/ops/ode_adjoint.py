@@ -9,9 +9,10 @@ sensitivity-enabled ODE solver in SUNDIALS"), the forward solution is stored and
 read from it:
 
 1. the forward solve is run again over the same times (the same steps as the primal solve, bit
-   for bit: with dense output the output times do not change the steps), recording each
-   accepted step's end point and its dense-output coefficients
-   (:func:`kernels.ode_rosenbrock.record_step`): about :math:`(3n + 1)` floats per step;
+   for bit: with dense output the output times do not change the steps), keeping checkpoints
+   and the dense output of the last segment of steps (:mod:`kernels.ode_checkpoints`: about
+   :math:`\sqrt N` checkpoints of :math:`n + 2` floats and one segment of :math:`\sqrt N`
+   steps of :math:`3n + 1` for a solve of :math:`N` steps);
 2. from :math:`t_{m-1}` back to :math:`t_0`, the state :math:`z = (a, g)` of size :math:`n + P`
    solves
 
@@ -21,9 +22,13 @@ read from it:
 
    by Rodas4 (the adjoint is as stiff as the problem: :math:`-\partial_y f^\top` has the
    eigenvalues of :math:`\partial_y f` negated, and time runs backwards), with :math:`y(t)` the
-   stored dense output (:func:`kernels.ode_rosenbrock.stored_solution`) and :math:`a` jumping by
-   :math:`\bar y_i` at each :math:`t_i`; then :math:`\bar y_0 = a(t_0) + \bar y_0^{\rm direct}`,
-   :math:`\bar\theta = g(t_0)`.
+   dense output of the segment in hand (:func:`kernels.ode_checkpoints.stored_solution`) and
+   :math:`a` jumping by :math:`\bar y_i` at each :math:`t_i`; then :math:`\bar y_0 = a(t_0) +
+   \bar y_0^{\rm direct}`, :math:`\bar\theta = g(t_0)`.  The backward solve stops at every
+   output time and at the start of every segment (CVODES' ``tstop``: a step is shortened to end
+   there, and the next one continues with the controller's step -- a Rosenbrock step evaluates
+   :math:`f` and the Jacobian afresh at its start, so a stop costs no evaluation); before it
+   enters a segment, the segment is solved forward again from its checkpoint.
 
 The Rosenbrock step wants the Jacobian of the adjoint's right-hand side in :math:`z` (it is
 linear in :math:`z`: the blocks :math:`-\partial_y f^\top` and :math:`-\partial_\theta f^\top`)
@@ -32,8 +37,8 @@ and its total derivative in :math:`t` along the stored solution, :math:`\partial
 interpolated :math:`y`: a stiff :math:`f` amplifies the interpolation error, and an inexact time
 derivative costs the Rosenbrock method its order on the stiff adjoint components, so its error
 control then takes tiny steps); both are a graph staged by forward mode from the adjoint's.
-The whole forward solution is kept (memory grows with the number of steps), not CVODES'
-checkpoints with a forward re-solve per interval.  First order only, like the non-stiff adjoint.
+Cost: the primal solve, the forward re-solve, a second forward solve of every segment but the
+last, and the backward solve.  First order only, like the non-stiff adjoint.
 """
 
 from __future__ import annotations
@@ -136,24 +141,28 @@ def _adjoint_jacobian(adj_graph: Graph, k_adj: int, z, t, y, y_dot, *ops):
 
 
 def _lower(ctx: LoweringContext) -> list[str]:
-    """Forward: re-solve recording every step; backward: one solve per interval, the state
-    ``z = [a, g]`` carried over, ``a`` jumping by ``ct[i]``, y read from the record."""
+    """Forward: re-solve keeping checkpoints and the last segment; backward: one solve between
+    each two stops (output times and segment starts, the step carried across), the state
+    ``z = [a, g]``, ``a`` jumping by ``ct[i]`` at ``t_i``, y read from the segment, each
+    earlier segment recomputed from its checkpoint before the backward solve enters it."""
     y0, ct, ts, *ops = ctx.ins
     g, info = ctx.outs
     p = ctx.params
     n = ctx.in_avals[0].shape[0]
     k_adj = n + p["n_params"]
     tag = g
-    tol = f"{p['rtol']!r}, {p['atol']!r}, {p['mxstep']}"
+    rtol, atol = repr(p["rtol"]), repr(p["atol"])
     fwd, fcon, fsize = ctx.emit_subgraph_in_workspace(p["rhs"], "rhs")
     jfwd, jfcon = ctx.emit_subgraph(ode._jacobian_graph(p["rhs"]), "jac")
     adj, acon, asize = ctx.emit_subgraph_in_workspace(p["adj"], "adj")
     jadj, jacon = ctx.emit_subgraph(p["adj_jac"], "adjjac")
     Wf, Sf, If = f"Wf{tag}", f"Sf{tag}", f"If{tag}"
     Wb, Sb, Ib = f"Wb{tag}", f"Sb{tag}", f"Ib{tag}"
-    st, nst, yb, ydb = f"st{tag}", f"nst{tag}", f"yb{tag}", f"ydb{tag}"
+    C, cps, seg = f"C{tag}", f"cps{tag}", f"seg{tag}"
+    yb, ydb, z, tsf, ysf = f"yb{tag}", f"ydb{tag}", f"z{tag}", f"ts{tag}", f"ysf{tag}"
     NEED_F, NEED_JAC = ode_common.NEED_F, ode_common.NEED_JAC
     ROW_IN, ROW_OUT, T_EVAL = ode_common.ROW_IN, ode_common.ROW_OUT, ode_common.T_EVAL
+    STATUS, SOLVED = ode_common.STATUS, ode_common.SOLVED
 
     def call(fn, point, con, size, ws):
         return f"{fn}({', '.join([*point, *ops, *([ws] if size else []), *con])})"
@@ -161,51 +170,64 @@ def _lower(ctx: LoweringContext) -> list[str]:
     fpoint = [f"{Wf}[{If}[{ROW_IN}]]", f"{Sf}[{T_EVAL}]"]
     bpoint = [f"{Wb}[{Ib}[{ROW_IN}]]", f"{Sb}[{T_EVAL}]", yb]
     jpoint = [*bpoint, ydb]
+
+    def forward_requests(indent: str) -> list[str]:
+        """The answers to the forward solver's requests (after ``rq_ = ...advance(...)``)."""
+        return [indent + line for line in [
+            f"if rq_ == {NEED_F}:",
+            f"    cn.assign_row({Wf}, {If}[{ROW_OUT}], {call(fwd, fpoint, fcon, fsize, f'wsf{tag}')}"
+            "[0])",
+            f"elif rq_ == {NEED_JAC}:",
+            f"    jr_ = {call(jfwd, fpoint, jfcon, 0, '')}",
+            f"    cn.assign_row({Wf}, {rb.JAC}, jr_[0])",
+            f"    cn.assign_row({Wf}, {rb.DFDT}, jr_[1])",
+            "else:",
+            "    break",
+        ]]
+
     lines = [
         f"{Wf}, {Sf}, {If} = rosenbrock.rosenbrock_workspace({n})",
-        f"{Wb}, {Sb}, {Ib} = rosenbrock.rosenbrock_workspace({k_adj})",
         *([f"wsf{tag} = cn.empty((np.int64({fsize}),), np.float64)"] if fsize else []),
-        *([f"wsb{tag} = cn.empty((np.int64({asize}),), np.float64)"] if asize else []),
-        f"ts{tag} = cn.ascontiguousarray({ts})",
-        f"ysf{tag} = cn.empty(({ts}.shape[0], np.int64({n})), np.float64)",
-        f"{st} = cn.empty((np.int64(64), np.int64({1 + 3 * n})), np.float64)",
-        f"{nst} = 0",
-        f"{yb} = cn.empty((np.int64({n}),), np.float64)",
-        f"{ydb} = cn.empty((np.int64({n}),), np.float64)",
-        f"rosenbrock.rosenbrock_start({Wf}, {Sf}, {If}, cn.ascontiguousarray({y0}), ts{tag}, "
-        f"ysf{tag}, {tol}, {n})",
+        f"{tsf} = cn.ascontiguousarray({ts})",
+        f"m{tag} = {tsf}.shape[0]",
+        f"{ysf} = cn.empty((m{tag}, np.int64({n})), np.float64)",
+        f"{C}, {cps}, {seg} = checkpoints.checkpoint_arrays({n})",
+        f"rosenbrock.rosenbrock_start({Wf}, {Sf}, {If}, cn.ascontiguousarray({y0}), {tsf}, "
+        f"{ysf}, {rtol}, {atol}, {p['mxstep']}, {n})",
         "while True:",
-        f"    rq_ = rosenbrock.rosenbrock_advance({Wf}, {Sf}, {If}, ts{tag}, ysf{tag})",
-        f"    {st}, {nst} = rosenbrock.record_step({st}, {nst}, {Wf}, {Sf}, {If}, rq_)",
-        f"    if rq_ == {NEED_F}:",
-        f"        cn.assign_row({Wf}, {If}[{ROW_OUT}], "
-        f"{call(fwd, fpoint, fcon, fsize, f'wsf{tag}')}[0])",
-        f"    elif rq_ == {NEED_JAC}:",
-        f"        jr_ = {call(jfwd, fpoint, jfcon, 0, '')}",
-        f"        cn.assign_row({Wf}, {rb.JAC}, jr_[0])",
-        f"        cn.assign_row({Wf}, {rb.DFDT}, jr_[1])",
-        "    else:",
-        "        break",
+        f"    rq_ = rosenbrock.rosenbrock_advance({Wf}, {Sf}, {If}, {tsf}, {ysf})",
+        f"    {cps}, {seg} = checkpoints.record_forward({C}, {cps}, {seg}, {Wf}, {Sf}, {If}, rq_)",
+        *forward_requests("    "),
         f"{info} = ode.info({Sf}, {If})",
-        f"z{tag} = np.zeros({k_adj})",
-        f"tt{tag} = np.empty(2)",
-        f"zz{tag} = np.empty((2, {k_adj}))",
-        f"if {If}[{ode_common.STATUS}] != {ode_common.SOLVED}:",
-        f"    z{tag}.fill(np.nan)",
-        "else:",
+        f"{z} = np.zeros({k_adj})",
+        f"if {If}[{STATUS}] != {SOLVED}:",
+        f"    {z}.fill(np.nan)",
+        f"elif m{tag} > 1:",
         f"    {info}[2] = 0.0",
         f"    {info}[3] = 0.0",
-        f"    for i_ in range({ts}.shape[0] - 1, 0, -1):",
-        f"        for j_ in range({n}):",
-        f"            z{tag}[j_] += {ct}[i_, j_]",
-        f"        tt{tag}[0] = {ts}[i_]",
-        f"        tt{tag}[1] = {ts}[i_ - 1]",
-        f"        rosenbrock.rosenbrock_start({Wb}, {Sb}, {Ib}, z{tag}, tt{tag}, zz{tag}, {tol}, "
-        f"{k_adj})",
+        f"    {Wb}, {Sb}, {Ib} = rosenbrock.rosenbrock_workspace({k_adj})",
+        *([f"    wsb{tag} = cn.empty((np.int64({asize}),), np.float64)"] if asize else []),
+        f"    {yb} = cn.empty((np.int64({n}),), np.float64)",
+        f"    {ydb} = cn.empty((np.int64({n}),), np.float64)",
+        f"    tt{tag} = np.empty(2)",
+        f"    zz{tag} = np.empty((2, {k_adj}))",
+        f"    i_ = m{tag} - 1  # the last output time not yet passed backwards",
+        f"    c_ = {C}[checkpoints.N_CHECKPOINTS] - 1  # the segment held",
+        f"    t_hi = {tsf}[i_]",
+        "    h_ = 0.0  # the step carried across stops (0: the initial-step heuristic)",
+        f"    for j_ in range({n}):",
+        f"        {z}[j_] += {ct}[i_, j_]",
+        "    while i_ > 0:",
+        f"        t_lo = max({tsf}[i_ - 1], {cps}[c_, 0])",
+        f"        tt{tag}[0] = t_hi",
+        f"        tt{tag}[1] = t_lo",
+        f"        rosenbrock.rosenbrock_start({Wb}, {Sb}, {Ib}, {z}, tt{tag}, zz{tag}, {rtol}, "
+        f"{atol}, {p['mxstep']}, {k_adj})",
+        f"        rosenbrock.set_first_step({Sb}, h_)",
         "        while True:",
         f"            rq_ = rosenbrock.rosenbrock_advance({Wb}, {Sb}, {Ib}, tt{tag}, zz{tag})",
         f"            if rq_ == {NEED_F} or rq_ == {NEED_JAC}:",
-        f"                rosenbrock.stored_solution({st}, {nst}, {Sb}[{T_EVAL}], {yb}, {ydb})",
+        f"                checkpoints.stored_solution({C}, {seg}, {Sb}[{T_EVAL}], {yb}, {ydb})",
         f"            if rq_ == {NEED_F}:",
         f"                cn.assign_row({Wb}, {Ib}[{ROW_OUT}], "
         f"{call(adj, bpoint, acon, asize, f'wsb{tag}')}[0])",
@@ -217,15 +239,32 @@ def _lower(ctx: LoweringContext) -> list[str]:
         "                break",
         f"        {info}[2] += {Ib}[{ode_common.NSTEPS}]",
         f"        {info}[3] += {Ib}[{ode_common.NFEV}]",
-        f"        if {Ib}[{ode_common.STATUS}] != {ode_common.SOLVED}:",
-        f"            {info}[0] = {Ib}[{ode_common.STATUS}]",
+        f"        if {Ib}[{STATUS}] != {SOLVED}:",
+        f"            {info}[0] = {Ib}[{STATUS}]",
         f"            {info}[1] = {Sb}[{ode_common.T}]",
-        f"            z{tag}.fill(np.nan)",
+        f"            {z}.fill(np.nan)",
         "            break",
-        f"        cn.copy_into(z{tag}, 0, zz{tag}[1])",
-        f"    for j_ in range({n}):",
-        f"        z{tag}[j_] += {ct}[0, j_]",
-        f"{g} = z{tag}",
+        f"        h_ = rosenbrock.next_step({Sb})",
+        f"        cn.copy_into({z}, 0, zz{tag}[1])",
+        f"        if t_lo == {tsf}[i_ - 1]:",
+        "            i_ -= 1",
+        f"            for j_ in range({n}):",
+        f"                {z}[j_] += {ct}[i_, j_]",
+        f"        if t_lo == {cps}[c_, 0] and i_ > 0:  # recompute the segment below",
+        "            c_ -= 1",
+        f"            hf_ = checkpoints.load_checkpoint({C}, {cps}, c_, {yb}, tt{tag}, "
+        f"{tsf}[m{tag} - 1])",
+        # the recomputation never reaches an output time: mxstep cannot bind
+        f"            rosenbrock.rosenbrock_start({Wf}, {Sf}, {If}, {yb}, tt{tag}, {ysf}, {rtol}, "
+        f"{atol}, {2 ** 62}, {n})",
+        f"            rosenbrock.set_first_step({Sf}, hf_)",
+        "            while True:",
+        f"                rq_ = rosenbrock.rosenbrock_advance({Wf}, {Sf}, {If}, tt{tag}, {ysf})",
+        f"                if checkpoints.record_segment({C}, {seg}, {Wf}, {Sf}, {If}, rq_):",
+        "                    break",
+        *forward_requests("                "),
+        "        t_hi = t_lo",
+        f"{g} = {z}",
     ]
     return lines
 
