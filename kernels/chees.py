@@ -188,13 +188,14 @@ _MIN_ACCEPT = 1e-4
 #: :class:`ChEESSettings`, so a study can vary them without recompiling.
 ACCEPT_FLOOR, ACCEPT_DECAY, STEP_SIZE_BIAS = 0.05, 0.7, 1.0
 #: Adam's decay rates of the mean gradient and of the mean squared gradient of :math:`\log T`.
-#: With momentum the step shrinks where the noisy gradient averages to zero; without it
-#: (:math:`\beta_1 = 0` and a short :math:`\beta_2`, as before), each step was about
-#: ``learning_rate`` in size whatever the gradient, so :math:`\log T` random-walked around the
-#: optimum and drifted off (eight schools: :math:`T` from 3 to 21 between seeds). A longer
-#: :math:`\beta_2` once froze :math:`T` when the step size swung early in warmup; the steadier
-#: step size statistic above removed those swings.
-ADAM_BETA1, ADAM_BETA2 = 0.9, 0.95
+#: Without momentum and with a short :math:`\beta_2` each step is about ``learning_rate``
+#: whatever the gradient's size, so :math:`\log T` keeps moving around its optimum (the
+#: :math:`t^{-0.75}` average smooths it). A longer :math:`\beta_2` once froze :math:`T` when the
+#: step size swung early in warmup. Momentum (0.9, 0.95) was tried: on eight schools it gave
+#: the shorter of SNAPER's two :math:`T` on more seeds, but on the hierarchical model it
+#: doubled :math:`T` (and halved ESS per gradient) on some seeds, where these values gave the
+#: same :math:`T` on every seed tried (``benchmarks/many_chains_study.py``).
+ADAM_BETA1, ADAM_BETA2 = 0.0, 0.5
 
 
 def allocate_chees(n_chains: int, dim: int) -> tuple[ChEESChains, ChEESShared]:
