@@ -15,7 +15,9 @@ NumPyro: the jit; nutpie: the PyMC compile) and then times one run with another 
 time of warmup + sampling (compile excluded), the smallest bulk ESS over every scalar of the
 compared sites (``arviz.ess`` across all chains), and ESS/s = min ESS / wall time. The
 libraries are interleaved ``--repeats`` times and the table shows the median with the range, as
-the machine is shared and timings are noisy.
+the machine is shared and timings are noisy. Each run's process CPU time (all threads) is in
+its line as ``cpu``: on a crowded machine min ESS per CPU second is steadier than per wall
+second.
 
 Usage::
 
@@ -117,10 +119,10 @@ def worker(library: str, model: str, cfg: dict, seed: int, out: str) -> None:
     run = {"numbayes-chees": _numbayes, "numpyro": _numpyro, "nutpie": _nutpie}[library](
         spec, data, cfg)
     run(seed + 1000)  # compile / warm caches
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     draws, divergences, steps = run(seed)
-    wall = time.perf_counter() - t0
-    result = {"wall": wall, "ess": _min_ess(draws), "divergences": divergences,
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    result = {"wall": wall, "cpu": cpu, "ess": _min_ess(draws), "divergences": divergences,
               "sampling_steps": steps,
               "means": {p: float(np.mean(v)) for p, v in draws.items()}}
     Path(out).write_text(json.dumps(result))

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from inference.protocols import CompiledModelLike, MCMCKernel
+from kernels import chees as K
 from kernels.chees import CHEES_CHAIN_FIELDS, CHEES_SHARED_FIELDS, ChEESSettings
 from kernels.options import SamplerOptions
 
@@ -43,7 +44,9 @@ class ChEES(MCMCKernel):
         Initial step size (start of Stan's step-size search at the first warmup iteration).
     target_accept_prob : float, default 0.651
         Target of dual averaging for the **harmonic mean** of the chains' acceptance
-        probabilities (0.651 is optimal for HMC in high dimensions, Beskos et al. 2013).
+        probabilities (0.651 is optimal for HMC in high dimensions, Beskos et al. 2013); one
+        divergence of a chain that has been moving counts as 0.05, a chain that keeps
+        rejecting counts fully (:mod:`kernels.chees`).
     learning_rate : float, default 0.1
         Adam's learning rate for :math:`\log T` on the ChEES criterion: :math:`T` can grow
         by a factor of about :math:`e^{0.1}` per warmup iteration, so that a short warmup (200
@@ -158,7 +161,8 @@ class ChEES(MCMCKernel):
             self.max_leapfrog_steps, float(o.max_energy_error),
             int(self.metric_fraction * num_warmup), bool(o.adapt_step_size),
             self.adapt_trajectory_length, bool(o.adapt_mass_matrix),
-            self.trajectory_criterion == "snaper")
+            self.trajectory_criterion == "snaper", K.ACCEPT_DECAY, K.ACCEPT_FLOOR,
+            K.STEP_SIZE_BIAS, K.ADAM_BETA1, K.ADAM_BETA2)
 
     def __repr__(self) -> str:
         o = self.options

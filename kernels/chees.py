@@ -18,10 +18,22 @@ serially in chain order (so they do not depend on threads or blocks), in :func:`
 
 * **step size**: dual averaging (Stan's constants, :func:`kernels.step_size.dual_averaging_update`)
   on the *harmonic mean* of the chains' acceptance probabilities
-  :math:`\bar\alpha = C / \sum_c \alpha_c^{-1}`, target ``target_accept_prob`` (0.651 by
+  :math:`\bar\alpha = C / \sum_c \tilde\alpha_c^{-1}`, target ``target_accept_prob`` (0.651 by
   default); the paper's rule: one stuck chain pulls the mean down, so the step size suits the
   worst chains (with the arithmetic mean, chains started where the posterior is stiff can stay
-  stuck there for the whole run, as on the hierarchical benchmark model);
+  stuck there for the whole run, as on the hierarchical benchmark model). A chain's
+  :math:`\tilde\alpha_c = \max(\alpha_c, \min(\alpha_{\min}, m_c))` is floored at
+  :math:`\alpha_{\min}` = ``ACCEPT_FLOOR`` unless its moving average
+  :math:`m_c \leftarrow \rho m_c + (1 - \rho)\alpha_c` (:math:`\rho` = ``ACCEPT_DECAY``) is
+  lower: one divergent transition of a chain that has been moving counts as
+  :math:`\alpha_{\min}`, while a chain that keeps rejecting soon counts fully. (With
+  :math:`\alpha_c` alone, one divergence among a thousand chains makes the harmonic mean 0,
+  which happens at most iterations on eight schools; dual averaging then holds the *average*
+  statistic at the target by raising the others, and the step size ends far too small.)
+  Dual averaging shrinks toward :math:`\mu = \log(b\,\epsilon_0)`, :math:`b` =
+  ``STEP_SIZE_BIAS`` = 1 rather than Stan's 10, which suits one chain's noisy statistic: with a
+  thousand chains' statistic the first updates would jump to several times :math:`\epsilon_0`,
+  where nearly every chain diverges, and the step size then collapses;
 * **trajectory length**: gradient ascent on the ChEES criterion
   :math:`\tfrac14 E[(\|q' - E q'\|^2 - \|q - E q\|^2)^2]` (change in the estimated squared
   distance from the centre, :math:`q` before and :math:`q'` the proposal), the expectations
@@ -30,10 +42,11 @@ serially in chain order (so they do not depend on threads or blocks), in :func:`
   :math:`g_c = \Delta_c\,(q'_c - \bar q')\cdot v'_c\; h_t T` with
   :math:`\Delta_c = \|q'_c - \bar q'\|^2 - \|q_c - \bar q\|^2` and :math:`v' = M^{-1}p'` the
   velocity at the end of the trajectory (:math:`dq'/dT = h_t v'`). The
-  :math:`\alpha`-weighted mean of :math:`g_c` drives Adam without momentum (learning rate
-  ``learning_rate``, :math:`\beta_2 = 0.5`; update clipped to :math:`\pm 0.35` in
+  :math:`\alpha`-weighted mean of :math:`g_c` drives Adam (learning rate ``learning_rate``,
+  :math:`\beta_1, \beta_2` = ``ADAM_BETA1, ADAM_BETA2``; update clipped to :math:`\pm 0.35` in
   :math:`\log T`; the step is skipped when the mean acceptance probability is below
-  :math:`10^{-4}` or the gradient is not finite), and :math:`\log T` is averaged with weights :math:`t^{-0.75}`; the average is the sampling-phase :math:`T`;
+  :math:`10^{-4}` or the gradient is not finite), and :math:`\log T` is averaged with weights
+  :math:`t^{-0.75}`; the average is the sampling-phase :math:`T`;
 * **SNAPER** (Sountsov & Hoffman 2022; the default, ``settings.snaper``): the same criterion
   and gradient, but of the coordinate :math:`u = z\cdot(q - \bar q)/\sigma` along
   :math:`z`, the leading eigenvector of the chains' covariance in the metric's scale
@@ -49,7 +62,8 @@ serially in chain order (so they do not depend on threads or blocks), in :func:`
 
 At iteration 0 every chain runs Stan's step-size search from the initial step size
 (:func:`kernels.step_size.find_reasonable_step_size`) and the shared step size starts at the
-median of the results; :math:`T` starts at ``initial_trajectory_length`` or at that step size.
+median of the results (:func:`start_step_size`); :math:`T` starts at
+``initial_trajectory_length`` or at that step size.
 
 The chains' rows are independent given the shared values: :func:`chees_transitions` advances a
 block ``[lo, hi)`` of chains (``nogil``, one block per thread, :func:`run`); chain :math:`c` uses
@@ -84,9 +98,16 @@ from kernels.integrators import phase_point
 from kernels.jit import njit, signature
 from kernels.metric import DIAG, Metric
 from kernels.model_abi import Model
-from kernels.state import Field, SampleOutput, check_output, init_chain_state
+from kernels.state import (
+    Field,
+    SampleOutput,
+    check_output,
+    init_chain_state,
+    record_transition,
+)
 from kernels.status import CHAIN_OK, SamplerError
 from kernels.step_size import (
+    DA_MU,
     DA_SIZE,
     dual_averaging_final,
     dual_averaging_init,
@@ -94,9 +115,10 @@ from kernels.step_size import (
     find_reasonable_step_size,
 )
 
-__all__ = ["CHEES_CHAIN_FIELDS", "CHEES_SHARED_FIELDS", "ChEESChains", "ChEESShared",
+__all__ = ["ACCEPT_DECAY", "ACCEPT_FLOOR", "ADAM_BETA1", "ADAM_BETA2", "STEP_SIZE_BIAS",
+           "CHEES_CHAIN_FIELDS", "CHEES_SHARED_FIELDS", "ChEESChains", "ChEESShared",
            "ChEESSettings", "COMPILED_KERNELS", "halton", "allocate_chees", "chees_transitions",
-           "chees_adapt", "run"]
+           "chees_adapt", "start_step_size", "run"]
 
 _F8, _I8, _U8 = np.float64, np.int64, np.uint64
 
@@ -112,6 +134,7 @@ CHEES_CHAIN_FIELDS = (
     Field("proposal", _F8, ("dim",), "the last transition's end point :math:`q'`"),
     Field("velocity", _F8, ("dim",), ":math:`M^{-1}p'` there"),
     Field("accept", _F8, (), "the last transition's acceptance probability (0: diverged)"),
+    Field("accept_avg", _F8, (), "its moving average over warmup iterations (step size)"),
 )
 
 #: The values all chains share (no chain axis); scalars are arrays of length 1.
@@ -119,7 +142,7 @@ CHEES_SHARED_FIELDS = (
     Field("step_size", _F8, (1,), "the step size :math:`\\epsilon`", 1.0),
     Field("log_length", _F8, (1,), ":math:`\\log T`, the trajectory length"),
     Field("log_length_bar", _F8, (1,), "its weighted average (the sampling-phase value)"),
-    Field("adam", _F8, (2,), "Adam's ``[updates, mean squared gradient]``"),
+    Field("adam", _F8, (3,), "Adam's ``[updates, mean gradient, mean squared gradient]``"),
     Field("dual_averaging", _F8, (DA_SIZE,), "the step size's dual averaging "
           "(:mod:`kernels.step_size`)"),
     Field("inv_diag", _F8, ("dim",), "the diagonal inverse metric", 1.0),
@@ -151,17 +174,28 @@ class ChEESShared(namedtuple("ChEESShared", [f.name for f in CHEES_SHARED_FIELDS
 ChEESSettings = namedtuple("ChEESSettings", [
     "num_warmup", "target_accept_prob", "learning_rate", "max_leapfrog_steps",
     "max_energy_error", "metric_stop", "adapt_step_size", "adapt_trajectory_length",
-    "adapt_mass_matrix", "snaper",
+    "adapt_mass_matrix", "snaper", "accept_decay", "accept_floor",
+    "step_size_bias", "adam_beta1", "adam_beta2",
 ])
 
-#: Adam's decay of the mean squared gradient, the clip of one update of log T, and the
-#: exponent of the weights of its average. The decay is short (0.5, not Adam's usual 0.95 or
-#: more) because the gradient's scale moves with the step size, which swings during warmup:
-#: with a long memory one large gradient shrinks the next steps to nothing (measured on the
-#: hierarchical model: T then stayed at one leapfrog step for the whole warmup).
-_BETA2, _MAX_LOG_UPDATE, _AVERAGE_DECAY = 0.5, 0.35, 0.75
+#: The clip of one update of log T and the exponent of the weights of its average.
+_MAX_LOG_UPDATE, _AVERAGE_DECAY = 0.35, 0.75
 #: Below this mean acceptance probability the ChEES gradient is not trusted (step skipped).
 _MIN_ACCEPT = 1e-4
+#: The step size's statistic (module docstring): the floor of a moving chain's acceptance
+#: probability, the decay of each chain's moving average, and the dual-averaging bias
+#: :math:`b` (:math:`\mu = \log(b\,\epsilon_0)`). They reach the kernels through
+#: :class:`ChEESSettings`, so a study can vary them without recompiling.
+ACCEPT_FLOOR, ACCEPT_DECAY, STEP_SIZE_BIAS = 0.05, 0.7, 1.0
+#: Adam's decay rates of the mean gradient and of the mean squared gradient of :math:`\log T`.
+#: Without momentum and with a short :math:`\beta_2` each step is about ``learning_rate``
+#: whatever the gradient's size, so :math:`\log T` keeps moving around its optimum (the
+#: :math:`t^{-0.75}` average smooths it). A longer :math:`\beta_2` once froze :math:`T` when the
+#: step size swung early in warmup. Momentum (0.9, 0.95) was tried: on eight schools it gave
+#: the shorter of SNAPER's two :math:`T` on more seeds, but on the hierarchical model it
+#: doubled :math:`T` (and halved ESS per gradient) on some seeds, where these values gave the
+#: same :math:`T` on every seed tried (``benchmarks/many_chains_study.py``).
+ADAM_BETA1, ADAM_BETA2 = 0.0, 0.5
 
 
 def allocate_chees(n_chains: int, dim: int) -> tuple[ChEESChains, ChEESShared]:
@@ -176,7 +210,8 @@ def allocate_chees(n_chains: int, dim: int) -> tuple[ChEESChains, ChEESShared]:
 def _settings_prototype() -> ChEESSettings:
     """A :class:`ChEESSettings` of the Python types :meth:`inference.chees.ChEES.settings` gives
     (its Numba type is the one the kernels are compiled for)."""
-    return ChEESSettings(1, 0.651, 0.1, 1, 1000.0, 1, True, True, True, True)
+    return ChEESSettings(1, 0.651, 0.1, 1, 1000.0, 1, True, True, True, True, 0.0, 0.0, 10.0,
+                          0.0, 0.5)
 
 
 def _record_types(t) -> tuple:
@@ -259,18 +294,7 @@ def chees_transitions(address: int, data_ptr: int, lo: int, hi: int, iteration: 
         accept = stats.acceptance_rate
         chains.accept[c] = 0.0 if stats.diverging or not (accept >= 0.0) else accept
         if 0 <= out_index < n_out:
-            for k in range(d):
-                output.draws[c, out_index, k] = q[k]
-            output.lp[c, out_index] = stats.lp
-            output.acceptance_rate[c, out_index] = stats.acceptance_rate
-            output.step_size[c, out_index] = eps
-            output.tree_depth[c, out_index] = 0
-            output.n_steps[c, out_index] = stats.n_steps
-            output.diverging[c, out_index] = stats.diverging
-            output.energy[c, out_index] = stats.energy
-            output.energy_error[c, out_index] = stats.energy_error
-            output.max_energy_error[c, out_index] = stats.max_energy_error
-            output.reached_max_treedepth[c, out_index] = False
+            record_transition(output, c, out_index, q, stats, eps, False)
 
 
 @signature(_search_types)
@@ -319,12 +343,16 @@ def chees_adapt(iteration: int, settings: ChEESSettings, shared: ChEESShared,
     order; at the last warmup iteration, the final step size and trajectory length."""
     n, d = chains.position.shape
     eps = shared.step_size[0]
-    # harmonic mean of the acceptance probabilities (0 if a chain diverged)
+    # harmonic mean of the acceptance probabilities, floored unless a chain keeps rejecting
     inv_sum, weight = 0.0, 0.0
+    rho = settings.accept_decay
     for c in range(n):
         a = chains.accept[c]
+        avg = a if iteration == 0 else rho * chains.accept_avg[c] + (1.0 - rho) * a
+        chains.accept_avg[c] = avg
+        a = max(a, min(settings.accept_floor, avg))
         inv_sum += 1.0 / a if a > 1e-300 else 1e300
-        weight += a
+        weight += chains.accept[c]
     harmonic = n / inv_sum
     if settings.adapt_trajectory_length and weight > 0.0:
         mean_prev = np.zeros(d)
@@ -364,10 +392,13 @@ def chees_adapt(iteration: int, settings: ChEESSettings, shared: ChEESShared,
         # (skipped only when nearly every proposal was rejected: the gradient is a weighted
         # mean over the accepted ones, so one divergent chain does not make it unreliable)
         if weight >= _MIN_ACCEPT * n and math.isfinite(g):
+            b1, b2 = settings.adam_beta1, settings.adam_beta2
             shared.adam[0] += 1.0
-            shared.adam[1] = _BETA2 * shared.adam[1] + (1.0 - _BETA2) * g * g
-            v_hat = shared.adam[1] / (1.0 - _BETA2 ** shared.adam[0])
-            step = settings.learning_rate * g / (math.sqrt(v_hat) + 1e-8)
+            shared.adam[1] = b1 * shared.adam[1] + (1.0 - b1) * g
+            shared.adam[2] = b2 * shared.adam[2] + (1.0 - b2) * g * g
+            m_hat = shared.adam[1] / (1.0 - b1 ** shared.adam[0])
+            v_hat = shared.adam[2] / (1.0 - b2 ** shared.adam[0])
+            step = settings.learning_rate * m_hat / (math.sqrt(v_hat) + 1e-8)
             step = min(_MAX_LOG_UPDATE, max(-_MAX_LOG_UPDATE, step))
             log_length = shared.log_length[0] + step
             longest = math.log(eps * settings.max_leapfrog_steps)
@@ -425,6 +456,15 @@ def init_chees(address: int, data_ptr: int, positions: np.ndarray, seed: int,
     return chains, shared
 
 
+def start_step_size(settings: ChEESSettings, shared: ChEESShared, step_size: float) -> None:
+    r"""The shared step size starts at ``step_size`` (the median of the chains' searches), and
+    dual averaging from there, shrinking toward :math:`\mu = \log(b\,\epsilon_0)` with
+    ``b = settings.step_size_bias``."""
+    shared.step_size[0] = step_size
+    dual_averaging_init(shared.dual_averaging, step_size)
+    shared.dual_averaging[DA_MU] = math.log(settings.step_size_bias * step_size)
+
+
 def _blocks(n_chains: int, block_size: int | None) -> list[tuple[int, int]]:
     if block_size is None:
         block_size = max(1, -(-n_chains // max(1, numba.get_num_threads())))
@@ -472,8 +512,7 @@ def run(
                 raise SamplerError("ChEES: the step-size search failed from every chain "
                                    "(the density is not finite near the initial points)")
             eps0 = float(np.median(ok))
-            shared.step_size[0] = eps0
-            dual_averaging_init(shared.dual_averaging, eps0)
+            start_step_size(settings, shared, eps0)
             length = eps0 if initial_length is None else initial_length
             shared.log_length[0] = shared.log_length_bar[0] = math.log(length)
         elif i == 0 and initial_length is not None:

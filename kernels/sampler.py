@@ -117,7 +117,13 @@ from kernels.nuts_transition import (
 )
 from kernels.options import ALGORITHMS, MASS_MATRIX_ADAPTATIONS, DriverOptions
 from kernels.stan_adaptation import Welford, stan_adapt
-from kernels.state import ChainState, SampleOutput, check_chain_state, check_output
+from kernels.state import (
+    ChainState,
+    SampleOutput,
+    check_chain_state,
+    check_output,
+    record_transition,
+)
 from kernels.status import CHAIN_OK, check_chains
 from kernels.step_size import (
     dual_averaging_final,
@@ -267,18 +273,8 @@ def advance_chain(
 
         j = i - out_offset
         if 0 <= j < n_out:
-            for k in range(d):
-                output.draws[c, j, k] = q[k]
-            output.lp[c, j] = stats.lp
-            output.acceptance_rate[c, j] = stats.acceptance_rate
-            output.step_size[c, j] = eps
-            output.tree_depth[c, j] = stats.tree_depth
-            output.n_steps[c, j] = stats.n_steps
-            output.diverging[c, j] = stats.diverging
-            output.energy[c, j] = stats.energy
-            output.energy_error[c, j] = stats.energy_error
-            output.max_energy_error[c, j] = stats.max_energy_error
-            output.reached_max_treedepth[c, j] = nuts and stats.tree_depth >= options.max_tree_depth
+            record_transition(output, c, j, q, stats, eps,
+                              nuts and stats.tree_depth >= options.max_tree_depth)
 
         if not warm:
             continue

@@ -58,6 +58,7 @@ __all__ = [
     "check_output",
     "init_chain_state",
     "random_initial_points",
+    "record_transition",
 ]
 
 
@@ -215,6 +216,27 @@ TransitionStats.__doc__ = (
     "What one transition reports: the log density of the state it selected and its "
     "statistics, named as the output fields they fill.\n\n    Attributes\n    ----------\n"
     + _fields_doc(tuple(_TRANSITION_FIELDS)))
+
+
+@njit(inline="always")
+def record_transition(output: SampleOutput, c: int, j: int, q: np.ndarray,
+                      stats: TransitionStats, step_size: float,
+                      reached_max_treedepth: bool) -> None:
+    """Write chain ``c``'s draw ``q`` and its transition's statistics at output index ``j``
+    (the one place a transition's row of :class:`SampleOutput` is filled: the NUTS/HMC driver
+    and the many-chain kernels call it)."""
+    for k in range(q.shape[0]):
+        output.draws[c, j, k] = q[k]
+    output.lp[c, j] = stats.lp
+    output.acceptance_rate[c, j] = stats.acceptance_rate
+    output.step_size[c, j] = step_size
+    output.tree_depth[c, j] = stats.tree_depth
+    output.n_steps[c, j] = stats.n_steps
+    output.diverging[c, j] = stats.diverging
+    output.energy[c, j] = stats.energy
+    output.energy_error[c, j] = stats.energy_error
+    output.max_energy_error[c, j] = stats.max_energy_error
+    output.reached_max_treedepth[c, j] = reached_max_treedepth
 
 
 # --------------------------------------------------------------------------------------------
