@@ -24,10 +24,14 @@ with :data:`~kernels.ode_common.MXSTEP_EXCEEDED` (counted since the last output 
 :func:`step_status`).  Times may decrease (the adjoint solves run backwards).
 
 The step loop that calls these parts around a compiled right-hand side is generated per
-right-hand side (:mod:`autodiff.ops.ode_codegen` says why and writes it): every part here is
-``@njit(inline="always")``, so the loop is one compiled function, with the system's size a
-literal.  They divide as NumPy does (``x / 0`` is inf or nan) in the generated code, which is
-compiled with ``error_model="numpy"``: a Python exception could not leave a model kernel.
+right-hand side (:mod:`autodiff.ops.ode_codegen` says why and writes it).  The parts are
+functions of their own, compiled once and cached on disk, not inlined into each generated loop
+(``inline="always"`` doubled the compile of a model): the generated code passes the sizes as
+int64 values, so one compile serves every system -- except :func:`stage_input`, the hottest,
+which it calls with the system's size as a literal: Numba compiles (and caches) it once per size,
+and LLVM unrolls its sums.  They borrow their arrays (no reference counting at each call) and
+divide as NumPy does (``x / 0`` is inf or nan): a Python exception could not leave a model
+kernel.
 
 The solve's rows ``W`` (``ROWS`` rows of the system's length): the stages K1..K7 (rows 0..6),
 ``y`` (row ``Y``), the stage input and then the new solution (row ``YNEW``), and a scratch row
@@ -69,7 +73,7 @@ SAFE, FAC_MIN, FAC_MAX, BETA = 0.9, 0.2, 10.0, 0.04
 EXPO = 0.2 - BETA * 0.75
 
 
-@njit(inline="always")
+@njit(borrow=True, error_model="numpy")
 def initial_probe(W: np.ndarray, span: float, d: float, rtol: float, atol: float, ne: int,
                   n: int) -> float:
     """With :math:`f(t_0, y_0)` in K1: a first guess :math:`h_0` of the step (Hairer et al.,
@@ -87,7 +91,7 @@ def initial_probe(W: np.ndarray, span: float, d: float, rtol: float, atol: float
     return h0
 
 
-@njit(inline="always")
+@njit(borrow=True, error_model="numpy")
 def initial_step(W: np.ndarray, h0: float, span: float, d: float, rtol: float, atol: float,
                  ne: int) -> float:
     """The first step (signed), from the guess :math:`h_0` and :math:`f` at the probe point (in
@@ -106,7 +110,7 @@ def initial_step(W: np.ndarray, h0: float, span: float, d: float, rtol: float, a
     return h
 
 
-@njit(inline="always")
+@njit(borrow=True, error_model="numpy")
 def step_status(t: float, h: float, interval_steps: int, mxstep: int) -> int:
     """Whether a step of ``h`` from ``t`` may be attempted: :data:`RUNNING`, or the failure."""
     if interval_steps >= mxstep:
@@ -116,7 +120,7 @@ def step_status(t: float, h: float, interval_steps: int, mxstep: int) -> int:
     return RUNNING
 
 
-@njit(inline="always")
+@njit(borrow=True, error_model="numpy")
 def clipped_step(t: float, h: float, t_end: float, d: float) -> float:
     """The step, shortened to end at ``t_end`` when it would pass it (or nearly reach it)."""
     if d * (t + 1.01 * h - t_end) > 0.0:
@@ -124,7 +128,7 @@ def clipped_step(t: float, h: float, t_end: float, d: float) -> float:
     return h
 
 
-@njit(inline="always")
+@njit(borrow=True, error_model="numpy")
 def stage_input(W: np.ndarray, s: int, h: float, n: int) -> None:
     r"""Row YNEW = :math:`y + h \sum_{j<s} a_{sj} K_j`, the point of stage ``s + 1``
     (``1 <= s <= 6``; for ``s = 6`` the fifth-order solution)."""
@@ -140,7 +144,7 @@ def stage_input(W: np.ndarray, s: int, h: float, n: int) -> None:
         W[YNEW, i] = W[Y, i] + h * W[YNEW, i]
 
 
-@njit(inline="always")
+@njit(borrow=True, error_model="numpy")
 def error_norm(W: np.ndarray, h: float, rtol: float, atol: float, ne: int) -> float:
     r"""The weighted RMS norm of the local error estimate :math:`h \sum_j e_j K_j`, scaled by
     ``atol + rtol max(|y|, |y_new|)`` (:mod:`kernels.ode_common`)."""
@@ -154,7 +158,7 @@ def error_norm(W: np.ndarray, h: float, rtol: float, atol: float, ne: int) -> fl
     return np.sqrt(err / max(ne, 1))
 
 
-@njit(inline="always")
+@njit(borrow=True, error_model="numpy")
 def control(err: float, facold: float, h: float, rejected: bool,
             d: float) -> tuple[bool, float, float]:
     """``(accepted, next step, next facold)`` after a step of ``h`` with error norm ``err``:
@@ -173,7 +177,7 @@ def control(err: float, facold: float, h: float, rejected: bool,
     return False, h / min(1.0 / FAC_MIN, fac11 / SAFE), facold
 
 
-@njit(inline="always")
+@njit(borrow=True, error_model="numpy")
 def dense_outputs(W: np.ndarray, ts: np.ndarray, ys: np.ndarray, k: int, t: float, h: float,
                   t_new: float, d: float, n: int) -> int:
     """Write the outputs ``ys[k], ys[k + 1], ...`` whose times lie in the accepted step
@@ -203,7 +207,7 @@ def dense_outputs(W: np.ndarray, ts: np.ndarray, ys: np.ndarray, k: int, t: floa
     return k
 
 
-@njit(inline="always")
+@njit(borrow=True, error_model="numpy")
 def accept(W: np.ndarray, n: int) -> None:
     """After an accepted step: y = the new solution, K1 = K7 (first same as last)."""
     for i in range(n):

@@ -72,7 +72,7 @@ from autodiff.avals import ShapedArray
 from autodiff.core import Primitive, Tracer, bind, get_aval
 from autodiff.ir import Eqn, Graph, Var, eval_graph
 from autodiff.lowering import LoweringContext
-from autodiff.ops.ode_codegen import rhs_function, solve_function
+from autodiff.ops.ode_codegen import rhs_function, solve_lines
 from autodiff.staging import trace_to_graph
 from autodiff.tree import tree_flatten, tree_unflatten
 from kernels import ode_common
@@ -618,15 +618,14 @@ def _jacobian_graph(rhs: Graph) -> Graph:
 def _solve_lines(ctx: LoweringContext, rhs: Graph, fn_args: list[str], y0: str, ts: str,
                  ys: str, n: int, info: str, tag: str) -> list[str]:
     """Lines solving from ``y0`` over ``ts`` into the (preallocated) ``ys``, the solve's
-    statistics into ``info``: for ``"dopri5"`` a call of a generated solve
+    statistics into ``info``: for ``"dopri5"`` the generated step loop
     (:mod:`autodiff.ops.ode_codegen`), for ``"rosenbrock"`` a loop around the
     reverse-communication solver that evaluates the right-hand side (and its Jacobian) when
     asked."""
     p = ctx.params
     if p["method"] == "dopri5":
-        solve, consts = solve_function(ctx, rhs_function(ctx, rhs, n, len(fn_args)), n,
-                                       len(fn_args), p)
-        return [f"{info} = {solve}({', '.join([y0, ts, ys, *fn_args, *consts])})"]
+        return solve_lines(ctx, rhs_function(ctx, rhs, n, len(fn_args)), n, p, y0, ts, ys,
+                           fn_args, info, tag)
     from kernels.ode_rosenbrock import DFDT, JAC
 
     # the right-hand side takes its arrays from a workspace allocated once per solve: the step

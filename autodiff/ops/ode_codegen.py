@@ -1,20 +1,20 @@
-r"""The generated Dormand-Prince solve: one compiled function runs a whole integration.
+r"""The generated Dormand-Prince solve: the whole integration in the function that needs it.
 
 For ``method="dopri5"`` the lowering of ``odeint``, of its forward sensitivities
-(:mod:`autodiff.ops.ode_sensitivity`) and of its adjoint writes, per right-hand side, two
-functions into the generated module:
+(:mod:`autodiff.ops.ode_sensitivity`) and of its adjoint writes, per right-hand side:
 
-* the right-hand side, ``rhs(W, row_in, row_out, t, *operands, ...)``: :math:`f` of the row
-  ``W[row_in]`` written into the row ``W[row_out]`` (:func:`rhs_function`); for sensitivities
-  the statements that do not depend on the direction first, then a loop over the directions;
-* the solve, ``solve(y0, ts, ys, *operands, ...) -> info``: the step loop of Dormand & Prince
-  (:func:`solve_function`) around calls of that right-hand side.
+* the right-hand side as a function of the generated module, ``rhs(W, row_in, row_out, t,
+  *operands, ...)``: :math:`f` of the row ``W[row_in]`` written into the row ``W[row_out]``
+  (:func:`rhs_function`); for sensitivities the statements that do not depend on the direction
+  first, then a loop over the directions;
+* the step loop of Dormand & Prince around calls of it, as lines of the function being written
+  (:func:`solve_lines`): a function of its own would be compiled once more, and once more
+  again when linked into its caller.
 
 The method itself -- the tableau, the initial step, the error norm, the step-size controller,
-the dense output -- is written once, as ``@njit(inline="always")`` functions of
-:mod:`kernels.ode_dopri5`, which the generated loop calls; what the generated code adds is the
-order of the calls and the system's size as a literal, so that LLVM unrolls and vectorises the
-component loops (a size read from an array's shape left the stage sums as generic loops).
+the dense output -- is written once, as functions of :mod:`kernels.ode_dopri5` that the
+generated loop calls (compiled once and cached, the sizes passed as values; the stage sums
+compiled per system size, with the size a literal).
 
 Why generated rather than a hand-written solver asking for :math:`f` by reverse communication
 (:mod:`kernels.ode_common`, as the stiff solver still does): on a small system the return to the
@@ -23,12 +23,13 @@ as the whole hand-written gradient.  A Numba function cannot take the right-hand
 argument and still be cached (:mod:`kernels.ode_common` says why), so the loop is generated with
 the right-hand side's name in it; the generated module is cached as any other.
 
-Failures are statuses (:mod:`kernels.ode_common`): the solve returns ``[status, time reached,
-steps attempted, right-hand side evaluations]`` and leaves the outputs it did not reach NaN.
+Failures are statuses (:mod:`kernels.ode_common`): the solve's info is ``[status, time reached,
+steps attempted, right-hand side evaluations]``, and the outputs it did not reach are NaN.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from autodiff.ir import Graph, Var
@@ -174,26 +175,39 @@ def _reshaped(src: str, shape: tuple[int, ...]) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def solve_function(ctx: LoweringContext, rhs: tuple[str, list[str], list[str], list[str]],
-                   n: int, n_ops: int, params: dict[str, Any]) -> tuple[str, list[str]]:
-    """``def solve<k>(y0_, ts_, ys_, *operands, *consts) -> info``: Dormand-Prince from
-    ``y0_`` over the times ``ts_`` into ``ys_`` (``ys_[0] = y0_``), calling the right-hand side
-    described by ``rhs`` (what :func:`rhs_function` returns; the solve allocates the arguments
-    it takes after the operands, and takes its constants).  The order of the steps is that of Hairer et al.'s DOPRI5 (the module
-    docstring of :mod:`kernels.ode_dopri5`); ``params`` give ``rtol``, ``atol``, ``mxstep`` and
-    ``n_err``, written as literals.  Returns its name and the constants to pass after the
-    operands."""
+def solve_lines(ctx: LoweringContext, rhs: tuple[str, list[str], list[str], list[str]],
+                n: int, params: dict[str, Any], y0: str, ts: str, ys: str, ops: list[str],
+                info: str, tag: str) -> list[str]:
+    """Lines (for the function being written) solving by Dormand-Prince from ``y0`` over the
+    times ``ts`` into the preallocated ``ys`` (``ys[0] = y0``), the statistics into ``info``,
+    calling the right-hand side described by ``rhs`` (what :func:`rhs_function` returns: the
+    lines allocate the arguments it takes after the operands ``ops``, and pass its constants).
+    The order of the steps is that of Hairer et al.'s DOPRI5 (the module docstring of
+    :mod:`kernels.ode_dopri5`); ``params`` give ``rtol``, ``atol``, ``mxstep`` and ``n_err``,
+    written as literals; the lines' own names end with ``tag``.
+
+    Written into the caller rather than as a function of its own: a function of the generated
+    module costs a compile of its own and another when it is linked into its caller."""
     fn, allocs, rhs_params, consts = rhs
-    ops = [f"o{k}_" for k in range(n_ops)]
-    rtol, atol, mxstep, ne = (repr(params[k]) for k in ("rtol", "atol", "mxstep", "n_err"))
+    rtol, atol = repr(params["rtol"]), repr(params["atol"])
+    # sizes and counts as int64 values: a literal int makes Numba compile the callee once per
+    # value (the parts in kernels.ode_dopri5 are compiled once for all systems); only
+    # stage_input takes the size as a literal (compiled per size, its loops unrolled)
+    mxstep, ne, size = (f"np.int64({v})" for v in (params["mxstep"], params["n_err"], n))
     Y, YNEW = dp.Y, dp.YNEW
     sc = ode_common
 
     def f(row_in: int | str, t: str, row_out: int | str) -> str:
-        args = ["W_", str(row_in), str(row_out), t, *ops, *rhs_params, *consts]
+        # rows as int64 values, not literals: Numba compiles a function once per literal
+        # argument (three right-hand sides for three call sites)
+        rows = [f"np.int64({r})" if isinstance(r, int) else r for r in (row_in, row_out)]
+        args = ["W_", *rows, t, *[f"@{k}@" for k in range(len(ops))], *rhs_params, *consts]
         return f"{fn}({', '.join(args)})"
 
     body = [
+        "y0_ = @y0@",
+        "ts_ = @ts@",
+        "ys_ = @ys@",
         f"W_ = np.empty(({dp.ROWS}, {n}))",
         *allocs,
         f"for i_ in range({n}):",
@@ -211,7 +225,7 @@ def solve_function(ctx: LoweringContext, rhs: tuple[str, list[str], list[str], l
         "if m_ > 1:",
         f"    {f(Y, 't_', 0)}",
         "    nfev_ += 1",
-        f"    h0_ = dopri5.initial_probe(W_, span_, d_, {rtol}, {atol}, {ne}, {n})",
+        f"    h0_ = dopri5.initial_probe(W_, span_, d_, {rtol}, {atol}, {ne}, {size})",
         "    if h0_ < 0.0:",
         f"        status_ = {sc.NONFINITE}",
         "    else:",
@@ -237,11 +251,12 @@ def solve_function(ctx: LoweringContext, rhs: tuple[str, list[str], list[str], l
         "            rejected_ = not ok_",
         "            if ok_:",
         "                t_new_ = t_ + h_",
-        f"                k_new_ = dopri5.dense_outputs(W_, ts_, ys_, k_, t_, h_, t_new_, d_, {n})",
+        f"                k_new_ = dopri5.dense_outputs(W_, ts_, ys_, k_, t_, h_, t_new_, d_, "
+        f"{size})",
         "                if k_new_ != k_:",
         "                    interval_ = 0",
         "                k_ = k_new_",
-        f"                dopri5.accept(W_, {n})",
+        f"                dopri5.accept(W_, {size})",
         "                t_ = t_new_",
         "                if k_ >= m_:",
         f"                    status_ = {sc.SOLVED}",
@@ -252,8 +267,15 @@ def solve_function(ctx: LoweringContext, rhs: tuple[str, list[str], list[str], l
         "for j_ in range(k_, m_):",
         f"    for i_ in range({n}):",
         "        ys_[j_, i_] = np.nan",
-        "return ode.solve_info(status_, t_, nsteps_, nfev_)",
+        "@info@ = ode.solve_info(status_, t_, nsteps_, nfev_)",
     ]
-    name = ctx.scope.add_function("solve", ["y0_", "ts_", "ys_", *ops],
-                                  ["    " + line for line in body], consts)
-    return name, consts
+    # the caller's names (operands, y0...) go in after the lines' own names (every name ending
+    # in "_") have taken the tag
+    given = {"@y0@": y0, "@ts@": ts, "@ys@": ys, "@info@": info,
+             **{f"@{k}@": op for k, op in enumerate(ops)}}
+
+    def rename(line: str) -> str:
+        line = re.sub(r"\b(\w+_)(?!\w)", lambda m: m.group(1) + tag, line)
+        return re.sub(r"@\w+@", lambda m: given[m.group(0)], line)
+
+    return [rename(line) for line in body]

@@ -45,7 +45,7 @@ from autodiff.ops.ode import (
     _stage_rhs,
     sensitivities_by_vmap,
 )
-from autodiff.ops.ode_codegen import rhs_function, solve_function
+from autodiff.ops.ode_codegen import rhs_function, solve_lines
 from autodiff.passes import REWRITES, _atom_key, move_into_place
 
 odeint_sens_p = Primitive("odeint_sensitivities", multiple_results=True)
@@ -165,14 +165,13 @@ def _lower(ctx: LoweringContext) -> list[str]:
     size = n + n * n_dirs
     z, full = f"z{ys}", f"full{ys}"
     rhs = rhs_function(ctx, p["tangent"], n, len(ops), n_dirs, p["blocks"], ctx.in_avals[2:])
-    solve, consts = solve_function(ctx, rhs, size, len(ops), p)
     lines = [f"{z} = np.zeros({size})",
              f"cn.copy_into({z}, 0, cn.ascontiguousarray({y0}))"]
     if p["y0_block"]:  # S(t0) = [I 0]: direction d < n is y0's entry d
         lines += [f"for d_ in range({n}):", f"    {z}[{n} + d_ * {n + 1}] = 1.0"]
     return lines + [
         f"{full} = cn.empty(({ts}.shape[0], np.int64({size})), np.float64)",
-        f"{info} = {solve}({', '.join([z, f'cn.ascontiguousarray({ts})', full, *ops, *consts])})",
+        *solve_lines(ctx, rhs, size, p, z, f"cn.ascontiguousarray({ts})", full, ops, info, ys),
         # y and S (n, n_dirs) at each time, from the rows (y, S^T)
         f"{ys} = cn.empty(({ts}.shape[0], np.int64({n})), np.float64)",
         f"{sens} = cn.empty(({ts}.shape[0], np.int64({n}), np.int64({n_dirs})), np.float64)",
