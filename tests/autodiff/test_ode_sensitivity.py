@@ -128,3 +128,15 @@ def test_the_generated_solve_divides_as_numpy():
     assert ys[0, 0] == 1.0 and np.all(np.isnan(ys[1:]))
     grad = autodiff.jit(autodiff.grad(lambda k: anp.sum(odeint(blows_up, y0, TS, k))))(2.0)
     assert np.isnan(grad)
+
+
+def test_dopri5_parts_borrow_and_divide_as_numpy():
+    """The parts of the method that the generated loop calls at every step: no reference
+    counting per call, and x / 0 is inf or nan as in the generated code."""
+    from kernels import ode_dopri5
+
+    for name in ("initial_probe", "initial_step", "step_status", "clipped_step", "stage_input",
+                 "error_norm", "control", "dense_outputs", "accept"):
+        kernel = getattr(ode_dopri5, name)
+        assert kernel.targetoptions.get("_nrt") is False, name
+        assert kernel.targetoptions.get("error_model") == "numpy", name
