@@ -183,8 +183,8 @@ def solve_lines(ctx: LoweringContext, rhs: tuple[str, list[str], list[str], list
     calling the right-hand side described by ``rhs`` (what :func:`rhs_function` returns: the
     lines allocate the arguments it takes after the operands ``ops``, and pass its constants).
     The order of the steps is that of Hairer et al.'s DOPRI5 (the module docstring of
-    :mod:`kernels.ode_dopri5`); ``params`` give ``rtol``, ``atol``, ``mxstep`` and ``n_err``,
-    written as literals; the lines' own names end with ``tag``.
+    :mod:`kernels.ode_dopri5`); ``params`` give ``rtol`` and ``atol`` (written as literals),
+    ``mxstep`` and ``n_err``; the lines' own names end with ``tag``.
 
     Written into the caller rather than as a function of its own: a function of the generated
     module costs a compile of its own and another when it is linked into its caller."""
