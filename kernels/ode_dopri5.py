@@ -26,12 +26,12 @@ with :data:`~kernels.ode_common.MXSTEP_EXCEEDED` (counted since the last output 
 The step loop that calls these parts around a compiled right-hand side is generated per
 right-hand side (:mod:`autodiff.ops.ode_codegen` says why and writes it).  The parts are
 functions of their own, compiled once and cached on disk, not inlined into each generated loop
-(``inline="always"`` doubled the compile of a model): the generated code passes the sizes as
-int64 values, so one compile serves every system -- except :func:`stage_input`, the hottest,
-which it calls with the system's size as a literal: Numba compiles (and caches) it once per size,
-and LLVM unrolls its sums.  They borrow their arrays (no reference counting at each call) and
-divide as NumPy does (``x / 0`` is inf or nan): a Python exception could not leave a model
-kernel.
+(``inline="always"`` doubled the compile of a model).  The generated code calls the parts run
+at every step (:func:`stage_input`, :func:`error_norm`, :func:`dense_outputs`, :func:`accept`)
+with the sizes as literals: Numba compiles and caches them once per size, and LLVM unrolls
+their loops; the others get int64 values, one compile for every system.  They borrow their
+arrays (no reference counting at each call) and divide as NumPy does (``x / 0`` is inf or nan):
+a Python exception could not leave a model kernel.
 
 The solve's rows ``W`` (``ROWS`` rows of the system's length): the stages K1..K7 (rows 0..6),
 ``y`` (row ``Y``), the stage input and then the new solution (row ``YNEW``), and a scratch row

@@ -190,10 +190,11 @@ def solve_lines(ctx: LoweringContext, rhs: tuple[str, list[str], list[str], list
     module costs a compile of its own and another when it is linked into its caller."""
     fn, allocs, rhs_params, consts = rhs
     rtol, atol = repr(params["rtol"]), repr(params["atol"])
-    # sizes and counts as int64 values: a literal int makes Numba compile the callee once per
-    # value (the parts in kernels.ode_dopri5 are compiled once for all systems); only
-    # stage_input takes the size as a literal (compiled per size, its loops unrolled)
+    # a literal int makes Numba compile the callee once per value: the parts called at every
+    # step take the sizes as literals (compiled once per size and cached, their loops unrolled),
+    # the others and the counts int64 values (compiled once for every system)
     mxstep, ne, size = (f"np.int64({v})" for v in (params["mxstep"], params["n_err"], n))
+    ne_lit = params["n_err"]
     Y, YNEW = dp.Y, dp.YNEW
     sc = ode_common
 
@@ -246,17 +247,17 @@ def solve_lines(ctx: LoweringContext, rhs: tuple[str, list[str], list[str], list
         f"                dopri5.stage_input(W_, s_, h_, {n})",
         f"                {f(YNEW, 't_ + dopri5.C[s_] * h_', 's_')}",
         "            nfev_ += 6",
-        f"            err_ = dopri5.error_norm(W_, h_, {rtol}, {atol}, {ne})",
+        f"            err_ = dopri5.error_norm(W_, h_, {rtol}, {atol}, {ne_lit})",
         "            ok_, h_next_, facold_ = dopri5.control(err_, facold_, h_, rejected_, d_)",
         "            rejected_ = not ok_",
         "            if ok_:",
         "                t_new_ = t_ + h_",
         f"                k_new_ = dopri5.dense_outputs(W_, ts_, ys_, k_, t_, h_, t_new_, d_, "
-        f"{size})",
+        f"{n})",
         "                if k_new_ != k_:",
         "                    interval_ = 0",
         "                k_ = k_new_",
-        f"                dopri5.accept(W_, {size})",
+        f"                dopri5.accept(W_, {n})",
         "                t_ = t_new_",
         "                if k_ >= m_:",
         f"                    status_ = {sc.SOLVED}",
