@@ -1,29 +1,33 @@
-r"""What the ODE solvers share: the reverse-communication protocol, the workspace layout, the
-status codes and the weighted RMS norm.
+r"""What the ODE solvers share: the status codes, the weighted RMS norm, and the
+reverse-communication protocol and workspace of the stiff solver.
 
-**Reverse communication.**  A solver does not call the right-hand side itself: it is a state
-machine, ``request = advance(W, S, I, ts, ys)``, that returns :data:`NEED_F` when it wants
-:math:`f(t, y)` evaluated -- :math:`y` is row ``I[ROW_IN]`` of ``W``, :math:`t` is
-``S[T_EVAL]``, and the caller writes the result into row ``I[ROW_OUT]`` -- (or :data:`NEED_JAC`
-for the stiff solver's Jacobian) and :data:`DONE` when the solve has ended (``I[STATUS]`` says
-how).  The caller is a few lines of generated code around the compiled right-hand side.
+**Two ways to call the right-hand side.**  A Numba function that receives another jitted
+function as an argument is typed with that function's identity, and Numba then refuses to cache
+its caller ("Cannot cache compiled function ... as it uses dynamic globals"), so a solver taking
+the right-hand side as an argument would be compiled again in every process and for every model.
+So:
 
-Why not pass the right-hand side to the solver as a function: a Numba function that receives
-another jitted function as an argument is typed with that function's identity, and Numba then
-refuses to cache its caller ("Cannot cache compiled function ... as it uses dynamic globals"),
-so every process would compile the solver and every model that calls it again.  With reverse
-communication the solvers take only arrays: each is compiled once, cached on disk, and shared by
-every right-hand side, and the generated code that calls them caches as any other.
+* Dormand-Prince (:mod:`kernels.ode_dopri5`) holds the parts of the method, and the step loop
+  around the compiled right-hand side is generated per right-hand side
+  (:mod:`autodiff.ops.ode_codegen`), cached with the generated module: on a small system a
+  return to the caller at every stage cost as much as the rest of a gradient;
+* the Rosenbrock solver (:mod:`kernels.ode_rosenbrock`) is a state machine that does not call
+  the right-hand side itself, ``request = advance(W, S, I, ts, ys)``: it returns
+  :data:`NEED_F` when it wants :math:`f(t, y)` evaluated -- :math:`y` is row ``I[ROW_IN]`` of
+  ``W``, :math:`t` is ``S[T_EVAL]``, and the caller writes the result into row ``I[ROW_OUT]``
+  -- or :data:`NEED_JAC` for its Jacobian, and :data:`DONE` when the solve has ended
+  (``I[STATUS]`` says how).  The caller is a few lines of generated code around the compiled
+  right-hand side; the solver takes only arrays, is compiled once and cached on disk.
 
 **Error control.**  The weighted RMS norm of Hairer, Nørsett & Wanner (1993, II.4),
 :math:`\sqrt{\frac1k\sum_{i<k} (e_i / (a + r\max(|y_i|, |\hat y_i|)))^2}`, over the first
 :math:`k` = ``n_err`` components: a forward-sensitivity solve passes the size of the state, so
 its steps -- and its state values, bit for bit -- are those of the plain solve.
 
-**Workspace.**  One solve keeps all its state in three arrays allocated once per solve
-(:func:`workspace`): ``W`` (rows of length ``n``: stages, the current and the new state), ``S``
-(float64 scalars: the time, the step...) and ``I`` (int64 counters), so the step loop never
-allocates.
+**Workspace** (of the reverse-communication solver).  One solve keeps all its state in three
+arrays allocated once per solve (:func:`workspace`): ``W`` (rows of length ``n``: stages, the
+current and the new state), ``S`` (float64 scalars: the time, the step...) and ``I`` (int64
+counters), so the step loop never allocates.
 """
 
 from __future__ import annotations
@@ -112,6 +116,18 @@ def request_f(S: np.ndarray, I: np.ndarray, row_in: int, t: float, row_out: int)
     S[T_EVAL] = t
     I[NFEV] += 1
     return NEED_F
+
+
+@njit(inline="always")
+def solve_info(status: int, t: float, nsteps: int, nfev: int) -> np.ndarray:
+    """``[status, time reached, steps attempted, right-hand side evaluations]`` as float64: the
+    info output of the ``odeint`` primitive."""
+    out = np.empty(4)
+    out[0] = status
+    out[1] = t
+    out[2] = nsteps
+    out[3] = nfev
+    return out
 
 
 @njit

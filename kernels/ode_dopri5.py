@@ -1,4 +1,4 @@
-r"""Dormand-Prince 5(4) with dense output, as a reverse-communication state machine.
+r"""Dormand-Prince 5(4) with dense output: the parts of the method, for a generated step loop.
 
 The method of Dormand & Prince (1980, "A family of embedded Runge-Kutta formulae", J. Comp.
 Appl. Math. 6): seven stages, the last evaluated at the new solution (first same as last, so six
@@ -7,24 +7,35 @@ difference estimates the local error.  Step-size control, initial step and dense
 Hairer, Nørsett & Wanner (1993), *Solving Ordinary Differential Equations I*, II.4-II.6 and
 their code DOPRI5:
 
-* a step is accepted when the error norm (:mod:`kernels.ode_common`) is at most 1;
+* a step is accepted when the error norm (:mod:`kernels.ode_common`) is at most 1
+  (:func:`error_norm`);
 * the step-size factor is Lund's stabilised (PI) controller
   :math:`\|e_n\|^{-0.17}\,\|e_{n-1}\|^{0.04}`, times a safety factor 0.9, bounded to
-  :math:`[0.2, 10]`; after a rejection the step does not grow;
+  :math:`[0.2, 10]`; after a rejection the step does not grow (:func:`control`);
 * the initial step from the norms of :math:`y_0`, :math:`f(t_0, y_0)` and a difference quotient
-  of :math:`f` (one extra evaluation);
+  of :math:`f` (one extra evaluation; :func:`initial_probe`, :func:`initial_step`);
 * outputs at the requested times by the continuous extension of order 4 (Hairer et al. II.6,
-  the coefficients of DOPRI5's ``CONTD5``), so the requested times never shorten a step.
+  the coefficients of DOPRI5's ``CONTD5``), so the requested times never shorten a step
+  (:func:`dense_outputs`).
 
 A non-finite error estimate rejects the step and divides it by 4; a step below round-off ends
 the solve with :data:`~kernels.ode_common.STEP_TOO_SMALL`, more than ``mxstep`` attempted steps
-with :data:`~kernels.ode_common.MXSTEP_EXCEEDED` (counted since the last output time).  Times may
-decrease (the adjoint solves run backwards).  The protocol and the workspace:
-:mod:`kernels.ode_common`.
+with :data:`~kernels.ode_common.MXSTEP_EXCEEDED` (counted since the last output time;
+:func:`step_status`).  Times may decrease (the adjoint solves run backwards).
 
-The two entry points borrow their arrays (``njit(borrow=True)``: no reference counting at each
-stage) and divide as NumPy does (``x / 0`` is inf or nan, as in the generated code that calls
-them: a Python exception could not leave a model kernel).
+The step loop that calls these parts around a compiled right-hand side is generated per
+right-hand side (:mod:`autodiff.ops.ode_codegen` says why and writes it).  The parts are
+functions of their own, compiled once and cached on disk, not inlined into each generated loop
+(``inline="always"`` doubled the compile of a model).  The generated code calls the parts run
+at every step (:func:`stage_input`, :func:`error_norm`, :func:`dense_outputs`, :func:`accept`)
+with the sizes as literals: Numba compiles and caches them once per size, and LLVM unrolls
+their loops; the others get int64 values, one compile for every system.  They borrow their
+arrays (no reference counting at each call) and divide as NumPy does (``x / 0`` is inf or nan):
+a Python exception could not leave a model kernel.
+
+The solve's rows ``W`` (``ROWS`` rows of the system's length): the stages K1..K7 (rows 0..6),
+``y`` (row ``Y``), the stage input and then the new solution (row ``YNEW``), and a scratch row
+(``R5``).
 """
 
 from __future__ import annotations
@@ -32,32 +43,7 @@ from __future__ import annotations
 import numpy as np
 
 from kernels.jit import njit
-from kernels.ode_common import (
-    ATOL,
-    DIRECTION,
-    DONE,
-    EPS,
-    FACOLD,
-    INTERVAL_STEPS,
-    MXSTEP,
-    MXSTEP_EXCEEDED,
-    N_ERR,
-    NEXT_OUT,
-    NONFINITE,
-    NSTEPS,
-    PHASE,
-    REJECTED,
-    RTOL,
-    SOLVED,
-    STAGE,
-    STATUS,
-    STEP_TOO_SMALL,
-    H,
-    T,
-    fail,
-    request_f,
-    start,
-)
+from kernels.ode_common import EPS, MXSTEP_EXCEEDED, RUNNING, STEP_TOO_SMALL
 
 # the Butcher tableau (Hairer et al. 1993, Table II.5.2)
 C2, C3, C4, C5 = 1.0 / 5.0, 3.0 / 10.0, 4.0 / 5.0, 8.0 / 9.0
@@ -79,153 +65,125 @@ D = np.array([-12715105075.0 / 11282082432.0, 0.0, 87487479700.0 / 32700410799.0
               -10690763975.0 / 1880347072.0, 701980252875.0 / 199316789632.0,
               -1453857185.0 / 822651844.0, 69997945.0 / 29380423.0])
 
-# rows of W: the stages K1..K7 are rows 0..6
+# rows of W (the module docstring): the stages K1..K7 are rows 0..6
 Y, YNEW, R5 = 7, 8, 9
-# phases
-START, HINIT, STEPPING = 0, 1, 2
+ROWS = R5 + 1
+# the controller: safety factor, bounds of the step's change, exponents of Lund's PI control
 SAFE, FAC_MIN, FAC_MAX, BETA = 0.9, 0.2, 10.0, 0.04
 EXPO = 0.2 - BETA * 0.75
 
 
 @njit(borrow=True, error_model="numpy")
-def dopri5_start(W: np.ndarray, S: np.ndarray, I: np.ndarray, y0: np.ndarray, ts: np.ndarray,
-                 ys: np.ndarray, rtol: float, atol: float, mxstep: int, n_err: int) -> None:
-    """Prepare the workspace for a solve from ``y0`` over the times ``ts`` into ``ys``."""
-    start(S, I, ts, rtol, atol, mxstep, n_err)
-    I[PHASE] = START
-    for i in range(W.shape[1]):  # loops, not slice assignments: those may copy (allocate)
-        W[Y, i] = y0[i]
-        ys[0, i] = y0[i]
+def initial_probe(W: np.ndarray, span: float, d: float, rtol: float, atol: float, ne: int,
+                  n: int) -> float:
+    """With :math:`f(t_0, y_0)` in K1: a first guess :math:`h_0` of the step (Hairer et al.,
+    II.4, from the norms of :math:`y_0` and :math:`f`), with the probe point
+    :math:`y_0 + h_0 f` written to row YNEW; ``-1.0`` when :math:`f(t_0, y_0)` is not finite."""
+    for i in range(n):
+        if not np.isfinite(W[0, i]):
+            return -1.0
+    d0 = _scaled_norm(W[Y], W[Y], rtol, atol, ne)
+    d1 = _scaled_norm(W[0], W[Y], rtol, atol, ne)
+    h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
+    h0 = min(h0, span)
+    for i in range(n):
+        W[YNEW, i] = W[Y, i] + d * h0 * W[0, i]
+    return h0
 
 
 @njit(borrow=True, error_model="numpy")
-def dopri5_advance(W: np.ndarray, S: np.ndarray, I: np.ndarray, ts: np.ndarray,
-                   ys: np.ndarray) -> int:
-    """Run the solve until it needs ``f`` (returns ``NEED_F``) or has ended (``DONE``)."""
-    n = W.shape[1]
-    ne = I[N_ERR]
-    m = ts.shape[0]
-    d = S[DIRECTION]
-    rtol, atol = S[RTOL], S[ATOL]
-    if I[PHASE] == START:
-        if m == 1:
-            I[STATUS] = SOLVED
-            return DONE
-        I[PHASE] = HINIT
-        I[STAGE] = 0
-        return request_f(S, I, Y, S[T], 0)
-    if I[PHASE] == HINIT:
-        if I[STAGE] == 0:  # f(t0, y0) is in K1: guess a first step, probe f there
-            for i in range(n):
-                if not np.isfinite(W[0, i]):
-                    return fail(I, ys, NONFINITE)
-            d0 = _scaled_norm(W[Y], W[Y], rtol, atol, ne)
-            d1 = _scaled_norm(W[0], W[Y], rtol, atol, ne)
-            h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
-            h0 = min(h0, abs(ts[m - 1] - ts[0]))
-            for i in range(n):
-                W[YNEW, i] = W[Y, i] + d * h0 * W[0, i]
-            S[H] = h0
-            I[STAGE] = 1
-            return request_f(S, I, YNEW, S[T] + d * h0, 1)
-        h0 = S[H]
-        s = 0.0
-        for i in range(ne):
-            sc = atol + rtol * abs(W[Y, i])
-            s += ((W[1, i] - W[0, i]) / sc) ** 2
-        d2 = np.sqrt(s / max(ne, 1)) / h0
-        d1 = _scaled_norm(W[0], W[Y], rtol, atol, ne)
-        dmax = max(d1, d2)
-        h1 = max(1e-6, h0 * 1e-3) if dmax <= 1e-15 else (0.01 / dmax) ** 0.2
-        S[H] = d * min(100.0 * h0, h1, abs(ts[m - 1] - ts[0]))
-        if not np.isfinite(S[H]):
-            S[H] = d * h0
-        I[PHASE] = STEPPING
-        I[STAGE] = 1
-    # STEPPING: I[STAGE] is the stage whose input is to be formed next (1..6), or 7 when K7
-    # (f at the new solution) has just arrived
-    while True:
-        s = I[STAGE]
-        h = S[H]
-        t = S[T]
-        if s == 1:
-            if I[INTERVAL_STEPS] >= I[MXSTEP]:
-                return fail(I, ys, MXSTEP_EXCEEDED)
-            if abs(h) <= 16.0 * EPS * max(abs(t), 1e-300):
-                return fail(I, ys, STEP_TOO_SMALL)
-            t_end = ts[m - 1]
-            if d * (t + 1.01 * h - t_end) > 0.0:
-                h = t_end - t
-                S[H] = h
-            I[NSTEPS] += 1
-            I[INTERVAL_STEPS] += 1
-        if s <= 6:
-            # the sums over the stages accumulate in W[YNEW] with the component loop inside:
-            # LLVM vectorises it (the same operations in the same order per component)
-            for i in range(n):
-                W[YNEW, i] = 0.0
-            for j in range(s):
-                a = A[s, j]
-                for i in range(n):
-                    W[YNEW, i] += a * W[j, i]
-            for i in range(n):
-                W[YNEW, i] = W[Y, i] + h * W[YNEW, i]
-            I[STAGE] = s + 1
-            return request_f(S, I, YNEW, t + C[s] * h, s)
-        # all seven stages are in: estimate the error, accept or reject
-        err = 0.0
-        for i in range(ne):
-            e = 0.0
-            for j in range(7):
-                e += E[j] * W[j, i]
-            sc = atol + rtol * max(abs(W[Y, i]), abs(W[YNEW, i]))
-            err += (h * e / sc) ** 2
-        err = np.sqrt(err / max(ne, 1))
-        I[STAGE] = 1
-        if not np.isfinite(err):
-            S[H] = 0.25 * h
-            I[REJECTED] = 1
-            continue
-        fac11 = max(err, 1e-300) ** EXPO
-        if err <= 1.0:
-            t_new = t + h
-            _dense_outputs(W, ts, ys, I, t, h, t_new, d)
-            for i in range(n):
-                W[0, i] = W[6, i]
-                W[Y, i] = W[YNEW, i]
-            S[T] = t_new
-            fac = fac11 / S[FACOLD] ** BETA
-            fac = max(1.0 / FAC_MAX, min(1.0 / FAC_MIN, fac / SAFE))
-            h_new = h / fac
-            if I[REJECTED] == 1:
-                h_new = d * min(abs(h_new), abs(h))
-            S[FACOLD] = max(err, 1e-4)
-            I[REJECTED] = 0
-            S[H] = h_new
-            if I[NEXT_OUT] >= m:
-                I[STATUS] = SOLVED
-                return DONE
-        else:
-            S[H] = h / min(1.0 / FAC_MIN, fac11 / SAFE)
-            I[REJECTED] = 1
-
-
-@njit(inline="always")
-def _scaled_norm(x: np.ndarray, y: np.ndarray, rtol: float, atol: float, ne: int) -> float:
+def initial_step(W: np.ndarray, h0: float, span: float, d: float, rtol: float, atol: float,
+                 ne: int) -> float:
+    """The first step (signed), from the guess :math:`h_0` and :math:`f` at the probe point (in
+    K2): the difference quotient of :math:`f` estimates the second derivative."""
     s = 0.0
     for i in range(ne):
-        s += (x[i] / (atol + rtol * abs(y[i]))) ** 2
-    return np.sqrt(s / max(ne, 1))
+        sc = atol + rtol * abs(W[Y, i])
+        s += ((W[1, i] - W[0, i]) / sc) ** 2
+    d2 = np.sqrt(s / max(ne, 1)) / h0
+    d1 = _scaled_norm(W[0], W[Y], rtol, atol, ne)
+    dmax = max(d1, d2)
+    h1 = max(1e-6, h0 * 1e-3) if dmax <= 1e-15 else (0.01 / dmax) ** 0.2
+    h = d * min(100.0 * h0, h1, span)
+    if not np.isfinite(h):
+        h = d * h0
+    return h
 
 
-@njit(inline="always")
-def _dense_outputs(W: np.ndarray, ts: np.ndarray, ys: np.ndarray, I: np.ndarray, t: float,
-                   h: float, t_new: float, d: float) -> None:
-    """Write the outputs whose times lie in the accepted step ``(t, t_new]``."""
+@njit(borrow=True, error_model="numpy")
+def step_status(t: float, h: float, interval_steps: int, mxstep: int) -> int:
+    """Whether a step of ``h`` from ``t`` may be attempted: :data:`RUNNING`, or the failure."""
+    if interval_steps >= mxstep:
+        return MXSTEP_EXCEEDED
+    if abs(h) <= 16.0 * EPS * max(abs(t), 1e-300):
+        return STEP_TOO_SMALL
+    return RUNNING
+
+
+@njit(borrow=True, error_model="numpy")
+def clipped_step(t: float, h: float, t_end: float, d: float) -> float:
+    """The step, shortened to end at ``t_end`` when it would pass it (or nearly reach it)."""
+    if d * (t + 1.01 * h - t_end) > 0.0:
+        return t_end - t
+    return h
+
+
+@njit(borrow=True, error_model="numpy")
+def stage_input(W: np.ndarray, s: int, h: float, n: int) -> None:
+    r"""Row YNEW = :math:`y + h \sum_{j<s} a_{sj} K_j`, the point of stage ``s + 1``
+    (``1 <= s <= 6``; for ``s = 6`` the fifth-order solution)."""
+    # accumulated in the row with the component loop inside: LLVM vectorises it (the same
+    # operations in the same order per component)
+    for i in range(n):
+        W[YNEW, i] = 0.0
+    for j in range(s):
+        a = A[s, j]
+        for i in range(n):
+            W[YNEW, i] += a * W[j, i]
+    for i in range(n):
+        W[YNEW, i] = W[Y, i] + h * W[YNEW, i]
+
+
+@njit(borrow=True, error_model="numpy")
+def error_norm(W: np.ndarray, h: float, rtol: float, atol: float, ne: int) -> float:
+    r"""The weighted RMS norm of the local error estimate :math:`h \sum_j e_j K_j`, scaled by
+    ``atol + rtol max(|y|, |y_new|)`` (:mod:`kernels.ode_common`)."""
+    err = 0.0
+    for i in range(ne):
+        e = 0.0
+        for j in range(7):
+            e += E[j] * W[j, i]
+        sc = atol + rtol * max(abs(W[Y, i]), abs(W[YNEW, i]))
+        err += (h * e / sc) ** 2
+    return np.sqrt(err / max(ne, 1))
+
+
+@njit(borrow=True, error_model="numpy")
+def control(err: float, facold: float, h: float, rejected: bool,
+            d: float) -> tuple[bool, float, float]:
+    """``(accepted, next step, next facold)`` after a step of ``h`` with error norm ``err``:
+    Lund's PI controller on acceptance (no growth right after a rejection), the I controller on
+    rejection, a quarter of the step when ``err`` is not finite."""
+    if not np.isfinite(err):
+        return False, 0.25 * h, facold
+    fac11 = max(err, 1e-300) ** EXPO
+    if err <= 1.0:
+        fac = fac11 / facold ** BETA
+        fac = max(1.0 / FAC_MAX, min(1.0 / FAC_MIN, fac / SAFE))
+        h_new = h / fac
+        if rejected:
+            h_new = d * min(abs(h_new), abs(h))
+        return True, h_new, max(err, 1e-4)
+    return False, h / min(1.0 / FAC_MIN, fac11 / SAFE), facold
+
+
+@njit(borrow=True, error_model="numpy")
+def dense_outputs(W: np.ndarray, ts: np.ndarray, ys: np.ndarray, k: int, t: float, h: float,
+                  t_new: float, d: float, n: int) -> int:
+    """Write the outputs ``ys[k], ys[k + 1], ...`` whose times lie in the accepted step
+    ``(t, t_new]`` (by the continuous extension of order 4); returns the next output's index."""
     m = ts.shape[0]
-    n = W.shape[1]
-    while I[NEXT_OUT] < m and d * (ts[I[NEXT_OUT]] - t_new) <= 0.0:
-        k = I[NEXT_OUT]
+    while k < m and d * (ts[k] - t_new) <= 0.0:
         if ts[k] == t_new:
             for i in range(n):
                 ys[k, i] = W[YNEW, i]
@@ -245,5 +203,21 @@ def _dense_outputs(W: np.ndarray, ts: np.ndarray, ys: np.ndarray, I: np.ndarray,
                 r5 = W[R5, i]
                 ys[k, i] = y0 + th * (diff + th1 * (bspl + th * (diff - h * W[6, i] - bspl
                                                                  + th1 * h * r5)))
-        I[NEXT_OUT] = k + 1
-        I[INTERVAL_STEPS] = 0
+        k += 1
+    return k
+
+
+@njit(borrow=True, error_model="numpy")
+def accept(W: np.ndarray, n: int) -> None:
+    """After an accepted step: y = the new solution, K1 = K7 (first same as last)."""
+    for i in range(n):
+        W[0, i] = W[6, i]
+        W[Y, i] = W[YNEW, i]
+
+
+@njit(inline="always")
+def _scaled_norm(x: np.ndarray, y: np.ndarray, rtol: float, atol: float, ne: int) -> float:
+    s = 0.0
+    for i in range(ne):
+        s += (x[i] / (atol + rtol * abs(y[i]))) ** 2
+    return np.sqrt(s / max(ne, 1))

@@ -3,10 +3,12 @@ r"""``odeint``: the solution of an ordinary differential equation, as one differ
 :math:`y' = f(y, t, \theta)`, :math:`y(t_0) = y_0`, solved at the times :math:`t_0 < t_1 <
 \dots < t_{m-1}` (JAX's ``jax.experimental.ode.odeint`` signature).  The right-hand side
 ``func(y, t, *args)`` is staged once into a :class:`~autodiff.ir.Graph` (values it closes over
-become explicit operands, as for ``scan``); the primitive holds the graph, and its solver is a
-hand-written Numba kernel (:mod:`kernels.ode_dopri5`, :mod:`kernels.ode_rosenbrock`) that asks
-for :math:`f` by reverse communication (:mod:`kernels.ode_common` says why), so eager calls,
-``jit`` and model kernels all run the same compiled code.
+become explicit operands, as for ``scan``); the primitive holds the graph, and its lowering
+compiles it with the solver: for ``"dopri5"`` a step loop generated around it from the parts of
+the method in :mod:`kernels.ode_dopri5` (:mod:`autodiff.ops.ode_codegen`), for ``"rosenbrock"``
+a hand-written Numba kernel that asks for :math:`f` by reverse communication
+(:mod:`kernels.ode_common` says why each).  Eager calls, ``jit`` and model kernels all run the
+same compiled code.
 
 Methods
 -------
@@ -70,6 +72,7 @@ from autodiff.avals import ShapedArray
 from autodiff.core import Primitive, Tracer, bind, get_aval
 from autodiff.ir import Eqn, Graph, Var, eval_graph
 from autodiff.lowering import LoweringContext
+from autodiff.ops.ode_codegen import rhs_function, solve_lines
 from autodiff.staging import trace_to_graph
 from autodiff.tree import tree_flatten, tree_unflatten
 from kernels import ode_common
@@ -582,8 +585,9 @@ class _State:
 
 
 # --------------------------------------------------------------------------------------------
-# Numba lowering: a loop around the solver kernel that evaluates the right-hand side (the
-# sub-graph, a function of the generated module) whenever the kernel asks for it
+# Numba lowering: the right-hand side (the sub-graph) as a function of the generated module,
+# called by a generated Dormand-Prince loop, or by a loop around the stiff solver's kernel
+# whenever the kernel asks for it
 # --------------------------------------------------------------------------------------------
 
 _JACOBIANS: dict[int, tuple[Graph, Graph]] = {}
@@ -613,45 +617,45 @@ def _jacobian_graph(rhs: Graph) -> Graph:
     return _JACOBIANS[id(rhs)][1]
 
 
-def _workspace_line(method: str, tag: str, n: int) -> str:
-    make = "ode.workspace" if method == "dopri5" else "rosenbrock.rosenbrock_workspace"
-    return f"W{tag}, S{tag}, I{tag} = {make}({n})"
-
-
 def _solve_lines(ctx: LoweringContext, rhs: Graph, fn_args: list[str], y0: str, ts: str,
-                 ys: str, n: int, tag: str) -> list[str]:
-    """Lines solving from ``y0`` over ``ts`` into the (preallocated) ``ys`` with the workspace
-    ``W{tag}, S{tag}, I{tag}`` (allocated by the caller's lines, :func:`_workspace_line`)."""
+                 ys: str, n: int, info: str, tag: str) -> list[str]:
+    """Lines solving from ``y0`` over ``ts`` into the (preallocated) ``ys``, the solve's
+    statistics into ``info``: for ``"dopri5"`` the generated step loop
+    (:mod:`autodiff.ops.ode_codegen`), for ``"rosenbrock"`` a loop around the
+    reverse-communication solver that evaluates the right-hand side (and its Jacobian) when
+    asked."""
     p = ctx.params
-    solver = p["method"]
+    if p["method"] == "dopri5":
+        return solve_lines(ctx, rhs_function(ctx, rhs, n, len(fn_args)), n, p, y0, ts, ys,
+                           fn_args, info, tag)
+    from kernels.ode_rosenbrock import DFDT, JAC
+
     # the right-hand side takes its arrays from a workspace allocated once per solve: the step
     # loop does not allocate
     fn, consts, size = ctx.emit_subgraph_in_workspace(rhs, "rhs")
     W, S, I = f"W{tag}", f"S{tag}", f"I{tag}"
     point = [f"{W}[{I}[{ode_common.ROW_IN}]]", f"{S}[{ode_common.T_EVAL}]"]
     call = ", ".join([*point, *fn_args, *([f"ws{tag}"] if size else []), *consts])
-    lines = [
+    jfn, jconsts = ctx.emit_subgraph(_jacobian_graph(rhs), "jac")
+    jcall = ", ".join([*point, *fn_args, *jconsts])
+    return [
+        f"{W}, {S}, {I} = rosenbrock.rosenbrock_workspace({n})",
         *([f"ws{tag} = cn.empty((np.int64({size}),), np.float64)"] if size else []),
-        f"{solver}.{solver}_start({W}, {S}, {I}, {y0}, {ts}, {ys}, {p['rtol']!r}, {p['atol']!r}, "
-        f"{p['mxstep']}, {p['n_err']})",
+        f"rosenbrock.rosenbrock_start({W}, {S}, {I}, {y0}, {ts}, {ys}, {p['rtol']!r}, "
+        f"{p['atol']!r}, {p['mxstep']}, {p['n_err']})",
         "while True:",
-        f"    rq_ = {solver}.{solver}_advance({W}, {S}, {I}, {ts}, {ys})",
+        f"    rq_ = rosenbrock.rosenbrock_advance({W}, {S}, {I}, {ts}, {ys})",
         f"    if rq_ == {ode_common.NEED_F}:",
         # rows are stored by cached loops (cn.assign_row's docstring says why)
         f"        cn.assign_row({W}, {I}[{ode_common.ROW_OUT}], {fn}({call})[0])",
+        f"    elif rq_ == {ode_common.NEED_JAC}:",
+        f"        jr_ = {jfn}({jcall})",
+        f"        cn.assign_row({W}, {JAC}, jr_[0])",
+        f"        cn.assign_row({W}, {DFDT}, jr_[1])",
+        "    else:",
+        "        break",
+        f"{info} = ode.info({S}, {I})",
     ]
-    if solver == "rosenbrock":
-        from kernels.ode_rosenbrock import DFDT, JAC
-
-        jfn, jconsts = ctx.emit_subgraph(_jacobian_graph(rhs), "jac")
-        jcall = ", ".join([*point, *fn_args, *jconsts])
-        lines += [
-            f"    elif rq_ == {ode_common.NEED_JAC}:",
-            f"        jr_ = {jfn}({jcall})",
-            f"        cn.assign_row({W}, {JAC}, jr_[0])",
-            f"        cn.assign_row({W}, {DFDT}, jr_[1])",
-        ]
-    return lines + ["    else:", "        break"]
 
 
 def _lower_odeint(ctx: LoweringContext) -> list[str]:
@@ -659,14 +663,14 @@ def _lower_odeint(ctx: LoweringContext) -> list[str]:
     ys, info = ctx.outs
     n = ctx.out_avals[0].shape[1]
     tag = ys
-    lines = [_workspace_line(ctx.params["method"], tag, n),
-             # the number of times read from ts, not written in: one compiled module serves
-             # every length of t
-             f"{ys} = cn.empty(({ts}.shape[0], np.int64({n})), np.float64)"]
-    lines += [f"ts{tag} = cn.ascontiguousarray({ts})"]
-    lines += _solve_lines(ctx, ctx.params["rhs"], ops, f"cn.ascontiguousarray({y0})",
-                          f"ts{tag}", ys, n, tag)
-    return lines + [f"{info} = ode.info(S{tag}, I{tag})"]
+    lines = [
+        # the number of times read from ts, not written in: one compiled module serves every
+        # length of t
+        f"{ys} = cn.empty(({ts}.shape[0], np.int64({n})), np.float64)",
+        f"ts{tag} = cn.ascontiguousarray({ts})",
+    ]
+    return lines + _solve_lines(ctx, ctx.params["rhs"], ops, f"cn.ascontiguousarray({y0})",
+                                f"ts{tag}", ys, n, info, tag)
 
 
 def _lower_adjoint(ctx: LoweringContext) -> list[str]:
@@ -677,8 +681,8 @@ def _lower_adjoint(ctx: LoweringContext) -> list[str]:
     n = ctx.in_avals[0].shape[1]
     big = 2 * n + ctx.params["n_params"]
     tag = g
+    part = f"inf{tag}"
     lines = [
-        _workspace_line(ctx.params["method"], tag, big),
         f"z{tag} = np.zeros({big})",
         f"tt{tag} = np.empty(2)",
         f"zz{tag} = np.empty((2, {big}))",
@@ -691,13 +695,13 @@ def _lower_adjoint(ctx: LoweringContext) -> list[str]:
         f"    tt{tag}[1] = {ts}[i_ - 1]",
     ]
     lines += ["    " + line for line in _solve_lines(ctx, ctx.params["adj"], ops, f"z{tag}",
-                                                    f"tt{tag}", f"zz{tag}", big, tag)]
+                                                    f"tt{tag}", f"zz{tag}", big, part, tag)]
     lines += [
-        f"    {info}[2] += I{tag}[{ode_common.NSTEPS}]",
-        f"    {info}[3] += I{tag}[{ode_common.NFEV}]",
-        f"    if I{tag}[{ode_common.STATUS}] != {ode_common.SOLVED}:",
-        f"        {info}[0] = I{tag}[{ode_common.STATUS}]",
-        f"        {info}[1] = S{tag}[{ode_common.T}]",
+        f"    {info}[2] += {part}[2]",
+        f"    {info}[3] += {part}[3]",
+        f"    if {part}[0] != {ode_common.SOLVED}:",
+        f"        {info}[0] = {part}[0]",
+        f"        {info}[1] = {part}[1]",
         f"        z{tag}.fill(np.nan)",
         "        break",
         f"    cn.copy_into(z{tag}, 0, zz{tag}[1])",

@@ -112,12 +112,31 @@ def test_workspace_transpose_broadcast_and_reshape_match_numpy():
 # ---- the solver kernel -------------------------------------------------------------------------
 
 
-def test_dopri5_kernels_borrow_and_divide_as_numpy():
-    """No reference counting on the solver's hot path (several atomic operations per stage),
-    and x / 0 is inf or nan as in the generated code: an exception could not leave a model
-    kernel."""
+def test_the_generated_solve_divides_as_numpy():
+    """x / 0 in the generated right-hand side and step loop is inf or nan, as in NumPy: an
+    exception could not leave a model kernel, so the solve ends with a status and NaN outputs
+    (plain solve and sensitivities)."""
+    from autodiff.ops.ode import odeint_with_info
+    from kernels import ode_common
+
+    def blows_up(y, t, k):
+        return k / (y - 1.0)  # y0 = 1: f(t0, y0) = k / 0
+
+    y0 = np.array([1.0])
+    ys, info = autodiff.jit(lambda k: odeint_with_info(blows_up, y0, TS, k))(2.0)
+    assert info[0] == ode_common.NONFINITE
+    assert ys[0, 0] == 1.0 and np.all(np.isnan(ys[1:]))
+    grad = autodiff.jit(autodiff.grad(lambda k: anp.sum(odeint(blows_up, y0, TS, k))))(2.0)
+    assert np.isnan(grad)
+
+
+def test_dopri5_parts_borrow_and_divide_as_numpy():
+    """The parts of the method that the generated loop calls at every step: no reference
+    counting per call, and x / 0 is inf or nan as in the generated code."""
     from kernels import ode_dopri5
 
-    for kernel in (ode_dopri5.dopri5_start, ode_dopri5.dopri5_advance):
-        assert kernel.targetoptions.get("_nrt") is False
-        assert kernel.targetoptions.get("error_model") == "numpy"
+    for name in ("initial_probe", "initial_step", "step_status", "clipped_step", "stage_input",
+                 "error_norm", "control", "dense_outputs", "accept"):
+        kernel = getattr(ode_dopri5, name)
+        assert kernel.targetoptions.get("_nrt") is False, name
+        assert kernel.targetoptions.get("error_model") == "numpy", name
